@@ -1,0 +1,78 @@
+"""fvdeploy service: a JSON greeting behind HTTP Basic Auth, plus an open health check."""
+
+import base64
+import json
+import os
+import secrets
+import sys
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from access_log import AccessLogMiddleware
+
+REALM = "fvdeploy"
+
+# uvicorn's exit code for "failed before serving": with --workers, its supervisor stops
+# instead of respawning workers that would fail the same way forever.
+STARTUP_FAILURE = 3
+
+
+def load_credentials() -> tuple[str, str]:
+    """Read ADMIN_USER / ADMIN_PASS, exiting with a clear message when either is unset."""
+    missing = [name for name in ("ADMIN_USER", "ADMIN_PASS") if not os.environ.get(name)]
+    if missing:
+        sys.stderr.write(
+            f"fvdeploy api: refusing to start: {' and '.join(missing)} must be set and non-empty\n"
+        )
+        raise SystemExit(STARTUP_FAILURE)
+    return os.environ["ADMIN_USER"], os.environ["ADMIN_PASS"]
+
+
+_user, _password = load_credentials()
+# Compared as bytes: compare_digest on str only accepts ASCII, passwords may not be.
+_EXPECTED_USER = _user.encode()
+_EXPECTED_PASS = _password.encode()
+_GREETING = json.dumps({"message": f"Hello, {_user}"}).encode()
+_UNAUTHORIZED = b'{"detail":"Not authenticated"}'
+_CHALLENGE = {"WWW-Authenticate": f'Basic realm="{REALM}"'}
+_HEALTHY = b'{"status":"ok"}'
+del _user, _password
+
+
+def is_authorized(header: str | None) -> bool:
+    """Check an Authorization header against the configured credentials in constant time."""
+    if not header:
+        return False
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except ValueError:  # binascii.Error, or non-ASCII input
+        return False
+    user, colon, password = decoded.partition(b":")
+    if not colon:
+        return False
+    # Both comparisons always run so timing does not reveal which one failed.
+    user_ok = secrets.compare_digest(user, _EXPECTED_USER)
+    password_ok = secrets.compare_digest(password, _EXPECTED_PASS)
+    return user_ok & password_ok
+
+
+app = FastAPI(title="fvdeploy", docs_url=None, redoc_url=None, openapi_url=None)
+app.add_middleware(AccessLogMiddleware)
+
+
+@app.get("/")
+async def root(request: Request) -> Response:
+    if not is_authorized(request.headers.get("authorization")):
+        return Response(
+            _UNAUTHORIZED, status_code=401, headers=_CHALLENGE, media_type="application/json"
+        )
+    return Response(_GREETING, media_type="application/json")
+
+
+@app.get("/health")
+async def health() -> Response:
+    return Response(_HEALTHY, media_type="application/json")

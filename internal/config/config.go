@@ -1,0 +1,204 @@
+// Package config holds the settings of one environment (dev, hml or prod):
+// built-in defaults per environment, overridden by an optional fvdeploy.yaml,
+// and validated before anything reaches AWS.
+package config
+
+import (
+	"errors"
+	"fmt"
+)
+
+// NAT modes for Network.NAT.
+const (
+	NATSingle = "single" // one NAT gateway shared by all AZs: cheaper, one AZ failure cuts egress
+	NATPerAZ  = "per_az" // one NAT gateway per AZ: survives the loss of an AZ
+)
+
+// Config is everything fvdeploy needs to know about one environment.
+type Config struct {
+	App           string        `yaml:"app"`
+	Env           string        `yaml:"env"` // chosen with --env, never read from the file
+	Region        string        `yaml:"region"`
+	Network       Network       `yaml:"network"`
+	Service       Service       `yaml:"service"`
+	Edge          Edge          `yaml:"edge"`
+	Logs          Logs          `yaml:"logs"`
+	Alarms        Alarms        `yaml:"alarms"`
+	Observability Observability `yaml:"observability"`
+	CICD          CICD          `yaml:"cicd"`
+	ALB           ALB           `yaml:"alb"`
+
+	// origins records where in the file each value was set, so that Validate
+	// can point at the line.
+	origins map[string]origin
+}
+
+// Network is the VPC layout.
+type Network struct {
+	VPCCIDR string `yaml:"vpc_cidr"`
+	AZCount int    `yaml:"az_count"`
+	NAT     string `yaml:"nat"`
+	IPv6    bool   `yaml:"ipv6"`
+}
+
+// Service is the ECS service, its tasks, its target group and its scaling.
+type Service struct {
+	CPU                    int      `yaml:"cpu"`
+	Memory                 int      `yaml:"memory"`
+	Min                    int      `yaml:"min"`
+	Desired                int      `yaml:"desired"`
+	Max                    int      `yaml:"max"`
+	CPUTarget              int      `yaml:"cpu_target"`
+	ContainerPort          int      `yaml:"container_port"`
+	HealthCheckPath        string   `yaml:"health_check_path"`
+	HealthCheckInterval    int      `yaml:"health_check_interval"`
+	HealthyThreshold       int      `yaml:"healthy_threshold"`
+	DeregistrationDelay    int      `yaml:"deregistration_delay"`
+	HealthCheckGracePeriod int      `yaml:"health_check_grace_period"`
+	ScaleInCooldown        int      `yaml:"scale_in_cooldown"`
+	ScaleOutCooldown       int      `yaml:"scale_out_cooldown"`
+	EgressCIDRs            []string `yaml:"egress_cidrs"`
+	EgressPorts            []int    `yaml:"egress_ports"`
+}
+
+// Edge is DNS, TLS and WAF in front of the ALB.
+type Edge struct {
+	Domain string `yaml:"domain"`
+	ZoneID string `yaml:"zone_id"`
+	WAF    bool   `yaml:"waf"`
+}
+
+// Logs is the service's CloudWatch log group.
+type Logs struct {
+	RetentionDays int `yaml:"retention_days"`
+}
+
+// Alarms are the CloudWatch alarms and who their SNS topic notifies.
+type Alarms struct {
+	CPUPercent    int      `yaml:"cpu_percent"`
+	MemoryPercent int      `yaml:"memory_percent"`
+	P95LatencyMS  int      `yaml:"p95_latency_ms"`
+	HTTP5xxCount  int      `yaml:"http_5xx_count"`
+	Email         []string `yaml:"email"`
+	HTTPS         []string `yaml:"https"`
+}
+
+// Observability holds the optional account- and cluster-level monitoring.
+type Observability struct {
+	CloudTrail        bool `yaml:"cloudtrail"`
+	ContainerInsights bool `yaml:"container_insights"`
+}
+
+// CICD is what the GitHub OIDC deploy role trusts.
+type CICD struct {
+	GitHubRepo string   `yaml:"github_repo"`
+	Branches   []string `yaml:"branches"`
+}
+
+// ALB holds load balancer settings outside the network layout.
+type ALB struct {
+	DeletionProtection bool `yaml:"deletion_protection"`
+}
+
+// ErrInvalid is wrapped by every error that comes from bad input (unknown
+// environment, unreadable or malformed file, invalid value), so that callers
+// can tell them from AWS failures with errors.Is.
+var ErrInvalid = errors.New("invalid configuration")
+
+// FieldError is one problem with one value, found while reading the file or
+// by Validate. File and Line are empty when the value did not come from a file.
+type FieldError struct {
+	File   string
+	Line   int
+	Field  string // dotted path, e.g. "service.min" or "alarms.email[1]"
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	if e.File == "" {
+		return e.Field + ": " + e.Reason
+	}
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Field, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// FileError is a problem with the file as a whole: it cannot be read, or it
+// is not well-formed YAML. Line is 0 when unknown.
+type FileError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *FileError) Is(target error) bool { return target == ErrInvalid }
+
+// unknownEnvError keeps its message free of a prefix, as the CLI prints it as is.
+type unknownEnvError struct{ name string }
+
+func (e *unknownEnvError) Error() string {
+	return fmt.Sprintf("unknown environment %q (want dev, hml or prod)", e.name)
+}
+
+func (e *unknownEnvError) Is(target error) bool { return target == ErrInvalid }
+
+// envDefaults are the per-environment differences; everything else is shared.
+var envDefaults = map[string]struct {
+	nat                  string
+	min, desired, max    int
+	waf, deletionProtect bool
+	retentionDays        int
+	containerInsights    bool
+}{
+	"dev":  {NATSingle, 1, 1, 2, false, false, 7, false},
+	"hml":  {NATSingle, 2, 2, 4, true, false, 30, false},
+	"prod": {NATPerAZ, 2, 2, 6, true, true, 30, true},
+}
+
+// EnvNames lists the environments, cheapest first.
+func EnvNames() []string { return []string{"dev", "hml", "prod"} }
+
+// Defaults returns the built-in settings of env, without reading any file.
+func Defaults(env string) (*Config, error) {
+	d, ok := envDefaults[env]
+	if !ok {
+		return nil, &unknownEnvError{env}
+	}
+	return &Config{
+		App: "fastapi-vars",
+		Env: env,
+		// Region stays empty: it then comes from the AWS config or --region.
+		Network: Network{VPCCIDR: "10.0.0.0/16", AZCount: 2, NAT: d.nat},
+		Service: Service{
+			CPU: 256, Memory: 512,
+			Min: d.min, Desired: d.desired, Max: d.max, CPUTarget: 60,
+			ContainerPort:          8000,
+			HealthCheckPath:        "/health",
+			HealthCheckInterval:    10,
+			HealthyThreshold:       2,
+			DeregistrationDelay:    30,
+			HealthCheckGracePeriod: 60,
+			ScaleInCooldown:        300,
+			ScaleOutCooldown:       60,
+			EgressCIDRs:            []string{"0.0.0.0/0"},
+			EgressPorts:            []int{443},
+		},
+		Edge:          Edge{WAF: d.waf},
+		Logs:          Logs{RetentionDays: d.retentionDays},
+		Alarms:        Alarms{CPUPercent: 80, MemoryPercent: 80, P95LatencyMS: 1000, HTTP5xxCount: 10, Email: []string{}, HTTPS: []string{}},
+		Observability: Observability{ContainerInsights: d.containerInsights},
+		CICD:          CICD{Branches: []string{"main"}},
+		ALB:           ALB{DeletionProtection: d.deletionProtect},
+	}, nil
+}

@@ -1,0 +1,194 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"net/netip"
+	"net/url"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var (
+	// The app name prefixes "<app>-<env>" resource names; ALB and target
+	// group names are limited to 32 characters and to these characters.
+	appName    = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$`)
+	regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	dnsName    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	zoneID     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	email      = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	githubRepo = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
+)
+
+// fargateMemory is the memory (MiB) Fargate accepts for each CPU size (CPU units).
+var fargateMemory = map[int][]int{
+	256:   {512, 1024, 2048},
+	512:   steps(1024, 4096, 1024),
+	1024:  steps(2048, 8192, 1024),
+	2048:  steps(4096, 16384, 1024),
+	4096:  steps(8192, 30720, 1024),
+	8192:  steps(16384, 61440, 4096),
+	16384: steps(32768, 122880, 8192),
+}
+
+// retentionDays are the values CloudWatch Logs accepts for a log group.
+var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// Validate checks every value and returns all problems joined, each a
+// *FieldError. A problem with a value read from a file names its line.
+func (c *Config) Validate() error {
+	v := &validator{origins: c.origins}
+	_, known := envDefaults[c.Env]
+	v.check(known, "env", c.Env, "%v", &unknownEnvError{c.Env})
+	v.check(appName.MatchString(c.App), "app", c.App,
+		"%q: want 1 to 20 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen", c.App)
+	v.check(c.Region == "" || regionName.MatchString(c.Region), "region", c.Region,
+		"%q is not an AWS region name like us-east-1", c.Region)
+
+	n := c.Network
+	if p, ok := v.cidr("network.vpc_cidr", n.VPCCIDR); ok {
+		v.check(p.Addr().Is4() && p.Bits() >= 16 && p.Bits() <= 24, "network.vpc_cidr", n.VPCCIDR,
+			"%q: want an IPv4 block from /16 to /24, with room for the public and private subnets", n.VPCCIDR)
+	}
+	v.between("network.az_count", n.AZCount, 2, 3)
+	v.check(n.NAT == NATSingle || n.NAT == NATPerAZ, "network.nat", n.NAT,
+		"%q: want %s or %s", n.NAT, NATSingle, NATPerAZ)
+
+	s := c.Service
+	if mems, ok := fargateMemory[s.CPU]; !ok {
+		v.check(false, "service.cpu", s.CPU, "%d is not a Fargate CPU size (want %s)", s.CPU, list(slices.Sorted(maps.Keys(fargateMemory))))
+	} else {
+		v.check(slices.Contains(mems, s.Memory), "service.memory", s.Memory,
+			"%d does not go with cpu %d (want %s)", s.Memory, s.CPU, list(mems))
+	}
+	v.between("service.min", s.Min, 1, 100)
+	v.between("service.desired", s.Desired, 1, 100)
+	v.between("service.max", s.Max, 1, 100)
+	v.check(s.Min <= s.Desired, "service.min", s.Min, "%d is above service.desired (%d)", s.Min, s.Desired)
+	v.check(s.Desired <= s.Max, "service.desired", s.Desired, "%d is above service.max (%d)", s.Desired, s.Max)
+	v.check(c.Env != "prod" || s.Min >= 2, "service.min", s.Min, "prod needs at least 2 tasks for high availability")
+	v.between("service.cpu_target", s.CPUTarget, 10, 90)
+	v.between("service.container_port", s.ContainerPort, 1, 65535)
+	v.check(strings.HasPrefix(s.HealthCheckPath, "/"), "service.health_check_path", s.HealthCheckPath,
+		"%q: want a path starting with /", s.HealthCheckPath)
+	v.between("service.health_check_interval", s.HealthCheckInterval, 5, 300)
+	v.between("service.healthy_threshold", s.HealthyThreshold, 2, 10)
+	v.between("service.deregistration_delay", s.DeregistrationDelay, 0, 3600)
+	v.between("service.health_check_grace_period", s.HealthCheckGracePeriod, 0, math.MaxInt32)
+	v.between("service.scale_in_cooldown", s.ScaleInCooldown, 0, math.MaxInt32)
+	v.between("service.scale_out_cooldown", s.ScaleOutCooldown, 0, math.MaxInt32)
+	// Without outbound HTTPS a task cannot even start: no image, no secret.
+	v.check(len(s.EgressCIDRs) > 0, "service.egress_cidrs", s.EgressCIDRs,
+		"empty: tasks need outbound HTTPS to pull their image from ECR and read their secret")
+	for i, cidr := range s.EgressCIDRs {
+		v.cidr(fmt.Sprintf("service.egress_cidrs[%d]", i), cidr)
+	}
+	v.check(slices.Contains(s.EgressPorts, 443), "service.egress_ports", s.EgressPorts,
+		"must include 443: tasks pull their image from ECR and read their secret over HTTPS")
+	for i, port := range s.EgressPorts {
+		v.between(fmt.Sprintf("service.egress_ports[%d]", i), port, 1, 65535)
+	}
+
+	e := c.Edge
+	v.check(e.Domain == "" || len(e.Domain) <= 253 && dnsName.MatchString(e.Domain), "edge.domain", e.Domain,
+		"%q is not a DNS name like api.example.com (lowercase, no trailing dot)", e.Domain)
+	v.check(e.ZoneID == "" || zoneID.MatchString(e.ZoneID), "edge.zone_id", e.ZoneID,
+		"%q is not a Route 53 hosted zone ID like Z0123456789ABCDEFGHIJ", e.ZoneID)
+	v.check(e.ZoneID == "" || e.Domain != "", "edge.zone_id", e.ZoneID, "set without edge.domain")
+
+	v.check(slices.Contains(retentionDays, c.Logs.RetentionDays), "logs.retention_days", c.Logs.RetentionDays,
+		"%d is not a CloudWatch Logs retention period (want %s)", c.Logs.RetentionDays, list(retentionDays))
+
+	a := c.Alarms
+	v.between("alarms.cpu_percent", a.CPUPercent, 1, 100)
+	v.between("alarms.memory_percent", a.MemoryPercent, 1, 100)
+	v.between("alarms.p95_latency_ms", a.P95LatencyMS, 1, math.MaxInt32)
+	v.between("alarms.http_5xx_count", a.HTTP5xxCount, 1, math.MaxInt32)
+	for i, addr := range a.Email {
+		v.check(email.MatchString(addr), fmt.Sprintf("alarms.email[%d]", i), addr, "%q is not an email address", addr)
+	}
+	for i, raw := range a.HTTPS {
+		u, err := url.Parse(raw)
+		v.check(err == nil && strings.HasPrefix(raw, "https://") && u.Host != "", fmt.Sprintf("alarms.https[%d]", i), raw,
+			"%q is not an https:// URL", raw)
+	}
+
+	ci := c.CICD
+	_, name, _ := strings.Cut(ci.GitHubRepo, "/")
+	v.check(ci.GitHubRepo == "" || githubRepo.MatchString(ci.GitHubRepo) && name != "." && name != "..", "cicd.github_repo", ci.GitHubRepo,
+		"%q: want owner/name of a GitHub repository", ci.GitHubRepo)
+	v.check(ci.GitHubRepo == "" || len(ci.Branches) > 0, "cicd.branches", ci.Branches,
+		"empty: the deploy role would trust no branch of %s", ci.GitHubRepo)
+	for i, b := range ci.Branches {
+		v.check(b != "" && !strings.ContainsAny(b, " \t\r\n"), fmt.Sprintf("cicd.branches[%d]", i), b,
+			"%q is not a branch name", b)
+	}
+	return errors.Join(v.errs...)
+}
+
+type validator struct {
+	origins map[string]origin
+	errs    []error
+}
+
+// check records a problem with field unless ok. val is the field's current
+// value: the file's line is cited only while the value is the one read there
+// (the CLI may have replaced it, e.g. with --region).
+func (v *validator) check(ok bool, field string, val any, format string, args ...any) {
+	if ok {
+		return
+	}
+	e := &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	if o, found := v.origins[field]; found && reflect.DeepEqual(o.val, val) {
+		e.File, e.Line = o.file, o.line
+	}
+	v.errs = append(v.errs, e)
+}
+
+func (v *validator) between(field string, n, lo, hi int) {
+	v.check(lo <= n && n <= hi, field, n, "%d is out of range (want %d to %d)", n, lo, hi)
+}
+
+// cidr checks that s is a CIDR block in canonical form, which EC2 insists on.
+func (v *validator) cidr(field, s string) (netip.Prefix, bool) {
+	p, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil:
+		v.check(false, field, s, "%q is not a valid CIDR", s)
+	case p != p.Masked():
+		v.check(false, field, s, "%q has host bits set (did you mean %s?)", s, p.Masked())
+	default:
+		return p, true
+	}
+	return p, false
+}
+
+func steps(lo, hi, step int) []int {
+	var out []int
+	for n := lo; n <= hi; n += step {
+		out = append(out, n)
+	}
+	return out
+}
+
+// list renders allowed values for a message: "a, b or c", or as a range
+// when they are evenly spaced and too many to read.
+func list(ns []int) string {
+	even := len(ns) > 4
+	for i := 2; even && i < len(ns); i++ {
+		even = ns[i]-ns[i-1] == ns[1]-ns[0]
+	}
+	if even {
+		return fmt.Sprintf("%d to %d in steps of %d", ns[0], ns[len(ns)-1], ns[1]-ns[0])
+	}
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}

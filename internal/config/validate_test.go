@@ -1,0 +1,167 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	tests := map[string]struct {
+		env    string // "" means hml
+		change func(c *Config)
+		want   string // the one expected problem; "" means valid
+	}{
+		"env unknown": {change: func(c *Config) { c.Env = "qa" }, want: `env: unknown environment "qa" (want dev, hml or prod)`},
+
+		"app one letter":      {change: func(c *Config) { c.App = "a" }},
+		"app 20 chars":        {change: func(c *Config) { c.App = "abcdefghij-klmnopq12" }},
+		"app 21 chars":        {change: func(c *Config) { c.App = "abcdefghij-klmnopq123" }, want: `app: "abcdefghij-klmnopq123": want 1 to 20 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen`},
+		"app empty":           {change: func(c *Config) { c.App = "" }, want: `app: "": want 1 to 20 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen`},
+		"app starts digit":    {change: func(c *Config) { c.App = "1app" }, want: `app: "1app": want 1 to 20 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen`},
+		"app ends hyphen":     {change: func(c *Config) { c.App = "app-" }, want: `app: "app-": want 1 to 20 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen`},
+		"app uppercase":       {change: func(c *Config) { c.App = "App" }, want: `app: "App": want 1 to 20 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen`},
+		"app underscore":      {change: func(c *Config) { c.App = "my_app" }, want: `app: "my_app": want 1 to 20 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen`},
+		"region us-east-1":    {change: func(c *Config) { c.Region = "us-east-1" }},
+		"region us-gov":       {change: func(c *Config) { c.Region = "us-gov-west-1" }},
+		"region uppercase":    {change: func(c *Config) { c.Region = "US-EAST-1" }, want: `region: "US-EAST-1" is not an AWS region name like us-east-1`},
+		"region no hyphens":   {change: func(c *Config) { c.Region = "useast1" }, want: `region: "useast1" is not an AWS region name like us-east-1`},
+		"vpc /24":             {change: func(c *Config) { c.Network.VPCCIDR = "172.16.5.0/24" }},
+		"vpc not a CIDR":      {change: func(c *Config) { c.Network.VPCCIDR = "10.0.0.0/33" }, want: `network.vpc_cidr: "10.0.0.0/33" is not a valid CIDR`},
+		"vpc host bits":       {change: func(c *Config) { c.Network.VPCCIDR = "10.0.0.1/16" }, want: `network.vpc_cidr: "10.0.0.1/16" has host bits set (did you mean 10.0.0.0/16?)`},
+		"vpc too large":       {change: func(c *Config) { c.Network.VPCCIDR = "10.0.0.0/8" }, want: `network.vpc_cidr: "10.0.0.0/8": want an IPv4 block from /16 to /24, with room for the public and private subnets`},
+		"vpc too small":       {change: func(c *Config) { c.Network.VPCCIDR = "10.0.0.0/25" }, want: `network.vpc_cidr: "10.0.0.0/25": want an IPv4 block from /16 to /24, with room for the public and private subnets`},
+		"vpc ipv6":            {change: func(c *Config) { c.Network.VPCCIDR = "fd00::/20" }, want: `network.vpc_cidr: "fd00::/20": want an IPv4 block from /16 to /24, with room for the public and private subnets`},
+		"az 3":                {change: func(c *Config) { c.Network.AZCount = 3 }},
+		"az 1":                {change: func(c *Config) { c.Network.AZCount = 1 }, want: `network.az_count: 1 is out of range (want 2 to 3)`},
+		"az 4":                {change: func(c *Config) { c.Network.AZCount = 4 }, want: `network.az_count: 4 is out of range (want 2 to 3)`},
+		"nat per_az":          {change: func(c *Config) { c.Network.NAT = NATPerAZ }},
+		"nat none":            {change: func(c *Config) { c.Network.NAT = "none" }, want: `network.nat: "none": want single or per_az`},
+		"fargate 1024/3072":   {change: func(c *Config) { c.Service.CPU, c.Service.Memory = 1024, 3072 }},
+		"fargate 4096/30720":  {change: func(c *Config) { c.Service.CPU, c.Service.Memory = 4096, 30720 }},
+		"fargate 16384 max":   {change: func(c *Config) { c.Service.CPU, c.Service.Memory = 16384, 122880 }},
+		"fargate bad cpu":     {change: func(c *Config) { c.Service.CPU = 300 }, want: `service.cpu: 300 is not a Fargate CPU size (want 256, 512, 1024, 2048, 4096, 8192 or 16384)`},
+		"fargate 256/4096":    {change: func(c *Config) { c.Service.Memory = 4096 }, want: `service.memory: 4096 does not go with cpu 256 (want 512, 1024 or 2048)`},
+		"fargate 256/1536":    {change: func(c *Config) { c.Service.Memory = 1536 }, want: `service.memory: 1536 does not go with cpu 256 (want 512, 1024 or 2048)`},
+		"fargate 8192/20000":  {change: func(c *Config) { c.Service.CPU, c.Service.Memory = 8192, 20000 }, want: `service.memory: 20000 does not go with cpu 8192 (want 16384 to 61440 in steps of 4096)`},
+		"fargate 512/512":     {change: func(c *Config) { c.Service.CPU = 512 }, want: `service.memory: 512 does not go with cpu 512 (want 1024, 2048, 3072 or 4096)`},
+		"tasks dev 1":         {env: "dev"},
+		"tasks hml 1":         {change: func(c *Config) { c.Service.Min, c.Service.Desired = 1, 1 }},
+		"tasks 100":           {change: func(c *Config) { c.Service.Max = 100 }},
+		"tasks min 0":         {change: func(c *Config) { c.Service.Min = 0 }, want: `service.min: 0 is out of range (want 1 to 100)`},
+		"tasks max 101":       {change: func(c *Config) { c.Service.Max = 101 }, want: `service.max: 101 is out of range (want 1 to 100)`},
+		"tasks min > desired": {change: func(c *Config) { c.Service.Min = 3 }, want: `service.min: 3 is above service.desired (2)`},
+		"tasks desired > max": {change: func(c *Config) { c.Service.Desired = 5 }, want: `service.desired: 5 is above service.max (4)`},
+		"prod min 1":          {env: "prod", change: func(c *Config) { c.Service.Min = 1 }, want: `service.min: prod needs at least 2 tasks for high availability`},
+		"cpu target 10":       {change: func(c *Config) { c.Service.CPUTarget = 10 }},
+		"cpu target 90":       {change: func(c *Config) { c.Service.CPUTarget = 90 }},
+		"cpu target 9":        {change: func(c *Config) { c.Service.CPUTarget = 9 }, want: `service.cpu_target: 9 is out of range (want 10 to 90)`},
+		"cpu target 91":       {change: func(c *Config) { c.Service.CPUTarget = 91 }, want: `service.cpu_target: 91 is out of range (want 10 to 90)`},
+		"port 65535":          {change: func(c *Config) { c.Service.ContainerPort = 65535 }},
+		"port 0":              {change: func(c *Config) { c.Service.ContainerPort = 0 }, want: `service.container_port: 0 is out of range (want 1 to 65535)`},
+		"port 65536":          {change: func(c *Config) { c.Service.ContainerPort = 65536 }, want: `service.container_port: 65536 is out of range (want 1 to 65535)`},
+		"health path /":       {change: func(c *Config) { c.Service.HealthCheckPath = "/" }},
+		"health path no /":    {change: func(c *Config) { c.Service.HealthCheckPath = "health" }, want: `service.health_check_path: "health": want a path starting with /`},
+		"interval 5":          {change: func(c *Config) { c.Service.HealthCheckInterval = 5 }},
+		"interval 4":          {change: func(c *Config) { c.Service.HealthCheckInterval = 4 }, want: `service.health_check_interval: 4 is out of range (want 5 to 300)`},
+		"interval 301":        {change: func(c *Config) { c.Service.HealthCheckInterval = 301 }, want: `service.health_check_interval: 301 is out of range (want 5 to 300)`},
+		"threshold 10":        {change: func(c *Config) { c.Service.HealthyThreshold = 10 }},
+		"threshold 1":         {change: func(c *Config) { c.Service.HealthyThreshold = 1 }, want: `service.healthy_threshold: 1 is out of range (want 2 to 10)`},
+		"threshold 11":        {change: func(c *Config) { c.Service.HealthyThreshold = 11 }, want: `service.healthy_threshold: 11 is out of range (want 2 to 10)`},
+		"deregistration 0":    {change: func(c *Config) { c.Service.DeregistrationDelay = 0 }},
+		"deregistration 3601": {change: func(c *Config) { c.Service.DeregistrationDelay = 3601 }, want: `service.deregistration_delay: 3601 is out of range (want 0 to 3600)`},
+		"grace 0":             {change: func(c *Config) { c.Service.HealthCheckGracePeriod = 0 }},
+		"grace -1":            {change: func(c *Config) { c.Service.HealthCheckGracePeriod = -1 }, want: `service.health_check_grace_period: -1 is out of range (want 0 to 2147483647)`},
+		"scale in -1":         {change: func(c *Config) { c.Service.ScaleInCooldown = -1 }, want: `service.scale_in_cooldown: -1 is out of range (want 0 to 2147483647)`},
+		"scale out -1":        {change: func(c *Config) { c.Service.ScaleOutCooldown = -1 }, want: `service.scale_out_cooldown: -1 is out of range (want 0 to 2147483647)`},
+		"egress several":      {change: func(c *Config) { c.Service.EgressCIDRs = []string{"10.0.0.0/8", "::/0"} }},
+		"egress none":         {change: func(c *Config) { c.Service.EgressCIDRs = nil }, want: `service.egress_cidrs: empty: tasks need outbound HTTPS to pull their image from ECR and read their secret`},
+		"egress bad cidr":     {change: func(c *Config) { c.Service.EgressCIDRs = []string{"0.0.0.0/0", "anywhere"} }, want: `service.egress_cidrs[1]: "anywhere" is not a valid CIDR`},
+		"egress ports":        {change: func(c *Config) { c.Service.EgressPorts = []int{80, 443} }},
+		"egress no 443":       {change: func(c *Config) { c.Service.EgressPorts = []int{80} }, want: `service.egress_ports: must include 443: tasks pull their image from ECR and read their secret over HTTPS`},
+		"egress port 0":       {change: func(c *Config) { c.Service.EgressPorts = []int{443, 0} }, want: `service.egress_ports[1]: 0 is out of range (want 1 to 65535)`},
+		"domain":              {change: func(c *Config) { c.Edge.Domain = "api.example.com" }},
+		"domain uppercase":    {change: func(c *Config) { c.Edge.Domain = "API.example.com" }, want: `edge.domain: "API.example.com" is not a DNS name like api.example.com (lowercase, no trailing dot)`},
+		"domain one label":    {change: func(c *Config) { c.Edge.Domain = "localhost" }, want: `edge.domain: "localhost" is not a DNS name like api.example.com (lowercase, no trailing dot)`},
+		"domain hyphen":       {change: func(c *Config) { c.Edge.Domain = "-api.example.com" }, want: `edge.domain: "-api.example.com" is not a DNS name like api.example.com (lowercase, no trailing dot)`},
+		"domain empty label":  {change: func(c *Config) { c.Edge.Domain = "api..com" }, want: `edge.domain: "api..com" is not a DNS name like api.example.com (lowercase, no trailing dot)`},
+		"domain trailing dot": {change: func(c *Config) { c.Edge.Domain = "example.com." }, want: `edge.domain: "example.com." is not a DNS name like api.example.com (lowercase, no trailing dot)`},
+		"domain label 64":     {change: func(c *Config) { c.Edge.Domain = strings.Repeat("a", 64) + ".com" }, want: `edge.domain: "` + strings.Repeat("a", 64) + `.com" is not a DNS name like api.example.com (lowercase, no trailing dot)`},
+		"zone with domain":    {change: func(c *Config) { c.Edge.Domain, c.Edge.ZoneID = "example.com", "Z0123456789ABC" }},
+		"zone bad":            {change: func(c *Config) { c.Edge.Domain, c.Edge.ZoneID = "example.com", "/hostedzone/Z1" }, want: `edge.zone_id: "/hostedzone/Z1" is not a Route 53 hosted zone ID like Z0123456789ABCDEFGHIJ`},
+		"zone without domain": {change: func(c *Config) { c.Edge.ZoneID = "Z0123456789ABC" }, want: `edge.zone_id: set without edge.domain`},
+		"waf without domain":  {env: "dev", change: func(c *Config) { c.Edge.WAF = true }},
+		"retention 3653":      {change: func(c *Config) { c.Logs.RetentionDays = 3653 }},
+		"retention 10":        {change: func(c *Config) { c.Logs.RetentionDays = 10 }, want: `logs.retention_days: 10 is not a CloudWatch Logs retention period (want 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)`},
+		"alarm cpu 100":       {change: func(c *Config) { c.Alarms.CPUPercent = 100 }},
+		"alarm cpu 0":         {change: func(c *Config) { c.Alarms.CPUPercent = 0 }, want: `alarms.cpu_percent: 0 is out of range (want 1 to 100)`},
+		"alarm memory 101":    {change: func(c *Config) { c.Alarms.MemoryPercent = 101 }, want: `alarms.memory_percent: 101 is out of range (want 1 to 100)`},
+		"alarm latency 0":     {change: func(c *Config) { c.Alarms.P95LatencyMS = 0 }, want: `alarms.p95_latency_ms: 0 is out of range (want 1 to 2147483647)`},
+		"alarm 5xx 0":         {change: func(c *Config) { c.Alarms.HTTP5xxCount = 0 }, want: `alarms.http_5xx_count: 0 is out of range (want 1 to 2147483647)`},
+		"email":               {change: func(c *Config) { c.Alarms.Email = []string{"ops@example.com", "a.b+c@x.example.org"} }},
+		"email no at":         {change: func(c *Config) { c.Alarms.Email = []string{"ops"} }, want: `alarms.email[0]: "ops" is not an email address`},
+		"email no dot":        {change: func(c *Config) { c.Alarms.Email = []string{"ops@example.com", "ops@localhost"} }, want: `alarms.email[1]: "ops@localhost" is not an email address`},
+		"https":               {change: func(c *Config) { c.Alarms.HTTPS = []string{"https://hooks.example.com/alarm?x=1"} }},
+		"https plain http":    {change: func(c *Config) { c.Alarms.HTTPS = []string{"http://hooks.example.com"} }, want: `alarms.https[0]: "http://hooks.example.com" is not an https:// URL`},
+		"https no host":       {change: func(c *Config) { c.Alarms.HTTPS = []string{"https://"} }, want: `alarms.https[0]: "https://" is not an https:// URL`},
+		"repo":                {change: func(c *Config) { c.CICD.GitHubRepo = "fvdeploy/fastapi-vars.go" }},
+		"repo no owner":       {change: func(c *Config) { c.CICD.GitHubRepo = "fastapi-vars" }, want: `cicd.github_repo: "fastapi-vars": want owner/name of a GitHub repository`},
+		"repo three parts":    {change: func(c *Config) { c.CICD.GitHubRepo = "a/b/c" }, want: `cicd.github_repo: "a/b/c": want owner/name of a GitHub repository`},
+		"repo dot dot":        {change: func(c *Config) { c.CICD.GitHubRepo = "a/.." }, want: `cicd.github_repo: "a/..": want owner/name of a GitHub repository`},
+		"branches wildcard":   {change: func(c *Config) { c.CICD.Branches = []string{"main", "release/*"} }},
+		"branches none":       {change: func(c *Config) { c.CICD.Branches = nil }},
+		"branches none repo":  {change: func(c *Config) { c.CICD.GitHubRepo, c.CICD.Branches = "o/n", nil }, want: `cicd.branches: empty: the deploy role would trust no branch of o/n`},
+		"branch empty":        {change: func(c *Config) { c.CICD.Branches = []string{"main", ""} }, want: `cicd.branches[1]: "" is not a branch name`},
+		"branch space":        {change: func(c *Config) { c.CICD.Branches = []string{"my branch"} }, want: `cicd.branches[0]: "my branch" is not a branch name`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			env := tt.env
+			if env == "" {
+				env = "hml"
+			}
+			c, err := Defaults(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.change != nil {
+				tt.change(c)
+			}
+			err = c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want no error", err)
+			case tt.want == "":
+			case err == nil:
+				t.Errorf("Validate() = nil, want %q", tt.want)
+			case err.Error() != tt.want:
+				t.Errorf("Validate() =\n%v\nwant\n%s", err, tt.want)
+			case !errors.Is(err, ErrInvalid):
+				t.Error("errors.Is(err, ErrInvalid) = false")
+			}
+		})
+	}
+}
+
+func TestValidateReportsAll(t *testing.T) {
+	c, _ := Defaults("prod")
+	c.App = "Bad"
+	c.Service.Min = 1
+	c.Logs.RetentionDays = 2
+	err := c.Validate()
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		t.Fatalf("Validate() = %v, want joined errors", err)
+	}
+	var fields []string
+	for _, e := range joined.Unwrap() {
+		var fe *FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("%T is not a *FieldError", e)
+		}
+		fields = append(fields, fe.Field)
+	}
+	if got, want := strings.Join(fields, " "), "app service.min logs.retention_days"; got != want {
+		t.Errorf("fields = %s, want %s", got, want)
+	}
+}

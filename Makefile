@@ -1,0 +1,45 @@
+# fvdeploy: build, test, demo, lint. `make test` needs nothing installed beforehand but
+# Go and Python 3: it installs the emulator and tools into .venv itself.
+SHELL := /bin/bash
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO_LDFLAGS := -X main.version=$(VERSION)
+VENV := .venv
+
+.PHONY: all build test test-deps test-go test-api lint fmt demo bench-api clean
+
+all: build
+
+build:
+	go build -ldflags "$(GO_LDFLAGS)" -o bin/fvdeploy ./cmd/fvdeploy
+
+test-deps:
+	scripts/test-deps.sh
+
+# Go tests start their own moto server per package (internal/testenv) on a free loopback
+# port and stop it when they end, also on failure.
+test: test-deps lint test-go test-api
+
+test-go: test-deps
+	go test -race -count=1 ./...
+
+test-api: test-deps
+	$(VENV)/bin/pytest -q api/tests
+
+lint: test-deps
+	@unformatted=$$(gofmt -l cmd internal); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	go vet ./...
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: test-deps
+	gofmt -w cmd internal
+	$(VENV)/bin/ruff format .
+
+demo: build test-deps
+	scripts/demo.sh
+
+bench-api: test-deps
+	scripts/bench-api.sh
+
+clean:
+	rm -rf bin .fvdeploy-demo

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestUsageAndInputErrors(t *testing.T) {
+	tests := map[string]struct {
+		args     []string
+		yaml     string
+		wantCode int
+		wantErr  []string
+	}{
+		"unknown environment names the flag": {
+			args: []string{"up", "--env", "nope"}, wantCode: 2,
+			wantErr: []string{`--env: unknown environment "nope" (want dev, hml, prod)`},
+		},
+		"unknown phase": {
+			args: []string{"phase", "nope"}, wantCode: 2, wantErr: []string{`unknown phase "nope"`},
+		},
+		"unknown command": {args: []string{"bogus"}, wantCode: 2, wantErr: []string{`unknown command "bogus"`}},
+		"unknown flag":    {args: []string{"up", "--bogus"}, wantCode: 2, wantErr: []string{"unknown flag: --bogus"}},
+		"bad output format": {
+			args: []string{"status", "--output", "xml"}, wantCode: 2, wantErr: []string{"--output: want text or json"},
+		},
+		"missing explicit config file": {
+			args: []string{"up", "--config", "nowhere.yaml"}, wantCode: 2, wantErr: []string{"nowhere.yaml"},
+		},
+		"malformed config names file, line and field": {
+			args: []string{"up", "--env", "prod"}, wantCode: 2,
+			yaml:    "app: shop\nnetwork:\n  vpc_cidr: 10.0.0.0/33\n",
+			wantErr: []string{`fvdeploy.yaml:3: network.vpc_cidr: "10.0.0.0/33"`},
+		},
+		"unknown key in config": {
+			args: []string{"plan"}, wantCode: 2,
+			yaml:    "app: shop\nservice:\n  cpu: 256\n  replicas: 3\n",
+			wantErr: []string{"fvdeploy.yaml:4: service.replicas: unknown field"},
+		},
+		"destroy without a terminal needs --yes": {
+			args: []string{"destroy"}, wantCode: 2, wantErr: []string{"pass --yes"},
+		},
+		"a phase this build lacks fails plainly": {
+			args: []string{"up"}, wantCode: 1, wantErr: []string{"phase image is not implemented in this version of fvdeploy"},
+		},
+		"deploy is not faked": {
+			args: []string{"deploy"}, wantCode: 1, wantErr: []string{"deploy is not implemented"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := newCLI(t)
+			if tc.yaml != "" {
+				if err := os.WriteFile(filepath.Join(c.Dir, "fvdeploy.yaml"), []byte(tc.yaml), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Usage errors must be found before AWS is reached: an unreachable endpoint
+			// proves it.
+			c.Env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:1"
+			res := c.Run(t, tc.args...)
+			if res.Code != tc.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", res.Code, tc.wantCode, res.Stderr)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(res.Stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, res.Stderr)
+				}
+			}
+			if res.Stdout != "" {
+				t.Errorf("errors go to stderr, stdout had:\n%s", res.Stdout)
+			}
+		})
+	}
+}
+
+func TestHelpShowsExamples(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"up", "--help"}, {"destroy", "--help"}, {"phase", "--help"}} {
+		res := newCLI(t).Run(t, args...)
+		if res.Code != 0 || !strings.Contains(res.Stdout, "Examples:") || !strings.Contains(res.Stdout, "fvdeploy ") {
+			t.Errorf("fvdeploy %v: exit %d, want help with examples:\n%s", args, res.Code, res.Stdout)
+		}
+	}
+}
+
+func TestJSONErrorsStayParseable(t *testing.T) {
+	res := newCLI(t).Run(t, "up", "--env", "nope", "--output", "json")
+	var out struct {
+		Error    string `json:"error"`
+		ExitCode int    `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || out.ExitCode != 2 || !strings.Contains(out.Error, "--env") {
+		t.Errorf("stdout %q is not the JSON error (%v)", res.Stdout, err)
+	}
+}
+
+func TestStatusAgainstTheEmulator(t *testing.T) {
+	c := newCLI(t)
+	trace := filepath.Join(c.Dir, "calls.jsonl")
+	res := c.Run(t, "status", "--env", "prod", "--output", "json", "--trace-calls", trace)
+	if res.Code != 0 {
+		t.Fatalf("status: exit %d\n%s", res.Code, res.Stderr)
+	}
+	var st statusJSON
+	if err := json.Unmarshal([]byte(res.Stdout), &st); err != nil {
+		t.Fatalf("status --output json is not JSON: %v\n%s", err, res.Stdout)
+	}
+	if st.Account != "123456789012" || st.Region != "us-east-1" || st.Env != "prod" || st.App != "fastapi-vars" || len(st.Resources) != 0 {
+		t.Errorf("status = %+v", st)
+	}
+	calls, err := os.ReadFile(trace)
+	if err != nil || !strings.Contains(string(calls), `{"service":"STS","operation":"GetCallerIdentity","mutating":false}`) {
+		t.Errorf("trace %q lacks the identity check (%v)", calls, err)
+	}
+}
+
+func TestCredentialProblemsAreExplained(t *testing.T) {
+	tests := map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"no credentials":        {env: map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, want: "none found (set AWS_PROFILE"},
+		"unreachable endpoint":  {env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, want: "the STS endpoint is unreachable"},
+		"no region anywhere":    {env: map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}, want: "no AWS region: pass --region"},
+		"region flag validated": {env: map[string]string{}, want: "region"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := newCLI(t)
+			for k, v := range tc.env {
+				c.Env[k] = v
+			}
+			args := []string{"status", "--timeout", "20s"}
+			if name == "region flag validated" {
+				args = append(args, "--region", "mars")
+			}
+			res := c.Run(t, args...)
+			if res.Code == 0 || !strings.Contains(res.Stderr, tc.want) {
+				t.Errorf("exit %d, want failure mentioning %q:\n%s", res.Code, tc.want, res.Stderr)
+			}
+		})
+	}
+}

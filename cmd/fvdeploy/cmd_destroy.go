@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+func newDestroyCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "destroy",
+		Short: "Delete everything fvdeploy created for an environment, in reverse order",
+		Long: `Delete every resource the environment's state records, dependents first, removing
+each from state as soon as it is gone. It asks you to type the environment's name; without
+a terminal it needs --yes. After a partial failure, run it again: it continues where it
+stopped.`,
+		Example: `  fvdeploy destroy --env dev
+  fvdeploy destroy --env hml --yes   # in CI`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !a.yes && !isTerminal(a.in) {
+				return usagef("destroy deletes resources: pass --yes to confirm when not running in a terminal")
+			}
+			ctx, cancel := a.withTimeout(cmd.Context())
+			defer cancel()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			eng := &engine.Engine{Deleters: phases.Deleters(), Report: newProgress(a).event}
+			return ws.Locked(ctx, "destroy", func(doc *state.Document, save engine.Saver) error {
+				planned, err := eng.PlanDestroy(nil, doc)
+				if err != nil {
+					return err
+				}
+				if len(planned.Items) == 0 {
+					a.progressf("Nothing to destroy: %s has no resources for %s-%s.", ws.Backend.Where(), ws.Config.App, ws.Config.Env)
+					return a.emitResult(ws, "destroy", planned)
+				}
+				if !a.yes {
+					a.progressf("This deletes %d resources of %s-%s in account %s (%s):", len(planned.Items), ws.Config.App, ws.Config.Env, ws.Identity.Account, ws.Region())
+					for _, it := range planned.Items {
+						a.progressf("  - %s (%s)", it.Key, it.Type)
+					}
+					if err := confirm(a, ws.Config.Env); err != nil {
+						return err
+					}
+				}
+				res, err := eng.Destroy(ctx, nil, doc, save)
+				if err != nil {
+					return err
+				}
+				if err := a.emitResult(ws, "destroy", res); err != nil {
+					return err
+				}
+				return interrupted(ctx, "destroy", res.Err())
+			})
+		},
+	}
+}
+
+// confirm asks the person at the terminal to type the environment's name, as a guard
+// against destroying the wrong one.
+func confirm(a *app, env string) error {
+	fmt.Fprintf(a.err, "Type %q to confirm: ", env)
+	line, err := bufio.NewReader(a.in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading confirmation: %w", err)
+	}
+	if strings.TrimSpace(line) != env {
+		return errors.New("destroy canceled: confirmation did not match")
+	}
+	return nil
+}
+
+// isTerminal reports whether r is an interactive terminal (not /dev/null, a pipe or a
+// file, as in CI).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/fvdeploy/fvdeploy/internal/phases"
+)
+
+func newUpCmd(a *app) *cobra.Command {
+	var image string
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Create or update every phase, in order; safe to re-run",
+		Long: `Run every phase in dependency order (image, network, secrets, cluster, edge,
+observability, cicd), creating what is missing, updating what drifted and leaving the
+rest alone. A second run on a converged environment changes nothing. An interrupted run
+is resumed by running it again: state is saved after every change.`,
+		Example: `  fvdeploy up --env dev
+  fvdeploy up --env prod --state s3://my-team-state/fvdeploy
+  fvdeploy up --env prod --image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:...`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			selected := phases.All()
+			if image != "" {
+				// An image given by the user replaces the build: the image phase is not run.
+				selected = selected[1:]
+			}
+			return a.reconcile(cmd.Context(), "up", selected, false)
+		},
+	}
+	cmd.Flags().StringVar(&image, "image", "", "use this existing image (URI, ideally pinned by digest) instead of building one")
+	return cmd
+}
+
+func newPlanCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "plan",
+		Short: "Show what up would change; changes nothing",
+		Example: `  fvdeploy plan --env prod
+  fvdeploy plan --env prod --output json | jq '.resources[] | select(.action != "no-op")'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.reconcile(cmd.Context(), "plan", phases.All(), true)
+		},
+	}
+}
+
+func newPhaseCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "phase NAME",
+		Short: "Run one phase (image|network|secrets|cluster|edge|observability|cicd)",
+		Long: `Run one phase alone. Resources of other phases that it depends on must already be
+deployed; nothing outside the phase is created or deleted.`,
+		Example: `  fvdeploy phase network --env hml`,
+		Args:    cobra.ExactArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return phases.Names(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := phases.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			return a.reconcile(cmd.Context(), "phase "+p.Name, []phases.Phase{p}, false)
+		},
+	}
+}

@@ -1,0 +1,143 @@
+// Package awsclients is the only place that builds AWS clients: one aws.Config from the
+// SDK's default credential chain, and the service clients made from it.
+package awsclients
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
+	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+	taggingschemas "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/schemas"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
+)
+
+// Options are what the user chose on the command line; empty means "the SDK's default".
+type Options struct {
+	Region  string
+	Profile string
+	// Version goes into the user agent as fvdeploy/<Version>.
+	Version string
+	// Recorder, when set, sees every API call made (see Recorder).
+	Recorder *Recorder
+}
+
+// Clients holds one aws.Config and the service clients built from it.
+type Clients struct {
+	Config aws.Config
+}
+
+// ErrNoRegion means neither a flag, the environment nor the profile named a region.
+var ErrNoRegion = errors.New("no AWS region: pass --region, set AWS_REGION, or set region in your AWS profile or fvdeploy.yaml")
+
+// Load resolves credentials and region through the SDK's default chain (environment,
+// shared config and SSO profiles, web identity/OIDC, instance roles), with adaptive
+// retries so that throttling slows fvdeploy down instead of failing it.
+func Load(ctx context.Context, opts Options) (*Clients, error) {
+	loadOpts := []func(*config.LoadOptions) error{
+		config.WithRetryMode(aws.RetryModeAdaptive),
+		config.WithRetryMaxAttempts(10),
+	}
+	if opts.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
+	}
+	if opts.Profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(opts.Profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, ErrNoRegion
+	}
+	version := opts.Version
+	if version == "" {
+		version = "dev"
+	}
+	cfg.APIOptions = append(cfg.APIOptions, awsmiddleware.AddUserAgentKeyValue("fvdeploy", version))
+	if opts.Recorder != nil {
+		cfg.APIOptions = append(cfg.APIOptions, opts.Recorder.middleware)
+	}
+	return &Clients{Config: cfg}, nil
+}
+
+// Identity is who the credentials belong to.
+type Identity struct {
+	Account string
+	ARN     string
+}
+
+// Identity calls sts:GetCallerIdentity, turning the two common failures (no credentials,
+// no route to the endpoint) into messages that say what to do.
+func (c *Clients) Identity(ctx context.Context) (Identity, error) {
+	// Few retries: this is the first call of every command, and a missing endpoint or
+	// credential should be reported in seconds, not after the full backoff.
+	out, err := c.STS().GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, func(o *sts.Options) { o.RetryMaxAttempts = 2 })
+	if err != nil {
+		return Identity{}, explainIdentityError(err)
+	}
+	return Identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}, nil
+}
+
+func explainIdentityError(err error) error {
+	var netErr net.Error
+	var opErr *net.OpError
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "failed to retrieve credentials"), strings.Contains(msg, "no EC2 IMDS role found"),
+		strings.Contains(msg, "failed to refresh cached credentials"):
+		return fmt.Errorf("checking AWS credentials: none found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`): %w", err)
+	case errors.As(err, &opErr), errors.As(err, &netErr):
+		return fmt.Errorf("checking AWS credentials: the STS endpoint is unreachable (check your network, or AWS_ENDPOINT_URL if you set it): %w", err)
+	}
+	return fmt.Errorf("checking AWS credentials with sts:GetCallerIdentity: %w", err)
+}
+
+// endpointOverridden reports whether this client talks to a custom endpoint (an emulator
+// such as moto). The SDK has already resolved AWS_ENDPOINT_URL(_<SERVICE>) into
+// BaseEndpoint when option functions run.
+func endpointOverridden(base *string) bool { return base != nil && *base != "" }
+
+// STS returns an STS client.
+func (c *Clients) STS() *sts.Client { return sts.NewFromConfig(c.Config) }
+
+// S3 returns an S3 client; emulators need path-style addressing.
+func (c *Clients) S3() *s3.Client {
+	return s3.NewFromConfig(c.Config, func(o *s3.Options) {
+		if endpointOverridden(o.BaseEndpoint) {
+			o.UsePathStyle = true
+		}
+	})
+}
+
+// CloudWatch returns a CloudWatch client. Current SDKs speak Smithy RPCv2-CBOR to it,
+// which real AWS accepts and moto does not; behind an endpoint override the client falls
+// back to the query protocol that both understand.
+func (c *Clients) CloudWatch() *cloudwatch.Client {
+	return cloudwatch.NewFromConfig(c.Config, func(o *cloudwatch.Options) {
+		if endpointOverridden(o.BaseEndpoint) {
+			o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
+		}
+	})
+}
+
+// Tagging returns a Resource Groups Tagging API client, with JSON 1.1 instead of
+// RPCv2-CBOR behind an endpoint override, for the same reason as CloudWatch.
+func (c *Clients) Tagging() *resourcegroupstaggingapi.Client {
+	return resourcegroupstaggingapi.NewFromConfig(c.Config, func(o *resourcegroupstaggingapi.Options) {
+		if endpointOverridden(o.BaseEndpoint) {
+			o.Protocol = awsjson.New11(taggingschemas.ResourceGroupsTaggingAPI_20170126)
+		}
+	})
+}

@@ -1,0 +1,85 @@
+// Package phases declares the resources of each deployment phase, in dependency order.
+// A phase reads like the architecture it builds; the engine decides what to call.
+package phases
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+)
+
+// Phase is one step of a deployment.
+type Phase struct {
+	Name    string
+	Summary string
+	// declare returns the phase's resources; nil means fvdeploy cannot build it yet.
+	declare func(cfg *config.Config) ([]engine.Resource, error)
+}
+
+// All lists the phases in the order `up` runs them.
+func All() []Phase {
+	return []Phase{
+		{Name: "image", Summary: "ECR repository; build, tag and push the service image"},
+		{Name: "network", Summary: "VPC over two AZs, subnets, NAT, security groups, ALB and target group"},
+		{Name: "secrets", Summary: "the admin credentials in Secrets Manager"},
+		{Name: "cluster", Summary: "ECS cluster, roles, task definition, Fargate service and autoscaling"},
+		{Name: "edge", Summary: "Route53, ACM certificate, HTTPS listener and WAF (when a domain is set)"},
+		{Name: "observability", Summary: "log retention, alarms to SNS, optional CloudTrail"},
+		{Name: "cicd", Summary: "GitHub OIDC provider and the deploy role"},
+	}
+}
+
+// Names lists the phase names in order.
+func Names() []string {
+	var names []string
+	for _, p := range All() {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// UnknownPhaseError is bad input: a phase name that does not exist.
+type UnknownPhaseError struct{ Name string }
+
+func (e *UnknownPhaseError) Error() string {
+	return fmt.Sprintf("unknown phase %q (want one of %s)", e.Name, strings.Join(Names(), ", "))
+}
+
+// Lookup finds a phase by name.
+func Lookup(name string) (Phase, error) {
+	for _, p := range All() {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return Phase{}, &UnknownPhaseError{Name: name}
+}
+
+// NotImplementedError says plainly that this build of fvdeploy cannot run a phase, so
+// that no command reports a success it did not achieve.
+type NotImplementedError struct{ Phase string }
+
+func (e *NotImplementedError) Error() string {
+	return fmt.Sprintf("phase %s is not implemented in this version of fvdeploy", e.Phase)
+}
+
+// Implemented reports whether this build can run the phase.
+func (p Phase) Implemented() bool { return p.declare != nil }
+
+// Declare returns the phase's resources for cfg.
+func (p Phase) Declare(cfg *config.Config) ([]engine.Resource, error) {
+	if p.declare == nil {
+		return nil, &NotImplementedError{Phase: p.Name}
+	}
+	resources, err := p.declare(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("declaring phase %s: %w", p.Name, err)
+	}
+	return resources, nil
+}
+
+// Deleters remove, by resource type, objects that state holds but no phase declares any
+// more (a feature switched off, a phase removed from the config).
+func Deleters() map[string]engine.Deleter { return map[string]engine.Deleter{} }

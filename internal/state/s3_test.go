@@ -38,6 +38,13 @@ func getObject(t *testing.T, key string) (*s3.GetObjectOutput, []byte) {
 	return out, data
 }
 
+func deleteObject(t *testing.T, key string) {
+	t.Helper()
+	if _, err := testS3Client(t).DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)}); err != nil {
+		t.Fatalf("deleting %s: %v", key, err)
+	}
+}
+
 func TestS3ObjectsAndEncryption(t *testing.T) {
 	open := s3Location(t)
 	b := open(t)
@@ -69,6 +76,12 @@ func TestS3ForceUnlock(t *testing.T) {
 	}
 	next := lock(t, open(t))
 
+	// Clearing is conditional on the lock read: one taken in the meantime survives.
+	if err := open(t).(*s3Backend).deleteLock(ctx, `"0123456789abcdef0123456789abcdef"`); err == nil ||
+		!strings.Contains(err.Error(), "the lock changed while it was being cleared") {
+		t.Errorf("deleteLock with a stale ETag = %v, want a refusal", err)
+	}
+
 	// The cleared run must not release the lock the next run now holds.
 	if err := stale.Unlock(ctx); err == nil || !strings.Contains(err.Error(), "was cleared while it ran") {
 		t.Errorf("Unlock of a cleared lock = %v, want an error saying so", err)
@@ -93,12 +106,15 @@ func TestS3ConcurrentWriters(t *testing.T) {
 		{"creating the document", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			open := s3Location(t)
+			if tc.existing {
+				saveNew(t, open(t))
+			}
 			for round := range 5 {
-				open := s3Location(t)
-				var readSerial uint64
-				if tc.existing {
-					readSerial = saveNew(t, open(t)).Serial
+				if !tc.existing {
+					deleteObject(t, "apps/shop/prod.json")
 				}
+				var readSerial uint64
 				locks, docs := make([]Locked, 2), make([]*Document, 2)
 				for i := range locks {
 					b := open(t)
@@ -114,6 +130,11 @@ func TestS3ConcurrentWriters(t *testing.T) {
 					}
 					if doc == nil {
 						doc = New("shop", "prod", "us-east-1", "123456789012")
+					}
+					if i == 0 {
+						readSerial = doc.Serial
+					} else if doc.Serial != readSerial {
+						t.Fatalf("round %d: the writers read serials %d and %d", round, readSerial, doc.Serial)
 					}
 					doc.Outputs = map[string]string{"writer": fmt.Sprint(i)}
 					docs[i] = doc

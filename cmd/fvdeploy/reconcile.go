@@ -113,9 +113,14 @@ var actionMarks = map[engine.Action]string{
 func renderResult(w io.Writer, r resultJSON, plan bool) {
 	fmt.Fprintf(w, "%s-%s (account %s, %s)\n", r.App, r.Env, r.Account, r.Region)
 	counts := map[engine.Action]int{}
+	failed := 0
 	for _, it := range r.Items {
-		counts[it.Action]++
-		if it.Action == engine.NoOp {
+		if it.Err != nil && it.Action != engine.Skip {
+			failed++
+		} else {
+			counts[it.Action]++
+		}
+		if it.Action == engine.NoOp && it.Err == nil {
 			continue
 		}
 		fmt.Fprintf(w, "  %-3s %-40s %s\n", actionMarks[it.Action], it.Key, it.Action)
@@ -126,17 +131,17 @@ func renderResult(w io.Writer, r resultJSON, plan bool) {
 			fmt.Fprintf(w, "        error: %v\n", it.Err)
 		}
 	}
-	verb := "changed"
-	if plan {
-		verb = "to change"
-	}
-	if !r.Changed {
+	switch {
+	case !r.Changed && failed == 0:
 		fmt.Fprintf(w, "No changes: %d resources up to date.\n", counts[engine.NoOp])
-		return
+	case plan:
+		fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to replace, %d to delete; %d unchanged.\n",
+			counts[engine.Create], counts[engine.Update], counts[engine.Replace], counts[engine.Delete], counts[engine.NoOp])
+	default:
+		fmt.Fprintf(w, "%d created, %d updated, %d replaced, %d deleted; %d unchanged, %d failed, %d skipped.\n",
+			counts[engine.Create], counts[engine.Update], counts[engine.Replace], counts[engine.Delete],
+			counts[engine.NoOp], failed, counts[engine.Skip])
 	}
-	fmt.Fprintf(w, "%d to create, %d to update, %d to replace, %d to delete (%s); %d unchanged, %d skipped.\n",
-		counts[engine.Create], counts[engine.Update], counts[engine.Replace], counts[engine.Delete], verb,
-		counts[engine.NoOp], counts[engine.Skip])
 }
 
 // progress prints, on stderr, each change as it starts and ends, with its duration.

@@ -12,11 +12,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	taggingschemas "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
@@ -143,4 +150,31 @@ func (c *Clients) Tagging() *resourcegroupstaggingapi.Client {
 			o.Protocol = awsjson.New11(taggingschemas.ResourceGroupsTaggingAPI_20170126)
 		}
 	})
+}
+
+// EC2 returns an EC2 client (VPC, subnets, gateways, routes, security groups).
+func (c *Clients) EC2() *ec2.Client { return ec2.NewFromConfig(c.Config) }
+
+// ELB returns an Elastic Load Balancing v2 client (ALB, target groups, listeners).
+func (c *Clients) ELB() *elasticloadbalancingv2.Client {
+	return elasticloadbalancingv2.NewFromConfig(c.Config)
+}
+
+// SecretsManager returns a Secrets Manager client.
+func (c *Clients) SecretsManager() *secretsmanager.Client {
+	return secretsmanager.NewFromConfig(c.Config)
+}
+
+// IAM returns an IAM client.
+func (c *Clients) IAM() *iam.Client { return iam.NewFromConfig(c.Config) }
+
+// ECS returns an ECS client.
+func (c *Clients) ECS() *ecs.Client { return ecs.NewFromConfig(c.Config) }
+
+// Logs returns a CloudWatch Logs client.
+func (c *Clients) Logs() *cloudwatchlogs.Client { return cloudwatchlogs.NewFromConfig(c.Config) }
+
+// AutoScaling returns an Application Auto Scaling client.
+func (c *Clients) AutoScaling() *applicationautoscaling.Client {
+	return applicationautoscaling.NewFromConfig(c.Config)
 }

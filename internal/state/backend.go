@@ -31,8 +31,8 @@ type Locked interface {
 	// version was read.
 	Read(ctx context.Context) (*Document, error)
 	// Save increments doc.Serial and writes doc, only if the stored document is still
-	// the one last read or saved through this Locked (none, if nothing was); otherwise
-	// it returns a *ConflictError.
+	// the one last read or saved through this Locked (none, if nothing was; otherwise a
+	// *ConflictError) and doc has its lineage.
 	Save(ctx context.Context, doc *Document) error
 	// Unlock releases the lock.
 	Unlock(ctx context.Context) error

@@ -37,7 +37,11 @@ stopped.`,
 			if err != nil {
 				return err
 			}
-			eng := &engine.Engine{Deleters: phases.Deleters(), Report: newProgress(a).event}
+			deleters, err := phases.Deleters(a.inputs(ws, ""))
+			if err != nil {
+				return err
+			}
+			eng := &engine.Engine{Deleters: deleters, Report: newProgress(a).event}
 			return ws.Locked(ctx, "destroy", func(doc *state.Document, save engine.Saver) error {
 				planned, err := eng.PlanDestroy(nil, doc)
 				if err != nil {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/spf13/cobra"
 
 	"github.com/fvdeploy/fvdeploy/internal/phases"
@@ -8,6 +11,7 @@ import (
 
 func newUpCmd(a *app) *cobra.Command {
 	var image string
+	var only []string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create or update every phase, in order; safe to re-run",
@@ -20,29 +24,53 @@ is resumed by running it again: state is saved after every change.`,
   fvdeploy up --env prod --image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			selected := phases.All()
+			selected, err := selectPhases(only)
+			if err != nil {
+				return err
+			}
 			if image != "" {
 				// An image given by the user replaces the build: the image phase is not run.
-				selected = selected[1:]
+				selected = slices.DeleteFunc(selected, func(p phases.Phase) bool { return p.Name == "image" })
 			}
-			return a.reconcile(cmd.Context(), "up", selected, false)
+			return a.reconcile(cmd.Context(), "up", selected, image, false)
 		},
 	}
 	cmd.Flags().StringVar(&image, "image", "", "use this existing image (URI, ideally pinned by digest) instead of building one")
+	cmd.Flags().StringSliceVar(&only, "phases", nil, "run only these phases, in the usual order (e.g. network,secrets,cluster)")
 	return cmd
 }
 
+// selectPhases keeps the named phases, in their usual order; none named means all.
+func selectPhases(names []string) ([]phases.Phase, error) {
+	if len(names) == 0 {
+		return phases.All(), nil
+	}
+	for _, n := range names {
+		if _, err := phases.Lookup(n); err != nil {
+			return nil, &usageError{err: fmt.Errorf("--phases: %w", err)}
+		}
+	}
+	return slices.DeleteFunc(phases.All(), func(p phases.Phase) bool { return !slices.Contains(names, p.Name) }), nil
+}
+
 func newPlanCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var only []string
+	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what up would change; changes nothing",
 		Example: `  fvdeploy plan --env prod
   fvdeploy plan --env prod --output json | jq '.resources[] | select(.action != "no-op")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.reconcile(cmd.Context(), "plan", phases.All(), true)
+			selected, err := selectPhases(only)
+			if err != nil {
+				return err
+			}
+			return a.reconcile(cmd.Context(), "plan", selected, "", true)
 		},
 	}
+	cmd.Flags().StringSliceVar(&only, "phases", nil, "plan only these phases")
+	return cmd
 }
 
 func newPhaseCmd(a *app) *cobra.Command {
@@ -61,7 +89,7 @@ deployed; nothing outside the phase is created or deleted.`,
 			if err != nil {
 				return err
 			}
-			return a.reconcile(cmd.Context(), "phase "+p.Name, []phases.Phase{p}, false)
+			return a.reconcile(cmd.Context(), "phase "+p.Name, []phases.Phase{p}, "", false)
 		},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +19,7 @@ import (
 
 // reconcile runs the selected phases through the engine: a plan when dryRun, else an
 // apply under the state lock. It is the body of up, plan and phase.
-func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase, dryRun bool) error {
+func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase, image string, dryRun bool) error {
 	// Refuse before touching AWS: a half-capable run must not look like a success.
 	for _, p := range selected {
 		if !p.Implemented() {
@@ -31,18 +32,23 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 	if err != nil {
 		return err
 	}
+	in := a.inputs(ws, image)
 	var resources []engine.Resource
 	names := make([]string, 0, len(selected))
 	for _, p := range selected {
-		rs, err := p.Declare(ws.Config)
+		rs, err := p.Declare(in)
 		if err != nil {
 			return err
 		}
 		resources = append(resources, rs...)
 		names = append(names, p.Name)
 	}
+	deleters, err := phases.Deleters(in)
+	if err != nil {
+		return err
+	}
 	eng := &engine.Engine{
-		Deleters: phases.Deleters(),
+		Deleters: deleters,
 		Scope: func(key string) bool {
 			phase, _, _ := strings.Cut(key, "/")
 			return slices.Contains(names, phase)
@@ -73,6 +79,14 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 		}
 		return interrupted(ctx, op, res.Err())
 	})
+}
+
+// inputs is what phases declare their resources from.
+func (a *app) inputs(ws *workspace.Workspace, image string) *phases.Inputs {
+	return &phases.Inputs{
+		Config: ws.Config, Account: ws.Identity.Account, Region: ws.Region(), AWS: ws.Clients,
+		Image: image, Getenv: os.Getenv, Progress: a.progressf,
+	}
 }
 
 // interrupted adds to a failure what a person needs after Ctrl-C or a timeout: that

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 )
 
@@ -15,14 +14,14 @@ type Phase struct {
 	Name    string
 	Summary string
 	// declare returns the phase's resources; nil means fvdeploy cannot build it yet.
-	declare func(cfg *config.Config) ([]engine.Resource, error)
+	declare func(in *Inputs) ([]engine.Resource, error)
 }
 
 // All lists the phases in the order `up` runs them.
 func All() []Phase {
 	return []Phase{
 		{Name: "image", Summary: "ECR repository; build, tag and push the service image"},
-		{Name: "network", Summary: "VPC over two AZs, subnets, NAT, security groups, ALB and target group"},
+		{Name: "network", Summary: "VPC over two AZs, subnets, NAT, security groups, ALB and target group", declare: declareNetwork},
 		{Name: "secrets", Summary: "the admin credentials in Secrets Manager"},
 		{Name: "cluster", Summary: "ECS cluster, roles, task definition, Fargate service and autoscaling"},
 		{Name: "edge", Summary: "Route53, ACM certificate, HTTPS listener and WAF (when a domain is set)"},
@@ -68,12 +67,12 @@ func (e *NotImplementedError) Error() string {
 // Implemented reports whether this build can run the phase.
 func (p Phase) Implemented() bool { return p.declare != nil }
 
-// Declare returns the phase's resources for cfg.
-func (p Phase) Declare(cfg *config.Config) ([]engine.Resource, error) {
+// Declare returns the phase's resources.
+func (p Phase) Declare(in *Inputs) ([]engine.Resource, error) {
 	if p.declare == nil {
 		return nil, &NotImplementedError{Phase: p.Name}
 	}
-	resources, err := p.declare(cfg)
+	resources, err := p.declare(in)
 	if err != nil {
 		return nil, fmt.Errorf("declaring phase %s: %w", p.Name, err)
 	}
@@ -81,5 +80,21 @@ func (p Phase) Declare(cfg *config.Config) ([]engine.Resource, error) {
 }
 
 // Deleters remove, by resource type, objects that state holds but no phase declares any
-// more (a feature switched off, a phase removed from the config).
-func Deleters() map[string]engine.Deleter { return map[string]engine.Deleter{} }
+// more (a feature switched off, a phase skipped), and everything at destroy. A resource's
+// Delete needs only its state record, so any declared resource of a type serves.
+func Deleters(in *Inputs) (map[string]engine.Deleter, error) {
+	out := map[string]engine.Deleter{}
+	for _, p := range All() {
+		if !p.Implemented() {
+			continue
+		}
+		resources, err := p.Declare(in)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range resources {
+			out[r.Type()] = r
+		}
+	}
+	return out, nil
+}

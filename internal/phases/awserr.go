@@ -1,0 +1,60 @@
+package phases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/smithy-go"
+)
+
+// errorCode is the AWS error code of err, or "".
+func errorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
+// isNotFound reports whether err says the object does not exist. Each service words it
+// differently; deletes treat it as success, finds as "not there".
+func isNotFound(err error) bool {
+	code := errorCode(err)
+	switch code {
+	case "NotFound", "ResourceNotFoundException", "NoSuchEntity", "LoadBalancerNotFound",
+		"TargetGroupNotFound", "ListenerNotFound", "ClusterNotFoundException", "ServiceNotFoundException",
+		"ObjectNotFoundException":
+		return true
+	}
+	return strings.HasSuffix(code, ".NotFound") || strings.HasSuffix(code, "NotFoundException")
+}
+
+// retryWhileInUse retries op while AWS says something still depends on the object
+// (DependencyViolation, ResourceInUse): ENIs of deleted NAT gateways, load balancers and
+// tasks linger for minutes. It backs off and gives up after limit.
+func (in *Inputs) retryWhileInUse(ctx context.Context, what string, limit time.Duration, op func(ctx context.Context) error) error {
+	deadline := time.Now().Add(limit)
+	var lastErr error
+	err := in.waitFor(ctx, what, func(ctx context.Context) (bool, string, error) {
+		err := op(ctx)
+		switch code := errorCode(err); {
+		case err == nil:
+			return true, "", nil
+		case code == "DependencyViolation" || code == "ResourceInUse" || code == "ResourceInUseException" || code == "InvalidDependency":
+			lastErr = err
+			if time.Now().After(deadline) {
+				return false, "", fmt.Errorf("still in use after %s: %w", limit, err)
+			}
+			return false, "still in use (" + code + ")", nil
+		default:
+			return false, "", err
+		}
+	})
+	if err != nil && lastErr != nil && !errors.Is(err, lastErr) {
+		return fmt.Errorf("%w (last: %v)", err, lastErr)
+	}
+	return err
+}

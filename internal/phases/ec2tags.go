@@ -1,0 +1,32 @@
+package phases
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// ec2TagSpec tags an EC2 object in the call that creates it, so that no crash can leave
+// it untagged and therefore unfindable.
+func ec2TagSpec(rt ec2types.ResourceType, tags map[string]string) []ec2types.TagSpecification {
+	return []ec2types.TagSpecification{{ResourceType: rt, Tags: ec2Tags(tags)}}
+}
+
+func ec2Tags(tags map[string]string) []ec2types.Tag {
+	out := make([]ec2types.Tag, 0, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		out = append(out, ec2types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	return out
+}
+
+// ec2TagFilters find the object carrying the key's fvdeploy tags.
+func ec2TagFilters(tags map[string]string) []ec2types.Filter {
+	var out []ec2types.Filter
+	for _, k := range []string{"fvdeploy:app", "fvdeploy:env", "fvdeploy:key"} {
+		out = append(out, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{tags[k]}})
+	}
+	return out
+}

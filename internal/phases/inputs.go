@@ -1,0 +1,68 @@
+package phases
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fvdeploy/fvdeploy/internal/awsclients"
+	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+)
+
+// Inputs is what every phase declares its resources from.
+type Inputs struct {
+	Config  *config.Config
+	Account string
+	Region  string
+	AWS     *awsclients.Clients
+	// Image is an image URI given with --image; empty means the image phase's digest.
+	Image string
+	// Getenv reads the process environment (ADMIN_USER / ADMIN_PASS); a func so tests
+	// can give values without touching the real environment.
+	Getenv func(string) string
+	// Progress reports long waits to the person watching; never nil.
+	Progress func(format string, args ...any)
+	// PollInterval is the first wait between polls of a slow operation; it backs off from
+	// there. Zero means the default.
+	PollInterval time.Duration
+}
+
+// prefix is what names of this app's objects in this environment start with.
+func (in *Inputs) prefix() string { return in.Config.App + "-" + in.Config.Env }
+
+// tags are the tags of the resource with the given key.
+func (in *Inputs) tags(key string) map[string]string {
+	return engine.Tags(in.Config.App, in.Config.Env, key)
+}
+
+// waitFor polls check until it reports done, backing off from the poll interval to 15 s,
+// and tells the person what is being waited for every so often. It gives up when ctx
+// ends (--timeout or Ctrl-C).
+func (in *Inputs) waitFor(ctx context.Context, what string, check func(ctx context.Context) (done bool, status string, err error)) error {
+	start := time.Now()
+	delay := in.PollInterval
+	if delay == 0 {
+		delay = 2 * time.Second
+	}
+	lastSaid := time.Time{}
+	for {
+		done, status, err := check(ctx)
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if done {
+			return nil
+		}
+		if time.Since(lastSaid) >= 10*time.Second {
+			in.Progress("waiting for %s: %s (%s so far)", what, status, time.Since(start).Round(time.Second))
+			lastSaid = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s (last seen: %s): %w", what, status, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*3/2, 15*time.Second)
+	}
+}

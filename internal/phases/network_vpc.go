@@ -1,0 +1,157 @@
+package phases
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+type vpcAPI interface {
+	CreateVpc(ctx context.Context, in *ec2.CreateVpcInput, opts ...func(*ec2.Options)) (*ec2.CreateVpcOutput, error)
+	DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, opts ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error)
+	DescribeVpcAttribute(ctx context.Context, in *ec2.DescribeVpcAttributeInput, opts ...func(*ec2.Options)) (*ec2.DescribeVpcAttributeOutput, error)
+	ModifyVpcAttribute(ctx context.Context, in *ec2.ModifyVpcAttributeInput, opts ...func(*ec2.Options)) (*ec2.ModifyVpcAttributeOutput, error)
+	DeleteVpc(ctx context.Context, in *ec2.DeleteVpcInput, opts ...func(*ec2.Options)) (*ec2.DeleteVpcOutput, error)
+}
+
+// vpc is the VPC, with DNS support and hostnames on (tasks resolve AWS endpoints and
+// the ALB needs both).
+type vpc struct {
+	in  *Inputs
+	api vpcAPI
+}
+
+const keyVPC = "network/vpc"
+
+func (r *vpc) Key() string         { return keyVPC }
+func (r *vpc) Type() string        { return "ec2:vpc" }
+func (r *vpc) DependsOn() []string { return nil }
+
+func (r *vpc) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	v, err := r.describe(ctx, rec)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(v.VpcId), Attrs: map[string]string{"cidr": aws.ToString(v.CidrBlock)}}}
+	if got, want := aws.ToString(v.CidrBlock), r.in.Config.Network.VPCCIDR; got != want {
+		found.Changes = append(found.Changes, engine.Change{Field: "cidr_block", From: got, To: want})
+		found.Replace = true
+	}
+	for _, attr := range []ec2types.VpcAttributeName{ec2types.VpcAttributeNameEnableDnsSupport, ec2types.VpcAttributeNameEnableDnsHostnames} {
+		on, err := r.attribute(ctx, aws.ToString(v.VpcId), attr)
+		if err != nil {
+			return nil, err
+		}
+		if !on {
+			found.Changes = append(found.Changes, engine.Change{Field: string(attr), From: "false", To: "true"})
+		}
+	}
+	return found, nil
+}
+
+// describe finds the VPC by its recorded ID, or by tags when state has none or the
+// recorded one is gone.
+func (r *vpc) describe(ctx context.Context, rec *state.Resource) (*ec2types.Vpc, error) {
+	if rec != nil && rec.ID != "" {
+		out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{rec.ID}})
+		if err != nil && !isNotFound(err) {
+			return nil, fmt.Errorf("describing VPC %s: %w", rec.ID, err)
+		}
+		if err == nil && len(out.Vpcs) == 1 {
+			return &out.Vpcs[0], nil
+		}
+	}
+	out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: ec2TagFilters(r.in.tags(keyVPC))})
+	if err != nil {
+		return nil, fmt.Errorf("looking up the VPC by its tags: %w", err)
+	}
+	switch len(out.Vpcs) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &out.Vpcs[0], nil
+	}
+	return nil, fmt.Errorf("%d VPCs carry the tags of %s; delete the extra ones or record the right one in state", len(out.Vpcs), keyVPC)
+}
+
+func (r *vpc) attribute(ctx context.Context, id string, attr ec2types.VpcAttributeName) (bool, error) {
+	out, err := r.api.DescribeVpcAttribute(ctx, &ec2.DescribeVpcAttributeInput{VpcId: &id, Attribute: attr})
+	if err != nil {
+		return false, fmt.Errorf("reading %s of VPC %s: %w", attr, id, err)
+	}
+	if attr == ec2types.VpcAttributeNameEnableDnsSupport {
+		return out.EnableDnsSupport != nil && aws.ToBool(out.EnableDnsSupport.Value), nil
+	}
+	return out.EnableDnsHostnames != nil && aws.ToBool(out.EnableDnsHostnames.Value), nil
+}
+
+func (r *vpc) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
+	cidr := r.in.Config.Network.VPCCIDR
+	out, err := r.api.CreateVpc(ctx, &ec2.CreateVpcInput{
+		CidrBlock:         &cidr,
+		TagSpecifications: ec2TagSpec(ec2types.ResourceTypeVpc, r.in.tags(keyVPC)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating VPC %s: %w", cidr, err)
+	}
+	id := aws.ToString(out.Vpc.VpcId)
+	if err := r.enableDNS(ctx, id, true, true); err != nil {
+		return nil, err
+	}
+	return &state.Resource{ID: id, Attrs: map[string]string{"cidr": cidr}}, nil
+}
+
+func (r *vpc) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
+	var support, hostnames bool
+	for _, c := range found.Changes {
+		support = support || c.Field == string(ec2types.VpcAttributeNameEnableDnsSupport)
+		hostnames = hostnames || c.Field == string(ec2types.VpcAttributeNameEnableDnsHostnames)
+	}
+	if err := r.enableDNS(ctx, found.Record.ID, support, hostnames); err != nil {
+		return nil, err
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+// enableDNS switches DNS support and hostnames on; EC2 takes one attribute per call.
+func (r *vpc) enableDNS(ctx context.Context, id string, support, hostnames bool) error {
+	on := &ec2types.AttributeBooleanValue{Value: aws.Bool(true)}
+	if support {
+		if _, err := r.api.ModifyVpcAttribute(ctx, &ec2.ModifyVpcAttributeInput{VpcId: &id, EnableDnsSupport: on}); err != nil {
+			return fmt.Errorf("enabling DNS support on VPC %s: %w", id, err)
+		}
+	}
+	if hostnames {
+		if _, err := r.api.ModifyVpcAttribute(ctx, &ec2.ModifyVpcAttributeInput{VpcId: &id, EnableDnsHostnames: on}); err != nil {
+			return fmt.Errorf("enabling DNS hostnames on VPC %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func (r *vpc) Delete(ctx context.Context, rec *state.Resource) error {
+	return deleteVPC(ctx, r.in, r.api, rec)
+}
+
+func deleteVPC(ctx context.Context, in *Inputs, api vpcAPI, rec *state.Resource) error {
+	err := in.retryWhileInUse(ctx, "VPC "+rec.ID+" to be free of dependencies", 10*time.Minute, func(ctx context.Context) error {
+		_, err := api.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: &rec.ID})
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("deleting VPC %s: %w", rec.ID, err)
+	}
+	return nil
+}
+

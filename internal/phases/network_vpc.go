@@ -154,4 +154,3 @@ func deleteVPC(ctx context.Context, in *Inputs, api vpcAPI, rec *state.Resource)
 	}
 	return nil
 }
-

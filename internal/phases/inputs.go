@@ -3,6 +3,7 @@ package phases
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
@@ -26,6 +27,28 @@ type Inputs struct {
 	// PollInterval is the first wait between polls of a slow operation; it backs off from
 	// there. Zero means the default.
 	PollInterval time.Duration
+
+	memoMu sync.Mutex
+	memo   map[string]any
+}
+
+// remember runs fetch once per Inputs for key and keeps its result, so that facts every
+// resource needs (the AZs, say) cost one API call per run, not one per resource.
+func remember[T any](in *Inputs, key string, fetch func() (T, error)) (T, error) {
+	in.memoMu.Lock()
+	defer in.memoMu.Unlock()
+	if v, ok := in.memo[key]; ok {
+		return v.(T), nil
+	}
+	v, err := fetch()
+	if err != nil {
+		return v, err
+	}
+	if in.memo == nil {
+		in.memo = map[string]any{}
+	}
+	in.memo[key] = v
+	return v, nil
 }
 
 // prefix is what names of this app's objects in this environment start with.

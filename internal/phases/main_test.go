@@ -1,0 +1,122 @@
+package phases
+
+import (
+	"context"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fvdeploy/fvdeploy/internal/awsclients"
+	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+	"github.com/fvdeploy/fvdeploy/internal/testenv"
+)
+
+var moto *testenv.Moto
+
+func TestMain(m *testing.M) { os.Exit(testenv.RunWithMoto(m, &moto)) }
+
+// testImage stands in for an image from the image phase; the emulator never pulls it.
+const testImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fastapi-vars@sha256:0f3e8d7f2a1c4b5e6d7c8b9a0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6"
+
+// newTestInputs gives a clean emulator and the Inputs of env's default config; every API
+// call made through them is recorded.
+func newTestInputs(t *testing.T, env string, vars map[string]string) (*Inputs, *awsclients.Recorder) {
+	t.Helper()
+	moto.Reset(t)
+	cfg, err := config.Defaults(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Region = "us-east-1"
+	rec := &awsclients.Recorder{}
+	clients, err := awsclients.Load(context.Background(), awsclients.Options{Region: cfg.Region, Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Inputs{
+		Config: cfg, Account: "123456789012", Region: cfg.Region, AWS: clients, Image: testImage,
+		Getenv:       func(k string) string { return vars[k] },
+		Progress:     t.Logf,
+		PollInterval: 10 * time.Millisecond,
+	}, rec
+}
+
+// declared returns the resources of the named phases.
+func declared(t *testing.T, in *Inputs, names ...string) []engine.Resource {
+	t.Helper()
+	var out []engine.Resource
+	for _, n := range names {
+		p, err := Lookup(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := p.Declare(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rs...)
+	}
+	return out
+}
+
+func newEngine(t *testing.T, in *Inputs) *engine.Engine {
+	t.Helper()
+	deleters, err := Deleters(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &engine.Engine{Deleters: deleters}
+}
+
+// applyPhases runs the phases to convergence and fails the test on any error.
+func applyPhases(t *testing.T, in *Inputs, doc *state.Document, names ...string) *engine.Result {
+	t.Helper()
+	res, err := newEngine(t, in).Apply(context.Background(), declared(t, in, names...), doc, func(context.Context, *state.Document) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatalf("apply %v: %v", names, err)
+	}
+	return res
+}
+
+// destroyAll deletes everything in doc and fails the test on any error.
+func destroyAll(t *testing.T, in *Inputs, doc *state.Document) {
+	t.Helper()
+	res, err := newEngine(t, in).Destroy(context.Background(), nil, doc, func(context.Context, *state.Document) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+}
+
+// mutations lists the mutating calls recorded since index from.
+func mutations(rec *awsclients.Recorder, from int) []string {
+	var out []string
+	for _, c := range rec.Calls()[from:] {
+		if c.Mutating() {
+			out = append(out, c.Service+"."+c.Operation)
+		}
+	}
+	return out
+}
+
+// callIndex is the position of the first call of op at or after from, or -1.
+func callIndex(rec *awsclients.Recorder, from int, op string) int {
+	calls := rec.Calls()
+	i := slices.IndexFunc(calls[from:], func(c awsclients.Call) bool { return c.Service+"."+c.Operation == op })
+	if i < 0 {
+		return -1
+	}
+	return from + i
+}
+
+func newDoc(in *Inputs) *state.Document {
+	return state.New(in.Config.App, in.Config.Env, in.Region, in.Account)
+}

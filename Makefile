@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO_LDFLAGS := -X main.version=$(VERSION)
 VENV := .venv
 
-.PHONY: all build test test-deps test-go test-api lint fmt demo bench-api clean
+.PHONY: all build test test-deps test-go test-api lint fmt demo bench bench-api clean
 
 all: build
 
@@ -37,6 +37,11 @@ fmt: test-deps
 
 demo: build test-deps
 	scripts/demo.sh
+
+# Reconcile speed against the emulator: no-op up read calls per resource, and the serial
+# depth of a full up with 100 ms added to every API call.
+bench: test-deps
+	go test -run '^$$' -bench . -benchtime 3x ./cmd/fvdeploy
 
 bench-api: test-deps
 	scripts/bench-api.sh

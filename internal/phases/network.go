@@ -1,15 +1,55 @@
 package phases
 
 import (
+	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
 // declareNetwork is the network of the design: a VPC over the configured AZs with a
 // public and a private subnet in each, an internet gateway, NAT per the environment,
 // route tables, the two security groups, the public ALB, its target group and listener.
 func declareNetwork(in *Inputs) ([]engine.Resource, error) {
-	ec2c := in.AWS.EC2()
-	return []engine.Resource{
+	ec2c, elbc := in.AWS.EC2(), in.AWS.ELB()
+	azs := in.Config.Network.AZCount
+	nats := 1
+	if in.Config.Network.NAT == config.NATPerAZ {
+		nats = azs
+	}
+	rs := []engine.Resource{
 		&vpc{in: in, api: ec2c},
-	}, nil
+		&igw{in: in, api: ec2c},
+	}
+	for i := range azs {
+		rs = append(rs, &subnet{in: in, api: ec2c, public: true, index: i}, &subnet{in: in, api: ec2c, index: i})
+	}
+	for i := range nats {
+		rs = append(rs, &eip{in: in, api: ec2c, index: i}, &nat{in: in, api: ec2c, index: i})
+	}
+	rs = append(rs, &routeTable{in: in, api: ec2c, public: true})
+	for i := range azs {
+		rs = append(rs, &routeTable{in: in, api: ec2c, index: i})
+	}
+	for _, role := range []string{sgALB, sgECS} {
+		rs = append(rs, &securityGroup{in: in, api: ec2c, role: role})
+	}
+	for _, role := range []string{sgALB, sgECS} {
+		rs = append(rs, &sgRules{in: in, api: ec2c, role: role})
+	}
+	return append(rs,
+		&alb{in: in, api: elbc},
+		&targetGroup{in: in, api: elbc},
+		&listenerHTTP{in: in, api: elbc},
+	), nil
+}
+
+// networkOutputs are what the network gives the user: the ALB's address, until the edge
+// phase puts a domain in front of it.
+func networkOutputs(doc *state.Document) map[string]string {
+	lb := doc.Resources[keyALB]
+	if lb == nil || lb.Attrs["dns_name"] == "" {
+		return nil
+	}
+	dns := lb.Attrs["dns_name"]
+	return map[string]string{"alb_dns": dns, "url": "http://" + dns}
 }

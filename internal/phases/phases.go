@@ -22,8 +22,8 @@ func All() []Phase {
 	return []Phase{
 		{Name: "image", Summary: "ECR repository; build, tag and push the service image"},
 		{Name: "network", Summary: "VPC over two AZs, subnets, NAT, security groups, ALB and target group", declare: declareNetwork},
-		{Name: "secrets", Summary: "the admin credentials in Secrets Manager"},
-		{Name: "cluster", Summary: "ECS cluster, roles, task definition, Fargate service and autoscaling"},
+		{Name: "secrets", Summary: "the admin credentials in Secrets Manager", declare: declareSecrets},
+		{Name: "cluster", Summary: "ECS cluster, roles, task definition, Fargate service and autoscaling", declare: declareCluster},
 		{Name: "edge", Summary: "Route53, ACM certificate, HTTPS listener and WAF (when a domain is set)"},
 		{Name: "observability", Summary: "log retention, alarms to SNS, optional CloudTrail"},
 		{Name: "cicd", Summary: "GitHub OIDC provider and the deploy role"},

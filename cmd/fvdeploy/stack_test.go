@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"github.com/fvdeploy/fvdeploy/internal/awsclients"
+	"github.com/fvdeploy/fvdeploy/internal/testenv"
+)
+
+// stackImage stands in for the image phase's output; the emulator never pulls it.
+const stackImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fastapi-vars@sha256:5d41402abc4b2a76b9719d911017c592ae5d41402abc4b2a76b9719d911017c5"
+
+func upArgs(env string, extra ...string) []string {
+	return append([]string{"up", "--env", env, "--phases", "network,secrets,cluster", "--image", stackImage}, extra...)
+}
+
+func wantStack(nats, desired, minCap, maxCap int) inventory {
+	return inventory{
+		VPCs: 1, Subnets: 4, AZs: 2, IGWs: 1, NATs: nats, EIPs: nats, RouteTables: 3, SGs: 2,
+		ALBs: 1, TGs: 1, Listeners: 1, Secrets: 1, Clusters: 1, LogGroups: 1, Roles: 2, TaskDefs: 1,
+		Services: 1, ScalableTargets: 1, ScalingPolicies: 1, ServiceDesired: desired, MinCap: minCap, MaxCap: maxCap,
+	}
+}
+
+// traced reads a --trace-calls file.
+func traced(t testing.TB, path string) []tracedCall {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var calls []tracedCall
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var c tracedCall
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatal(err)
+		}
+		calls = append(calls, c)
+	}
+	return calls
+}
+
+func mutatingCalls(calls []tracedCall) []string {
+	var out []string
+	for _, c := range calls {
+		if c.Mutating {
+			out = append(out, c.Service+"."+c.Operation)
+		}
+	}
+	return out
+}
+
+func mustRun(t *testing.T, c *testenv.CLI, args ...string) testenv.Result {
+	t.Helper()
+	res := c.Run(t, args...)
+	if res.Code != 0 {
+		t.Fatalf("fvdeploy %s: exit %d\n%s", strings.Join(args, " "), res.Code, res.Stderr)
+	}
+	return res
+}
+
+func TestUpConvergesAndDestroyLeavesNothing(t *testing.T) {
+	c := newCLI(t)
+	trace := func(name string) string { return filepath.Join(c.Dir, name) }
+
+	mustRun(t, c, upArgs("prod", "--trace-calls", trace("up1"))...)
+	if got, want := takeInventory(t, "fastapi-vars", "prod"), wantStack(2, 2, 2, 6); got != want {
+		t.Errorf("prod inventory:\n got %+v\nwant %+v", got, want)
+	}
+
+	// A converged environment: no mutating call, and plan has nothing to do.
+	res := mustRun(t, c, upArgs("prod", "--trace-calls", trace("up2"))...)
+	if m := mutatingCalls(traced(t, trace("up2"))); len(m) != 0 {
+		t.Errorf("second up made mutating calls: %v", m)
+	}
+	if !strings.Contains(res.Stdout, "No changes") {
+		t.Errorf("second up:\n%s", res.Stdout)
+	}
+	res = mustRun(t, c, "plan", "--env", "prod", "--phases", "network,secrets,cluster")
+	if !strings.Contains(res.Stdout, "No changes") {
+		t.Errorf("plan after up:\n%s", res.Stdout)
+	}
+
+	// dev stands beside prod with its own, smaller network.
+	mustRun(t, c, upArgs("dev")...)
+	if got, want := takeInventory(t, "fastapi-vars", "dev"), wantStack(1, 1, 1, 2); got != want {
+		t.Errorf("dev inventory:\n got %+v\nwant %+v", got, want)
+	}
+
+	res = mustRun(t, c, "destroy", "--env", "prod", "--yes", "--trace-calls", trace("destroy"))
+	if got := takeInventory(t, "fastapi-vars", "prod"); got != (inventory{}) {
+		t.Errorf("left behind after destroy: %+v", got)
+	}
+	assertTeardownOrder(t, res.Stderr)
+	if got, want := takeInventory(t, "fastapi-vars", "dev"), wantStack(1, 1, 1, 2); got != want {
+		t.Errorf("destroying prod touched dev:\n got %+v\nwant %+v", got, want)
+	}
+	res = mustRun(t, c, "destroy", "--env", "prod", "--yes")
+	if !strings.Contains(res.Stderr, "Nothing to destroy") {
+		t.Errorf("second destroy:\n%s", res.Stderr)
+	}
+}
+
+// assertTeardownOrder checks, from the progress lines, that each object was deleted only
+// after everything that depends on it: the emulator would not refuse a wrong order.
+func assertTeardownOrder(t *testing.T, stderr string) {
+	t.Helper()
+	deleted := func(key string) int {
+		return strings.Index(stderr, "deleted "+key+" (")
+	}
+	deleting := func(key string) int {
+		return strings.Index(stderr, "deleting "+key+" ...")
+	}
+	before := [][2]string{
+		{"cluster/service", "cluster/cluster"},
+		{"cluster/service", "network/tg"},
+		{"network/listener-http", "network/alb"},
+		{"network/alb", "network/subnet-public-a"},
+		{"network/alb", "network/sg-alb"},
+		{"network/nat-a", "network/eip-nat-a"},
+		{"network/nat-b", "network/eip-nat-b"},
+		{"network/sg-ecs", "network/sg-alb"},
+		{"network/subnet-private-a", "network/vpc"},
+		{"network/rt-private-a", "network/vpc"},
+		{"network/igw", "network/vpc"},
+	}
+	for _, p := range before {
+		first, second := deleted(p[0]), deleting(p[1])
+		if first < 0 || second < 0 || first > second {
+			t.Errorf("%s must be deleted before %s starts (positions %d, %d)", p[0], p[1], first, second)
+		}
+	}
+}
+
+func TestDriftShowsInPlanAndUpRestoresIt(t *testing.T) {
+	c := newCLI(t)
+	mustRun(t, c, upArgs("prod")...)
+	ctx := context.Background()
+	clients, err := awsclients.Load(ctx, awsclients.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Out of band: an SG rule revoked, the service scaled to 0.
+	sgs, err := clients.EC2().DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:fvdeploy:key"), Values: []string{"network/sg-alb"}},
+		{Name: aws.String("tag:fvdeploy:env"), Values: []string{"prod"}},
+	}})
+	if err != nil || len(sgs.SecurityGroups) != 1 {
+		t.Fatalf("finding sg-alb: %v", err)
+	}
+	sg := sgs.SecurityGroups[0]
+	var https []ec2types.IpPermission
+	for _, p := range sg.IpPermissions {
+		if aws.ToInt32(p.FromPort) == 443 {
+			https = append(https, p)
+		}
+	}
+	if _, err := clients.EC2().RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: sg.GroupId, IpPermissions: https}); err != nil || len(https) == 0 {
+		t.Fatalf("revoking 443 (%d rules): %v", len(https), err)
+	}
+	if _, err := clients.ECS().UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("fastapi-vars-prod"), Service: aws.String("fastapi-vars-prod"), DesiredCount: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+
+	res := mustRun(t, c, "plan", "--env", "prod", "--phases", "network,secrets,cluster", "--output", "json")
+	var plan resultJSON
+	if err := json.Unmarshal([]byte(res.Stdout), &plan); err != nil {
+		t.Fatal(err)
+	}
+	changed := map[string]string{}
+	for _, it := range plan.Items {
+		if it.Action != "no-op" {
+			changed[it.Key] = string(it.Action)
+		}
+	}
+	want := map[string]string{"network/sg-alb-rules": "update", "cluster/service": "update"}
+	if len(changed) != len(want) || changed["network/sg-alb-rules"] != "update" || changed["cluster/service"] != "update" {
+		t.Errorf("plan shows %v, want %v", changed, want)
+	}
+	mustRun(t, c, upArgs("prod")...)
+	if got, want := takeInventory(t, "fastapi-vars", "prod"), wantStack(2, 2, 2, 6); got != want {
+		t.Errorf("after repair:\n got %+v\nwant %+v", got, want)
+	}
+	res = mustRun(t, c, "plan", "--env", "prod", "--phases", "network,secrets,cluster")
+	if !strings.Contains(res.Stdout, "No changes") {
+		t.Errorf("plan after repair:\n%s", res.Stdout)
+	}
+}
+
+// killingProxy forwards to the emulator and, once a chosen operation has been carried
+// out, SIGKILLs the fvdeploy process before it can see the answer or save state: the
+// worst moment for a crash.
+type killingProxy struct {
+	*httptest.Server
+	mu     sync.Mutex
+	op     string
+	pid    int
+	killed bool
+}
+
+func newKillingProxy(t *testing.T) *killingProxy {
+	u, _ := url.Parse(moto.Endpoint)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p := &killingProxy{}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		op := r.Header.Get("X-Amz-Target")
+		if i := strings.LastIndex(op, "."); i >= 0 {
+			op = op[i+1:]
+		}
+		if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
+			op = form.Get("Action")
+		}
+		p.mu.Lock()
+		hit := !p.killed && op == p.op
+		p.mu.Unlock()
+		if !hit {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		rp.ServeHTTP(rec, r)
+		p.mu.Lock()
+		p.killed = true
+		_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		p.mu.Unlock()
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func TestCrashRightAfterCreateIsAdoptedNotDuplicated(t *testing.T) {
+	for _, op := range []string{"CreateVpc", "CreateNatGateway", "CreateLoadBalancer", "CreateSecret", "CreateService"} {
+		t.Run(op, func(t *testing.T) {
+			c := newCLI(t)
+			proxy := newKillingProxy(t)
+			cmd := c.Command(upArgs("prod")...)
+			cmd.Env = append(cmd.Env, "AWS_ENDPOINT_URL="+proxy.URL)
+			proxy.mu.Lock()
+			proxy.op = op
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			proxy.pid = cmd.Process.Pid
+			proxy.mu.Unlock()
+			_ = cmd.Wait()
+			proxy.mu.Lock()
+			killed := proxy.killed
+			proxy.mu.Unlock()
+			if !killed {
+				t.Fatalf("the run finished without calling %s", op)
+			}
+			// The local lock died with the process; the re-run resumes.
+			mustRun(t, c, upArgs("prod")...)
+			if got, want := takeInventory(t, "fastapi-vars", "prod"), wantStack(2, 2, 2, 6); got != want {
+				t.Errorf("after a crash at %s:\n got %+v\nwant %+v", op, got, want)
+			}
+		})
+	}
+}
+
+// stateResources reads the local state of env as fvdeploy left it.
+func stateResources(t testing.TB, c *testenv.CLI, env string) map[string]json.RawMessage {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(c.Dir, ".fvdeploy", env+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]json.RawMessage `json:"resources"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Resources
+}

@@ -1,0 +1,403 @@
+package phases
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+type serviceAPI interface {
+	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, opts ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+	CreateService(ctx context.Context, in *ecs.CreateServiceInput, opts ...func(*ecs.Options)) (*ecs.CreateServiceOutput, error)
+	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, opts ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
+	DeleteService(ctx context.Context, in *ecs.DeleteServiceInput, opts ...func(*ecs.Options)) (*ecs.DeleteServiceOutput, error)
+	TagResource(ctx context.Context, in *ecs.TagResourceInput, opts ...func(*ecs.Options)) (*ecs.TagResourceOutput, error)
+}
+
+type serviceLinkedRoleAPI interface {
+	CreateServiceLinkedRole(ctx context.Context, in *iam.CreateServiceLinkedRoleInput, opts ...func(*iam.Options)) (*iam.CreateServiceLinkedRoleOutput, error)
+}
+
+// service is the Fargate service <app>-<env>: tasks in the private subnets without
+// public addresses, behind the target group, rolled with the circuit breaker.
+type service struct {
+	in  *Inputs
+	api serviceAPI
+	iam serviceLinkedRoleAPI
+}
+
+func (r *service) Key() string  { return keyService }
+func (r *service) Type() string { return "ecs:service" }
+func (r *service) DependsOn() []string {
+	return append([]string{keyCluster, keyTaskDef, netKeySGECS, netKeyTargetGroup, netKeyListenerHTTP}, netKeyPrivateSubnets(r.in)...)
+}
+
+func serviceName(in *Inputs) string { return in.prefix() }
+
+// serviceWant is what the service should be, from the dependencies' records.
+type serviceWant struct {
+	cluster, taskDef, targetGroup string
+	subnets, groups               []string
+}
+
+func (r *service) want(deps engine.Deps) (serviceWant, bool) {
+	var w serviceWant
+	c, td, sg, tg := deps.Get(keyCluster), deps.Get(keyTaskDef), deps.Get(netKeySGECS), deps.Get(netKeyTargetGroup)
+	if c == nil || td == nil || sg == nil || tg == nil || deps.Get(netKeyListenerHTTP) == nil {
+		return w, false
+	}
+	w.cluster, w.taskDef, w.targetGroup, w.groups = c.ID, td.ARN, tg.ARN, []string{sg.ID}
+	for _, k := range netKeyPrivateSubnets(r.in) {
+		s := deps.Get(k)
+		if s == nil {
+			return w, false
+		}
+		w.subnets = append(w.subnets, s.ID)
+	}
+	return w, true
+}
+
+func (r *service) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	w, ok := r.want(deps)
+	if !ok {
+		return nil, nil
+	}
+	s, err := r.describe(ctx, w.cluster, serviceName(r.in))
+	if err != nil || s == nil || aws.ToString(s.Status) != "ACTIVE" {
+		// DRAINING is a service on its way out, INACTIVE one that is gone.
+		return nil, err
+	}
+	found := &engine.Found{Record: serviceRecord(s, w.cluster)}
+	add := func(field, from, to string) {
+		if from != to {
+			found.Changes = append(found.Changes, engine.Change{Field: field, From: from, To: to})
+		}
+	}
+	add("task_definition", aws.ToString(s.TaskDefinition), w.taskDef)
+	// Inside [min, max] the desired count belongs to Application Auto Scaling: resetting
+	// it to the configured value would undo every scale-out at each `up`. Outside, it was
+	// changed by hand (or the range moved): bring it back to the nearest bound.
+	svc := r.in.Config.Service
+	if n := int(s.DesiredCount); n < svc.Min || n > svc.Max {
+		add("desired_count", strconv.Itoa(n), strconv.Itoa(min(max(n, svc.Min), svc.Max)))
+	}
+	var subnets, groups []string
+	publicIP := ""
+	if nc := s.NetworkConfiguration; nc != nil && nc.AwsvpcConfiguration != nil {
+		subnets, groups = slices.Sorted(slices.Values(nc.AwsvpcConfiguration.Subnets)), slices.Sorted(slices.Values(nc.AwsvpcConfiguration.SecurityGroups))
+		publicIP = string(nc.AwsvpcConfiguration.AssignPublicIp)
+	}
+	add("subnets", strings.Join(subnets, ","), strings.Join(slices.Sorted(slices.Values(w.subnets)), ","))
+	add("security_groups", strings.Join(groups, ","), strings.Join(slices.Sorted(slices.Values(w.groups)), ","))
+	// DISABLED is the default, and what AWS echoes when it was left out.
+	if publicIP == "" {
+		publicIP = string(ecstypes.AssignPublicIpDisabled)
+	}
+	add("assign_public_ip", publicIP, string(ecstypes.AssignPublicIpDisabled))
+	var lbs []string
+	for _, lb := range s.LoadBalancers {
+		lbs = append(lbs, fmt.Sprintf("%s %s:%d", aws.ToString(lb.TargetGroupArn), aws.ToString(lb.ContainerName), aws.ToInt32(lb.ContainerPort)))
+	}
+	add("load_balancers", strings.Join(lbs, ";"), fmt.Sprintf("%s %s:%d", w.targetGroup, containerName, svc.ContainerPort))
+	// AWS always reports these; the emulator drops them on CreateService. Compare what
+	// is reported, so that the emulator's silence does not read as drift forever.
+	if dc := s.DeploymentConfiguration; dc != nil {
+		add("minimum_healthy_percent", strconv.Itoa(int(aws.ToInt32(dc.MinimumHealthyPercent))), "100")
+		add("maximum_percent", strconv.Itoa(int(aws.ToInt32(dc.MaximumPercent))), "200")
+		if cb := dc.DeploymentCircuitBreaker; cb != nil {
+			add("circuit_breaker", fmt.Sprintf("enable=%t rollback=%t", cb.Enable, cb.Rollback), "enable=true rollback=true")
+		}
+	}
+	if g := s.HealthCheckGracePeriodSeconds; g != nil {
+		add("health_check_grace_period", strconv.Itoa(int(*g)), strconv.Itoa(svc.HealthCheckGracePeriod))
+	}
+	if s.PropagateTags != "" {
+		add("propagate_tags", string(s.PropagateTags), string(ecstypes.PropagateTagsService))
+	}
+	if from, to, drift := tagDrift(r.in.tags(keyService), ecsTagMap(s.Tags)); drift {
+		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
+	}
+	return found, nil
+}
+
+func serviceRecord(s *ecstypes.Service, cluster string) state.Resource {
+	return state.Resource{ID: aws.ToString(s.ServiceName), ARN: aws.ToString(s.ServiceArn), Attrs: map[string]string{"cluster": cluster}}
+}
+
+// describe returns the service, nil when ECS does not know it (or the cluster).
+func (r *service) describe(ctx context.Context, cluster, name string) (*ecstypes.Service, error) {
+	out, err := r.api.DescribeServices(ctx, &ecs.DescribeServicesInput{
+		Cluster: aws.String(cluster), Services: []string{name}, Include: []ecstypes.ServiceField{ecstypes.ServiceFieldTags},
+	})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describing ECS service %s in cluster %s: %w", name, cluster, err)
+	}
+	for i := range out.Services {
+		if aws.ToString(out.Services[i].ServiceName) == name {
+			return &out.Services[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func (r *service) networkConfiguration(w serviceWant) *ecstypes.NetworkConfiguration {
+	return &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{
+		Subnets: w.subnets, SecurityGroups: w.groups, AssignPublicIp: ecstypes.AssignPublicIpDisabled,
+	}}
+}
+
+func (r *service) loadBalancers(w serviceWant) []ecstypes.LoadBalancer {
+	return []ecstypes.LoadBalancer{{TargetGroupArn: aws.String(w.targetGroup), ContainerName: aws.String(containerName), ContainerPort: aws.Int32(int32(r.in.Config.Service.ContainerPort))}}
+}
+
+// deploymentConfiguration is a rolling update that never drops below the desired count
+// (min 100 %, max 200 %), stopped and rolled back by the circuit breaker when new tasks
+// keep failing.
+func deploymentConfiguration() *ecstypes.DeploymentConfiguration {
+	return &ecstypes.DeploymentConfiguration{
+		MinimumHealthyPercent:    aws.Int32(100),
+		MaximumPercent:           aws.Int32(200),
+		DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: true, Rollback: true},
+	}
+}
+
+func (r *service) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	w, ok := r.want(deps)
+	if !ok {
+		return nil, fmt.Errorf("ECS service %s: the cluster, task definition or network it needs does not exist", serviceName(r.in))
+	}
+	if err := ensureECSServiceLinkedRole(ctx, r.in, r.iam); err != nil {
+		return nil, err
+	}
+	name := serviceName(r.in)
+	svc := r.in.Config.Service
+	input := &ecs.CreateServiceInput{
+		Cluster:                       aws.String(w.cluster),
+		ServiceName:                   aws.String(name),
+		TaskDefinition:                aws.String(w.taskDef),
+		DesiredCount:                  aws.Int32(int32(svc.Desired)),
+		LaunchType:                    ecstypes.LaunchTypeFargate,
+		PlatformVersion:               aws.String("LATEST"),
+		SchedulingStrategy:            ecstypes.SchedulingStrategyReplica,
+		DeploymentController:          &ecstypes.DeploymentController{Type: ecstypes.DeploymentControllerTypeEcs},
+		NetworkConfiguration:          r.networkConfiguration(w),
+		LoadBalancers:                 r.loadBalancers(w),
+		DeploymentConfiguration:       deploymentConfiguration(),
+		HealthCheckGracePeriodSeconds: aws.Int32(int32(svc.HealthCheckGracePeriod)),
+		EnableECSManagedTags:          true,
+		PropagateTags:                 ecstypes.PropagateTagsService,
+		Tags:                          ecsTags(r.in.tags(keyService)),
+		ClientToken:                   aws.String(serviceClientToken(r.in)),
+	}
+	var out *ecs.CreateServiceOutput
+	// A service-linked role just created takes a few seconds before ECS can use it.
+	deadline := time.Now().Add(2 * time.Minute)
+	err := r.in.waitFor(ctx, "ECS to accept its service-linked role", func(ctx context.Context) (bool, string, error) {
+		var err error
+		out, err = r.api.CreateService(ctx, input)
+		if err != nil && errorCode(err) == "InvalidParameterException" && strings.Contains(err.Error(), "service linked role") && time.Now().Before(deadline) {
+			return false, "role not usable yet", nil
+		}
+		return err == nil, "", err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating ECS service %s: %w", name, err)
+	}
+	rec := serviceRecord(out.Service, w.cluster)
+	// On failure the service is not recorded; the next run finds it by name.
+	if err := r.waitStable(ctx, w.cluster, name, primaryDeployment(out.Service)); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// serviceClientToken is CreateService's idempotency token: the same for every retry of
+// one creation attempt (the SDK's and the wait above reuse the input), a new one for the
+// next attempt, so that a service deleted since is never "found" by an old token. The
+// app/env hash in front tells in CloudTrail which environment a creation was for.
+func serviceClientToken(in *Inputs) string {
+	sum := sha256.Sum256([]byte(in.Config.App + "/" + in.Config.Env))
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	return hex.EncodeToString(sum[:6]) + "-" + hex.EncodeToString(nonce) // 29 chars; ECS allows 36
+}
+
+// ensureECSServiceLinkedRole creates AWSServiceRoleForECS, which a brand-new account
+// lacks until its first ECS use; without it the first CreateService can fail.
+func ensureECSServiceLinkedRole(ctx context.Context, in *Inputs, api serviceLinkedRoleAPI) error {
+	_, err := remember(in, "ecs-service-linked-role", func() (bool, error) {
+		_, err := api.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("ecs.amazonaws.com")})
+		if err == nil || errorCode(err) == "EntityAlreadyExists" ||
+			errorCode(err) == "InvalidInput" && (strings.Contains(err.Error(), "has been taken") || strings.Contains(err.Error(), "already exists")) {
+			return true, nil
+		}
+		return false, fmt.Errorf("creating the ECS service-linked role (AWSServiceRoleForECS): %w", err)
+	})
+	return err
+}
+
+func (r *service) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
+	w, ok := r.want(deps)
+	if !ok {
+		return nil, fmt.Errorf("ECS service %s: the cluster, task definition or network it needs does not exist", serviceName(r.in))
+	}
+	name := found.Record.ID
+	input := &ecs.UpdateServiceInput{
+		Cluster:                       aws.String(w.cluster),
+		Service:                       aws.String(name),
+		TaskDefinition:                aws.String(w.taskDef),
+		NetworkConfiguration:          r.networkConfiguration(w),
+		LoadBalancers:                 r.loadBalancers(w),
+		DeploymentConfiguration:       deploymentConfiguration(),
+		HealthCheckGracePeriodSeconds: aws.Int32(int32(r.in.Config.Service.HealthCheckGracePeriod)),
+		EnableECSManagedTags:          aws.Bool(true),
+		PropagateTags:                 ecstypes.PropagateTagsService,
+	}
+	var tags bool
+	for _, c := range found.Changes {
+		switch c.Field {
+		case "desired_count":
+			n, err := strconv.Atoi(c.To)
+			if err != nil {
+				return nil, fmt.Errorf("ECS service %s: desired count %q: %w", name, c.To, err)
+			}
+			input.DesiredCount = aws.Int32(int32(n))
+		case "tags":
+			tags = true
+		}
+	}
+	var primary string
+	if slices.ContainsFunc(found.Changes, func(c engine.Change) bool { return c.Field != "tags" }) {
+		out, err := r.api.UpdateService(ctx, input)
+		if err != nil {
+			return nil, fmt.Errorf("updating ECS service %s: %w", name, err)
+		}
+		primary = primaryDeployment(out.Service)
+	}
+	if tags {
+		if _, err := r.api.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(found.Record.ARN), Tags: ecsTags(r.in.tags(keyService))}); err != nil {
+			return nil, fmt.Errorf("tagging ECS service %s: %w", name, err)
+		}
+	}
+	if primary != "" {
+		if err := r.waitStable(ctx, w.cluster, name, primary); err != nil {
+			return nil, err
+		}
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+func primaryDeployment(s *ecstypes.Service) string {
+	if s == nil {
+		return ""
+	}
+	for _, d := range s.Deployments {
+		if aws.ToString(d.Status) == "PRIMARY" {
+			return aws.ToString(d.Id)
+		}
+	}
+	return ""
+}
+
+// waitStable waits until the deployment started by the last call (id) has rolled out:
+// its rollout COMPLETED and as many tasks running as it wants. It fails when the
+// deployment FAILED (the circuit breaker rolled it back) or was replaced by another.
+//
+// The emulator never starts a new deployment and reports a fixed running count
+// (MOTO_ECS_SERVICE_RUNNING) with rolloutState COMPLETED once that count covers the
+// desired one; hence "running >= desired", which on AWS holds exactly when it is equal
+// except while scaling in.
+func (r *service) waitStable(ctx context.Context, cluster, name, id string) error {
+	return r.in.waitFor(ctx, "ECS service "+name+" to reach a steady state", func(ctx context.Context) (bool, string, error) {
+		s, err := r.describe(ctx, cluster, name)
+		if err != nil {
+			return false, "", err
+		}
+		if s == nil {
+			return false, "", fmt.Errorf("ECS service %s disappeared", name)
+		}
+		var d *ecstypes.Deployment
+		for i := range s.Deployments {
+			dep := &s.Deployments[i]
+			if (id != "" && aws.ToString(dep.Id) == id) || (id == "" && aws.ToString(dep.Status) == "PRIMARY") {
+				d = dep
+			}
+		}
+		if d == nil {
+			return false, "", fmt.Errorf("deployment %s of ECS service %s was replaced before it completed (rolled back or superseded)", id, name)
+		}
+		status := fmt.Sprintf("%d/%d tasks running", d.RunningCount, d.DesiredCount)
+		switch d.RolloutState {
+		case ecstypes.DeploymentRolloutStateFailed:
+			return false, "", fmt.Errorf("deployment %s of ECS service %s failed and is rolled back by the circuit breaker: %s", aws.ToString(d.Id), name, aws.ToString(d.RolloutStateReason))
+		case ecstypes.DeploymentRolloutStateInProgress:
+			return false, status + ", rollout in progress", nil
+		case "":
+			// No rollout state (an older deployment controller): the old tasks must be gone.
+			if len(s.Deployments) > 1 {
+				return false, status + fmt.Sprintf(", %d deployments", len(s.Deployments)), nil
+			}
+		}
+		return d.RunningCount >= d.DesiredCount, status, nil
+	})
+}
+
+// Delete scales the service to zero, deletes it (forced, so tasks stop now) and waits
+// until it is INACTIVE: the cluster, the target group and the subnets it uses cannot go
+// before.
+func (r *service) Delete(ctx context.Context, rec *state.Resource) error {
+	cluster := rec.Attrs["cluster"]
+	if cluster == "" {
+		// ARN form arn:aws:ecs:<region>:<acct>:service/<cluster>/<service>.
+		if parts := strings.Split(rec.ARN, "/"); len(parts) == 3 {
+			cluster = parts[1]
+		}
+	}
+	_, err := r.api.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: aws.String(rec.ID), DesiredCount: aws.Int32(0)})
+	if err != nil && !isGoneService(err) {
+		return fmt.Errorf("scaling ECS service %s to 0: %w", rec.ID, err)
+	}
+	if err == nil {
+		_, err = r.api.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String(cluster), Service: aws.String(rec.ID), Force: aws.Bool(true)})
+		if err != nil && !isGoneService(err) {
+			return fmt.Errorf("deleting ECS service %s: %w", rec.ID, err)
+		}
+	}
+	err = r.in.waitFor(ctx, "ECS service "+rec.ID+" to drain", func(ctx context.Context) (bool, string, error) {
+		s, err := r.describe(ctx, cluster, rec.ID)
+		if err != nil {
+			return false, "", err
+		}
+		if s == nil || aws.ToString(s.Status) == "INACTIVE" {
+			return true, "", nil
+		}
+		return false, fmt.Sprintf("%s, %d tasks running", aws.ToString(s.Status), s.RunningCount), nil
+	})
+	if err != nil {
+		return fmt.Errorf("deleting ECS service %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// isGoneService: the service (or its cluster) no longer exists or is already inactive.
+func isGoneService(err error) bool {
+	return isNotFound(err) || errorCode(err) == "ServiceNotActiveException"
+}

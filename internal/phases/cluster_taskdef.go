@@ -1,0 +1,364 @@
+package phases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+type taskDefAPI interface {
+	DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, opts ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
+	ListTaskDefinitions(ctx context.Context, in *ecs.ListTaskDefinitionsInput, opts ...func(*ecs.Options)) (*ecs.ListTaskDefinitionsOutput, error)
+	RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, opts ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error)
+	DeregisterTaskDefinition(ctx context.Context, in *ecs.DeregisterTaskDefinitionInput, opts ...func(*ecs.Options)) (*ecs.DeregisterTaskDefinitionOutput, error)
+	DeleteTaskDefinitions(ctx context.Context, in *ecs.DeleteTaskDefinitionsInput, opts ...func(*ecs.Options)) (*ecs.DeleteTaskDefinitionsOutput, error)
+}
+
+// containerName is the one container of the task; the service's load balancer entry
+// names it.
+const containerName = "app"
+
+// errNoImage is what Find and Create say when there is nothing to run yet.
+var errNoImage = errors.New("no image to run: pass --image URI or run the image phase")
+
+// taskDef is the task definition family <app>-<env>. A revision is immutable: a change
+// registers a new one (an update, not a replacement), and only when the rendering
+// differs from the latest ACTIVE revision, so a converged `up` registers nothing.
+type taskDef struct {
+	in  *Inputs
+	api taskDefAPI
+}
+
+func (r *taskDef) Key() string  { return keyTaskDef }
+func (r *taskDef) Type() string { return "ecs:task-definition" }
+func (r *taskDef) DependsOn() []string {
+	return []string{keyExecRole, keyTaskRole, keySecretAdmin, keyLogGroup}
+}
+
+func taskFamily(in *Inputs) string { return in.prefix() }
+
+func (r *taskDef) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	family := taskFamily(r.in)
+	live, err := r.latest(ctx, family)
+	if err != nil {
+		return nil, err
+	}
+	image := r.in.Image
+	if image == "" {
+		if live == nil {
+			return nil, errNoImage
+		}
+		// No image given: keep the one the latest revision runs, so that a plain `up`
+		// after a deploy neither fails nor rolls the service back.
+		if c := appContainer(live.ContainerDefinitions); c != nil {
+			image = aws.ToString(c.Image)
+		}
+	}
+	if live == nil {
+		return nil, nil
+	}
+	want, ok := r.render(deps, image)
+	if !ok {
+		return nil, nil
+	}
+	found := &engine.Found{Record: taskDefRecord(live)}
+	found.Changes = diffRendered(renderTaskDef(&ecs.RegisterTaskDefinitionInput{
+		Family: live.Family, TaskRoleArn: live.TaskRoleArn, ExecutionRoleArn: live.ExecutionRoleArn,
+		NetworkMode: live.NetworkMode, RequiresCompatibilities: live.RequiresCompatibilities,
+		Cpu: live.Cpu, Memory: live.Memory, ContainerDefinitions: live.ContainerDefinitions,
+	}), renderTaskDef(want))
+	return found, nil
+}
+
+func taskDefRecord(td *ecstypes.TaskDefinition) state.Resource {
+	rec := state.Resource{ID: aws.ToString(td.Family), ARN: aws.ToString(td.TaskDefinitionArn)}
+	if c := appContainer(td.ContainerDefinitions); c != nil {
+		rec.Attrs = map[string]string{"image": aws.ToString(c.Image)}
+	}
+	return rec
+}
+
+// latest is the family's latest ACTIVE revision, nil when it has none.
+func (r *taskDef) latest(ctx context.Context, family string) (*ecstypes.TaskDefinition, error) {
+	out, err := r.api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(family)})
+	if isTaskDefNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describing task definition %s: %w", family, err)
+	}
+	if out.TaskDefinition.Status == ecstypes.TaskDefinitionStatusActive {
+		return out.TaskDefinition, nil
+	}
+	// AWS answers a family name with its latest ACTIVE revision; the emulator answers
+	// with the latest of any status. Look for an older ACTIVE one then.
+	arns, err := r.revisions(ctx, family, ecstypes.TaskDefinitionStatusActive)
+	if err != nil || len(arns) == 0 {
+		return nil, err
+	}
+	out, err = r.api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arns[len(arns)-1])})
+	if err != nil {
+		return nil, fmt.Errorf("describing task definition %s: %w", arns[len(arns)-1], err)
+	}
+	return out.TaskDefinition, nil
+}
+
+// isTaskDefNotFound: ECS says "ClientException: Unable to describe task definition" for
+// a family that has no revision.
+func isTaskDefNotFound(err error) bool {
+	return err != nil && (isNotFound(err) || errorCode(err) == "ClientException" && strings.Contains(err.Error(), "Unable to describe task definition"))
+}
+
+// revisions lists the ARNs of the family's revisions in a status, oldest first.
+// ListTaskDefinitions matches a family prefix, so other families are filtered out.
+func (r *taskDef) revisions(ctx context.Context, family string, status ecstypes.TaskDefinitionStatus) ([]string, error) {
+	var arns []string
+	p := ecs.NewListTaskDefinitionsPaginator(r.api, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Status: status, Sort: ecstypes.SortOrderAsc})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the %s revisions of task definition %s: %w", status, family, err)
+		}
+		for _, arn := range page.TaskDefinitionArns {
+			name := arn[strings.LastIndex(arn, "/")+1:]
+			if f, _, _ := strings.Cut(name, ":"); f == family {
+				arns = append(arns, arn)
+			}
+		}
+	}
+	return arns, nil
+}
+
+// render is the definition to register, with image; ok is false while a dependency does
+// not exist yet.
+func (r *taskDef) render(deps engine.Deps, image string) (*ecs.RegisterTaskDefinitionInput, bool) {
+	exec, task, secret, logs := deps.Get(keyExecRole), deps.Get(keyTaskRole), deps.Get(keySecretAdmin), deps.Get(keyLogGroup)
+	if exec == nil || task == nil || secret == nil || logs == nil {
+		return nil, false
+	}
+	svc := r.in.Config.Service
+	port := int32(svc.ContainerPort)
+	health := fmt.Sprintf("import urllib.request;urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=3)", port, svc.HealthCheckPath)
+	return &ecs.RegisterTaskDefinitionInput{
+		Family:                  aws.String(taskFamily(r.in)),
+		TaskRoleArn:             aws.String(task.ARN),
+		ExecutionRoleArn:        aws.String(exec.ARN),
+		NetworkMode:             ecstypes.NetworkModeAwsvpc,
+		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
+		Cpu:                     aws.String(strconv.Itoa(svc.CPU)),
+		Memory:                  aws.String(strconv.Itoa(svc.Memory)),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{
+			Name:      aws.String(containerName),
+			Image:     aws.String(image),
+			Essential: aws.Bool(true),
+			// The task's memory as the container's hard limit: Fargate does not need it,
+			// but RunTask in the emulator fails without it, and it costs nothing.
+			Memory:       aws.Int32(int32(svc.Memory)),
+			PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(port), Protocol: ecstypes.TransportProtocolTcp}},
+			// By reference only: ECS reads the values at task start with the execution
+			// role; they never appear in the definition.
+			Secrets: []ecstypes.Secret{
+				{Name: aws.String(envAdminPass), ValueFrom: aws.String(secret.ARN + ":" + envAdminPass + "::")},
+				{Name: aws.String(envAdminUser), ValueFrom: aws.String(secret.ARN + ":" + envAdminUser + "::")},
+			},
+			LogConfiguration: &ecstypes.LogConfiguration{
+				LogDriver: ecstypes.LogDriverAwslogs,
+				Options: map[string]string{
+					"awslogs-group":         logs.ID,
+					"awslogs-region":        r.in.Region,
+					"awslogs-stream-prefix": containerName,
+				},
+			},
+			// The slim image has no curl: Python itself asks the unauthenticated health
+			// endpoint, and urlopen raises (exit 1) on an error or a non-2xx answer.
+			HealthCheck: &ecstypes.HealthCheck{
+				Command:     []string{"CMD", "python", "-c", health},
+				Interval:    aws.Int32(15),
+				Timeout:     aws.Int32(5),
+				Retries:     aws.Int32(3),
+				StartPeriod: aws.Int32(20),
+			},
+			ReadonlyRootFilesystem: aws.Bool(true),
+		}},
+		Tags: ecsTags(r.in.tags(keyTaskDef)),
+	}, true
+}
+
+func (r *taskDef) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	if r.in.Image == "" {
+		return nil, errNoImage
+	}
+	want, ok := r.render(deps, r.in.Image)
+	if !ok {
+		return nil, fmt.Errorf("task definition %s: a role, the secret or the log group it names does not exist", taskFamily(r.in))
+	}
+	return r.register(ctx, want)
+}
+
+func (r *taskDef) register(ctx context.Context, want *ecs.RegisterTaskDefinitionInput) (*state.Resource, error) {
+	out, err := r.api.RegisterTaskDefinition(ctx, want)
+	if err != nil {
+		return nil, fmt.Errorf("registering task definition %s: %w", aws.ToString(want.Family), err)
+	}
+	rec := taskDefRecord(out.TaskDefinition)
+	return &rec, nil
+}
+
+func (r *taskDef) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
+	image := r.in.Image
+	if image == "" {
+		image = found.Record.Attrs["image"]
+	}
+	if image == "" {
+		return nil, errNoImage
+	}
+	want, ok := r.render(deps, image)
+	if !ok {
+		return nil, fmt.Errorf("task definition %s: a role, the secret or the log group it names does not exist", taskFamily(r.in))
+	}
+	return r.register(ctx, want)
+}
+
+// Delete deregisters every ACTIVE revision of the family, then asks ECS to delete them
+// all (DeleteTaskDefinitions; where it is not supported the revisions stay INACTIVE,
+// which is how ECS shows a removed task definition anyway).
+func (r *taskDef) Delete(ctx context.Context, rec *state.Resource) error {
+	family := rec.ID
+	active, err := r.revisions(ctx, family, ecstypes.TaskDefinitionStatusActive)
+	if err != nil {
+		return err
+	}
+	for _, arn := range active {
+		_, err := r.api.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String(arn)})
+		if err != nil && !isTaskDefNotFound(err) {
+			return fmt.Errorf("deregistering task definition %s: %w", arn, err)
+		}
+	}
+	inactive, err := r.revisions(ctx, family, ecstypes.TaskDefinitionStatusInactive)
+	if err != nil {
+		return err
+	}
+	for chunk := range slices.Chunk(inactive, 10) {
+		_, err := r.api.DeleteTaskDefinitions(ctx, &ecs.DeleteTaskDefinitionsInput{TaskDefinitions: chunk})
+		if code := errorCode(err); code == "UnknownOperationException" || code == "InvalidAction" || code == "NotImplemented" {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("deleting the inactive revisions of task definition %s: %w", family, err)
+		}
+	}
+	return nil
+}
+
+func appContainer(cs []ecstypes.ContainerDefinition) *ecstypes.ContainerDefinition {
+	for i := range cs {
+		if aws.ToString(cs[i].Name) == containerName {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
+// renderedField is one compared field of a task definition.
+type renderedField struct{ name, value string }
+
+// renderTaskDef flattens the fields fvdeploy sets into comparable strings, normalizing
+// what ECS (or the emulator) may echo differently: list order, defaults left out or
+// filled in (protocol tcp, hostPort = containerPort under awsvpc, essential true).
+func renderTaskDef(td *ecs.RegisterTaskDefinitionInput) []renderedField {
+	compat := make([]string, 0, len(td.RequiresCompatibilities))
+	for _, c := range td.RequiresCompatibilities {
+		compat = append(compat, string(c))
+	}
+	slices.Sort(compat)
+	out := []renderedField{
+		{"family", aws.ToString(td.Family)},
+		{"task_role_arn", aws.ToString(td.TaskRoleArn)},
+		{"execution_role_arn", aws.ToString(td.ExecutionRoleArn)},
+		{"network_mode", string(td.NetworkMode)},
+		{"requires_compatibilities", strings.Join(compat, ",")},
+		{"cpu", aws.ToString(td.Cpu)},
+		{"memory", aws.ToString(td.Memory)},
+	}
+	var names []string
+	for _, c := range td.ContainerDefinitions {
+		names = append(names, aws.ToString(c.Name))
+	}
+	slices.Sort(names)
+	out = append(out, renderedField{"containers", strings.Join(names, ",")})
+	c := appContainer(td.ContainerDefinitions)
+	if c == nil {
+		return out
+	}
+	var ports []string
+	for _, p := range c.PortMappings {
+		proto := strings.ToLower(string(p.Protocol))
+		if proto == "" {
+			proto = "tcp"
+		}
+		ports = append(ports, fmt.Sprintf("%d/%s", aws.ToInt32(p.ContainerPort), proto))
+	}
+	slices.Sort(ports)
+	var secrets []string
+	for _, s := range c.Secrets {
+		secrets = append(secrets, aws.ToString(s.Name)+"="+aws.ToString(s.ValueFrom))
+	}
+	slices.Sort(secrets)
+	var env []string
+	for _, e := range c.Environment {
+		env = append(env, aws.ToString(e.Name)) // names only: a value is nobody's business in a plan
+	}
+	slices.Sort(env)
+	essential := c.Essential == nil || *c.Essential
+	var logDriver, logOpts string
+	if c.LogConfiguration != nil {
+		logDriver = string(c.LogConfiguration.LogDriver)
+		var opts []string
+		for _, k := range slices.Sorted(maps.Keys(c.LogConfiguration.Options)) {
+			opts = append(opts, k+"="+c.LogConfiguration.Options[k])
+		}
+		logOpts = strings.Join(opts, ",")
+	}
+	var health string
+	if h := c.HealthCheck; h != nil {
+		health = fmt.Sprintf("%q interval=%d timeout=%d retries=%d start=%d", h.Command,
+			aws.ToInt32(h.Interval), aws.ToInt32(h.Timeout), aws.ToInt32(h.Retries), aws.ToInt32(h.StartPeriod))
+	}
+	return append(out,
+		renderedField{"container.image", aws.ToString(c.Image)},
+		renderedField{"container.essential", strconv.FormatBool(essential)},
+		renderedField{"container.memory", strconv.Itoa(int(aws.ToInt32(c.Memory)))},
+		renderedField{"container.ports", strings.Join(ports, ",")},
+		renderedField{"container.secrets", strings.Join(secrets, ",")},
+		renderedField{"container.environment", strings.Join(env, ",")},
+		renderedField{"container.log_driver", logDriver},
+		renderedField{"container.log_options", logOpts},
+		renderedField{"container.health_check", health},
+		renderedField{"container.readonly_root_filesystem", strconv.FormatBool(aws.ToBool(c.ReadonlyRootFilesystem))},
+	)
+}
+
+func diffRendered(live, want []renderedField) []engine.Change {
+	have := make(map[string]string, len(live))
+	for _, f := range live {
+		have[f.name] = f.value
+	}
+	var changes []engine.Change
+	for _, f := range want {
+		if have[f.name] != f.value {
+			changes = append(changes, engine.Change{Field: f.name, From: have[f.name], To: f.value})
+		}
+	}
+	return changes
+}

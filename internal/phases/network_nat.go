@@ -1,0 +1,259 @@
+package phases
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+type eipAPI interface {
+	AllocateAddress(ctx context.Context, in *ec2.AllocateAddressInput, opts ...func(*ec2.Options)) (*ec2.AllocateAddressOutput, error)
+	DescribeAddresses(ctx context.Context, in *ec2.DescribeAddressesInput, opts ...func(*ec2.Options)) (*ec2.DescribeAddressesOutput, error)
+	ReleaseAddress(ctx context.Context, in *ec2.ReleaseAddressInput, opts ...func(*ec2.Options)) (*ec2.ReleaseAddressOutput, error)
+}
+
+// eip is the Elastic IP of one NAT gateway: the address the service's outbound traffic
+// comes from, stable for allow-lists elsewhere.
+type eip struct {
+	in    *Inputs
+	api   eipAPI
+	index int
+}
+
+func keyEIP(index int) string { return "network/eip-nat-" + azLetters[index] }
+
+func (r *eip) Key() string         { return keyEIP(r.index) }
+func (r *eip) Type() string        { return "ec2:eip" }
+func (r *eip) DependsOn() []string { return nil }
+
+func (r *eip) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	a, err := findEC2(ctx, "Elastic IP", r.Key(), recID(rec),
+		func(ctx context.Context, id string) ([]ec2types.Address, error) {
+			out, err := r.api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{AllocationIds: []string{id}})
+			if err != nil {
+				return nil, err
+			}
+			return out.Addresses, nil
+		},
+		func(ctx context.Context) ([]ec2types.Address, error) {
+			out, err := r.api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: ec2TagFilters(r.in.tags(r.Key()))})
+			if err != nil {
+				return nil, err
+			}
+			return out.Addresses, nil
+		})
+	if err != nil || a == nil {
+		return nil, err
+	}
+	return &engine.Found{Record: eipRecord(aws.ToString(a.AllocationId), aws.ToString(a.PublicIp))}, nil
+}
+
+func eipRecord(allocationID, publicIP string) state.Resource {
+	return state.Resource{ID: allocationID, Attrs: map[string]string{"public_ip": publicIP}}
+}
+
+func (r *eip) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
+	out, err := r.api.AllocateAddress(ctx, &ec2.AllocateAddressInput{
+		Domain:            ec2types.DomainTypeVpc,
+		TagSpecifications: ec2TagSpec(ec2types.ResourceTypeElasticIp, r.in.tags(r.Key())),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("allocating an Elastic IP (the default quota is 5 per region): %w", err)
+	}
+	rec := eipRecord(aws.ToString(out.AllocationId), aws.ToString(out.PublicIp))
+	return &rec, nil
+}
+
+// Update is never needed: an address has nothing to drift.
+func (r *eip) Update(_ context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
+	rec := found.Record
+	return &rec, nil
+}
+
+func (r *eip) Delete(ctx context.Context, rec *state.Resource) error {
+	err := r.in.retryWhileInUse(ctx, "Elastic IP "+rec.ID+" to be disassociated", eniLinger, func(ctx context.Context) error {
+		_, err := r.api.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: &rec.ID})
+		if isNotFound(err) {
+			return nil
+		}
+		return inUseAs(err, "InvalidIPAddress.InUse")
+	})
+	if err != nil {
+		return fmt.Errorf("releasing Elastic IP %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+type natAPI interface {
+	CreateNatGateway(ctx context.Context, in *ec2.CreateNatGatewayInput, opts ...func(*ec2.Options)) (*ec2.CreateNatGatewayOutput, error)
+	DescribeNatGateways(ctx context.Context, in *ec2.DescribeNatGatewaysInput, opts ...func(*ec2.Options)) (*ec2.DescribeNatGatewaysOutput, error)
+	DeleteNatGateway(ctx context.Context, in *ec2.DeleteNatGatewayInput, opts ...func(*ec2.Options)) (*ec2.DeleteNatGatewayOutput, error)
+}
+
+// nat is the NAT gateway in the public subnet of one AZ, through which the private
+// subnets reach ECR, Secrets Manager and CloudWatch Logs.
+type nat struct {
+	in    *Inputs
+	api   natAPI
+	index int
+}
+
+func keyNAT(index int) string { return "network/nat-" + azLetters[index] }
+
+func (r *nat) Key() string  { return keyNAT(r.index) }
+func (r *nat) Type() string { return "ec2:nat-gateway" }
+
+// DependsOn includes the internet gateway: a public NAT gateway created before it fails.
+func (r *nat) DependsOn() []string {
+	return []string{keySubnet(true, r.index), keyEIP(r.index), keyIGW}
+}
+
+// natLive are the states of a NAT gateway that still exists or is coming; deleted ones
+// stay listed for about an hour, failed ones until AWS cleans them up.
+var natLive = []string{string(ec2types.NatGatewayStatePending), string(ec2types.NatGatewayStateAvailable)}
+
+func isNATNotFound(err error) bool { return isNotFound(err) || errorCode(err) == "NatGatewayNotFound" }
+
+func (r *nat) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	sub, addr := deps.Get(keySubnet(true, r.index)), deps.Get(keyEIP(r.index))
+	if sub == nil || addr == nil {
+		return nil, nil
+	}
+	live := func(all []ec2types.NatGateway) []ec2types.NatGateway {
+		return slices.DeleteFunc(all, func(g ec2types.NatGateway) bool { return !slices.Contains(natLive, string(g.State)) })
+	}
+	g, err := findEC2(ctx, "NAT gateway", r.Key(), recID(rec),
+		func(ctx context.Context, id string) ([]ec2types.NatGateway, error) {
+			out, err := r.api.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{NatGatewayIds: []string{id}})
+			if isNATNotFound(err) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return live(out.NatGateways), nil
+		},
+		func(ctx context.Context) ([]ec2types.NatGateway, error) {
+			// The tags are checked again on what comes back: moto ignores tag filters here.
+			out, err := r.api.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: append(ec2TagFilters(r.in.tags(r.Key())),
+				ec2types.Filter{Name: aws.String("state"), Values: natLive})})
+			if err != nil {
+				return nil, err
+			}
+			return slices.DeleteFunc(live(out.NatGateways), func(g ec2types.NatGateway) bool { return !ec2Tagged(g.Tags, r.in.tags(r.Key())) }), nil
+		})
+	if err != nil || g == nil {
+		return nil, err
+	}
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(g.NatGatewayId)}}
+	if got := aws.ToString(g.SubnetId); got != sub.ID {
+		found.Changes = append(found.Changes, engine.Change{Field: "subnet", From: got, To: sub.ID})
+		found.Replace = true
+	}
+	if got := natAllocation(g); got != addr.ID {
+		found.Changes = append(found.Changes, engine.Change{Field: "allocation_id", From: got, To: addr.ID})
+		found.Replace = true
+	}
+	if !found.Replace && g.State == ec2types.NatGatewayStatePending {
+		// A run stopped while the gateway was starting: Update waits for it.
+		found.Changes = append(found.Changes, engine.Change{Field: "state", From: string(g.State), To: string(ec2types.NatGatewayStateAvailable)})
+	}
+	return found, nil
+}
+
+func natAllocation(g *ec2types.NatGateway) string {
+	for _, a := range g.NatGatewayAddresses {
+		if aws.ToBool(a.IsPrimary) || len(g.NatGatewayAddresses) == 1 {
+			return aws.ToString(a.AllocationId)
+		}
+	}
+	return ""
+}
+
+func (r *nat) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	sub, addr := deps.Get(keySubnet(true, r.index)).ID, deps.Get(keyEIP(r.index)).ID
+	// The idempotency token is the SDK's: one per call, reused by its retries. A crash
+	// after the call is covered by the tags; a fixed token would, after an out-of-band
+	// delete, hand back the deleted gateway.
+	out, err := r.api.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{
+		SubnetId:          &sub,
+		AllocationId:      &addr,
+		ConnectivityType:  ec2types.ConnectivityTypePublic,
+		TagSpecifications: ec2TagSpec(ec2types.ResourceTypeNatgateway, r.in.tags(r.Key())),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating NAT gateway in subnet %s: %w", sub, err)
+	}
+	id := aws.ToString(out.NatGateway.NatGatewayId)
+	if err := r.waitAvailable(ctx, id); err != nil {
+		return nil, err
+	}
+	return &state.Resource{ID: id}, nil
+}
+
+// Update only ever waits for a pending gateway: everything else replaces.
+func (r *nat) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
+	if err := r.waitAvailable(ctx, found.Record.ID); err != nil {
+		return nil, err
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+func (r *nat) waitAvailable(ctx context.Context, id string) error {
+	return r.in.waitFor(ctx, "NAT gateway "+id+" to be available", func(ctx context.Context) (bool, string, error) {
+		g, err := r.state(ctx, id)
+		if err != nil {
+			return false, "", err
+		}
+		switch {
+		case g == nil:
+			return false, "", fmt.Errorf("NAT gateway %s disappeared", id)
+		case g.State == ec2types.NatGatewayStateAvailable:
+			return true, "", nil
+		case g.State != ec2types.NatGatewayStatePending:
+			return false, "", fmt.Errorf("NAT gateway %s is %s: %s", id, g.State, aws.ToString(g.FailureMessage))
+		}
+		return false, string(g.State), nil
+	})
+}
+
+// state describes one gateway; nil means AWS no longer knows it.
+func (r *nat) state(ctx context.Context, id string) (*ec2types.NatGateway, error) {
+	out, err := r.api.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{NatGatewayIds: []string{id}})
+	if isNATNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describing NAT gateway %s: %w", id, err)
+	}
+	if len(out.NatGateways) == 0 {
+		return nil, nil
+	}
+	return &out.NatGateways[0], nil
+}
+
+// Delete returns only once the gateway is deleted: until then its Elastic IP is still
+// associated and its network interface still sits in the subnet.
+func (r *nat) Delete(ctx context.Context, rec *state.Resource) error {
+	if _, err := r.api.DeleteNatGateway(ctx, &ec2.DeleteNatGatewayInput{NatGatewayId: &rec.ID}); err != nil && !isNATNotFound(err) {
+		return fmt.Errorf("deleting NAT gateway %s: %w", rec.ID, err)
+	}
+	return r.in.waitFor(ctx, "NAT gateway "+rec.ID+" to be deleted", func(ctx context.Context) (bool, string, error) {
+		g, err := r.state(ctx, rec.ID)
+		if err != nil {
+			return false, "", err
+		}
+		if g == nil || g.State == ec2types.NatGatewayStateDeleted || g.State == ec2types.NatGatewayStateFailed {
+			return true, "", nil
+		}
+		return false, string(g.State), nil
+	})
+}

@@ -1,0 +1,143 @@
+package phases
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+type subnetAPI interface {
+	azAPI
+	CreateSubnet(ctx context.Context, in *ec2.CreateSubnetInput, opts ...func(*ec2.Options)) (*ec2.CreateSubnetOutput, error)
+	DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput, opts ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
+	ModifySubnetAttribute(ctx context.Context, in *ec2.ModifySubnetAttributeInput, opts ...func(*ec2.Options)) (*ec2.ModifySubnetAttributeOutput, error)
+	DeleteSubnet(ctx context.Context, in *ec2.DeleteSubnetInput, opts ...func(*ec2.Options)) (*ec2.DeleteSubnetOutput, error)
+}
+
+// subnet is the public or private subnet of one AZ. Public subnets hold the ALB and the
+// NAT gateways, private ones the tasks. Nothing launched in them needs a public address
+// by default: the ALB and NAT bring their own.
+type subnet struct {
+	in     *Inputs
+	api    subnetAPI
+	public bool
+	index  int // which AZ: 0 is "a"
+}
+
+func keySubnet(public bool, index int) string {
+	if public {
+		return "network/subnet-public-" + azLetters[index]
+	}
+	return "network/subnet-private-" + azLetters[index]
+}
+
+func (r *subnet) Key() string         { return keySubnet(r.public, r.index) }
+func (r *subnet) Type() string        { return "ec2:subnet" }
+func (r *subnet) DependsOn() []string { return []string{keyVPC} }
+
+// desired is the AZ and CIDR block of this subnet: public subnets take the first blocks
+// of the VPC, private ones the blocks after all the public ones.
+func (r *subnet) desired(ctx context.Context) (az, cidr string, err error) {
+	azs, err := availabilityZones(ctx, r.in, r.api)
+	if err != nil {
+		return "", "", err
+	}
+	block := r.index
+	if !r.public {
+		block += r.in.Config.Network.AZCount
+	}
+	cidr, err = subnetCIDR(r.in.Config.Network.VPCCIDR, block)
+	return azs[r.index], cidr, err
+}
+
+func (r *subnet) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	vpc := deps.Get(keyVPC)
+	if vpc == nil {
+		return nil, nil
+	}
+	az, cidr, err := r.desired(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := findEC2(ctx, "subnet", r.Key(), recID(rec),
+		func(ctx context.Context, id string) ([]ec2types.Subnet, error) {
+			out, err := r.api.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{id}})
+			if err != nil {
+				return nil, err
+			}
+			return out.Subnets, nil
+		},
+		func(ctx context.Context) ([]ec2types.Subnet, error) {
+			out, err := r.api.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: ec2TagFilters(r.in.tags(r.Key()))})
+			if err != nil {
+				return nil, err
+			}
+			return out.Subnets, nil
+		})
+	if err != nil || s == nil {
+		return nil, err
+	}
+	gotAZ, gotCIDR := aws.ToString(s.AvailabilityZone), aws.ToString(s.CidrBlock)
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(s.SubnetId), Attrs: map[string]string{"az": gotAZ, "cidr": gotCIDR}}}
+	for _, c := range []engine.Change{{Field: "vpc", From: aws.ToString(s.VpcId), To: vpc.ID}, {Field: "availability_zone", From: gotAZ, To: az}, {Field: "cidr_block", From: gotCIDR, To: cidr}} {
+		if c.From != c.To {
+			found.Changes = append(found.Changes, c)
+			found.Replace = true
+		}
+	}
+	if aws.ToBool(s.MapPublicIpOnLaunch) {
+		found.Changes = append(found.Changes, engine.Change{Field: "map_public_ip_on_launch", From: "true", To: "false"})
+	}
+	return found, nil
+}
+
+func (r *subnet) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	az, cidr, err := r.desired(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := r.api.CreateSubnet(ctx, &ec2.CreateSubnetInput{
+		VpcId:             aws.String(deps.Get(keyVPC).ID),
+		AvailabilityZone:  aws.String(az),
+		CidrBlock:         aws.String(cidr),
+		TagSpecifications: ec2TagSpec(ec2types.ResourceTypeSubnet, r.in.tags(r.Key())),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating subnet %s in %s: %w", cidr, az, err)
+	}
+	// A new subnet outside the default VPC does not map public addresses: nothing to switch off.
+	return &state.Resource{ID: aws.ToString(out.Subnet.SubnetId), Attrs: map[string]string{"az": az, "cidr": cidr}}, nil
+}
+
+// Update can only have a public-address mapping to switch off: everything else replaces.
+func (r *subnet) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
+	id := found.Record.ID
+	_, err := r.api.ModifySubnetAttribute(ctx, &ec2.ModifySubnetAttributeInput{
+		SubnetId: &id, MapPublicIpOnLaunch: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("switching off public addresses on subnet %s: %w", id, err)
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+func (r *subnet) Delete(ctx context.Context, rec *state.Resource) error {
+	err := r.in.retryWhileInUse(ctx, "subnet "+rec.ID+" to be free of network interfaces", eniLinger, func(ctx context.Context) error {
+		_, err := r.api.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: &rec.ID})
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("deleting subnet %s: %w", rec.ID, err)
+	}
+	return nil
+}

@@ -67,7 +67,8 @@ func takeInventory(t *testing.T, app, env string) inventory {
 	nats, err := e.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: tagged})
 	must(err)
 	for _, n := range nats.NatGateways {
-		if n.State != ec2types.NatGatewayStateDeleted { // moto keeps listing deleted ones
+		// moto keeps listing deleted NATs and ignores tag filters on this call.
+		if n.State != ec2types.NatGatewayStateDeleted && hasTags(n.Tags, app, env) {
 			inv.NATs++
 		}
 	}
@@ -156,4 +157,13 @@ func takeInventory(t *testing.T, app, env string) inventory {
 		}
 	}
 	return inv
+}
+
+func hasTags(tags []ec2types.Tag, app, env string) bool {
+	var gotApp, gotEnv bool
+	for _, t := range tags {
+		gotApp = gotApp || (aws.ToString(t.Key) == "fvdeploy:app" && aws.ToString(t.Value) == app)
+		gotEnv = gotEnv || (aws.ToString(t.Key) == "fvdeploy:env" && aws.ToString(t.Value) == env)
+	}
+	return gotApp && gotEnv
 }

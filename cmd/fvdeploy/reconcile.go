@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -73,6 +74,12 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 		res, err := eng.Apply(ctx, resources, doc, save)
 		if err != nil {
 			return err
+		}
+		if outputs := phases.Outputs(doc); !maps.Equal(outputs, doc.Outputs) {
+			doc.Outputs = outputs
+			if err := save(context.WithoutCancel(ctx), doc); err != nil {
+				return fmt.Errorf("saving outputs: %w", err)
+			}
 		}
 		if err := a.emitResult(ws, op, res); err != nil {
 			return err

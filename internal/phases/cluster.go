@@ -29,19 +29,11 @@ const (
 	keyScalingPolicy  = "cluster/scaling-policy"
 )
 
-// What the cluster phase needs from the network phase. The service may only be created
-// once the target group is attached to a listener: ECS refuses a group without one.
-const (
-	netKeySGECS        = "network/sg-ecs"
-	netKeyTargetGroup  = "network/tg"
-	netKeyListenerHTTP = "network/listener-http"
-)
-
-// netKeyPrivateSubnets are the private subnets, one per configured AZ.
-func netKeyPrivateSubnets(in *Inputs) []string {
+// privateSubnetKeys are the private subnets, one per configured AZ.
+func privateSubnetKeys(in *Inputs) []string {
 	var keys []string
 	for i := range in.Config.Network.AZCount {
-		keys = append(keys, "network/subnet-private-"+string(rune('a'+i)))
+		keys = append(keys, keySubnet(false, i))
 	}
 	return keys
 }

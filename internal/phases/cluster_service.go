@@ -43,7 +43,9 @@ type service struct {
 func (r *service) Key() string  { return keyService }
 func (r *service) Type() string { return "ecs:service" }
 func (r *service) DependsOn() []string {
-	return append([]string{keyCluster, keyTaskDef, netKeySGECS, netKeyTargetGroup, netKeyListenerHTTP}, netKeyPrivateSubnets(r.in)...)
+	// The rules too: tasks must be reachable from the ALB as soon as they start, and
+	// teardown removes the service before it revokes them.
+	return append([]string{keyCluster, keyTaskDef, keySG(sgECS), keySGRules(sgECS), keyTG, keyListenerHTTP}, privateSubnetKeys(r.in)...)
 }
 
 func serviceName(in *Inputs) string { return in.prefix() }
@@ -56,12 +58,12 @@ type serviceWant struct {
 
 func (r *service) want(deps engine.Deps) (serviceWant, bool) {
 	var w serviceWant
-	c, td, sg, tg := deps.Get(keyCluster), deps.Get(keyTaskDef), deps.Get(netKeySGECS), deps.Get(netKeyTargetGroup)
-	if c == nil || td == nil || sg == nil || tg == nil || deps.Get(netKeyListenerHTTP) == nil {
+	c, td, sg, tg := deps.Get(keyCluster), deps.Get(keyTaskDef), deps.Get(keySG(sgECS)), deps.Get(keyTG)
+	if c == nil || td == nil || sg == nil || tg == nil || deps.Get(keyListenerHTTP) == nil {
 		return w, false
 	}
 	w.cluster, w.taskDef, w.targetGroup, w.groups = c.ID, td.ARN, tg.ARN, []string{sg.ID}
-	for _, k := range netKeyPrivateSubnets(r.in) {
+	for _, k := range privateSubnetKeys(r.in) {
 		s := deps.Get(k)
 		if s == nil {
 			return w, false

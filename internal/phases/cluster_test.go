@@ -40,7 +40,7 @@ func fakeNetwork(t *testing.T, in *Inputs, doc *state.Document) []string {
 		t.Fatal(err)
 	}
 	vpcID := vpc.Vpc.VpcId
-	keys := netKeyPrivateSubnets(in)
+	keys := privateSubnetKeys(in)
 	var subnets []string
 	for i, k := range keys {
 		s, err := ec2c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpcID, CidrBlock: aws.String(fmt.Sprintf("10.9.%d.0/24", i)), AvailabilityZone: aws.String(in.Region + string(rune('a'+i)))})
@@ -54,7 +54,9 @@ func fakeNetwork(t *testing.T, in *Inputs, doc *state.Document) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc.Resources[netKeySGECS] = &state.Resource{Type: "ec2:security-group", ID: aws.ToString(sg.GroupId)}
+	doc.Resources[keySG(sgECS)] = &state.Resource{Type: "ec2:security-group", ID: aws.ToString(sg.GroupId)}
+	// The stand-in group keeps its default rules; the service only needs the record.
+	doc.Resources[keySGRules(sgECS)] = &state.Resource{Type: "ec2:security-group-rules", ID: aws.ToString(sg.GroupId)}
 	lb, err := elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: aws.String("test-alb"), Subnets: subnets})
 	if err != nil {
 		t.Fatal(err)
@@ -65,14 +67,14 @@ func fakeNetwork(t *testing.T, in *Inputs, doc *state.Document) []string {
 		t.Fatal(err)
 	}
 	tgARN := tg.TargetGroups[0].TargetGroupArn
-	doc.Resources[netKeyTargetGroup] = &state.Resource{Type: "elbv2:target-group", ID: aws.ToString(tgARN), ARN: aws.ToString(tgARN)}
+	doc.Resources[keyTG] = &state.Resource{Type: "elbv2:target-group", ID: aws.ToString(tgARN), ARN: aws.ToString(tgARN)}
 	l, err := elb.CreateListener(ctx, &elbv2.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Port: aws.Int32(80), Protocol: elbtypes.ProtocolEnumHttp,
 		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: tgARN}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc.Resources[netKeyListenerHTTP] = &state.Resource{Type: "elbv2:listener", ID: aws.ToString(l.Listeners[0].ListenerArn), ARN: aws.ToString(l.Listeners[0].ListenerArn)}
-	return append(keys, netKeySGECS, netKeyTargetGroup, netKeyListenerHTTP)
+	doc.Resources[keyListenerHTTP] = &state.Resource{Type: "elbv2:listener", ID: aws.ToString(l.Listeners[0].ListenerArn), ARN: aws.ToString(l.Listeners[0].ListenerArn)}
+	return append(keys, keySG(sgECS), keySGRules(sgECS), keyTG, keyListenerHTTP)
 }
 
 // progressLog collects what the phases tell the person watching.
@@ -303,10 +305,10 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	wantSubnets := []string{doc.Resources["network/subnet-private-a"].ID, doc.Resources["network/subnet-private-b"].ID}
 	if svc.DesiredCount != 2 || svc.LaunchType != ecstypes.LaunchTypeFargate || nc.AssignPublicIp != ecstypes.AssignPublicIpDisabled ||
 		!slices.Equal(slices.Sorted(slices.Values(nc.Subnets)), slices.Sorted(slices.Values(wantSubnets))) ||
-		!slices.Equal(nc.SecurityGroups, []string{doc.Resources[netKeySGECS].ID}) {
+		!slices.Equal(nc.SecurityGroups, []string{doc.Resources[keySG(sgECS)].ID}) {
 		t.Errorf("service desired %d launch %s network %+v; want 2 FARGATE in %v without public IP", svc.DesiredCount, svc.LaunchType, nc, wantSubnets)
 	}
-	if len(svc.LoadBalancers) != 1 || aws.ToString(svc.LoadBalancers[0].TargetGroupArn) != doc.Resources[netKeyTargetGroup].ARN ||
+	if len(svc.LoadBalancers) != 1 || aws.ToString(svc.LoadBalancers[0].TargetGroupArn) != doc.Resources[keyTG].ARN ||
 		aws.ToString(svc.LoadBalancers[0].ContainerName) != "app" || aws.ToInt32(svc.LoadBalancers[0].ContainerPort) != 8000 {
 		t.Errorf("service load balancers %+v", svc.LoadBalancers)
 	}

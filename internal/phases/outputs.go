@@ -1,0 +1,24 @@
+package phases
+
+import (
+	"maps"
+
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// Outputs are what a person or CI wants from a deployment (URL, ALB name, image,
+// secret), derived from state so that they are always what was last deployed.
+func Outputs(doc *state.Document) map[string]string {
+	out := map[string]string{}
+	maps.Copy(out, networkOutputs(doc))
+	if td := doc.Resources[keyTaskDef]; td != nil && td.Attrs["image"] != "" {
+		out["image"] = td.Attrs["image"]
+	}
+	if s := doc.Resources[keySecretAdmin]; s != nil {
+		out["admin_secret"] = s.ID
+	}
+	if svc := doc.Resources[keyService]; svc != nil {
+		out["service"] = svc.Attrs["cluster"] + "/" + svc.ID
+	}
+	return out
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
@@ -294,4 +296,38 @@ func stateResources(t testing.TB, c *testenv.CLI, env string) map[string]json.Ra
 		t.Fatal(err)
 	}
 	return doc.Resources
+}
+
+func TestSecretsRotateChangesThePasswordAndRollsTheService(t *testing.T) {
+	c := newCLI(t)
+	mustRun(t, c, upArgs("dev")...)
+	ctx := context.Background()
+	clients, err := awsclients.Load(ctx, awsclients.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() string {
+		out, err := clients.SecretsManager().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("fastapi-vars-dev-admin")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.SecretString)
+	}
+	before := read()
+	if !strings.Contains(before, adminPass) {
+		t.Fatalf("the secret was not created from ADMIN_PASS")
+	}
+	trace := filepath.Join(c.Dir, "rotate")
+	res := mustRun(t, c, "secrets", "rotate", "--env", "dev", "--trace-calls", trace)
+	after := read()
+	if after == before || !strings.Contains(after, `"ADMIN_USER":"admin"`) {
+		t.Errorf("rotate did not set a new password for the same user")
+	}
+	var user struct{ ADMIN_PASS string }
+	if err := json.Unmarshal([]byte(after), &user); err != nil || strings.Contains(res.Stdout+res.Stderr, user.ADMIN_PASS) {
+		t.Errorf("the new password appears in the output (%v)", err)
+	}
+	if m := mutatingCalls(traced(t, trace)); !slices.Equal(m, []string{"Secrets Manager.PutSecretValue", "ECS.UpdateService"}) {
+		t.Errorf("rotate made %v, want the secret put then the service rolled", m)
+	}
 }

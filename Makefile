@@ -47,4 +47,4 @@ bench-api: test-deps
 	scripts/bench-api.sh
 
 clean:
-	rm -rf bin .fvdeploy-demo
+	rm -rf bin

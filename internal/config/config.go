@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // NAT modes for Network.NAT.
@@ -63,9 +64,14 @@ type Service struct {
 
 // Edge is DNS, TLS and WAF in front of the ALB.
 type Edge struct {
-	Domain string `yaml:"domain"`
-	ZoneID string `yaml:"zone_id"`
-	WAF    bool   `yaml:"waf"`
+	Domain string   `yaml:"domain"`
+	SANs   []string `yaml:"sans"` // more names on the certificate
+	ZoneID string   `yaml:"zone_id"`
+	// TLSPolicy is the HTTPS listener's security policy.
+	TLSPolicy string `yaml:"tls_policy"`
+	WAF       bool   `yaml:"waf"`
+	// WAFRateLimit is the requests per 5 minutes one IP may make before WAF blocks it.
+	WAFRateLimit int `yaml:"waf_rate_limit"`
 }
 
 // Logs is the service's CloudWatch log group.
@@ -75,24 +81,34 @@ type Logs struct {
 
 // Alarms are the CloudWatch alarms and who their SNS topic notifies.
 type Alarms struct {
-	CPUPercent    int      `yaml:"cpu_percent"`
-	MemoryPercent int      `yaml:"memory_percent"`
-	P95LatencyMS  int      `yaml:"p95_latency_ms"`
-	HTTP5xxCount  int      `yaml:"http_5xx_count"`
-	Email         []string `yaml:"email"`
-	HTTPS         []string `yaml:"https"`
+	CPUPercent    int `yaml:"cpu_percent"`
+	MemoryPercent int `yaml:"memory_percent"`
+	P95LatencyMS  int `yaml:"p95_latency_ms"`
+	HTTP5xxCount  int `yaml:"http_5xx_count"`
+	// An alarm fires when DatapointsToAlarm of the last EvaluationPeriods minutes breach.
+	EvaluationPeriods int      `yaml:"evaluation_periods"`
+	DatapointsToAlarm int      `yaml:"datapoints_to_alarm"`
+	Email             []string `yaml:"email"`
+	HTTPS             []string `yaml:"https"`
 }
 
 // Observability holds the optional account- and cluster-level monitoring.
 type Observability struct {
 	CloudTrail        bool `yaml:"cloudtrail"`
 	ContainerInsights bool `yaml:"container_insights"`
+	// ALBAccessLogs sends the load balancer's access logs to a bucket of their own.
+	ALBAccessLogs bool `yaml:"alb_access_logs"`
+	// KMSKeyID, when set, encrypts the alarm topic and the log buckets with this key
+	// instead of AWS-managed keys.
+	KMSKeyID string `yaml:"kms_key_id"`
 }
 
 // CICD is what the GitHub OIDC deploy role trusts.
 type CICD struct {
 	GitHubRepo string   `yaml:"github_repo"`
 	Branches   []string `yaml:"branches"`
+	// Tags are the git tag patterns (e.g. v*) whose workflows may deploy: releases.
+	Tags []string `yaml:"tags"`
 }
 
 // ALB holds load balancer settings outside the network layout.
@@ -160,10 +176,11 @@ var envDefaults = map[string]struct {
 	waf, deletionProtect bool
 	retentionDays        int
 	containerInsights    bool
+	branches, tags       []string // what the CI deploy role trusts
 }{
-	"dev":  {NATSingle, 1, 1, 2, false, false, 7, false},
-	"hml":  {NATSingle, 2, 2, 4, true, false, 30, false},
-	"prod": {NATPerAZ, 2, 2, 6, true, true, 30, true},
+	"dev":  {NATSingle, 1, 1, 2, false, false, 7, false, []string{"dev"}, []string{}},
+	"hml":  {NATSingle, 2, 2, 4, true, false, 30, false, []string{"hml"}, []string{}},
+	"prod": {NATPerAZ, 2, 2, 6, true, true, 30, true, []string{"main"}, []string{"v*"}},
 }
 
 // EnvNames lists the environments, cheapest first.
@@ -194,11 +211,12 @@ func Defaults(env string) (*Config, error) {
 			EgressCIDRs:            []string{"0.0.0.0/0"},
 			EgressPorts:            []int{443},
 		},
-		Edge:          Edge{WAF: d.waf},
-		Logs:          Logs{RetentionDays: d.retentionDays},
-		Alarms:        Alarms{CPUPercent: 80, MemoryPercent: 80, P95LatencyMS: 1000, HTTP5xxCount: 10, Email: []string{}, HTTPS: []string{}},
+		Edge: Edge{WAF: d.waf, TLSPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06", WAFRateLimit: 1000, SANs: []string{}},
+		Logs: Logs{RetentionDays: d.retentionDays},
+		Alarms: Alarms{CPUPercent: 80, MemoryPercent: 80, P95LatencyMS: 1000, HTTP5xxCount: 10,
+			EvaluationPeriods: 5, DatapointsToAlarm: 3, Email: []string{}, HTTPS: []string{}},
 		Observability: Observability{ContainerInsights: d.containerInsights},
-		CICD:          CICD{Branches: []string{"main"}},
+		CICD:          CICD{Branches: slices.Clone(d.branches), Tags: slices.Clone(d.tags)},
 		ALB:           ALB{DeletionProtection: d.deletionProtect},
 	}, nil
 }

@@ -87,17 +87,19 @@ service:
   egress_cidrs: [10.0.0.0/8, 0.0.0.0/0]
   egress_ports: [443, 5432]
 alb: {deletion_protection: true}
-edge: {domain: api.example.com, zone_id: Z123ABC, waf: false}
+edge: {domain: api.example.com, zone_id: Z123ABC, waf: false, sans: [www.example.com], tls_policy: ELBSecurityPolicy-TLS13-1-3-2021-06, waf_rate_limit: 500}
 logs: {retention_days: 90}
 alarms:
   cpu_percent: 70
   memory_percent: 75
   p95_latency_ms: 500
   http_5xx_count: 5
+  evaluation_periods: 10
+  datapoints_to_alarm: 4
   email: [ops@example.com]
   https: ["https://hooks.example.com/x"]
-observability: {cloudtrail: true, container_insights: true}
-cicd: {github_repo: fvdeploy/shop, branches: [main, release]}
+observability: {cloudtrail: true, container_insights: true, alb_access_logs: true, kms_key_id: alias/ops}
+cicd: {github_repo: fvdeploy/shop, branches: [main, release], tags: ["v*"]}
 `, env: "dev", change: func(c *Config) {
 			*c = Config{
 				App: "every-field", Env: "dev", Region: "eu-west-3",
@@ -108,12 +110,14 @@ cicd: {github_repo: fvdeploy/shop, branches: [main, release]}
 					HealthCheckGracePeriod: 120, ScaleInCooldown: 600, ScaleOutCooldown: 30,
 					EgressCIDRs: []string{"10.0.0.0/8", "0.0.0.0/0"}, EgressPorts: []int{443, 5432},
 				},
-				ALB:           ALB{DeletionProtection: true},
-				Edge:          Edge{Domain: "api.example.com", ZoneID: "Z123ABC"},
-				Logs:          Logs{RetentionDays: 90},
-				Alarms:        Alarms{CPUPercent: 70, MemoryPercent: 75, P95LatencyMS: 500, HTTP5xxCount: 5, Email: []string{"ops@example.com"}, HTTPS: []string{"https://hooks.example.com/x"}},
-				Observability: Observability{CloudTrail: true, ContainerInsights: true},
-				CICD:          CICD{GitHubRepo: "fvdeploy/shop", Branches: []string{"main", "release"}},
+				ALB: ALB{DeletionProtection: true},
+				Edge: Edge{Domain: "api.example.com", ZoneID: "Z123ABC", SANs: []string{"www.example.com"},
+					TLSPolicy: "ELBSecurityPolicy-TLS13-1-3-2021-06", WAFRateLimit: 500},
+				Logs: Logs{RetentionDays: 90},
+				Alarms: Alarms{CPUPercent: 70, MemoryPercent: 75, P95LatencyMS: 500, HTTP5xxCount: 5, EvaluationPeriods: 10, DatapointsToAlarm: 4,
+					Email: []string{"ops@example.com"}, HTTPS: []string{"https://hooks.example.com/x"}},
+				Observability: Observability{CloudTrail: true, ContainerInsights: true, ALBAccessLogs: true, KMSKeyID: "alias/ops"},
+				CICD:          CICD{GitHubRepo: "fvdeploy/shop", Branches: []string{"main", "release"}, Tags: []string{"v*"}},
 			}
 		}},
 	}

@@ -23,6 +23,9 @@ var (
 	zoneID     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	email      = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	githubRepo = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
+	// Current ALB policies: TLS 1.3 families and the TLS 1.2-only and forward-secrecy ones.
+	currentTLSPolicy = regexp.MustCompile(`^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)[A-Za-z0-9-]*$`)
+	kmsKey           = regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|alias/[A-Za-z0-9/_-]+|[0-9a-f-]{36}|mrk-[0-9a-f]{32})$`)
 )
 
 // fargateMemory is the memory (MiB) Fargate accepts for each CPU size (CPU units).
@@ -100,6 +103,14 @@ func (c *Config) Validate() error {
 	v.check(e.ZoneID == "" || zoneID.MatchString(e.ZoneID), "edge.zone_id", e.ZoneID,
 		"%q is not a Route 53 hosted zone ID like Z0123456789ABCDEFGHIJ", e.ZoneID)
 	v.check(e.ZoneID == "" || e.Domain != "", "edge.zone_id", e.ZoneID, "set without edge.domain")
+	v.check(len(e.SANs) == 0 || e.Domain != "", "edge.sans", e.SANs, "set without edge.domain")
+	for i, san := range e.SANs {
+		v.check(len(san) <= 253 && dnsName.MatchString(strings.TrimPrefix(san, "*.")), fmt.Sprintf("edge.sans[%d]", i), san,
+			"%q is not a DNS name like www.example.com or *.example.com", san)
+	}
+	v.check(currentTLSPolicy.MatchString(e.TLSPolicy), "edge.tls_policy", e.TLSPolicy,
+		"%q is not a current ELB TLS policy (want TLS 1.2 or later, e.g. ELBSecurityPolicy-TLS13-1-2-2021-06)", e.TLSPolicy)
+	v.between("edge.waf_rate_limit", e.WAFRateLimit, 10, 2000000000)
 
 	v.check(slices.Contains(retentionDays, c.Logs.RetentionDays), "logs.retention_days", c.Logs.RetentionDays,
 		"%d is not a CloudWatch Logs retention period (want %s)", c.Logs.RetentionDays, list(retentionDays))
@@ -109,6 +120,12 @@ func (c *Config) Validate() error {
 	v.between("alarms.memory_percent", a.MemoryPercent, 1, 100)
 	v.between("alarms.p95_latency_ms", a.P95LatencyMS, 1, math.MaxInt32)
 	v.between("alarms.http_5xx_count", a.HTTP5xxCount, 1, math.MaxInt32)
+	v.between("alarms.evaluation_periods", a.EvaluationPeriods, 1, 100)
+	// Only against a valid evaluation_periods, or one mistake would read as two.
+	v.check(a.EvaluationPeriods < 1 || a.DatapointsToAlarm >= 1 && a.DatapointsToAlarm <= a.EvaluationPeriods, "alarms.datapoints_to_alarm", a.DatapointsToAlarm,
+		"%d: want 1 to alarms.evaluation_periods (%d)", a.DatapointsToAlarm, a.EvaluationPeriods)
+	v.check(c.Observability.KMSKeyID == "" || kmsKey.MatchString(c.Observability.KMSKeyID), "observability.kms_key_id", c.Observability.KMSKeyID,
+		"%q is not a KMS key ID, key ARN or alias/NAME", c.Observability.KMSKeyID)
 	for i, addr := range a.Email {
 		v.check(email.MatchString(addr), fmt.Sprintf("alarms.email[%d]", i), addr, "%q is not an email address", addr)
 	}
@@ -127,6 +144,10 @@ func (c *Config) Validate() error {
 	for i, b := range ci.Branches {
 		v.check(b != "" && !strings.ContainsAny(b, " \t\r\n"), fmt.Sprintf("cicd.branches[%d]", i), b,
 			"%q is not a branch name", b)
+	}
+	for i, t := range ci.Tags {
+		v.check(t != "" && !strings.ContainsAny(t, " \t\r\n"), fmt.Sprintf("cicd.tags[%d]", i), t,
+			"%q is not a tag pattern", t)
 	}
 	return errors.Join(v.errs...)
 }

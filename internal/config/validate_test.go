@@ -113,6 +113,24 @@ func TestValidate(t *testing.T) {
 		"branches none repo":  {change: func(c *Config) { c.CICD.GitHubRepo, c.CICD.Branches = "o/n", nil }, want: `cicd.branches: empty: the deploy role would trust no branch of o/n`},
 		"branch empty":        {change: func(c *Config) { c.CICD.Branches = []string{"main", ""} }, want: `cicd.branches[1]: "" is not a branch name`},
 		"branch space":        {change: func(c *Config) { c.CICD.Branches = []string{"my branch"} }, want: `cicd.branches[0]: "my branch" is not a branch name`},
+		"tag pattern":         {change: func(c *Config) { c.CICD.Tags = []string{"v*", "release-*"} }},
+		"tag empty":           {change: func(c *Config) { c.CICD.Tags = []string{""} }, want: `cicd.tags[0]: "" is not a tag pattern`},
+		"sans": {change: func(c *Config) {
+			c.Edge.Domain, c.Edge.SANs = "api.example.com", []string{"www.example.com", "*.example.com"}
+		}},
+		"sans no domain":     {change: func(c *Config) { c.Edge.SANs = []string{"www.example.com"} }, want: `edge.sans: set without edge.domain`},
+		"sans bad":           {change: func(c *Config) { c.Edge.Domain, c.Edge.SANs = "api.example.com", []string{"no spaces.com"} }, want: `edge.sans[0]: "no spaces.com" is not a DNS name like www.example.com or *.example.com`},
+		"tls policy current": {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-TLS13-1-3-2021-06" }},
+		"tls policy old":     {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-2016-08" }, want: `edge.tls_policy: "ELBSecurityPolicy-2016-08" is not a current ELB TLS policy (want TLS 1.2 or later, e.g. ELBSecurityPolicy-TLS13-1-2-2021-06)`},
+		"waf rate too low":   {change: func(c *Config) { c.Edge.WAFRateLimit = 5 }, want: `edge.waf_rate_limit: 5 is out of range (want 10 to 2000000000)`},
+		"periods":            {change: func(c *Config) { c.Alarms.EvaluationPeriods, c.Alarms.DatapointsToAlarm = 10, 10 }},
+		"periods 0":          {change: func(c *Config) { c.Alarms.EvaluationPeriods = 0 }, want: `alarms.evaluation_periods: 0 is out of range (want 1 to 100)`},
+		"datapoints above":   {change: func(c *Config) { c.Alarms.DatapointsToAlarm = 6 }, want: `alarms.datapoints_to_alarm: 6: want 1 to alarms.evaluation_periods (5)`},
+		"kms alias":          {change: func(c *Config) { c.Observability.KMSKeyID = "alias/ops-logs" }},
+		"kms arn": {change: func(c *Config) {
+			c.Observability.KMSKeyID = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+		}},
+		"kms bad": {change: func(c *Config) { c.Observability.KMSKeyID = "my key" }, want: `observability.kms_key_id: "my key" is not a KMS key ID, key ARN or alias/NAME`},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -144,3 +144,23 @@ func TestCredentialProblemsAreExplained(t *testing.T) {
 		})
 	}
 }
+
+// A state file from another account or region must never be acted on: its IDs would be
+// someone else's resources.
+func TestStateOfAnotherTargetIsRefused(t *testing.T) {
+	c := newCLI(t)
+	dir := filepath.Join(c.Dir, ".fvdeploy")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	doc := `{"version":1,"serial":3,"lineage":"x","app":"fastapi-vars","env":"dev","region":"us-east-1","account":"999999999999","resources":{}}`
+	if err := os.WriteFile(filepath.Join(dir, "dev.json"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"status"}, {"destroy", "--yes"}} {
+		res := c.Run(t, args...)
+		if res.Code != 1 || !strings.Contains(res.Stderr, `records AWS account "999999999999", but this run targets "123456789012"`) {
+			t.Errorf("fvdeploy %v: exit %d\n%s", args, res.Code, res.Stderr)
+		}
+	}
+}

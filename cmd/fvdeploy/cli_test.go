@@ -43,11 +43,15 @@ func TestUsageAndInputErrors(t *testing.T) {
 		"destroy without a terminal needs --yes": {
 			args: []string{"destroy"}, wantCode: 2, wantErr: []string{"pass --yes"},
 		},
-		"a phase this build lacks fails plainly": {
-			args: []string{"up"}, wantCode: 1, wantErr: []string{"phase image is not implemented in this version of fvdeploy"},
+		"deploy release not a version": {
+			args: []string{"deploy", "--release", "1.2"}, wantCode: 2, wantErr: []string{`--release: "1.2" is not a version like v1.2.3`},
 		},
-		"deploy is not faked": {
-			args: []string{"deploy"}, wantCode: 1, wantErr: []string{"deploy is not implemented"},
+		"deploy release with an image": {
+			args: []string{"deploy", "--release", "v1.2.0", "--image", "x"}, wantCode: 2, wantErr: []string{"with --image nothing is built"},
+		},
+		"bad image config": {
+			args: []string{"deploy"}, wantCode: 2, yaml: "image:\n  platform: linux/386\n",
+			wantErr: []string{`fvdeploy.yaml:2: image.platform: "linux/386": want linux/amd64 or linux/arm64`},
 		},
 	}
 	for name, tc := range tests {

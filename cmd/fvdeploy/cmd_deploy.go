@@ -1,17 +1,183 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// releaseTag is a semantic version as an image tag allows it (no build metadata).
+var releaseTag = regexp.MustCompile(`^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+
+// rolloutFlags are how deploy and rollback wait.
+type rolloutFlags struct {
+	noWait      bool
+	waitTimeout time.Duration
+}
+
+func (f *rolloutFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.noWait, "no-wait", false, "return once ECS has accepted the new task definition, without waiting for the rollout")
+	cmd.Flags().DurationVar(&f.waitTimeout, "wait-timeout", 20*time.Minute, "fail when the rollout has not completed after this long")
+}
+
+func (f *rolloutFlags) validate() error {
+	if f.waitTimeout <= 0 {
+		return usagef("--wait-timeout: must be positive")
+	}
+	return nil
+}
 
 func newDeployCmd(a *app) *cobra.Command {
-	var image string
+	var image, release string
+	var wait rolloutFlags
 	cmd := &cobra.Command{
 		Use:   "deploy",
 		Short: "CI fast path: build and push the image, register a task definition, roll the service, wait",
+		Long: `Build the image from the git work tree and push it (skipped when the registry already
+holds it for this commit), register a new task definition revision if anything in it
+changed, point the service at it, and wait until the rollout has completed: the PRIMARY
+deployment runs the new revision with as many tasks running as desired.
+
+A rollout that the deployment circuit breaker rolls back, or that has not completed
+within --wait-timeout, fails (exit 1) with the service's last events and why its tasks
+stopped. The network, the secret and the cluster must exist already (fvdeploy up).`,
 		Example: `  fvdeploy deploy --env prod
+  fvdeploy deploy --env prod --release v1.4.0
   fvdeploy deploy --env prod --image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:...`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return notImplemented("deploy") },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if release != "" && !releaseTag.MatchString(release) {
+				return usagef("--release: %q is not a version like v1.2.3", release)
+			}
+			if release != "" && image != "" {
+				return usagef("--release tags the image deploy builds; with --image nothing is built")
+			}
+			if err := wait.validate(); err != nil {
+				return err
+			}
+			ctx, cancel := a.withTimeout(cmd.Context())
+			defer cancel()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			in := a.inputs(ws, image)
+			in.BuildImage, in.Release = image == "", release
+			resources, err := phases.DeployResources(in)
+			if err != nil {
+				return err
+			}
+			// Nothing outside these resources is pruned: deploy changes what runs, no more.
+			eng := &engine.Engine{Scope: func(string) bool { return false }, Report: newProgress(a).event}
+			return ws.Locked(ctx, "deploy", func(doc *state.Document, save engine.Saver) error {
+				if !phases.HasService(doc) {
+					return fmt.Errorf("deploy: no ECS service in %s's state: run `fvdeploy up --env %s` first", ws.Config.Env, ws.Config.Env)
+				}
+				res, err := eng.Apply(ctx, resources, doc, save)
+				if err != nil {
+					return err
+				}
+				if err := res.Err(); err != nil {
+					return interrupted(ctx, "deploy", err)
+				}
+				if err := saveOutputs(ctx, doc, save); err != nil {
+					return err
+				}
+				r, err := phases.Rollout(ctx, in, doc, phases.DeployedTaskDefinition(doc), a.rolloutOptions(wait))
+				if err != nil {
+					return fmt.Errorf("deploy: %w", err)
+				}
+				return a.emitRollout("deploy", doc, r)
+			})
+		},
 	}
 	cmd.Flags().StringVar(&image, "image", "", "roll out this existing image instead of building one")
+	cmd.Flags().StringVar(&release, "release", "", "also tag the image with this version (vX.Y.Z); release tags never move")
+	wait.register(cmd)
 	return cmd
+}
+
+func revision(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+
+// saveOutputs refreshes the outputs after a change to what runs.
+func saveOutputs(ctx context.Context, doc *state.Document, save engine.Saver) error {
+	if outputs := phases.Outputs(doc); !maps.Equal(outputs, doc.Outputs) {
+		doc.Outputs = outputs
+		if err := save(context.WithoutCancel(ctx), doc); err != nil {
+			return fmt.Errorf("saving outputs: %w", err)
+		}
+	}
+	return nil
+}
+
+// rolloutOptions shows the rollout as it goes: each new service event once, and the
+// deployment's counts, redrawn in place on a terminal, else a line when they change and
+// at most every 30 s (CI logs are read afterwards, not watched).
+func (a *app) rolloutOptions(wait rolloutFlags) phases.RolloutOptions {
+	f, isFile := a.err.(*os.File)
+	live := isFile && isTerminal(f) && os.Getenv("CI") == ""
+	var mu sync.Mutex
+	var lastLine time.Time
+	drawn := false
+	return phases.RolloutOptions{
+		Wait: !wait.noWait, Timeout: wait.waitTimeout,
+		Event: func(at time.Time, msg string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if drawn {
+				fmt.Fprint(a.err, "\r\033[K")
+				drawn = false
+			}
+			a.progressf("%s %s", at.UTC().Format("15:04:05"), msg)
+		},
+		Status: func(s phases.RolloutStatus) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case live:
+				fmt.Fprintf(a.err, "\r\033[Kdeployment %s: %s", s.Deployment, s)
+				drawn = true
+			case time.Since(lastLine) >= 30*time.Second || s.State != "IN_PROGRESS":
+				a.progressf("deployment %s: %s", s.Deployment, s)
+				lastLine = time.Now()
+			}
+		},
+	}
+}
+
+type rolloutJSON struct {
+	Command string `json:"command"`
+	App     string `json:"app"`
+	Env     string `json:"env"`
+	*phases.RolloutResult
+	Image string `json:"image,omitempty"`
+}
+
+func (a *app) emitRollout(command string, doc *state.Document, r *phases.RolloutResult) error {
+	data := rolloutJSON{Command: command, App: doc.App, Env: doc.Env, RolloutResult: r, Image: doc.Outputs["image"]}
+	return a.emit(data, func(w io.Writer) {
+		rev := revision(r.TaskDefinition)
+		switch {
+		case !r.Updated && r.Completed:
+			fmt.Fprintf(w, "%s already runs %s (%s); nothing to roll out.\n", r.Service, rev, data.Image)
+		case !r.Updated:
+			fmt.Fprintf(w, "%s already runs %s (%s); not waiting (--no-wait).\n", r.Service, rev, data.Image)
+		case r.Completed:
+			fmt.Fprintf(w, "Rolled out %s to %s (%s): all tasks run it.\n", rev, r.Service, data.Image)
+		default:
+			fmt.Fprintf(w, "Started rolling out %s to %s (%s); not waiting (--no-wait). Follow it with `fvdeploy status --env %s`.\n", rev, r.Service, data.Image, doc.Env)
+		}
+	})
 }

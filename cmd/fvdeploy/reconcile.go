@@ -34,6 +34,7 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 		return err
 	}
 	in := a.inputs(ws, image)
+	in.BuildImage = slices.ContainsFunc(selected, func(p phases.Phase) bool { return p.Name == "image" })
 	var resources []engine.Resource
 	names := make([]string, 0, len(selected))
 	for _, p := range selected {

@@ -144,7 +144,7 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 state lock held.`,
 	_ = f.MarkHidden("trace-calls")
 
 	root.AddCommand(
-		newUpCmd(a), newPlanCmd(a), newPhaseCmd(a), newDeployCmd(a), newValidateCmd(a),
+		newUpCmd(a), newPlanCmd(a), newPhaseCmd(a), newDeployCmd(a), newRollbackCmd(a), newValidateCmd(a),
 		newStatusCmd(a), newLogsCmd(a), newDestroyCmd(a), newUnlockCmd(a), newSecretsCmd(a), newVersionCmd(a),
 	)
 	return root

@@ -12,19 +12,26 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	taggingschemas "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/schemas"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 )
@@ -168,6 +175,9 @@ func (c *Clients) SecretsManager() *secretsmanager.Client {
 // IAM returns an IAM client.
 func (c *Clients) IAM() *iam.Client { return iam.NewFromConfig(c.Config) }
 
+// ECR returns an ECR client (the image repository and the registry token).
+func (c *Clients) ECR() *ecr.Client { return ecr.NewFromConfig(c.Config) }
+
 // ECS returns an ECS client.
 func (c *Clients) ECS() *ecs.Client { return ecs.NewFromConfig(c.Config) }
 
@@ -178,3 +188,23 @@ func (c *Clients) Logs() *cloudwatchlogs.Client { return cloudwatchlogs.NewFromC
 func (c *Clients) AutoScaling() *applicationautoscaling.Client {
 	return applicationautoscaling.NewFromConfig(c.Config)
 }
+
+// Route53 returns a Route 53 client (hosted zones, records). Route 53 is global; the SDK
+// signs for its partition's region whatever the configured one.
+func (c *Clients) Route53() *route53.Client { return route53.NewFromConfig(c.Config) }
+
+// ACM returns a Certificate Manager client, in the configured region: the ALB's
+// certificate must live in the ALB's region.
+func (c *Clients) ACM() *acm.Client { return acm.NewFromConfig(c.Config) }
+
+// WAF returns a WAFv2 client (regional web ACLs for the ALB).
+func (c *Clients) WAF() *wafv2.Client { return wafv2.NewFromConfig(c.Config) }
+
+// SNS returns an SNS client (the alarm topic and its subscriptions).
+func (c *Clients) SNS() *sns.Client { return sns.NewFromConfig(c.Config) }
+
+// CloudTrail returns a CloudTrail client.
+func (c *Clients) CloudTrail() *cloudtrail.Client { return cloudtrail.NewFromConfig(c.Config) }
+
+// KMS returns a KMS client (the alarm topic's key).
+func (c *Clients) KMS() *kms.Client { return kms.NewFromConfig(c.Config) }

@@ -28,6 +28,7 @@ type Config struct {
 	Observability Observability `yaml:"observability"`
 	CICD          CICD          `yaml:"cicd"`
 	ALB           ALB           `yaml:"alb"`
+	Image         Image         `yaml:"image"`
 
 	// origins records where in the file each value was set, so that Validate
 	// can point at the line.
@@ -114,6 +115,34 @@ type CICD struct {
 // ALB holds load balancer settings outside the network layout.
 type ALB struct {
 	DeletionProtection bool `yaml:"deletion_protection"`
+}
+
+// Image is the service image: how it is built and where it is pushed.
+type Image struct {
+	// Repository is the ECR repository; empty means the app's name. Environments share it:
+	// an image is built once per commit and can run in any of them.
+	Repository string `yaml:"repository"`
+	// Registry, when set, replaces the ECR registry host (host[:port]) for the push and in
+	// the image URI, with the same ECR credentials: a pull-through proxy, or a local
+	// registry paired with an emulator's ECR in tests.
+	Registry string `yaml:"registry"`
+	// Platform is the target os/arch of the build; the task definition follows it.
+	Platform string `yaml:"platform"`
+	// Keep is how many images the repository's lifecycle policy keeps.
+	Keep int `yaml:"keep"`
+	// ImmutableTags makes the commit and release tags unmovable; latest and -dirty tags
+	// stay movable.
+	ImmutableTags bool `yaml:"immutable_tags"`
+	// BuildArgs are KEY=VALUE build arguments, e.g. BASE_IMAGE=python:3.11-slim.
+	BuildArgs []string `yaml:"build_args"`
+}
+
+// ImageRepository is the ECR repository's name.
+func (c *Config) ImageRepository() string {
+	if c.Image.Repository != "" {
+		return c.Image.Repository
+	}
+	return c.App
 }
 
 // ErrInvalid is wrapped by every error that comes from bad input (unknown
@@ -218,5 +247,6 @@ func Defaults(env string) (*Config, error) {
 		Observability: Observability{ContainerInsights: d.containerInsights},
 		CICD:          CICD{Branches: slices.Clone(d.branches), Tags: slices.Clone(d.tags)},
 		ALB:           ALB{DeletionProtection: d.deletionProtect},
+		Image:         Image{Platform: "linux/amd64", Keep: 30, ImmutableTags: true, BuildArgs: []string{}},
 	}, nil
 }

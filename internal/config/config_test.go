@@ -62,6 +62,7 @@ func TestDefaultsShared(t *testing.T) {
 		Logs:   Logs{RetentionDays: 7},
 		Alarms: Alarms{CPUPercent: 80, MemoryPercent: 80, P95LatencyMS: 1000, HTTP5xxCount: 10, EvaluationPeriods: 5, DatapointsToAlarm: 3, Email: []string{}, HTTPS: []string{}},
 		CICD:   CICD{Branches: []string{"dev"}, Tags: []string{}},
+		Image:  Image{Platform: "linux/amd64", Keep: 30, ImmutableTags: true, BuildArgs: []string{}},
 	}
 	got, err := Defaults("dev")
 	if err != nil {
@@ -123,5 +124,18 @@ func TestErrorMessages(t *testing.T) {
 				t.Error("errors.Is(err, ErrInvalid) = false")
 			}
 		})
+	}
+}
+
+// The image repository follows the app's name unless set.
+func TestImageRepositoryDefaultsToTheApp(t *testing.T) {
+	c, _ := Defaults("dev")
+	c.App = "shop"
+	if got := c.ImageRepository(); got != "shop" {
+		t.Errorf("ImageRepository() = %q, want shop", got)
+	}
+	c.Image.Repository = "team/shop"
+	if got := c.ImageRepository(); got != "team/shop" {
+		t.Errorf("ImageRepository() = %q, want team/shop", got)
 	}
 }

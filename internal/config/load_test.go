@@ -100,6 +100,7 @@ alarms:
   https: ["https://hooks.example.com/x"]
 observability: {cloudtrail: true, container_insights: true, alb_access_logs: true, kms_key_id: alias/ops}
 cicd: {github_repo: fvdeploy/shop, branches: [main, release], tags: ["v*"]}
+image: {repository: team/shop, registry: "127.0.0.1:5000", platform: linux/arm64, keep: 10, immutable_tags: false, build_args: [BASE_IMAGE=python:3.12-slim]}
 `, env: "dev", change: func(c *Config) {
 			*c = Config{
 				App: "every-field", Env: "dev", Region: "eu-west-3",
@@ -118,6 +119,8 @@ cicd: {github_repo: fvdeploy/shop, branches: [main, release], tags: ["v*"]}
 					Email: []string{"ops@example.com"}, HTTPS: []string{"https://hooks.example.com/x"}},
 				Observability: Observability{CloudTrail: true, ContainerInsights: true, ALBAccessLogs: true, KMSKeyID: "alias/ops"},
 				CICD:          CICD{GitHubRepo: "fvdeploy/shop", Branches: []string{"main", "release"}, Tags: []string{"v*"}},
+				Image: Image{Repository: "team/shop", Registry: "127.0.0.1:5000", Platform: "linux/arm64", Keep: 10,
+					BuildArgs: []string{"BASE_IMAGE=python:3.12-slim"}},
 			}
 		}},
 	}

@@ -25,7 +25,11 @@ var (
 	githubRepo = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
 	// Current ALB policies: TLS 1.3 families and the TLS 1.2-only and forward-secrecy ones.
 	currentTLSPolicy = regexp.MustCompile(`^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)[A-Za-z0-9-]*$`)
-	kmsKey           = regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|alias/[A-Za-z0-9/_-]+|[0-9a-f-]{36}|mrk-[0-9a-f]{32})$`)
+	// ECR's repository name rule.
+	ecrRepository = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
+	registryHost  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[::1\])(:\d{1,5})?$`)
+	buildArg      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+	kmsKey        = regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|alias/[A-Za-z0-9/_-]+|[0-9a-f-]{36}|mrk-[0-9a-f]{32})$`)
 )
 
 // fargateMemory is the memory (MiB) Fargate accepts for each CPU size (CPU units).
@@ -133,6 +137,18 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(raw)
 		v.check(err == nil && strings.HasPrefix(raw, "https://") && u.Host != "", fmt.Sprintf("alarms.https[%d]", i), raw,
 			"%q is not an https:// URL", raw)
+	}
+
+	im := c.Image
+	v.check(im.Repository == "" || len(im.Repository) >= 2 && len(im.Repository) <= 256 && ecrRepository.MatchString(im.Repository), "image.repository", im.Repository,
+		"%q is not an ECR repository name (lowercase letters, digits, and . _ - / between them)", im.Repository)
+	v.check(im.Registry == "" || registryHost.MatchString(im.Registry), "image.registry", im.Registry,
+		"%q: want a registry host[:port], without a scheme or path", im.Registry)
+	v.check(im.Platform == "linux/amd64" || im.Platform == "linux/arm64", "image.platform", im.Platform,
+		"%q: want linux/amd64 or linux/arm64 (what Fargate runs)", im.Platform)
+	v.between("image.keep", im.Keep, 1, 1000)
+	for i, arg := range im.BuildArgs {
+		v.check(buildArg.MatchString(arg), fmt.Sprintf("image.build_args[%d]", i), arg, "%q: want NAME=VALUE", arg)
 	}
 
 	ci := c.CICD

@@ -130,7 +130,18 @@ func TestValidate(t *testing.T) {
 		"kms arn": {change: func(c *Config) {
 			c.Observability.KMSKeyID = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 		}},
-		"kms bad": {change: func(c *Config) { c.Observability.KMSKeyID = "my key" }, want: `observability.kms_key_id: "my key" is not a KMS key ID, key ARN or alias/NAME`},
+		"kms bad":              {change: func(c *Config) { c.Observability.KMSKeyID = "my key" }, want: `observability.kms_key_id: "my key" is not a KMS key ID, key ARN or alias/NAME`},
+		"image repo nested":    {change: func(c *Config) { c.Image.Repository = "team/fastapi-vars" }},
+		"image repo upper":     {change: func(c *Config) { c.Image.Repository = "Team/api" }, want: `image.repository: "Team/api" is not an ECR repository name (lowercase letters, digits, and . _ - / between them)`},
+		"image repo slash":     {change: func(c *Config) { c.Image.Repository = "api/" }, want: `image.repository: "api/" is not an ECR repository name (lowercase letters, digits, and . _ - / between them)`},
+		"image registry":       {change: func(c *Config) { c.Image.Registry = "127.0.0.1:5000" }},
+		"image registry ecr":   {change: func(c *Config) { c.Image.Registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com" }},
+		"image registry url":   {change: func(c *Config) { c.Image.Registry = "https://registry.example.com" }, want: `image.registry: "https://registry.example.com": want a registry host[:port], without a scheme or path`},
+		"image arm64":          {change: func(c *Config) { c.Image.Platform = "linux/arm64" }},
+		"image platform":       {change: func(c *Config) { c.Image.Platform = "linux/386" }, want: `image.platform: "linux/386": want linux/amd64 or linux/arm64 (what Fargate runs)`},
+		"image keep 0":         {change: func(c *Config) { c.Image.Keep = 0 }, want: `image.keep: 0 is out of range (want 1 to 1000)`},
+		"image build arg":      {change: func(c *Config) { c.Image.BuildArgs = []string{"BASE_IMAGE=python:3.12-slim", "EMPTY="} }},
+		"image build arg no =": {change: func(c *Config) { c.Image.BuildArgs = []string{"BASE_IMAGE"} }, want: `image.build_args[0]: "BASE_IMAGE": want NAME=VALUE`},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -48,7 +48,7 @@ func declareCluster(in *Inputs) ([]engine.Resource, error) {
 		&logGroup{in: in, api: in.AWS.Logs()},
 		&cluster{in: in, api: ecsc},
 		&role{in: in, api: iamc, key: keyExecRole, name: boundedName(in.prefix()+"-exec", 64), trust: trust,
-			deps: []string{keySecretAdmin, keyLogGroup}, policy: executionPolicy,
+			deps: append([]string{keySecretAdmin, keyLogGroup}, imageDeps(in)...), policy: executionPolicy,
 			description: "ECS task execution role of " + in.prefix() + ": pull the image, write logs, read the admin secret"},
 		&role{in: in, api: iamc, key: keyTaskRole, name: boundedName(in.prefix()+"-task", 64), trust: trust,
 			description: "ECS task role of " + in.prefix() + ": what the application itself may call (nothing by default)"},

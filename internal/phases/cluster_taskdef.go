@@ -43,7 +43,7 @@ type taskDef struct {
 func (r *taskDef) Key() string  { return keyTaskDef }
 func (r *taskDef) Type() string { return "ecs:task-definition" }
 func (r *taskDef) DependsOn() []string {
-	return []string{keyExecRole, keyTaskRole, keySecretAdmin, keyLogGroup}
+	return append([]string{keyExecRole, keyTaskRole, keySecretAdmin, keyLogGroup}, imageDeps(r.in)...)
 }
 
 func taskFamily(in *Inputs) string { return in.prefix() }
@@ -54,7 +54,7 @@ func (r *taskDef) Find(ctx context.Context, deps engine.Deps, rec *state.Resourc
 	if err != nil {
 		return nil, err
 	}
-	image := r.in.Image
+	image := r.in.image(deps)
 	if image == "" {
 		if live == nil {
 			return nil, errNoImage
@@ -76,7 +76,7 @@ func (r *taskDef) Find(ctx context.Context, deps engine.Deps, rec *state.Resourc
 	found.Changes = diffRendered(renderTaskDef(&ecs.RegisterTaskDefinitionInput{
 		Family: live.Family, TaskRoleArn: live.TaskRoleArn, ExecutionRoleArn: live.ExecutionRoleArn,
 		NetworkMode: live.NetworkMode, RequiresCompatibilities: live.RequiresCompatibilities,
-		Cpu: live.Cpu, Memory: live.Memory, ContainerDefinitions: live.ContainerDefinitions,
+		Cpu: live.Cpu, Memory: live.Memory, ContainerDefinitions: live.ContainerDefinitions, RuntimePlatform: live.RuntimePlatform,
 	}), renderTaskDef(want))
 	return found, nil
 }
@@ -158,6 +158,8 @@ func (r *taskDef) render(deps engine.Deps, image string) (*ecs.RegisterTaskDefin
 		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
 		Cpu:                     aws.String(strconv.Itoa(svc.CPU)),
 		Memory:                  aws.String(strconv.Itoa(svc.Memory)),
+		// The architecture the image phase builds for (image.platform).
+		RuntimePlatform: runtimePlatform(r.in.Config.Image.Platform),
 		ContainerDefinitions: []ecstypes.ContainerDefinition{{
 			Name:      aws.String(containerName),
 			Image:     aws.String(image),
@@ -196,10 +198,11 @@ func (r *taskDef) render(deps engine.Deps, image string) (*ecs.RegisterTaskDefin
 }
 
 func (r *taskDef) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
-	if r.in.Image == "" {
+	image := r.in.image(deps)
+	if image == "" || image == pendingImage {
 		return nil, errNoImage
 	}
-	want, ok := r.render(deps, r.in.Image)
+	want, ok := r.render(deps, image)
 	if !ok {
 		return nil, fmt.Errorf("task definition %s: a role, the secret or the log group it names does not exist", taskFamily(r.in))
 	}
@@ -216,11 +219,11 @@ func (r *taskDef) register(ctx context.Context, want *ecs.RegisterTaskDefinition
 }
 
 func (r *taskDef) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
-	image := r.in.Image
+	image := r.in.image(deps)
 	if image == "" {
 		image = found.Record.Attrs["image"]
 	}
-	if image == "" {
+	if image == "" || image == pendingImage {
 		return nil, errNoImage
 	}
 	want, ok := r.render(deps, image)
@@ -290,6 +293,7 @@ func renderTaskDef(td *ecs.RegisterTaskDefinitionInput) []renderedField {
 		{"requires_compatibilities", strings.Join(compat, ",")},
 		{"cpu", aws.ToString(td.Cpu)},
 		{"memory", aws.ToString(td.Memory)},
+		{"runtime_platform", runtimePlatformText(td.RuntimePlatform)},
 	}
 	var names []string
 	for _, c := range td.ContainerDefinitions {
@@ -361,4 +365,26 @@ func diffRendered(live, want []renderedField) []engine.Change {
 		}
 	}
 	return changes
+}
+
+// runtimePlatform is the task's OS and CPU architecture for an image platform os/arch.
+func runtimePlatform(platform string) *ecstypes.RuntimePlatform {
+	arch := ecstypes.CPUArchitectureX8664
+	if platform == "linux/arm64" {
+		arch = ecstypes.CPUArchitectureArm64
+	}
+	return &ecstypes.RuntimePlatform{OperatingSystemFamily: ecstypes.OSFamilyLinux, CpuArchitecture: arch}
+}
+
+// runtimePlatformText renders a runtime platform; none given is Fargate's default, Linux
+// on x86-64.
+func runtimePlatformText(p *ecstypes.RuntimePlatform) string {
+	osFamily, arch := ecstypes.OSFamilyLinux, ecstypes.CPUArchitectureX8664
+	if p != nil && p.OperatingSystemFamily != "" {
+		osFamily = p.OperatingSystemFamily
+	}
+	if p != nil && p.CpuArchitecture != "" {
+		arch = p.CpuArchitecture
+	}
+	return string(osFamily) + "/" + string(arch)
 }

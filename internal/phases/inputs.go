@@ -19,6 +19,14 @@ type Inputs struct {
 	AWS     *awsclients.Clients
 	// Image is an image URI given with --image; empty means the image phase's digest.
 	Image string
+	// BuildImage says the image phase runs in the same walk: what runs the image (the
+	// task definition, the execution role's pull grant) waits for its push and uses it.
+	BuildImage bool
+	// Release is a vX.Y.Z tag for the image, given with --release.
+	Release string
+	// Source is a directory in the git work tree the image is built from; "" means the
+	// working directory.
+	Source string
 	// Getenv reads the process environment (ADMIN_USER / ADMIN_PASS); a func so tests
 	// can give values without touching the real environment.
 	Getenv func(string) string
@@ -27,6 +35,9 @@ type Inputs struct {
 	// PollInterval is the first wait between polls of a slow operation; it backs off from
 	// there. Zero means the default.
 	PollInterval time.Duration
+	// PurgeData lets destroy empty and delete buckets that hold logs (destroy
+	// --purge-data); without it they are kept, and destroy says so.
+	PurgeData bool
 
 	memoMu sync.Mutex
 	memo   map[string]any

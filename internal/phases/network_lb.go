@@ -527,8 +527,9 @@ type listenerAPI interface {
 	DeleteListener(ctx context.Context, in *elbv2.DeleteListenerInput, opts ...func(*elbv2.Options)) (*elbv2.DeleteListenerOutput, error)
 }
 
-// listenerHTTP is the ALB's port 80, forwarding to the target group. A load balancer has
-// at most one listener per port, so it needs no tags to be found.
+// listenerHTTP is the ALB's port 80: it forwards to the target group, or, once the edge
+// serves the domain over HTTPS, redirects there. A load balancer has at most one listener
+// per port, so it needs no tags to be found.
 type listenerHTTP struct {
 	in  *Inputs
 	api listenerAPI
@@ -538,22 +539,67 @@ func (r *listenerHTTP) Key() string         { return keyListenerHTTP }
 func (r *listenerHTTP) Type() string        { return "elbv2:listener" }
 func (r *listenerHTTP) DependsOn() []string { return []string{keyALB, keyTG} }
 
-func (r *listenerHTTP) defaultActions(tgARN string) []elbtypes.Action {
+// defaultActions redirect when a domain is configured and the load balancer has a 443
+// listener (listeners are its live ones), and forward otherwise: redirecting to a port
+// nobody listens on would take the service down. This listener does not depend on the
+// 443 one, which waits for the certificate (as long as the zone is not delegated) and
+// must not hold up the service behind port 80; instead the 443 listener depends on this
+// one and switches port 80 to the redirect as soon as it exists (httpsRedirect), and the
+// next run here agrees. With the domain removed, this puts forwarding back before the
+// 443 listener is pruned.
+func (r *listenerHTTP) defaultActions(tgARN string, listeners []elbtypes.Listener) []elbtypes.Action {
+	if r.in.Config.Edge.Domain != "" && slices.ContainsFunc(listeners, onPort(443)) {
+		return httpsRedirect()
+	}
+	return forwardTo(tgARN)
+}
+
+func onPort(port int32) func(elbtypes.Listener) bool {
+	return func(l elbtypes.Listener) bool { return aws.ToInt32(l.Port) == port }
+}
+
+// describeListeners lists a load balancer's listeners; none when it does not exist.
+func describeListeners(ctx context.Context, api listenerAPI, lbARN string) ([]elbtypes.Listener, error) {
+	out, err := api.DescribeListeners(ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: &lbARN})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the listeners of load balancer %s: %w", lbARN, err)
+	}
+	return out.Listeners, nil
+}
+
+func forwardTo(tgARN string) []elbtypes.Action {
 	return []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(tgARN)}}
 }
 
+// httpsRedirect sends plain HTTP permanently to HTTPS on the same host, path and query.
+func httpsRedirect() []elbtypes.Action {
+	return []elbtypes.Action{{Type: elbtypes.ActionTypeEnumRedirect, RedirectConfig: &elbtypes.RedirectActionConfig{
+		Protocol: aws.String("HTTPS"), Port: aws.String("443"),
+		Host: aws.String("#{host}"), Path: aws.String("/#{path}"), Query: aws.String("#{query}"),
+		StatusCode: elbtypes.RedirectActionStatusCodeEnumHttp301,
+	}}}
+}
+
 // actionString describes default actions for a plan, naming a forward's target group
-// however AWS spelled it.
+// however AWS spelled it, and where a redirect goes.
 func actionString(actions []elbtypes.Action) string {
 	var parts []string
 	for _, a := range actions {
 		s := string(a.Type)
-		if a.Type == elbtypes.ActionTypeEnumForward {
+		switch {
+		case a.Type == elbtypes.ActionTypeEnumForward:
 			tg := aws.ToString(a.TargetGroupArn)
 			if tg == "" && a.ForwardConfig != nil && len(a.ForwardConfig.TargetGroups) == 1 {
 				tg = aws.ToString(a.ForwardConfig.TargetGroups[0].TargetGroupArn)
 			}
 			s += " " + tg
+		case a.Type == elbtypes.ActionTypeEnumRedirect && a.RedirectConfig != nil:
+			c := a.RedirectConfig
+			s += fmt.Sprintf(" %s://%s:%s%s?%s %s", aws.ToString(c.Protocol), aws.ToString(c.Host), aws.ToString(c.Port),
+				aws.ToString(c.Path), aws.ToString(c.Query), c.StatusCode)
 		}
 		parts = append(parts, s)
 	}
@@ -565,36 +611,34 @@ func (r *listenerHTTP) Find(ctx context.Context, deps engine.Deps, _ *state.Reso
 	if lb == nil || tg == nil {
 		return nil, nil
 	}
-	out, err := r.api.DescribeListeners(ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: &lb.ARN})
-	if isNotFound(err) {
-		return nil, nil
-	}
+	listeners, err := describeListeners(ctx, r.api, lb.ARN)
 	if err != nil {
-		return nil, fmt.Errorf("listing the listeners of load balancer %s: %w", lb.ID, err)
+		return nil, err
 	}
-	i := slices.IndexFunc(out.Listeners, func(l elbtypes.Listener) bool { return aws.ToInt32(l.Port) == 80 })
+	i := slices.IndexFunc(listeners, onPort(80))
 	if i < 0 {
 		return nil, nil
 	}
-	l := out.Listeners[i]
+	l := listeners[i]
 	arn := aws.ToString(l.ListenerArn)
 	found := &engine.Found{Record: state.Resource{ID: arn, ARN: arn}}
 	if l.Protocol != elbtypes.ProtocolEnumHttp {
 		found.Changes = append(found.Changes, engine.Change{Field: "protocol", From: string(l.Protocol), To: string(elbtypes.ProtocolEnumHttp)})
 	}
-	if got, want := actionString(l.DefaultActions), actionString(r.defaultActions(tg.ARN)); got != want {
+	if got, want := actionString(l.DefaultActions), actionString(r.defaultActions(tg.ARN, listeners)); got != want {
 		found.Changes = append(found.Changes, engine.Change{Field: "default_action", From: got, To: want})
 	}
 	return found, nil
 }
 
 func (r *listenerHTTP) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
-	lb, tg := deps.Get(keyALB), deps.Get(keyTG)
+	lb := deps.Get(keyALB)
+	// A new port 80 forwards: a 443 listener already there switches it when it runs.
 	out, err := r.api.CreateListener(ctx, &elbv2.CreateListenerInput{
 		LoadBalancerArn: &lb.ARN,
 		Port:            aws.Int32(80),
 		Protocol:        elbtypes.ProtocolEnumHttp,
-		DefaultActions:  r.defaultActions(tg.ARN),
+		DefaultActions:  forwardTo(deps.Get(keyTG).ARN),
 		Tags:            elbTags(r.in.tags(keyListenerHTTP)),
 	})
 	if err != nil {
@@ -606,11 +650,15 @@ func (r *listenerHTTP) Create(ctx context.Context, deps engine.Deps) (*state.Res
 
 func (r *listenerHTTP) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
 	arn := found.Record.ARN
-	_, err := r.api.ModifyListener(ctx, &elbv2.ModifyListenerInput{
+	listeners, err := describeListeners(ctx, r.api, deps.Get(keyALB).ARN)
+	if err != nil {
+		return nil, err
+	}
+	_, err = r.api.ModifyListener(ctx, &elbv2.ModifyListenerInput{
 		ListenerArn:    &arn,
 		Port:           aws.Int32(80),
 		Protocol:       elbtypes.ProtocolEnumHttp,
-		DefaultActions: r.defaultActions(deps.Get(keyTG).ARN),
+		DefaultActions: r.defaultActions(deps.Get(keyTG).ARN, listeners),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("modifying HTTP listener %s: %w", arn, err)

@@ -14,6 +14,9 @@ func Outputs(doc *state.Document) map[string]string {
 	if td := doc.Resources[keyTaskDef]; td != nil && td.Attrs["image"] != "" {
 		out["image"] = td.Attrs["image"]
 	}
+	if b := doc.Resources[keyImageBuild]; b != nil {
+		out["image_digest"] = b.Attrs["digest"]
+	}
 	if s := doc.Resources[keySecretAdmin]; s != nil {
 		out["admin_secret"] = s.ID
 	}

@@ -15,18 +15,22 @@ type Phase struct {
 	Summary string
 	// declare returns the phase's resources; nil means fvdeploy cannot build it yet.
 	declare func(in *Inputs) ([]engine.Resource, error)
+	// deleters, when set, returns a resource of every type the phase can declare under
+	// any config, so that what an earlier config created (a domain since removed) can
+	// still be deleted when the current one declares nothing of that type.
+	deleters func(in *Inputs) []engine.Resource
 }
 
 // All lists the phases in the order `up` runs them.
 func All() []Phase {
 	return []Phase{
-		{Name: "image", Summary: "ECR repository; build, tag and push the service image"},
+		{Name: "image", Summary: "ECR repository; build, tag and push the service image", declare: declareImage},
 		{Name: "network", Summary: "VPC over two AZs, subnets, NAT, security groups, ALB and target group", declare: declareNetwork},
 		{Name: "secrets", Summary: "the admin credentials in Secrets Manager", declare: declareSecrets},
 		{Name: "cluster", Summary: "ECS cluster, roles, task definition, Fargate service and autoscaling", declare: declareCluster},
-		{Name: "edge", Summary: "Route53, ACM certificate, HTTPS listener and WAF (when a domain is set)"},
-		{Name: "observability", Summary: "log retention, alarms to SNS, optional CloudTrail"},
-		{Name: "cicd", Summary: "GitHub OIDC provider and the deploy role"},
+		{Name: "edge", Summary: "Route53, ACM certificate, HTTPS listener and WAF (when a domain is set)", declare: declareEdge, deleters: edgeResources},
+		{Name: "observability", Summary: "alarms to an encrypted SNS topic and its subscribers, optional CloudTrail and ALB access logs", declare: declareObservability, deleters: observabilityResources},
+		{Name: "cicd", Summary: "GitHub OIDC provider and the deploy role (when cicd.github_repo is set)", declare: declareCICD, deleters: cicdResources},
 	}
 }
 
@@ -91,6 +95,9 @@ func Deleters(in *Inputs) (map[string]engine.Deleter, error) {
 		resources, err := p.Declare(in)
 		if err != nil {
 			return nil, err
+		}
+		if p.deleters != nil {
+			resources = append(p.deleters(in), resources...)
 		}
 		for _, r := range resources {
 			out[r.Type()] = r

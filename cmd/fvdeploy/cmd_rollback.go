@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+func newRollbackCmd(a *app) *cobra.Command {
+	var wait rolloutFlags
+	cmd := &cobra.Command{
+		Use:   "rollback",
+		Short: "Put the previous task definition revision back on the service and wait",
+		Long: `Point the service at the task definition revision before the one it runs, and wait
+for the rollout as deploy does. The revision rolled back from is deregistered, so that a
+later up keeps the service where the rollback put it until the next deploy.`,
+		Example: `  fvdeploy rollback --env prod`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := wait.validate(); err != nil {
+				return err
+			}
+			ctx, cancel := a.withTimeout(cmd.Context())
+			defer cancel()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			in := a.inputs(ws, "")
+			return ws.Locked(ctx, "rollback", func(doc *state.Document, save engine.Saver) error {
+				current, previous, err := phases.PreviousTaskDefinition(ctx, in, doc)
+				if err != nil {
+					return fmt.Errorf("rollback: %w", err)
+				}
+				a.progressf("rolling back from %s to %s ...", revision(current), revision(previous))
+				r, err := phases.Rollout(ctx, in, doc, previous, a.rolloutOptions(wait))
+				if err != nil {
+					return fmt.Errorf("rollback: %w", err)
+				}
+				if err := phases.ForgetRevision(ctx, in, doc, current, previous, save); err != nil {
+					return fmt.Errorf("rollback: the service runs %s, but: %w", revision(previous), err)
+				}
+				return a.emitRollout("rollback", doc, r)
+			})
+		},
+	}
+	wait.register(cmd)
+	return cmd
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+)
+
+// rolloutProxy stands between fvdeploy and the emulator for ECS only
+// (AWS_ENDPOINT_URL_ECS) and plays what the emulator cannot: UpdateService starts a new
+// PRIMARY deployment, and from then on DescribeServices tells the story the test asks
+// for. Everything else reaches the emulator as it is.
+type rolloutProxy struct {
+	*httptest.Server
+	story string // "rollback" or "stall"
+
+	mu      sync.Mutex
+	oldTD   string
+	service map[string]any // the emulator's last word on the service
+}
+
+func newRolloutProxy(t *testing.T, story string) *rolloutProxy {
+	p := &rolloutProxy{story: story}
+	p.Server = httptest.NewServer(http.HandlerFunc(p.serve))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *rolloutProxy) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	target := r.Header.Get("X-Amz-Target")
+	op := target[strings.LastIndex(target, ".")+1:]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if op == "DescribeServices" && p.service != nil {
+		writeJSON(w, map[string]any{"services": []any{p.scripted()}, "failures": []any{}})
+		return
+	}
+	status, answer := p.forward(r, body)
+	if op == "UpdateService" && status == http.StatusOK {
+		var req struct{ TaskDefinition string }
+		var out map[string]any
+		if json.Unmarshal(body, &req) == nil && json.Unmarshal(answer, &out) == nil {
+			svc := out["service"].(map[string]any)
+			svc["deployments"] = []any{
+				deploymentJSON("ecs-svc/new", req.TaskDefinition, "PRIMARY", "IN_PROGRESS", 1, 0),
+				deploymentJSON("ecs-svc/old", p.oldTD, "ACTIVE", "COMPLETED", 1, 1),
+			}
+			p.service = svc
+			writeJSON(w, out)
+			return
+		}
+	}
+	if op == "DescribeServices" {
+		var out struct {
+			Services []struct{ TaskDefinition string }
+		}
+		if json.Unmarshal(answer, &out) == nil && len(out.Services) == 1 {
+			p.oldTD = out.Services[0].TaskDefinition
+		}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(answer)
+}
+
+func (p *rolloutProxy) forward(r *http.Request, body []byte) (int, []byte) {
+	req, _ := http.NewRequest(r.Method, moto.Endpoint+r.URL.Path, bytes.NewReader(body))
+	req.Header = r.Header.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return http.StatusBadGateway, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, answer
+}
+
+// scripted is the service as the story has it after UpdateService.
+func (p *rolloutProxy) scripted() map[string]any {
+	svc := map[string]any{}
+	for k, v := range p.service {
+		svc[k] = v
+	}
+	newDep := p.service["deployments"].([]any)[0].(map[string]any)
+	newTD := newDep["taskDefinition"].(string)
+	now := float64(time.Now().Unix())
+	switch p.story {
+	case "rollback":
+		failed := deploymentJSON("ecs-svc/new", newTD, "ACTIVE", "FAILED", 1, 0)
+		failed["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+		svc["taskDefinition"] = p.oldTD
+		svc["deployments"] = []any{deploymentJSON("ecs-svc/rollback", p.oldTD, "PRIMARY", "IN_PROGRESS", 1, 1), failed}
+		svc["events"] = []any{
+			map[string]any{"id": "e2", "createdAt": now, "message": "(service fastapi-vars-dev) rolling back to deployment ecs-svc/rollback."},
+			map[string]any{"id": "e1", "createdAt": now - 1, "message": "(service fastapi-vars-dev) (deployment ecs-svc/new) deployment failed: tasks failed to start."},
+		}
+	case "stall":
+		svc["events"] = []any{map[string]any{"id": "e1", "createdAt": now, "message": "(service fastapi-vars-dev) has started 1 tasks: (task abc)."}}
+	}
+	return svc
+}
+
+func deploymentJSON(id, td, status, rollout string, desired, running int) map[string]any {
+	return map[string]any{"id": id, "taskDefinition": td, "status": status, "rolloutState": rollout,
+		"desiredCount": desired, "runningCount": running, "pendingCount": desired - running}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// deploy exits 1, and says which, when the circuit breaker rolled the service back or
+// when the wait runs out: never a "success" after a rollback.
+func TestDeployExitsOneWhenTheRolloutDoesNotComplete(t *testing.T) {
+	for story, want := range map[string][]string{
+		"rollback": {"deployment of ECS service fastapi-vars-dev rolled back", "rolled the service back to fastapi-vars-dev:1",
+			"ECS deployment circuit breaker: tasks failed to start.", "last service events:", "deployment failed: tasks failed to start."},
+		"stall": {"deployment of ECS service fastapi-vars-dev timed out", "still not rolled out after 2s", "desired 1, pending 1, running 0",
+			"has started 1 tasks"},
+	} {
+		t.Run(story, func(t *testing.T) {
+			c := newCLI(t)
+			mustRun(t, c, upArgs("dev")...)
+			proxy := newRolloutProxy(t, story)
+			c.Env["AWS_ENDPOINT_URL_ECS"] = proxy.URL
+			other := strings.Replace(stackImage, "@sha256:5d", "@sha256:6d", 1)
+			res := c.Run(t, "deploy", "--env", "dev", "--image", other, "--wait-timeout", "2s")
+			if res.Code != 1 {
+				t.Fatalf("exit %d, want 1\n%s\n%s", res.Code, res.Stdout, res.Stderr)
+			}
+			for _, w := range want {
+				if !strings.Contains(res.Stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, res.Stderr)
+				}
+			}
+			if strings.Contains(res.Stdout, "Rolled out") {
+				t.Errorf("a failed rollout reported success:\n%s", res.Stdout)
+			}
+		})
+	}
+}
+
+// rollback puts the revision before the running one back, and a plain up afterwards
+// keeps it there.
+func TestRollbackPutsThePreviousRevisionBack(t *testing.T) {
+	c := newCLI(t)
+	mustRun(t, c, upArgs("dev")...)
+	other := strings.Replace(stackImage, "@sha256:5d", "@sha256:6d", 1)
+	mustRun(t, c, "deploy", "--env", "dev", "--image", other, "--no-wait")
+	if got := aws.ToString(describeDevService(t).TaskDefinition); !strings.HasSuffix(got, "fastapi-vars-dev:2") {
+		t.Fatalf("after deploy the service runs %s", got)
+	}
+	res := mustRun(t, c, "rollback", "--env", "dev", "--no-wait")
+	if !strings.Contains(res.Stderr, "rolling back from fastapi-vars-dev:2 to fastapi-vars-dev:1") {
+		t.Errorf("rollback said:\n%s", res.Stderr)
+	}
+	if got := aws.ToString(describeDevService(t).TaskDefinition); !strings.HasSuffix(got, "fastapi-vars-dev:1") {
+		t.Fatalf("after rollback the service runs %s", got)
+	}
+	td, err := testClients(t).ECS().DescribeTaskDefinition(t.Context(), &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("fastapi-vars-dev:2")})
+	if err != nil || td.TaskDefinition.Status != ecstypes.TaskDefinitionStatusInactive {
+		t.Errorf("the revision rolled back from is not deregistered: %v", err)
+	}
+	res = mustRun(t, c, "up", "--env", "dev", "--phases", "network,secrets,cluster")
+	if !strings.Contains(res.Stdout, "No changes") {
+		t.Errorf("up after rollback:\n%s", res.Stdout)
+	}
+	// Nothing older to go back to.
+	res = c.Run(t, "rollback", "--env", "dev", "--no-wait")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "no earlier ACTIVE revision") {
+		t.Errorf("second rollback: exit %d\n%s", res.Code, res.Stderr)
+	}
+}

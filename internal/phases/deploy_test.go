@@ -1,0 +1,235 @@
+package phases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/fvdeploy/fvdeploy/internal/awsclients"
+	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// The emulator's UpdateService never starts a deployment and its services never run a
+// task, so the rollout state machine is proven here against canned ECS answers: smithy
+// middleware that answers each operation before anything is sent (the way ecspresso
+// tests), with no network and no emulator.
+
+const (
+	oldTD = "arn:aws:ecs:us-east-1:123456789012:task-definition/fastapi-vars-prod:6"
+	newTD = "arn:aws:ecs:us-east-1:123456789012:task-definition/fastapi-vars-prod:7"
+)
+
+// ecsScript answers DescribeServices with its services in turn (the last one repeats)
+// and UpdateService with update; it records the operations called.
+type ecsScript struct {
+	mu       sync.Mutex
+	services []ecstypes.Service
+	update   ecstypes.Service
+	tasks    []ecstypes.Task
+	calls    []string
+}
+
+func (s *ecsScript) stub(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("ecsScript",
+		func(ctx context.Context, in middleware.InitializeInput, _ middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			op := awsmiddleware.GetOperationName(ctx)
+			s.calls = append(s.calls, op)
+			var out any
+			switch op {
+			case "DescribeServices":
+				svc := s.services[0]
+				if len(s.services) > 1 {
+					s.services = s.services[1:]
+				}
+				out = &ecs.DescribeServicesOutput{Services: []ecstypes.Service{svc}}
+			case "UpdateService":
+				if td := aws.ToString(in.Parameters.(*ecs.UpdateServiceInput).TaskDefinition); td != aws.ToString(s.update.TaskDefinition) {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, fmt.Errorf("UpdateService to %s, script expects %s", td, aws.ToString(s.update.TaskDefinition))
+				}
+				out = &ecs.UpdateServiceOutput{Service: &s.update}
+			case "ListTasks":
+				var arns []string
+				for _, t := range s.tasks {
+					arns = append(arns, aws.ToString(t.TaskArn))
+				}
+				out = &ecs.ListTasksOutput{TaskArns: arns}
+			case "DescribeTasks":
+				out = &ecs.DescribeTasksOutput{Tasks: s.tasks}
+			default:
+				return middleware.InitializeOutput{}, middleware.Metadata{}, fmt.Errorf("unscripted call %s", op)
+			}
+			return middleware.InitializeOutput{Result: out}, middleware.Metadata{}, nil
+		}), middleware.Before)
+}
+
+func (s *ecsScript) mutating() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, c := range s.calls {
+		if (awsclients.Call{Operation: c}).Mutating() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func deployment(id, td, status string, rollout ecstypes.DeploymentRolloutState, desired, pending, running int32) ecstypes.Deployment {
+	return ecstypes.Deployment{Id: aws.String(id), TaskDefinition: aws.String(td), Status: aws.String(status), RolloutState: rollout,
+		DesiredCount: desired, PendingCount: pending, RunningCount: running}
+}
+
+var eventTime = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+
+func scriptedService(td string, events []string, deployments ...ecstypes.Deployment) ecstypes.Service {
+	s := ecstypes.Service{ServiceName: aws.String("fastapi-vars-prod"), Status: aws.String("ACTIVE"), TaskDefinition: aws.String(td), Deployments: deployments}
+	// Newest first, as ECS lists them.
+	for i := len(events) - 1; i >= 0; i-- {
+		s.Events = append(s.Events, ecstypes.ServiceEvent{Id: aws.String(fmt.Sprint("ev", i)), Message: aws.String(events[i]), CreatedAt: aws.Time(eventTime.Add(time.Duration(i) * time.Second))})
+	}
+	return s
+}
+
+// stubbedInputs are Inputs whose AWS calls all go to the script.
+func stubbedInputs(t *testing.T, s *ecsScript) (*Inputs, *state.Document) {
+	t.Helper()
+	cfg, err := config.Defaults("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Inputs{
+		Config: cfg, Account: "123456789012", Region: "us-east-1",
+		AWS: &awsclients.Clients{Config: aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{},
+			APIOptions: []func(*middleware.Stack) error{s.stub}}},
+		Progress: t.Logf, PollInterval: time.Millisecond,
+	}
+	doc := state.New("fastapi-vars", "prod", "us-east-1", "123456789012")
+	doc.Resources[keyService] = &state.Resource{ID: "fastapi-vars-prod", Attrs: map[string]string{"cluster": "fastapi-vars-prod"}}
+	return in, doc
+}
+
+func TestRolloutStateMachine(t *testing.T) {
+	steady := scriptedService(oldTD, []string{"has reached a steady state."}, deployment("d-old", oldTD, "PRIMARY", ecstypes.DeploymentRolloutStateCompleted, 2, 0, 2))
+	started := scriptedService(newTD, []string{"has reached a steady state.", "has started 2 tasks."},
+		deployment("d-new", newTD, "PRIMARY", ecstypes.DeploymentRolloutStateInProgress, 2, 2, 0),
+		deployment("d-old", oldTD, "ACTIVE", ecstypes.DeploymentRolloutStateCompleted, 2, 0, 2))
+	halfway := scriptedService(newTD, []string{"has reached a steady state.", "has started 2 tasks.", "registered 1 targets."},
+		deployment("d-new", newTD, "PRIMARY", ecstypes.DeploymentRolloutStateInProgress, 2, 1, 1),
+		deployment("d-old", oldTD, "ACTIVE", ecstypes.DeploymentRolloutStateCompleted, 2, 0, 2))
+	// ECS can say COMPLETED a moment before the counts agree: not done yet.
+	countsLag := scriptedService(newTD, nil, deployment("d-new", newTD, "PRIMARY", ecstypes.DeploymentRolloutStateCompleted, 2, 1, 1))
+	done := scriptedService(newTD, []string{"has reached a steady state.", "has started 2 tasks.", "registered 1 targets.", "has reached a steady state."},
+		deployment("d-new", newTD, "PRIMARY", ecstypes.DeploymentRolloutStateCompleted, 2, 0, 2))
+	rolledBack := scriptedService(oldTD, []string{"has reached a steady state.", "has started 2 tasks.", "deployment d-new deployment failed: tasks failed to start.", "rolling back to deployment d-rollback."},
+		deployment("d-rollback", oldTD, "PRIMARY", ecstypes.DeploymentRolloutStateInProgress, 2, 0, 2),
+		deployment("d-new", newTD, "ACTIVE", ecstypes.DeploymentRolloutStateFailed, 2, 0, 0))
+	rolledBack.Deployments[1].RolloutStateReason = aws.String("ECS deployment circuit breaker: tasks failed to start.")
+	failedTask := ecstypes.Task{TaskArn: aws.String("arn:aws:ecs:us-east-1:123456789012:task/fastapi-vars-prod/abc123"), TaskDefinitionArn: aws.String(newTD),
+		StoppedReason: aws.String("Essential container in task exited"),
+		Containers:    []ecstypes.Container{{Name: aws.String("app"), ExitCode: aws.Int32(3)}}}
+	oldTask := ecstypes.Task{TaskArn: aws.String("arn:aws:ecs:us-east-1:123456789012:task/fastapi-vars-prod/old1"), TaskDefinitionArn: aws.String(oldTD), StoppedReason: aws.String("Scaling activity")}
+
+	tests := map[string]struct {
+		services  []ecstypes.Service
+		update    ecstypes.Service
+		target    string
+		wait      bool
+		timeout   time.Duration
+		wantKind  string // "" means success
+		wantInErr []string
+		wantCalls []string
+		wantEvent []string
+		updated   bool
+	}{
+		"rolls out and waits for running = desired": {
+			services: []ecstypes.Service{steady, started, halfway, countsLag, countsLag, done}, update: started, target: newTD, wait: true,
+			wantCalls: []string{"UpdateService"}, updated: true,
+			wantEvent: []string{"has started 2 tasks.", "registered 1 targets.", "has reached a steady state."},
+		},
+		"circuit breaker rollback fails": {
+			services: []ecstypes.Service{steady, started, rolledBack}, update: started, target: newTD, wait: true,
+			wantKind: "rolled back", wantCalls: []string{"UpdateService"},
+			wantInErr: []string{"rolled the service back to fastapi-vars-prod:6", "ECS deployment circuit breaker: tasks failed to start.",
+				"deployment d-new deployment failed", "abc123: Essential container in task exited; app exited 3"},
+		},
+		"a wait that runs out fails": {
+			services: []ecstypes.Service{steady, started, halfway}, update: started, target: newTD, wait: true, timeout: 50 * time.Millisecond,
+			wantKind: "timed out", wantCalls: []string{"UpdateService"},
+			wantInErr: []string{"still not rolled out after 50ms", "desired 2, pending 1, running 1", "registered 1 targets."},
+		},
+		"the running revision is not rolled again": {
+			services: []ecstypes.Service{done}, target: newTD, wait: true,
+		},
+		"no-wait returns after UpdateService": {
+			services: []ecstypes.Service{steady}, update: started, target: newTD, wait: false, wantCalls: []string{"UpdateService"}, updated: true,
+		},
+		"no deployment started is no success": {
+			// The emulator's answer: UpdateService leaves the old deployment PRIMARY.
+			services: []ecstypes.Service{steady}, update: steady, target: newTD, wait: true,
+			wantKind: "failed", wantInErr: []string{"started no deployment"}, wantCalls: []string{"UpdateService"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			script := &ecsScript{services: tc.services, update: tc.update, tasks: []ecstypes.Task{oldTask, failedTask}}
+			if aws.ToString(tc.update.TaskDefinition) == oldTD {
+				script.update.TaskDefinition = aws.String(tc.target)
+			}
+			in, doc := stubbedInputs(t, script)
+			var events []string
+			var statuses []RolloutStatus
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = time.Minute
+			}
+			res, err := Rollout(context.Background(), in, doc, tc.target, RolloutOptions{
+				Wait: tc.wait, Timeout: timeout,
+				Event:  func(_ time.Time, msg string) { events = append(events, msg) },
+				Status: func(s RolloutStatus) { statuses = append(statuses, s) },
+			})
+			if got := strings.Join(script.mutating(), ","); got != strings.Join(tc.wantCalls, ",") {
+				t.Errorf("mutating calls %q, want %q", got, strings.Join(tc.wantCalls, ","))
+			}
+			if tc.wantKind == "" {
+				if err != nil {
+					t.Fatalf("rollout: %v", err)
+				}
+				if res.Updated != tc.updated || res.Completed != tc.wait || res.TaskDefinition != tc.target {
+					t.Errorf("result %+v", res)
+				}
+				if tc.wantEvent != nil && strings.Join(events, "|") != strings.Join(tc.wantEvent, "|") {
+					t.Errorf("events %q, want each new one once: %q", events, tc.wantEvent)
+				}
+				if tc.wait && tc.updated && (len(statuses) == 0 || statuses[len(statuses)-1].State != "COMPLETED") {
+					t.Errorf("statuses %v", statuses)
+				}
+				return
+			}
+			var re *RolloutError
+			if !errors.As(err, &re) || re.Kind != tc.wantKind {
+				t.Fatalf("rollout: %v (%T), want a %q RolloutError", err, err, tc.wantKind)
+			}
+			for _, w := range tc.wantInErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), "old1") {
+				t.Errorf("the error shows tasks of another revision:\n%v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,242 @@
+package phases
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+type zoneAPI interface {
+	GetHostedZone(ctx context.Context, in *route53.GetHostedZoneInput, opts ...func(*route53.Options)) (*route53.GetHostedZoneOutput, error)
+	ListHostedZonesByName(ctx context.Context, in *route53.ListHostedZonesByNameInput, opts ...func(*route53.Options)) (*route53.ListHostedZonesByNameOutput, error)
+	CreateHostedZone(ctx context.Context, in *route53.CreateHostedZoneInput, opts ...func(*route53.Options)) (*route53.CreateHostedZoneOutput, error)
+	ListTagsForResource(ctx context.Context, in *route53.ListTagsForResourceInput, opts ...func(*route53.Options)) (*route53.ListTagsForResourceOutput, error)
+	ChangeTagsForResource(ctx context.Context, in *route53.ChangeTagsForResourceInput, opts ...func(*route53.Options)) (*route53.ChangeTagsForResourceOutput, error)
+	ListResourceRecordSets(ctx context.Context, in *route53.ListResourceRecordSetsInput, opts ...func(*route53.Options)) (*route53.ListResourceRecordSetsOutput, error)
+	DeleteHostedZone(ctx context.Context, in *route53.DeleteHostedZoneInput, opts ...func(*route53.Options)) (*route53.DeleteHostedZoneOutput, error)
+}
+
+// hostedZone is the public zone that serves the domain: the account's zone with the
+// longest name the domain ends in (or edge.zone_id), adopted as it is; only when there is
+// none does fvdeploy create one, for the domain itself. An adopted zone is recorded as
+// not owned, and Delete leaves it: a zone holds other people's records.
+type hostedZone struct {
+	in  *Inputs
+	api zoneAPI
+}
+
+func (r *hostedZone) Key() string         { return keyZone }
+func (r *hostedZone) Type() string        { return "route53:hosted-zone" }
+func (r *hostedZone) DependsOn() []string { return nil }
+
+// callerRefPrefix marks the zones fvdeploy created for this environment. A zone's caller
+// reference is set by CreateHostedZone itself and never changes, so ownership survives a
+// crash before tagging and cannot be edited away like a comment or a tag.
+func (r *hostedZone) callerRefPrefix() string { return "fvdeploy:" + r.in.prefix() + ":" }
+
+func r53NotFound(err error) bool {
+	return errorCode(err) == "NoSuchHostedZone" || isNotFound(err)
+}
+
+// zoneID is a zone's ID without the "/hostedzone/" that some answers put in front.
+func zoneID(id string) string { return strings.TrimPrefix(id, "/hostedzone/") }
+
+func (r *hostedZone) record(z *r53types.HostedZone, ds *r53types.DelegationSet) state.Resource {
+	var ns []string
+	if ds != nil {
+		ns = slices.Sorted(slices.Values(ds.NameServers))
+	}
+	owned := strings.HasPrefix(aws.ToString(z.CallerReference), r.callerRefPrefix())
+	return state.Resource{ID: zoneID(aws.ToString(z.Id)), Attrs: map[string]string{
+		"name":         dnsName(aws.ToString(z.Name)),
+		"owned":        strconv.FormatBool(owned),
+		"name_servers": strings.Join(ns, ","),
+	}}
+}
+
+func (r *hostedZone) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	out, err := r.locate(ctx, rec)
+	if err != nil || out == nil {
+		return nil, err
+	}
+	found := &engine.Found{Record: r.record(out.HostedZone, out.DelegationSet)}
+	if found.Record.Attrs["owned"] != "true" {
+		return found, nil
+	}
+	tags, err := r.api.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceType: r53types.TagResourceTypeHostedzone, ResourceId: &found.Record.ID})
+	if err != nil {
+		return nil, fmt.Errorf("reading the tags of hosted zone %s: %w", found.Record.ID, err)
+	}
+	got := map[string]string{}
+	if tags.ResourceTagSet != nil {
+		for _, t := range tags.ResourceTagSet.Tags {
+			got[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	want := r.in.tags(keyZone)
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if got[k] != want[k] {
+			found.Changes = append(found.Changes, engine.Change{Field: "tag " + k, From: got[k], To: want[k]})
+		}
+	}
+	return found, nil
+}
+
+// locate finds the zone recorded in state, else the one edge.zone_id names, else the
+// public zone with the longest name that the domain ends in. It returns nil when no zone
+// serves the domain.
+func (r *hostedZone) locate(ctx context.Context, rec *state.Resource) (*route53.GetHostedZoneOutput, error) {
+	domain, explicit := dnsName(r.in.Config.Edge.Domain), r.in.Config.Edge.ZoneID
+	if id := recID(rec); id != "" {
+		out, err := r.api.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: &id})
+		if err != nil && !r53NotFound(err) {
+			return nil, fmt.Errorf("describing hosted zone %s: %w", id, err)
+		}
+		if err == nil {
+			name := dnsName(aws.ToString(out.HostedZone.Name))
+			if !inZone(domain, name) || explicit != "" && explicit != id {
+				// Moving the domain to another zone would orphan the records and the
+				// certificate validation in this one: that takes a deliberate two-step.
+				return nil, fmt.Errorf("edge.domain %s is not served by hosted zone %s (%s) that state records, or edge.zone_id names another: "+
+					"to move the edge, remove edge.domain and run `fvdeploy up` (which removes the old domain's records and certificate), then configure the new one", domain, id, name)
+			}
+			return out, nil
+		}
+	}
+	if explicit != "" {
+		out, err := r.api.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: &explicit})
+		if err != nil {
+			return nil, fmt.Errorf("describing hosted zone %s (edge.zone_id): %w", explicit, err)
+		}
+		z := out.HostedZone
+		if name := dnsName(aws.ToString(z.Name)); !inZone(domain, name) || z.Config != nil && z.Config.PrivateZone {
+			return nil, fmt.Errorf("edge.zone_id %s is the zone of %s (private: %v), which cannot serve %s publicly", explicit, name, z.Config != nil && z.Config.PrivateZone, domain)
+		}
+		return out, nil
+	}
+	labels := strings.Split(domain, ".")
+	// Longest first, down to the registrable part: nobody has a zone for a TLD.
+	for i := range len(labels) - 1 {
+		name := strings.Join(labels[i:], ".")
+		id, err := r.byName(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if id == "" {
+			continue
+		}
+		out, err := r.api.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: &id})
+		if err != nil {
+			return nil, fmt.Errorf("describing hosted zone %s (%s): %w", id, name, err)
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+// byName is the ID of the public zone called name, "" when there is none. Route 53
+// allows several zones of one name; one of them being this environment's settles it.
+func (r *hostedZone) byName(ctx context.Context, name string) (string, error) {
+	out, err := r.api.ListHostedZonesByName(ctx, &route53.ListHostedZonesByNameInput{DNSName: aws.String(name), MaxItems: aws.Int32(10)})
+	if err != nil {
+		return "", fmt.Errorf("looking up the hosted zones named %s: %w", name, err)
+	}
+	var public, ours []string
+	for _, z := range out.HostedZones {
+		if dnsName(aws.ToString(z.Name)) != name || z.Config != nil && z.Config.PrivateZone {
+			continue
+		}
+		public = append(public, zoneID(aws.ToString(z.Id)))
+		if strings.HasPrefix(aws.ToString(z.CallerReference), r.callerRefPrefix()) {
+			ours = append(ours, zoneID(aws.ToString(z.Id)))
+		}
+	}
+	switch {
+	case len(ours) == 1:
+		return ours[0], nil
+	case len(public) <= 1 && len(ours) == 0:
+		return strings.Join(public, ""), nil
+	}
+	return "", fmt.Errorf("%d public hosted zones are named %s (%s): set edge.zone_id to the one that serves %s", len(public), name, strings.Join(public, ", "), r.in.Config.Edge.Domain)
+}
+
+func (r *hostedZone) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
+	domain := dnsName(r.in.Config.Edge.Domain)
+	out, err := r.api.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{
+		Name: aws.String(domain),
+		// Unique per request, as Route 53 requires; the prefix marks the zone as ours.
+		CallerReference:  aws.String(r.callerRefPrefix() + strconv.FormatInt(time.Now().UnixNano(), 36)),
+		HostedZoneConfig: &r53types.HostedZoneConfig{Comment: aws.String("fvdeploy " + r.in.prefix() + " (" + keyZone + ")")},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating hosted zone %s: %w", domain, err)
+	}
+	rec := r.record(out.HostedZone, out.DelegationSet)
+	if err := r.tag(ctx, rec.ID); err != nil {
+		return nil, err
+	}
+	r.in.Progress("created hosted zone %s (%s). Delegate it before the certificate can be issued: in the zone of the parent domain, "+
+		"add an NS record for %s with %s", domain, rec.ID, domain, strings.ReplaceAll(rec.Attrs["name_servers"], ",", ", "))
+	return &rec, nil
+}
+
+func (r *hostedZone) tag(ctx context.Context, id string) error {
+	var tags []r53types.Tag
+	want := r.in.tags(keyZone)
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		tags = append(tags, r53types.Tag{Key: aws.String(k), Value: aws.String(want[k])})
+	}
+	if _, err := r.api.ChangeTagsForResource(ctx, &route53.ChangeTagsForResourceInput{ResourceType: r53types.TagResourceTypeHostedzone, ResourceId: &id, AddTags: tags}); err != nil {
+		return fmt.Errorf("tagging hosted zone %s: %w", id, err)
+	}
+	return nil
+}
+
+func (r *hostedZone) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
+	if err := r.tag(ctx, found.Record.ID); err != nil {
+		return nil, err
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+// Delete removes a zone only if fvdeploy created it and it holds nothing but its own NS
+// and SOA records: the records fvdeploy wrote are gone by now (they depend on the zone),
+// and anything else was put there by someone else.
+func (r *hostedZone) Delete(ctx context.Context, rec *state.Resource) error {
+	if rec.Attrs["owned"] != "true" {
+		return nil
+	}
+	out, err := r.api.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: &rec.ID})
+	if r53NotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing the records of hosted zone %s: %w", rec.ID, err)
+	}
+	var others []string
+	for _, rr := range out.ResourceRecordSets {
+		apex := dnsName(aws.ToString(rr.Name)) == rec.Attrs["name"]
+		if !apex || rr.Type != r53types.RRTypeNs && rr.Type != r53types.RRTypeSoa {
+			others = append(others, string(rr.Type)+" "+dnsName(aws.ToString(rr.Name)))
+		}
+	}
+	if len(others) > 0 || out.IsTruncated {
+		return fmt.Errorf("hosted zone %s (%s) still holds records fvdeploy did not create (%s): delete them and run fvdeploy again", rec.ID, rec.Attrs["name"], strings.Join(others, ", "))
+	}
+	if _, err := r.api.DeleteHostedZone(ctx, &route53.DeleteHostedZoneInput{Id: &rec.ID}); err != nil && !r53NotFound(err) {
+		return fmt.Errorf("deleting hosted zone %s (%s): %w", rec.ID, rec.Attrs["name"], err)
+	}
+	return nil
+}

@@ -1,0 +1,636 @@
+package phases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// ErrDataKept marks a deletion fvdeploy declined because the object holds data (logs an
+// audit may need). The object stays, and so does its state record, so that
+// `fvdeploy destroy --purge-data` finds it later; destroy reports it and goes on with
+// everything that does not depend on it.
+var ErrDataKept = errors.New("kept because it holds data")
+
+// dataKeptError says what was kept and how to purge it, and is ErrDataKept.
+type dataKeptError struct{ msg string }
+
+func (e *dataKeptError) Error() string        { return e.msg }
+func (e *dataKeptError) Is(target error) bool { return target == ErrDataKept }
+
+// ---- log buckets ----
+
+type bucketAPI interface {
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, opts ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	CreateBucket(ctx context.Context, in *s3.CreateBucketInput, opts ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
+	GetBucketTagging(ctx context.Context, in *s3.GetBucketTaggingInput, opts ...func(*s3.Options)) (*s3.GetBucketTaggingOutput, error)
+	PutBucketTagging(ctx context.Context, in *s3.PutBucketTaggingInput, opts ...func(*s3.Options)) (*s3.PutBucketTaggingOutput, error)
+	GetPublicAccessBlock(ctx context.Context, in *s3.GetPublicAccessBlockInput, opts ...func(*s3.Options)) (*s3.GetPublicAccessBlockOutput, error)
+	PutPublicAccessBlock(ctx context.Context, in *s3.PutPublicAccessBlockInput, opts ...func(*s3.Options)) (*s3.PutPublicAccessBlockOutput, error)
+	GetBucketEncryption(ctx context.Context, in *s3.GetBucketEncryptionInput, opts ...func(*s3.Options)) (*s3.GetBucketEncryptionOutput, error)
+	PutBucketEncryption(ctx context.Context, in *s3.PutBucketEncryptionInput, opts ...func(*s3.Options)) (*s3.PutBucketEncryptionOutput, error)
+	GetBucketPolicy(ctx context.Context, in *s3.GetBucketPolicyInput, opts ...func(*s3.Options)) (*s3.GetBucketPolicyOutput, error)
+	PutBucketPolicy(ctx context.Context, in *s3.PutBucketPolicyInput, opts ...func(*s3.Options)) (*s3.PutBucketPolicyOutput, error)
+	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
+	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, opts ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
+	DeleteBucket(ctx context.Context, in *s3.DeleteBucketInput, opts ...func(*s3.Options)) (*s3.DeleteBucketOutput, error)
+}
+
+// logBucket is a private bucket an AWS service delivers logs to: all public access
+// blocked, encrypted at rest (with the configured KMS key when useKMS and one is set,
+// else S3-managed keys), TLS only, and a policy that lets only that service write.
+type logBucket struct {
+	in     *Inputs
+	api    bucketAPI
+	kms    kmsDescribeAPI
+	key    string
+	name   string
+	useKMS bool
+	policy func(in *Inputs, bucket string) string
+}
+
+func trailBucket(in *Inputs) *logBucket {
+	return &logBucket{in: in, api: in.AWS.S3(), kms: in.AWS.KMS(), key: keyTrailBucket, name: trailBucketName(in), useKMS: true, policy: trailBucketPolicy}
+}
+
+// albLogsBucket is encrypted with S3-managed keys whatever the config: ELB delivers
+// access logs only to such buckets.
+func albLogsBucket(in *Inputs) *logBucket {
+	return &logBucket{in: in, api: in.AWS.S3(), kms: in.AWS.KMS(), key: keyALBLogsBucket, name: albLogsBucketName(in), policy: albLogsBucketPolicy}
+}
+
+func (r *logBucket) Key() string         { return r.key }
+func (r *logBucket) Type() string        { return "s3:bucket" }
+func (r *logBucket) DependsOn() []string { return nil }
+
+// bucketName is <app>-<env>-<what>-<account>-<region>: bucket names are global, and the
+// account and region keep two deployments of the same app apart.
+func bucketName(in *Inputs, what string) string {
+	return boundedName(fmt.Sprintf("%s-%s-%s-%s", in.prefix(), what, in.Account, in.Region), 63)
+}
+
+func trailBucketName(in *Inputs) string   { return bucketName(in, "trail") }
+func albLogsBucketName(in *Inputs) string { return bucketName(in, "alb-logs") }
+
+func bucketARN(in *Inputs, name string) string {
+	return fmt.Sprintf("arn:%s:s3:::%s", awsPartition(in.Region), name)
+}
+
+// sse is the bucket's default encryption: algorithm and key ("" for S3-managed keys).
+func (r *logBucket) sse(ctx context.Context) (s3types.ServerSideEncryption, string, error) {
+	if !r.useKMS {
+		return s3types.ServerSideEncryptionAes256, "", nil
+	}
+	key, err := configuredKeyARN(ctx, r.in, r.kms)
+	if err != nil || key == "" {
+		return s3types.ServerSideEncryptionAes256, "", err
+	}
+	return s3types.ServerSideEncryptionAwsKms, key, nil
+}
+
+func (r *logBucket) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	name := r.name
+	if rec != nil && rec.ID != "" {
+		name = rec.ID
+	}
+	_, err := r.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &name})
+	switch code := errorCode(err); {
+	case isNotFound(err) || code == "NoSuchBucket":
+		return nil, nil
+	case code == "Forbidden" || code == "AccessDenied":
+		return nil, fmt.Errorf("bucket %s belongs to another AWS account (bucket names are global): %w", name, err)
+	case err != nil:
+		return nil, fmt.Errorf("looking up bucket %s: %w", name, err)
+	}
+	found := &engine.Found{Record: state.Resource{ID: name, ARN: bucketARN(r.in, name)}}
+	change := func(field, from, to string) {
+		if from != to {
+			found.Changes = append(found.Changes, engine.Change{Field: field, From: from, To: to})
+		}
+	}
+	have, err := r.tags(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil && have["fvdeploy:key"] != r.key {
+		return nil, fmt.Errorf("bucket %s exists in this account but fvdeploy did not create it for %s: delete it or tag it fvdeploy:key=%s", name, r.key, r.key)
+	}
+	if from, to, drift := tagDrift(r.in.tags(r.key), have); drift {
+		change("tags", from, to)
+	}
+	pab, err := r.api.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &name})
+	var blocked bool
+	switch {
+	case errorCode(err) == "NoSuchPublicAccessBlockConfiguration":
+	case err != nil:
+		return nil, fmt.Errorf("reading the public access block of bucket %s: %w", name, err)
+	default:
+		c := pab.PublicAccessBlockConfiguration
+		blocked = aws.ToBool(c.BlockPublicAcls) && aws.ToBool(c.IgnorePublicAcls) && aws.ToBool(c.BlockPublicPolicy) && aws.ToBool(c.RestrictPublicBuckets)
+	}
+	change("block_public_access", strconv.FormatBool(blocked), "true")
+	algo, key, err := r.sse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := r.api.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &name})
+	var liveAlgo, liveKey string
+	switch {
+	case errorCode(err) == "ServerSideEncryptionConfigurationNotFoundError":
+	case err != nil:
+		return nil, fmt.Errorf("reading the encryption of bucket %s: %w", name, err)
+	case len(enc.ServerSideEncryptionConfiguration.Rules) > 0 && enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault != nil:
+		d := enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault
+		liveAlgo, liveKey = string(d.SSEAlgorithm), aws.ToString(d.KMSMasterKeyID)
+	}
+	change("encryption", liveAlgo+" "+liveKey, string(algo)+" "+key)
+	pol, err := r.api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &name})
+	want := r.policy(r.in, name)
+	switch {
+	case errorCode(err) == "NoSuchBucketPolicy":
+		change("policy", "(none)", want)
+	case err != nil:
+		return nil, fmt.Errorf("reading the policy of bucket %s: %w", name, err)
+	default:
+		if d, err := resourcePolicyDiff(aws.ToString(pol.Policy), want); err != nil {
+			return nil, fmt.Errorf("reading the policy of bucket %s: %w", name, err)
+		} else if d != nil {
+			d.Field = "policy"
+			found.Changes = append(found.Changes, *d)
+		}
+	}
+	return found, nil
+}
+
+func (r *logBucket) tags(ctx context.Context, name string) (map[string]string, error) {
+	out, err := r.api.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &name})
+	have := map[string]string{}
+	if errorCode(err) == "NoSuchTagSet" {
+		return have, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the tags of bucket %s: %w", name, err)
+	}
+	for _, t := range out.TagSet {
+		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return have, nil
+}
+
+func (r *logBucket) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
+	in := &s3.CreateBucketInput{Bucket: aws.String(r.name)}
+	// us-east-1 is the default location and refuses to be named as a constraint.
+	if r.in.Region != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(r.in.Region)}
+	}
+	_, err := r.api.CreateBucket(ctx, in)
+	// BucketAlreadyOwnedByYou: created by a run that crashed before saving.
+	if err != nil && errorCode(err) != "BucketAlreadyOwnedByYou" {
+		if errorCode(err) == "BucketAlreadyExists" {
+			return nil, fmt.Errorf("creating bucket %s: the name is taken by another AWS account: %w", r.name, err)
+		}
+		return nil, fmt.Errorf("creating bucket %s: %w", r.name, err)
+	}
+	// Tags first, so that a crash after this point leaves a bucket that is found as ours.
+	for _, field := range []string{"tags", "block_public_access", "encryption", "policy"} {
+		if err := r.set(ctx, r.name, field); err != nil {
+			return nil, err
+		}
+	}
+	return &state.Resource{ID: r.name, ARN: bucketARN(r.in, r.name)}, nil
+}
+
+func (r *logBucket) set(ctx context.Context, name, field string) error {
+	var err error
+	switch field {
+	case "tags":
+		var set []s3types.Tag
+		tags := r.in.tags(r.key)
+		for _, k := range slices.Sorted(maps.Keys(tags)) {
+			set = append(set, s3types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+		}
+		_, err = r.api.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &s3types.Tagging{TagSet: set}})
+	case "block_public_access":
+		on := aws.Bool(true)
+		_, err = r.api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &name, PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+			BlockPublicAcls: on, IgnorePublicAcls: on, BlockPublicPolicy: on, RestrictPublicBuckets: on,
+		}})
+	case "encryption":
+		algo, key, kerr := r.sse(ctx)
+		if kerr != nil {
+			return kerr
+		}
+		def := &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: algo}
+		rule := s3types.ServerSideEncryptionRule{ApplyServerSideEncryptionByDefault: def}
+		if key != "" {
+			// Bucket keys cut the KMS requests (and their cost) of a log stream by orders of magnitude.
+			def.KMSMasterKeyID, rule.BucketKeyEnabled = &key, aws.Bool(true)
+		}
+		_, err = r.api.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: &name, ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{
+			Rules: []s3types.ServerSideEncryptionRule{rule},
+		}})
+	case "policy":
+		_, err = r.api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &name, Policy: aws.String(r.policy(r.in, name))})
+	}
+	if err != nil {
+		return fmt.Errorf("setting %s of bucket %s: %w", field, name, err)
+	}
+	return nil
+}
+
+func (r *logBucket) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
+	for _, c := range found.Changes {
+		if err := r.set(ctx, found.Record.ID, c.Field); err != nil {
+			return nil, err
+		}
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+// Delete deletes the bucket when it is empty. One that holds logs is emptied only when
+// the user asked for it (destroy --purge-data); otherwise it is kept, and so is its
+// record, and the error says so and how to purge it.
+func (r *logBucket) Delete(ctx context.Context, rec *state.Resource) error {
+	name := rec.ID
+	for {
+		out, err := r.api.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &name, MaxKeys: aws.Int32(1000)})
+		if errorCode(err) == "NoSuchBucket" || isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("listing the objects of bucket %s: %w", name, err)
+		}
+		var ids []s3types.ObjectIdentifier
+		for _, v := range out.Versions {
+			ids = append(ids, s3types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
+		}
+		for _, m := range out.DeleteMarkers {
+			ids = append(ids, s3types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
+		}
+		if len(ids) == 0 {
+			break
+		}
+		if !r.in.PurgeData {
+			return &dataKeptError{fmt.Sprintf("bucket %s still holds log files, so it was kept, and so was its record in state: `fvdeploy destroy --purge-data` empties and deletes it", name)}
+		}
+		res, err := r.api.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &name, Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+		if err != nil {
+			return fmt.Errorf("emptying bucket %s: %w", name, err)
+		}
+		if len(res.Errors) > 0 {
+			e := res.Errors[0]
+			return fmt.Errorf("emptying bucket %s: %d objects not deleted, e.g. %s: %s", name, len(res.Errors), aws.ToString(e.Key), aws.ToString(e.Message))
+		}
+	}
+	if _, err := r.api.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &name}); err != nil && errorCode(err) != "NoSuchBucket" && !isNotFound(err) {
+		return fmt.Errorf("deleting bucket %s: %w", name, err)
+	}
+	return nil
+}
+
+// ---- bucket policies ----
+
+func trailName(in *Inputs) string { return in.prefix() + "-audit" }
+
+func trailARN(in *Inputs) string {
+	return fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", awsPartition(in.Region), in.Region, in.Account, trailName(in))
+}
+
+// trailBucketPolicy lets CloudTrail, for this trail only (aws:SourceArn), check the
+// bucket's ACL and write log files under AWSLogs/<account>/ as the bucket owner's.
+func trailBucketPolicy(in *Inputs, bucket string) string {
+	arn := bucketARN(in, bucket)
+	cloudtrail := map[string]string{"Service": "cloudtrail.amazonaws.com"}
+	return policyDoc(
+		stmt{Sid: "CloudTrailAclCheck", Effect: "Allow", Principal: cloudtrail, Action: []string{"s3:GetBucketAcl"}, Resource: []string{arn},
+			Condition: map[string]map[string]any{"StringEquals": {"aws:SourceArn": trailARN(in)}}},
+		stmt{Sid: "CloudTrailWrite", Effect: "Allow", Principal: cloudtrail, Action: []string{"s3:PutObject"}, Resource: []string{arn + "/AWSLogs/" + in.Account + "/*"},
+			Condition: map[string]map[string]any{"StringEquals": {"aws:SourceArn": trailARN(in), "s3:x-amz-acl": "bucket-owner-full-control"}}},
+		denyInsecureTransport(arn),
+	)
+}
+
+// elbLogAccounts are the Elastic Load Balancing accounts that deliver access logs in the
+// regions opened before August 2022; newer regions use the log delivery service principal.
+var elbLogAccounts = map[string]string{
+	"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980", "us-west-2": "797873946194",
+	"af-south-1": "098369216593", "ap-east-1": "754344448648", "ap-south-1": "718504428378", "ap-northeast-1": "582318560864",
+	"ap-northeast-2": "600734575887", "ap-northeast-3": "383597477331", "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
+	"ca-central-1": "985666609251", "eu-central-1": "054676820928", "eu-west-1": "156460612806", "eu-west-2": "652711504416",
+	"eu-west-3": "009996457667", "eu-south-1": "635631232127", "eu-north-1": "897822967062", "me-south-1": "076674570225",
+	"sa-east-1": "507241528517", "us-gov-west-1": "048591011584", "us-gov-east-1": "190560391635",
+	"cn-north-1": "638102146993", "cn-northwest-1": "037604701340",
+}
+
+// albLogsBucketPolicy lets the region's load balancer log delivery write this account's
+// access logs, and nothing else.
+func albLogsBucketPolicy(in *Inputs, bucket string) string {
+	arn := bucketARN(in, bucket)
+	var principal map[string]string
+	if acct, ok := elbLogAccounts[in.Region]; ok {
+		principal = map[string]string{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", awsPartition(in.Region), acct)}
+	} else {
+		principal = map[string]string{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+	}
+	return policyDoc(
+		stmt{Sid: "ELBAccessLogsWrite", Effect: "Allow", Principal: principal, Action: []string{"s3:PutObject"}, Resource: []string{arn + "/AWSLogs/" + in.Account + "/*"}},
+		denyInsecureTransport(arn),
+	)
+}
+
+// ---- CloudTrail ----
+
+type trailAPI interface {
+	GetTrail(ctx context.Context, in *cloudtrail.GetTrailInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailOutput, error)
+	GetTrailStatus(ctx context.Context, in *cloudtrail.GetTrailStatusInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error)
+	CreateTrail(ctx context.Context, in *cloudtrail.CreateTrailInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.CreateTrailOutput, error)
+	UpdateTrail(ctx context.Context, in *cloudtrail.UpdateTrailInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.UpdateTrailOutput, error)
+	StartLogging(ctx context.Context, in *cloudtrail.StartLoggingInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.StartLoggingOutput, error)
+	ListTags(ctx context.Context, in *cloudtrail.ListTagsInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.ListTagsOutput, error)
+	AddTags(ctx context.Context, in *cloudtrail.AddTagsInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.AddTagsOutput, error)
+	DeleteTrail(ctx context.Context, in *cloudtrail.DeleteTrailInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.DeleteTrailOutput, error)
+}
+
+// trail is a multi-region CloudTrail trail with log file validation (digests that prove
+// a log file was not altered) into the trail bucket, logging. Each environment that
+// turns it on gets its own; one per account is enough, and extra copies of management
+// events are billed.
+type trail struct {
+	in  *Inputs
+	api trailAPI
+	kms kmsDescribeAPI
+}
+
+func (r *trail) Key() string         { return keyTrail }
+func (r *trail) Type() string        { return "cloudtrail:trail" }
+func (r *trail) DependsOn() []string { return []string{keyTrailBucket} }
+
+// trailSettings is what fvdeploy sets on the trail, for comparison.
+func trailSettings(bucket string, multiRegion, validation, global bool, kmsKey string) map[string]string {
+	return map[string]string{
+		"s3_bucket":             bucket,
+		"multi_region":          strconv.FormatBool(multiRegion),
+		"log_file_validation":   strconv.FormatBool(validation),
+		"global_service_events": strconv.FormatBool(global),
+		"kms_key":               kmsKey,
+	}
+}
+
+func (r *trail) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	bucket := deps.Get(keyTrailBucket)
+	if bucket == nil {
+		return nil, nil
+	}
+	key, err := configuredKeyARN(ctx, r.in, r.kms)
+	if err != nil {
+		return nil, err
+	}
+	name := trailName(r.in)
+	if rec != nil && rec.ARN != "" {
+		name = rec.ARN
+	}
+	out, err := r.api.GetTrail(ctx, &cloudtrail.GetTrailInput{Name: &name})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading trail %s: %w", name, err)
+	}
+	t := out.Trail
+	arn := aws.ToString(t.TrailARN)
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(t.Name), ARN: arn}}
+	live := trailSettings(aws.ToString(t.S3BucketName), aws.ToBool(t.IsMultiRegionTrail), aws.ToBool(t.LogFileValidationEnabled), aws.ToBool(t.IncludeGlobalServiceEvents), aws.ToString(t.KmsKeyId))
+	want := trailSettings(bucket.ID, true, true, true, key)
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if live[k] != want[k] {
+			found.Changes = append(found.Changes, engine.Change{Field: k, From: live[k], To: want[k]})
+		}
+	}
+	status, err := r.api.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: &arn})
+	if err != nil {
+		return nil, fmt.Errorf("reading the status of trail %s: %w", arn, err)
+	}
+	if !aws.ToBool(status.IsLogging) {
+		found.Changes = append(found.Changes, engine.Change{Field: "logging", From: "false", To: "true"})
+	}
+	tags, err := r.api.ListTags(ctx, &cloudtrail.ListTagsInput{ResourceIdList: []string{arn}})
+	if err != nil {
+		return nil, fmt.Errorf("reading the tags of trail %s: %w", arn, err)
+	}
+	have := map[string]string{}
+	for _, l := range tags.ResourceTagList {
+		for _, t := range l.TagsList {
+			have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	if rec == nil && have["fvdeploy:key"] != keyTrail {
+		return nil, fmt.Errorf("trail %s exists but fvdeploy did not create it: delete or rename it", arn)
+	}
+	if from, to, drift := tagDrift(r.in.tags(keyTrail), have); drift {
+		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
+	}
+	return found, nil
+}
+
+func (r *trail) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	key, err := configuredKeyARN(ctx, r.in, r.kms)
+	if err != nil {
+		return nil, err
+	}
+	in := &cloudtrail.CreateTrailInput{
+		Name:                       aws.String(trailName(r.in)),
+		S3BucketName:               aws.String(deps.Get(keyTrailBucket).ID),
+		IsMultiRegionTrail:         aws.Bool(true),
+		EnableLogFileValidation:    aws.Bool(true),
+		IncludeGlobalServiceEvents: aws.Bool(true),
+		TagsList:                   ctTags(r.in.tags(keyTrail)),
+	}
+	if key != "" {
+		in.KmsKeyId = &key
+	}
+	var out *cloudtrail.CreateTrailOutput
+	// CloudTrail checks the bucket policy when the trail is created, and a policy put a
+	// moment ago may not be visible to it yet.
+	deadline := time.Now().Add(time.Minute)
+	err = r.in.waitFor(ctx, "the trail bucket's policy to reach CloudTrail", func(ctx context.Context) (bool, string, error) {
+		var err error
+		out, err = r.api.CreateTrail(ctx, in)
+		if code := errorCode(err); code == "InsufficientS3BucketPolicyException" && time.Now().Before(deadline) {
+			return false, code, nil
+		}
+		return err == nil, "", err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating trail %s: %w", trailName(r.in), err)
+	}
+	arn := aws.ToString(out.TrailARN)
+	if _, err := r.api.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: &arn}); err != nil {
+		return nil, fmt.Errorf("starting trail %s: %w", arn, err)
+	}
+	return &state.Resource{ID: trailName(r.in), ARN: arn}, nil
+}
+
+func (r *trail) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
+	arn := aws.String(found.Record.ARN)
+	settings, logging, tags := false, false, false
+	for _, c := range found.Changes {
+		switch c.Field {
+		case "logging":
+			logging = true
+		case "tags":
+			tags = true
+		default:
+			settings = true
+		}
+	}
+	if settings {
+		key, err := configuredKeyARN(ctx, r.in, r.kms)
+		if err != nil {
+			return nil, err
+		}
+		// An empty KmsKeyId switches KMS encryption off again.
+		_, err = r.api.UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{
+			Name: arn, S3BucketName: aws.String(deps.Get(keyTrailBucket).ID), KmsKeyId: &key,
+			IsMultiRegionTrail: aws.Bool(true), EnableLogFileValidation: aws.Bool(true), IncludeGlobalServiceEvents: aws.Bool(true),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("updating trail %s: %w", found.Record.ARN, err)
+		}
+	}
+	if logging {
+		if _, err := r.api.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: arn}); err != nil {
+			return nil, fmt.Errorf("starting trail %s: %w", found.Record.ARN, err)
+		}
+	}
+	if tags {
+		if _, err := r.api.AddTags(ctx, &cloudtrail.AddTagsInput{ResourceId: arn, TagsList: ctTags(r.in.tags(keyTrail))}); err != nil {
+			return nil, fmt.Errorf("tagging trail %s: %w", found.Record.ARN, err)
+		}
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+// Delete deletes by name, which AWS takes as well as the ARN; the emulator only the name.
+func (r *trail) Delete(ctx context.Context, rec *state.Resource) error {
+	if _, err := r.api.DeleteTrail(ctx, &cloudtrail.DeleteTrailInput{Name: &rec.ID}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("deleting trail %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+func ctTags(tags map[string]string) []cttypes.Tag {
+	out := make([]cttypes.Tag, 0, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		out = append(out, cttypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	return out
+}
+
+// ---- ALB access logs ----
+
+type accessLogsAPI interface {
+	DescribeLoadBalancerAttributes(ctx context.Context, in *elbv2.DescribeLoadBalancerAttributesInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeLoadBalancerAttributesOutput, error)
+	ModifyLoadBalancerAttributes(ctx context.Context, in *elbv2.ModifyLoadBalancerAttributesInput, opts ...func(*elbv2.Options)) (*elbv2.ModifyLoadBalancerAttributesOutput, error)
+}
+
+// albAccessLogs switches the ALB's access logs on into the access-log bucket. It owns
+// only the access_logs.s3.* attributes; network/alb compares only its own.
+type albAccessLogs struct {
+	in  *Inputs
+	api accessLogsAPI
+}
+
+const (
+	attrAccessLogsEnabled = "access_logs.s3.enabled"
+	attrAccessLogsBucket  = "access_logs.s3.bucket"
+	attrAccessLogsPrefix  = "access_logs.s3.prefix"
+)
+
+func (r *albAccessLogs) Key() string         { return keyALBAccessLogs }
+func (r *albAccessLogs) Type() string        { return "elbv2:access-logs" }
+func (r *albAccessLogs) DependsOn() []string { return []string{keyALB, keyALBLogsBucket} }
+
+func (r *albAccessLogs) want(bucket string) map[string]string {
+	// No prefix: the bucket is this load balancer's alone.
+	return map[string]string{attrAccessLogsEnabled: "true", attrAccessLogsBucket: bucket, attrAccessLogsPrefix: ""}
+}
+
+// Find reports access logs that are off as absent, so that switching them on reads as
+// a creation in a plan.
+func (r *albAccessLogs) Find(ctx context.Context, deps engine.Deps, _ *state.Resource) (*engine.Found, error) {
+	lb, bucket := deps.Get(keyALB), deps.Get(keyALBLogsBucket)
+	if lb == nil || bucket == nil {
+		return nil, nil
+	}
+	out, err := r.api.DescribeLoadBalancerAttributes(ctx, &elbv2.DescribeLoadBalancerAttributesInput{LoadBalancerArn: &lb.ARN})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the attributes of load balancer %s: %w", lb.ID, err)
+	}
+	live := map[string]string{}
+	for _, a := range out.Attributes {
+		live[aws.ToString(a.Key)] = aws.ToString(a.Value)
+	}
+	if live[attrAccessLogsEnabled] != "true" {
+		return nil, nil
+	}
+	found := &engine.Found{Record: state.Resource{ID: lb.ID, ARN: lb.ARN, Attrs: map[string]string{"bucket": bucket.ID}}}
+	want := r.want(bucket.ID)
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if live[k] != want[k] {
+			found.Changes = append(found.Changes, engine.Change{Field: k, From: live[k], To: want[k]})
+		}
+	}
+	return found, nil
+}
+
+func (r *albAccessLogs) set(ctx context.Context, lbARN string, attrs map[string]string) error {
+	var list []elbtypes.LoadBalancerAttribute
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		list = append(list, elbtypes.LoadBalancerAttribute{Key: aws.String(k), Value: aws.String(attrs[k])})
+	}
+	_, err := r.api.ModifyLoadBalancerAttributes(ctx, &elbv2.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &lbARN, Attributes: list})
+	return err
+}
+
+func (r *albAccessLogs) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	lb, bucket := deps.Get(keyALB), deps.Get(keyALBLogsBucket)
+	// ELB writes a test object to the bucket to check its policy before accepting this.
+	if err := r.set(ctx, lb.ARN, r.want(bucket.ID)); err != nil {
+		return nil, fmt.Errorf("sending the access logs of load balancer %s to bucket %s: %w", lb.ID, bucket.ID, err)
+	}
+	return &state.Resource{ID: lb.ID, ARN: lb.ARN, Attrs: map[string]string{"bucket": bucket.ID}}, nil
+}
+
+func (r *albAccessLogs) Update(ctx context.Context, deps engine.Deps, _ *engine.Found) (*state.Resource, error) {
+	return r.Create(ctx, deps)
+}
+
+// Delete switches access logs off, so that the bucket can go; a load balancer already
+// gone has none.
+func (r *albAccessLogs) Delete(ctx context.Context, rec *state.Resource) error {
+	err := r.set(ctx, rec.ARN, map[string]string{attrAccessLogsEnabled: "false"})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("switching off the access logs of load balancer %s: %w", rec.ID, err)
+	}
+	return nil
+}

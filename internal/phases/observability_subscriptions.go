@@ -1,0 +1,209 @@
+package phases
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+type subscriptionsAPI interface {
+	ListSubscriptionsByTopic(ctx context.Context, in *sns.ListSubscriptionsByTopicInput, opts ...func(*sns.Options)) (*sns.ListSubscriptionsByTopicOutput, error)
+	Subscribe(ctx context.Context, in *sns.SubscribeInput, opts ...func(*sns.Options)) (*sns.SubscribeOutput, error)
+	Unsubscribe(ctx context.Context, in *sns.UnsubscribeInput, opts ...func(*sns.Options)) (*sns.UnsubscribeOutput, error)
+}
+
+// subscriptions owns the topic's email and HTTPS subscribers as one set: keyed one by
+// one by their position in the config, removing the first would resubscribe the rest.
+// Subscriptions of other protocols (a Lambda relay, a queue) are not fvdeploy's to judge
+// and are left alone.
+type subscriptions struct {
+	in  *Inputs
+	api subscriptionsAPI
+}
+
+// pendingConfirmation is the subscription ARN SNS reports until the recipient confirms.
+const pendingConfirmation = "PendingConfirmation"
+
+func (r *subscriptions) Key() string         { return keySubscriptions }
+func (r *subscriptions) Type() string        { return "sns:subscriptions" }
+func (r *subscriptions) DependsOn() []string { return []string{keyTopic} }
+
+type subscriber struct{ protocol, endpoint string }
+
+// String names the subscriber for plans and progress, shortening HTTPS URLs.
+func (s subscriber) String() string {
+	return s.protocol + ":" + displayEndpoint(s.protocol, s.endpoint)
+}
+
+// id is what two subscribers are compared by. SNS masks the password of an HTTPS
+// endpoint with Basic Auth when it lists subscriptions, so that part is left out.
+func (s subscriber) id() string {
+	if u, err := url.Parse(s.endpoint); err == nil && s.protocol == "https" && u.User != nil {
+		u.User = url.User(u.User.Username())
+		return s.protocol + ":" + u.String()
+	}
+	return s.protocol + ":" + s.endpoint
+}
+
+// displayEndpoint shortens an HTTPS endpoint to its host and a hash of the whole: webhook
+// URLs often carry a token in the path, which has no place in plans, logs or status.
+func displayEndpoint(protocol, endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if protocol != "https" && protocol != "http" || err != nil {
+		return endpoint
+	}
+	sum := sha256.Sum256([]byte(endpoint))
+	return u.Scheme + "://" + u.Host + "/…#" + hex.EncodeToString(sum[:])[:8]
+}
+
+func (r *subscriptions) desired() []subscriber {
+	var out []subscriber
+	for _, e := range r.in.Config.Alarms.Email {
+		out = append(out, subscriber{"email", e})
+	}
+	for _, u := range r.in.Config.Alarms.HTTPS {
+		out = append(out, subscriber{"https", u})
+	}
+	return out
+}
+
+func listSubscriptions(ctx context.Context, api subscriptionsAPI, topicARN string) ([]snstypes.Subscription, error) {
+	var out []snstypes.Subscription
+	p := sns.NewListSubscriptionsByTopicPaginator(api, &sns.ListSubscriptionsByTopicInput{TopicArn: &topicARN})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Subscriptions...)
+	}
+	return out, nil
+}
+
+// plan compares the topic's subscribers with the config: which to subscribe, and which
+// confirmed ones to unsubscribe. A pending subscription counts as there (subscribing
+// again would send another confirmation request every run); an unwanted pending one
+// cannot be cancelled, and SNS drops it unconfirmed after three days.
+func (r *subscriptions) plan(ctx context.Context, topicARN string) (add []subscriber, remove []snstypes.Subscription, err error) {
+	subs, err := listSubscriptions(ctx, r.api, topicARN)
+	if err != nil {
+		return nil, nil, err
+	}
+	live := map[string]bool{}
+	for _, s := range subs {
+		live[subscriber{aws.ToString(s.Protocol), aws.ToString(s.Endpoint)}.id()] = true
+	}
+	want := map[string]bool{}
+	for _, d := range r.desired() {
+		if !live[d.id()] && !want[d.id()] {
+			add = append(add, d)
+		}
+		want[d.id()] = true
+	}
+	for _, s := range subs {
+		p := aws.ToString(s.Protocol)
+		if (p == "email" || p == "https") && aws.ToString(s.SubscriptionArn) != pendingConfirmation && !want[subscriber{p, aws.ToString(s.Endpoint)}.id()] {
+			remove = append(remove, s)
+		}
+	}
+	return add, remove, nil
+}
+
+// Find reports the set as found whenever the topic exists, so that an empty set is
+// "up to date" rather than "to create" on every run.
+func (r *subscriptions) Find(ctx context.Context, deps engine.Deps, _ *state.Resource) (*engine.Found, error) {
+	t := deps.Get(keyTopic)
+	if t == nil {
+		return nil, nil
+	}
+	add, remove, err := r.plan(ctx, t.ARN)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the subscriptions of SNS topic %s: %w", t.ARN, err)
+	}
+	found := &engine.Found{Record: state.Resource{ID: t.ARN}}
+	for _, s := range add {
+		found.Changes = append(found.Changes, engine.Change{Field: "subscribe", To: s.String()})
+	}
+	for _, s := range remove {
+		found.Changes = append(found.Changes, engine.Change{Field: "unsubscribe", From: subscriber{aws.ToString(s.Protocol), aws.ToString(s.Endpoint)}.String()})
+	}
+	return found, nil
+}
+
+func (r *subscriptions) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	arn := deps.Get(keyTopic).ARN
+	if err := r.sync(ctx, arn); err != nil {
+		return nil, err
+	}
+	return &state.Resource{ID: arn}, nil
+}
+
+// Update works from a fresh comparison, not from the changes: those show HTTPS
+// endpoints shortened.
+func (r *subscriptions) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
+	if err := r.sync(ctx, found.Record.ID); err != nil {
+		return nil, err
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+func (r *subscriptions) sync(ctx context.Context, topicARN string) error {
+	add, remove, err := r.plan(ctx, topicARN)
+	if err != nil {
+		return fmt.Errorf("listing the subscriptions of SNS topic %s: %w", topicARN, err)
+	}
+	for _, s := range add {
+		if _, err := r.api.Subscribe(ctx, &sns.SubscribeInput{TopicArn: &topicARN, Protocol: aws.String(s.protocol), Endpoint: aws.String(s.endpoint)}); err != nil {
+			return fmt.Errorf("subscribing %s to SNS topic %s: %w", s, topicARN, err)
+		}
+		// Email and HTTPS subscriptions always wait for the recipient's confirmation.
+		r.in.Progress("subscribed %s to the alarm topic: alarms reach it once it confirms the request AWS sent it", s)
+	}
+	for _, s := range remove {
+		if err := unsubscribe(ctx, r.api, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func unsubscribe(ctx context.Context, api subscriptionsAPI, s snstypes.Subscription) error {
+	if _, err := api.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: s.SubscriptionArn}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("unsubscribing %s: %w", subscriber{aws.ToString(s.Protocol), aws.ToString(s.Endpoint)}, err)
+	}
+	return nil
+}
+
+// Delete unsubscribes the confirmed email and HTTPS subscribers; pending ones have no
+// ARN to unsubscribe and lapse by themselves (or go with the topic).
+func (r *subscriptions) Delete(ctx context.Context, rec *state.Resource) error {
+	subs, err := listSubscriptions(ctx, r.api, rec.ID)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing the subscriptions of SNS topic %s: %w", rec.ID, err)
+	}
+	for _, s := range subs {
+		p := aws.ToString(s.Protocol)
+		if (p == "email" || p == "https") && aws.ToString(s.SubscriptionArn) != pendingConfirmation {
+			if err := unsubscribe(ctx, r.api, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

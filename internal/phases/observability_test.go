@@ -1,0 +1,649 @@
+package phases
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// fakeService creates, directly through the SDK, the load balancer and target group the
+// alarms watch, and records them with stand-in cluster, service and role records under
+// the network and cluster phases' keys (alarms need only names; the deploy policy only
+// ARNs). It returns those keys; remove them from doc before a destroy.
+func fakeService(t *testing.T, in *Inputs, doc *state.Document) []string {
+	t.Helper()
+	ctx := context.Background()
+	ec2c, elb := in.AWS.EC2(), in.AWS.ELB()
+	vpc, err := ec2c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.8.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subnets []string
+	for i := range 2 {
+		s, err := ec2c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(fmt.Sprintf("10.8.%d.0/24", i)), AvailabilityZone: aws.String(in.Region + string(rune('a'+i)))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subnets = append(subnets, aws.ToString(s.Subnet.SubnetId))
+	}
+	lb, err := elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: aws.String(in.prefix()), Subnets: subnets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := elb.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{Name: aws.String(in.prefix()), TargetType: elbtypes.TargetTypeEnumIp,
+		Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(8000), VpcId: vpc.Vpc.VpcId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, p := in.Account, in.prefix()
+	recs := map[string]*state.Resource{
+		keyALB:      {Type: "elbv2:load-balancer", ID: p, ARN: aws.ToString(lb.LoadBalancers[0].LoadBalancerArn)},
+		keyTG:       {Type: "elbv2:target-group", ID: p, ARN: aws.ToString(tg.TargetGroups[0].TargetGroupArn)},
+		keyCluster:  {Type: "ecs:cluster", ID: p, ARN: "arn:aws:ecs:us-east-1:" + acct + ":cluster/" + p},
+		keyService:  {Type: "ecs:service", ID: p, ARN: "arn:aws:ecs:us-east-1:" + acct + ":service/" + p + "/" + p, Attrs: map[string]string{"cluster": p}},
+		keyExecRole: {Type: "iam:role", ID: p + "-exec", ARN: "arn:aws:iam::" + acct + ":role/" + p + "-exec"},
+		keyTaskRole: {Type: "iam:role", ID: p + "-task", ARN: "arn:aws:iam::" + acct + ":role/" + p + "-task"},
+	}
+	maps.Copy(doc.Resources, recs)
+	return slices.Collect(maps.Keys(recs))
+}
+
+// destroyExpecting destroys everything but the stand-in records and returns the error
+// of the walk (nil when all went).
+func destroyExpecting(t *testing.T, in *Inputs, doc *state.Document, fakes []string) error {
+	t.Helper()
+	for _, k := range fakes {
+		delete(doc.Resources, k)
+	}
+	res, err := newEngine(t, in).Destroy(context.Background(), nil, doc, func(context.Context, *state.Document) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Err()
+}
+
+func describeAlarms(t *testing.T, in *Inputs) map[string]cwtypes.MetricAlarm {
+	t.Helper()
+	out, err := in.AWS.CloudWatch().DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(in.prefix() + "-")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]cwtypes.MetricAlarm{}
+	for _, a := range out.MetricAlarms {
+		m[aws.ToString(a.AlarmName)] = a
+	}
+	return m
+}
+
+func dimString(dims []cwtypes.Dimension) string {
+	var out []string
+	for _, d := range dims {
+		out = append(out, aws.ToString(d.Name)+"="+aws.ToString(d.Value))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+// policyStatements parses a policy document into its statements.
+func policyStatements(t *testing.T, doc string) []map[string]any {
+	t.Helper()
+	doc, err := decodePolicy(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ Statement []map[string]any }
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		t.Fatalf("policy %s: %v", doc, err)
+	}
+	return p.Statement
+}
+
+func listTopicSubscribers(t *testing.T, in *Inputs, topicARN string) []string {
+	t.Helper()
+	subs, err := listSubscriptions(context.Background(), in.AWS.SNS(), topicARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range subs {
+		out = append(out, aws.ToString(s.Protocol)+":"+aws.ToString(s.Endpoint))
+	}
+	slices.Sort(out)
+	return out
+}
+
+const relayURL = "https://relay.example.com/hooks/T0KEN-in-the-path"
+
+func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
+	ctx := context.Background()
+	in, rec := newTestInputs(t, "prod", nil)
+	progress := &progressLog{t: t}
+	in.Progress = progress.printf
+	o := &in.Config.Observability
+	o.CloudTrail, o.ALBAccessLogs = true, true
+	in.Config.Alarms.Email = []string{"ops@example.com", "oncall@example.com"}
+	in.Config.Alarms.HTTPS = []string{relayURL}
+	doc := newDoc(in)
+	fakes := fakeService(t, in, doc)
+
+	applyScoped(t, in, doc, "observability")
+
+	// ---- the topic, its key and its subscribers ----
+	topic := doc.Resources[keyTopic]
+	if topic == nil || topic.ARN != "arn:aws:sns:us-east-1:123456789012:fastapi-vars-prod-alerts" {
+		t.Fatalf("topic record %+v", topic)
+	}
+	attrs, err := in.AWS.SNS().GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &topic.ARN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kmsc := in.AWS.KMS()
+	key, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/fastapi-vars-prod-alerts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := attrs.Attributes["KmsMasterKeyId"], aws.ToString(key.KeyMetadata.Arn); got != want || want == "" {
+		t.Errorf("topic encrypted with %q, want the customer managed key %q", got, want)
+	}
+	pol, err := kmsc.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: key.KeyMetadata.KeyId, PolicyName: aws.String("default")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloudwatchMayUse := false
+	for _, s := range policyStatements(t, aws.ToString(pol.Policy)) {
+		if p, _ := s["Principal"].(map[string]any); p["Service"] == "cloudwatch.amazonaws.com" && s["Effect"] == "Allow" {
+			cloudwatchMayUse = slices.Equal(sortedList(s["Action"]), []any{"kms:Decrypt", "kms:GenerateDataKey*"})
+		}
+	}
+	if !cloudwatchMayUse {
+		t.Errorf("the topic key's policy does not let CloudWatch alarms publish: %s", aws.ToString(pol.Policy))
+	}
+	if rot, err := kmsc.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: key.KeyMetadata.KeyId}); err != nil || !rot.KeyRotationEnabled {
+		t.Errorf("topic key rotation: %+v %v", rot, err)
+	}
+	wantSubs := []string{"email:oncall@example.com", "email:ops@example.com", "https:" + relayURL}
+	if got := listTopicSubscribers(t, in, topic.ARN); !slices.Equal(got, wantSubs) {
+		t.Errorf("subscribers %v, want %v", got, wantSubs)
+	}
+	if strings.Contains(progress.String(), "T0KEN") {
+		t.Errorf("the webhook URL's path was shown:\n%s", progress)
+	}
+
+	// ---- the alarms: metrics, dimensions, thresholds, actions ----
+	lbFull := arnTail(doc.Resources[keyALB].ARN, ":loadbalancer/")
+	tgFull := arnTail(doc.Resources[keyTG].ARN, ":")
+	if !strings.HasPrefix(lbFull, "app/fastapi-vars-prod/") || !strings.HasPrefix(tgFull, "targetgroup/fastapi-vars-prod/") {
+		t.Fatalf("full names %q %q", lbFull, tgFull)
+	}
+	lbDims, tgDims := "LoadBalancer="+lbFull, "LoadBalancer="+lbFull+",TargetGroup="+tgFull
+	svcDims := "ClusterName=fastapi-vars-prod,ServiceName=fastapi-vars-prod"
+	want := map[string]struct {
+		metric, stat, dims, op, missing string
+		threshold                       float64
+	}{
+		"alb-5xx-elb":         {"AWS/ApplicationELB/HTTPCode_ELB_5XX_Count", "Sum", lbDims, "GreaterThanThreshold", "notBreaching", 10},
+		"alb-5xx-target":      {"AWS/ApplicationELB/HTTPCode_Target_5XX_Count", "Sum", tgDims, "GreaterThanThreshold", "notBreaching", 10},
+		"alb-p95-latency":     {"AWS/ApplicationELB/TargetResponseTime", "p95", tgDims, "GreaterThanThreshold", "notBreaching", 1},
+		"ecs-cpu":             {"AWS/ECS/CPUUtilization", "Average", svcDims, "GreaterThanThreshold", "notBreaching", 80},
+		"ecs-memory":          {"AWS/ECS/MemoryUtilization", "Average", svcDims, "GreaterThanThreshold", "notBreaching", 80},
+		"alb-unhealthy-hosts": {"AWS/ApplicationELB/UnHealthyHostCount", "Maximum", tgDims, "GreaterThanThreshold", "notBreaching", 0},
+		"ecs-running-tasks":   {"ECS/ContainerInsights/RunningTaskCount", "Average", svcDims, "LessThanThreshold", "breaching", 2},
+	}
+	alarms := describeAlarms(t, in)
+	if len(alarms) != len(want) {
+		t.Errorf("%d alarms, want %d: %v", len(alarms), len(want), slices.Sorted(maps.Keys(alarms)))
+	}
+	for name, w := range want {
+		a, ok := alarms["fastapi-vars-prod-"+name]
+		if !ok {
+			t.Errorf("alarm %s missing", name)
+			continue
+		}
+		stat := string(a.Statistic)
+		if e := aws.ToString(a.ExtendedStatistic); e != "" {
+			stat = e
+		}
+		got := fmt.Sprintf("%s/%s %s [%s] %s %g missing=%s", aws.ToString(a.Namespace), aws.ToString(a.MetricName), stat, dimString(a.Dimensions),
+			a.ComparisonOperator, aws.ToFloat64(a.Threshold), aws.ToString(a.TreatMissingData))
+		exp := fmt.Sprintf("%s %s [%s] %s %g missing=%s", w.metric, w.stat, w.dims, w.op, w.threshold, w.missing)
+		if got != exp {
+			t.Errorf("alarm %s:\n got %s\nwant %s", name, got, exp)
+		}
+		if !slices.Equal(a.AlarmActions, []string{topic.ARN}) || !slices.Equal(a.OKActions, []string{topic.ARN}) || !aws.ToBool(a.ActionsEnabled) {
+			t.Errorf("alarm %s actions %v OK %v enabled %v, want the topic for both", name, a.AlarmActions, a.OKActions, aws.ToBool(a.ActionsEnabled))
+		}
+		if aws.ToInt32(a.Period) != 60 || aws.ToInt32(a.EvaluationPeriods) != 5 || aws.ToInt32(a.DatapointsToAlarm) != 3 {
+			t.Errorf("alarm %s: period %d, %d of %d", name, aws.ToInt32(a.Period), aws.ToInt32(a.DatapointsToAlarm), aws.ToInt32(a.EvaluationPeriods))
+		}
+		if !strings.Contains(aws.ToString(a.AlarmDescription), "Runbook: ") {
+			t.Errorf("alarm %s description has no runbook hint: %q", name, aws.ToString(a.AlarmDescription))
+		}
+	}
+
+	// ---- the trail and its bucket ----
+	bucket := "fastapi-vars-prod-trail-123456789012-us-east-1"
+	tr, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String("fastapi-vars-prod-audit")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt := tr.Trail; aws.ToString(tt.S3BucketName) != bucket || !aws.ToBool(tt.IsMultiRegionTrail) || !aws.ToBool(tt.LogFileValidationEnabled) {
+		t.Errorf("trail: bucket %s multi-region %v validation %v", aws.ToString(tt.S3BucketName), aws.ToBool(tt.IsMultiRegionTrail), aws.ToBool(tt.LogFileValidationEnabled))
+	}
+	if st, err := in.AWS.CloudTrail().GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: tr.Trail.TrailARN}); err != nil || !aws.ToBool(st.IsLogging) {
+		t.Errorf("trail not logging: %+v %v", st, err)
+	}
+	assertPrivateBucket(t, in, bucket, "AES256")
+	s3c := in.AWS.S3()
+	bp, err := s3c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range policyStatements(t, aws.ToString(bp.Policy)) {
+		if s["Effect"] != "Allow" {
+			continue
+		}
+		p, _ := s["Principal"].(map[string]any)
+		cond, _ := s["Condition"].(map[string]any)
+		eq, _ := cond["StringEquals"].(map[string]any)
+		if p["Service"] != "cloudtrail.amazonaws.com" || fmt.Sprint(eq["aws:SourceArn"]) != aws.ToString(tr.Trail.TrailARN) {
+			t.Errorf("trail bucket lets someone other than this trail in: %v", s)
+		}
+		if slices.Contains(sortedList(s["Action"]), any("s3:PutObject")) && eq["s3:x-amz-acl"] != "bucket-owner-full-control" {
+			t.Errorf("CloudTrail writes without bucket-owner-full-control: %v", s)
+		}
+	}
+
+	// ---- the ALB's access logs ----
+	logsBucket := "fastapi-vars-prod-alb-logs-123456789012-us-east-1"
+	lbAttrs, err := in.AWS.ELB().DescribeLoadBalancerAttributes(ctx, &elbv2.DescribeLoadBalancerAttributesInput{LoadBalancerArn: aws.String(doc.Resources[keyALB].ARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range lbAttrs.Attributes {
+		got[aws.ToString(a.Key)] = aws.ToString(a.Value)
+	}
+	if got[attrAccessLogsEnabled] != "true" || got[attrAccessLogsBucket] != logsBucket {
+		t.Errorf("ALB access logs: enabled %q bucket %q", got[attrAccessLogsEnabled], got[attrAccessLogsBucket])
+	}
+	assertPrivateBucket(t, in, logsBucket, "AES256")
+	bp, err = s3c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &logsBucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(aws.ToString(bp.Policy), `"arn:aws:iam::127311923021:root"`) {
+		t.Errorf("access log bucket policy does not name us-east-1's ELB log delivery account: %s", aws.ToString(bp.Policy))
+	}
+
+	// ---- converged: nothing to do, nothing called that changes anything ----
+	mark := len(rec.Calls())
+	res := applyScoped(t, in, doc, "observability")
+	if res.Changed() {
+		t.Errorf("second apply changed %+v", res.Items)
+	}
+	if m := mutations(rec, mark); len(m) != 0 {
+		t.Errorf("second apply made mutating calls: %v", m)
+	}
+
+	// ---- state lost: everything is found again by name, alias and tags, not duplicated ----
+	lost := newDoc(in)
+	for _, k := range fakes {
+		lost.Resources[k] = doc.Resources[k]
+	}
+	mark = len(rec.Calls())
+	applyScoped(t, in, lost, "observability")
+	if m := mutations(rec, mark); len(m) != 0 {
+		t.Errorf("apply with lost state made mutating calls: %v", m)
+	}
+	if len(lost.Resources) != len(doc.Resources) || lost.Resources[keyTopicKey].ID != doc.Resources[keyTopicKey].ID {
+		t.Errorf("adopted %d resources (key %s), want %d (key %s)", len(lost.Resources), lost.Resources[keyTopicKey].ID, len(doc.Resources), doc.Resources[keyTopicKey].ID)
+	}
+
+	// ---- status ----
+	states, err := AlarmStates(ctx, in, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 7 || states[0].Name != "fastapi-vars-prod-alb-5xx-elb" || states[0].State == "" {
+		t.Errorf("alarm states %+v", states)
+	}
+	subs, err := Subscriptions(ctx, in, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	for _, s := range subs {
+		shown = append(shown, fmt.Sprintf("%s:%s:%v", s.Protocol, s.Endpoint, s.Confirmed))
+	}
+	slices.Sort(shown)
+	// moto confirms every subscription at once; AWS leaves email and HTTPS ones pending
+	// until the recipient confirms (see TestSubscriptionsPendingAndOtherProtocols).
+	if len(shown) != 3 || !strings.HasPrefix(shown[2], "https:https://relay.example.com/…#") || strings.Contains(shown[2], "T0KEN") {
+		t.Errorf("subscriptions shown %v", shown)
+	}
+
+	// ---- drift out of band is shown and put right ----
+	cw := in.AWS.CloudWatch()
+	a := alarms["fastapi-vars-prod-alb-5xx-elb"]
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: a.AlarmName, AlarmDescription: a.AlarmDescription, Namespace: a.Namespace,
+		MetricName: a.MetricName, Statistic: a.Statistic, Dimensions: a.Dimensions, Period: a.Period, EvaluationPeriods: a.EvaluationPeriods,
+		DatapointsToAlarm: a.DatapointsToAlarm, Threshold: aws.Float64(500), ComparisonOperator: a.ComparisonOperator, TreatMissingData: a.TreatMissingData,
+		ActionsEnabled: a.ActionsEnabled, AlarmActions: a.AlarmActions, OKActions: a.OKActions}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range mustList(t, in, topic.ARN) {
+		if aws.ToString(s.Endpoint) == "ops@example.com" {
+			if _, err := in.AWS.SNS().Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: s.SubscriptionArn}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := in.AWS.SNS().Subscribe(ctx, &sns.SubscribeInput{TopicArn: &topic.ARN, Protocol: aws.String("email"), Endpoint: aws.String("stray@example.com")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.AWS.CloudTrail().StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: tr.Trail.TrailARN}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3c.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	plan := planPhases(t, in, doc, "observability")
+	changed := map[string]string{}
+	for _, it := range plan.Items {
+		if it.Action != engine.NoOp {
+			var fields []string
+			for _, c := range it.Changes {
+				fields = append(fields, c.Field)
+			}
+			slices.Sort(fields)
+			changed[it.Key] = strings.Join(fields, ",")
+		}
+	}
+	wantChanged := map[string]string{
+		"observability/alarm-alb-5xx-elb": "threshold",
+		keySubscriptions:                  "subscribe,unsubscribe",
+		keyTrail:                          "logging",
+		keyTrailBucket:                    "block_public_access",
+	}
+	if !maps.Equal(changed, wantChanged) {
+		t.Errorf("plan after drift:\n got %v\nwant %v", changed, wantChanged)
+	}
+	applyScoped(t, in, doc, "observability")
+	if got := listTopicSubscribers(t, in, topic.ARN); !slices.Equal(got, wantSubs) {
+		t.Errorf("subscribers after repair %v, want %v", got, wantSubs)
+	}
+	if a := describeAlarms(t, in)["fastapi-vars-prod-alb-5xx-elb"]; aws.ToFloat64(a.Threshold) != 10 {
+		t.Errorf("alarm threshold after repair: %g, want 10", aws.ToFloat64(a.Threshold))
+	}
+	assertPrivateBucket(t, in, bucket, "AES256")
+	mark = len(rec.Calls())
+	applyScoped(t, in, doc, "observability")
+	if m := mutations(rec, mark); len(m) != 0 {
+		t.Errorf("apply after repair made mutating calls: %v", m)
+	}
+
+	// ---- destroy keeps a bucket that holds logs, unless told to purge ----
+	// moto enforces the bucket policy's deny on object calls, and its endpoint is plain
+	// HTTP, which the TLS-only statement refuses: the test's log file goes in without it.
+	if _, err := s3c.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("AWSLogs/123456789012/CloudTrail/us-east-1/log.json.gz"), Body: strings.NewReader("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	err = destroyExpecting(t, in, doc, fakes)
+	if !errors.Is(err, ErrDataKept) || !strings.Contains(err.Error(), bucket) || !strings.Contains(err.Error(), "fvdeploy destroy --purge-data") {
+		t.Fatalf("destroy with logs in the trail bucket: %v", err)
+	}
+	if keys := slices.Sorted(maps.Keys(doc.Resources)); !slices.Equal(keys, []string{keyTrailBucket}) {
+		t.Errorf("state after a destroy that kept the bucket: %v, want only %s", keys, keyTrailBucket)
+	}
+	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
+		t.Errorf("the kept bucket is gone: %v", err)
+	}
+	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &logsBucket}); err == nil {
+		t.Error("the empty access log bucket was not deleted")
+	}
+	if left := describeAlarms(t, in); len(left) != 0 {
+		t.Errorf("alarms left: %v", slices.Sorted(maps.Keys(left)))
+	}
+	if _, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: tr.Trail.TrailARN}); !isNotFound(err) {
+		t.Errorf("trail after destroy: %v", err)
+	}
+	if _, err := in.AWS.SNS().GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &topic.ARN}); !isNotFound(err) {
+		t.Errorf("topic after destroy: %v", err)
+	}
+	if k, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: key.KeyMetadata.KeyId}); err != nil || k.KeyMetadata.KeyState != "PendingDeletion" {
+		t.Errorf("topic key after destroy: %+v %v, want pending deletion", k, err)
+	}
+	in.PurgeData = true
+	if err := destroyExpecting(t, in, doc, nil); err != nil {
+		t.Fatalf("destroy --purge-data: %v", err)
+	}
+	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err == nil || len(doc.Resources) != 0 {
+		t.Errorf("after purge: bucket still there (%v) or state holds %v", err, slices.Collect(maps.Keys(doc.Resources)))
+	}
+}
+
+func mustList(t *testing.T, in *Inputs, topicARN string) []snstypes.Subscription {
+	t.Helper()
+	subs, err := listSubscriptions(context.Background(), in.AWS.SNS(), topicARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return subs
+}
+
+// assertPrivateBucket checks that all public access is blocked and the bucket is
+// encrypted with algo.
+func assertPrivateBucket(t *testing.T, in *Inputs, bucket, algo string) {
+	t.Helper()
+	ctx := context.Background()
+	s3c := in.AWS.S3()
+	pab, err := s3c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket})
+	if err != nil {
+		t.Fatalf("public access block of %s: %v", bucket, err)
+	}
+	if c := pab.PublicAccessBlockConfiguration; !aws.ToBool(c.BlockPublicAcls) || !aws.ToBool(c.IgnorePublicAcls) || !aws.ToBool(c.BlockPublicPolicy) || !aws.ToBool(c.RestrictPublicBuckets) {
+		t.Errorf("bucket %s does not block all public access: %+v", bucket, c)
+	}
+	enc, err := s3c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &bucket})
+	if err != nil {
+		t.Fatalf("encryption of %s: %v", bucket, err)
+	}
+	if got := string(enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm); got != algo {
+		t.Errorf("bucket %s encrypted with %s, want %s", bucket, got, algo)
+	}
+}
+
+func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.T) {
+	ctx := context.Background()
+	in, rec := newTestInputs(t, "hml", nil)
+	key, err := in.AWS.KMS().CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("the team's key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.AWS.KMS().CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/team"), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	keyARN := aws.ToString(key.KeyMetadata.Arn)
+	in.Config.Observability.KMSKeyID = "alias/team"
+	in.Config.Observability.CloudTrail = true
+	doc := newDoc(in)
+	fakes := fakeService(t, in, doc)
+
+	applyScoped(t, in, doc, "observability")
+	if doc.Resources[keyTopicKey] != nil {
+		t.Error("a topic key was made although one is configured")
+	}
+	topicARN := doc.Resources[keyTopic].ARN
+	attrs, err := in.AWS.SNS().GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &topicARN})
+	if err != nil || attrs.Attributes["KmsMasterKeyId"] != keyARN {
+		t.Errorf("topic key %q (%v), want %s", attrs.Attributes["KmsMasterKeyId"], err, keyARN)
+	}
+	bucket := "fastapi-vars-hml-trail-123456789012-us-east-1"
+	assertPrivateBucket(t, in, bucket, "aws:kms")
+	enc, err := in.AWS.S3().GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.KMSMasterKeyID); got != keyARN {
+		t.Errorf("trail bucket key %q, want %s", got, keyARN)
+	}
+	tr, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String("fastapi-vars-hml-audit")})
+	if err != nil || aws.ToString(tr.Trail.KmsKeyId) != keyARN {
+		t.Errorf("trail key %+v (%v), want %s", tr, err, keyARN)
+	}
+	// hml runs without Container Insights: the task count comes from the target group.
+	running := describeAlarms(t, in)["fastapi-vars-hml-ecs-running-tasks"]
+	tgFull := arnTail(doc.Resources[keyTG].ARN, ":")
+	if aws.ToString(running.MetricName) != "HealthyHostCount" || running.Statistic != cwtypes.StatisticMinimum ||
+		!strings.Contains(dimString(running.Dimensions), "TargetGroup="+tgFull) || aws.ToFloat64(running.Threshold) != 2 {
+		t.Errorf("running-task alarm without Container Insights: %s %s %s < %g", aws.ToString(running.MetricName), running.Statistic, dimString(running.Dimensions), aws.ToFloat64(running.Threshold))
+	}
+	mark := len(rec.Calls())
+	applyScoped(t, in, doc, "observability")
+	if m := mutations(rec, mark); len(m) != 0 {
+		t.Errorf("second apply made mutating calls: %v", m)
+	}
+
+	// Switched off, the trail and its (empty) bucket go; what the current config no
+	// longer declares is deleted with the phase's deleters.
+	in.Config.Observability.CloudTrail = false
+	res := applyScoped(t, in, doc, "observability")
+	for _, k := range []string{keyTrail, keyTrailBucket} {
+		if it := item(res, k); it.Action != engine.Delete || doc.Resources[k] != nil {
+			t.Errorf("%s after switching the trail off: %s, in state: %v", k, it.Action, doc.Resources[k] != nil)
+		}
+	}
+	if _, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String("fastapi-vars-hml-audit")}); !isNotFound(err) {
+		t.Errorf("trail after switching it off: %v", err)
+	}
+	if err := destroyExpecting(t, in, doc, fakes); err != nil || len(doc.Resources) != 0 {
+		t.Fatalf("destroy: %v; left %v", err, slices.Collect(maps.Keys(doc.Resources)))
+	}
+	if _, err := in.AWS.KMS().DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/team")}); err != nil {
+		t.Errorf("the configured key was touched: %v", err)
+	}
+}
+
+// fakeSNS serves ListSubscriptionsByTopic from a fixed list, as AWS would answer with
+// subscriptions pending confirmation (moto confirms every one at once), and records
+// what is subscribed and unsubscribed.
+type fakeSNS struct {
+	subs         []snstypes.Subscription
+	subscribed   []string
+	unsubscribed []string
+}
+
+func (f *fakeSNS) ListSubscriptionsByTopic(context.Context, *sns.ListSubscriptionsByTopicInput, ...func(*sns.Options)) (*sns.ListSubscriptionsByTopicOutput, error) {
+	return &sns.ListSubscriptionsByTopicOutput{Subscriptions: f.subs}, nil
+}
+
+func (f *fakeSNS) Subscribe(_ context.Context, in *sns.SubscribeInput, _ ...func(*sns.Options)) (*sns.SubscribeOutput, error) {
+	f.subscribed = append(f.subscribed, aws.ToString(in.Protocol)+":"+aws.ToString(in.Endpoint))
+	return &sns.SubscribeOutput{SubscriptionArn: aws.String(pendingConfirmation)}, nil
+}
+
+func (f *fakeSNS) Unsubscribe(_ context.Context, in *sns.UnsubscribeInput, _ ...func(*sns.Options)) (*sns.UnsubscribeOutput, error) {
+	f.unsubscribed = append(f.unsubscribed, aws.ToString(in.SubscriptionArn))
+	return &sns.UnsubscribeOutput{}, nil
+}
+
+type depsMap map[string]*state.Resource
+
+func (d depsMap) Get(key string) *state.Resource { return d[key] }
+
+func TestSubscriptionsPendingAndOtherProtocols(t *testing.T) {
+	ctx := context.Background()
+	in, _ := newTestInputs(t, "dev", nil)
+	in.Config.Alarms.Email = []string{"ops@example.com", "new@example.com"}
+	in.Config.Alarms.HTTPS = []string{"https://bot:s3cret@relay.example.com/hook"}
+	topicARN := "arn:aws:sns:us-east-1:123456789012:fastapi-vars-dev-alerts"
+	sub := func(protocol, endpoint, arn string) snstypes.Subscription {
+		return snstypes.Subscription{Protocol: aws.String(protocol), Endpoint: aws.String(endpoint), SubscriptionArn: aws.String(arn), TopicArn: &topicARN}
+	}
+	f := &fakeSNS{subs: []snstypes.Subscription{
+		sub("email", "ops@example.com", pendingConfirmation),                                      // wanted, waiting for its recipient
+		sub("https", "https://bot:****@relay.example.com/hook", topicARN+":https-1"),              // wanted; SNS masks the password
+		sub("email", "gone@example.com", topicARN+":email-gone"),                                  // removed from the config
+		sub("email", "never-confirmed@example.com", pendingConfirmation),                          // removed, cannot be cancelled
+		sub("lambda", "arn:aws:lambda:us-east-1:123456789012:function:relay", topicARN+":lambda"), // not fvdeploy's
+	}}
+	r := &subscriptions{in: in, api: f}
+	deps := depsMap{keyTopic: {ID: "fastapi-vars-dev-alerts", ARN: topicARN}}
+	found, err := r.Find(ctx, deps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []string
+	for _, c := range found.Changes {
+		changes = append(changes, c.String())
+	}
+	want := []string{`subscribe: "" -> "email:new@example.com"`, `unsubscribe: "email:gone@example.com" -> ""`}
+	if !slices.Equal(changes, want) {
+		t.Errorf("changes:\n got %v\nwant %v", changes, want)
+	}
+	if _, err := r.Update(ctx, deps, found); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.subscribed, []string{"email:new@example.com"}) || !slices.Equal(f.unsubscribed, []string{topicARN + ":email-gone"}) {
+		t.Errorf("update subscribed %v, unsubscribed %v", f.subscribed, f.unsubscribed)
+	}
+
+	f.unsubscribed = nil
+	if err := r.Delete(ctx, &state.Resource{ID: topicARN}); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{topicARN + ":https-1", topicARN + ":email-gone"}
+	if !slices.Equal(f.unsubscribed, want) {
+		t.Errorf("delete unsubscribed %v, want the confirmed email and HTTPS ones %v", f.unsubscribed, want)
+	}
+
+	states, err := subscriptionStates(ctx, f, &state.Document{Resources: map[string]*state.Resource{keyTopic: deps[keyTopic]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	for _, s := range states {
+		shown = append(shown, fmt.Sprintf("%s %s %v", s.Protocol, s.Endpoint, s.Confirmed))
+	}
+	if len(shown) != 5 || shown[0] != "email ops@example.com false" || !strings.HasPrefix(shown[1], "https https://relay.example.com/…#") || !strings.HasSuffix(shown[1], " true") ||
+		strings.Contains(strings.Join(shown, " "), "bot") {
+		t.Errorf("status shows %q", shown)
+	}
+}
+
+func TestResourcePolicyDiffReadsConditionsByMeaning(t *testing.T) {
+	want := policyDoc(stmt{Effect: "Allow", Principal: map[string]string{"Service": "cloudtrail.amazonaws.com"}, Action: []string{"s3:PutObject"},
+		Resource: []string{"arn:aws:s3:::b/*"}, Condition: map[string]map[string]any{"StringEquals": {"a": "x", "b": []string{"2", "1"}}}})
+	same := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":["cloudtrail.amazonaws.com"]},"Action":"s3:PutObject",` +
+		`"Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"a":["x"],"b":["1","2"]}}}}`
+	if d, err := resourcePolicyDiff(same, want); err != nil || d != nil {
+		t.Errorf("equal policies differ: %v %v", d, err)
+	}
+	other := strings.Replace(same, `"x"`, `"y"`, 1)
+	if d, err := resourcePolicyDiff(other, want); err != nil || d == nil || d.To != want {
+		t.Errorf("a changed condition went unseen: %v %v", d, err)
+	}
+}

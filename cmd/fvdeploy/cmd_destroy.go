@@ -17,15 +17,18 @@ import (
 )
 
 func newDestroyCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var purgeData bool
+	cmd := &cobra.Command{
 		Use:   "destroy",
 		Short: "Delete everything fvdeploy created for an environment, in reverse order",
 		Long: `Delete every resource the environment's state records, dependents first, removing
 each from state as soon as it is gone. It asks you to type the environment's name; without
 a terminal it needs --yes. After a partial failure, run it again: it continues where it
-stopped.`,
+stopped. Buckets that hold data (audit trail, access logs) are kept unless you pass
+--purge-data; destroy then says what it kept.`,
 		Example: `  fvdeploy destroy --env dev
-  fvdeploy destroy --env hml --yes   # in CI`,
+  fvdeploy destroy --env hml --yes   # in CI
+  fvdeploy destroy --env dev --purge-data   # also empty and delete log buckets`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !a.yes && !isTerminal(a.in) {
@@ -37,7 +40,9 @@ stopped.`,
 			if err != nil {
 				return err
 			}
-			deleters, err := phases.Deleters(a.inputs(ws, ""))
+			in := a.inputs(ws, "")
+			in.PurgeData = purgeData
+			deleters, err := phases.Deleters(in)
 			if err != nil {
 				return err
 			}
@@ -67,10 +72,12 @@ stopped.`,
 				if err := a.emitResult(ws, "destroy", res); err != nil {
 					return err
 				}
-				return interrupted(ctx, "destroy", res.Err())
+				return interrupted(ctx, "destroy", a.reportKept(res))
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&purgeData, "purge-data", false, "also empty and delete buckets that hold logs or audit trails")
+	return cmd
 }
 
 // confirm asks the person at the terminal to type the environment's name, as a guard

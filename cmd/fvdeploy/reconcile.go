@@ -85,8 +85,24 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 		if err := a.emitResult(ws, op, res); err != nil {
 			return err
 		}
-		return interrupted(ctx, op, res.Err())
+		return interrupted(ctx, op, a.reportKept(res))
 	})
+}
+
+// reportKept tells the person which objects were deliberately left because they hold
+// data, and returns the other failures: keeping data is what was asked for, not an error.
+func (a *app) reportKept(res *engine.Result) error {
+	var failed []error
+	for _, it := range res.Items {
+		switch {
+		case it.Err == nil || it.Action == engine.Skip:
+		case errors.Is(it.Err, phases.ErrDataKept):
+			a.progressf("kept %s: %v", it.Key, it.Err)
+		default:
+			failed = append(failed, it.Err)
+		}
+	}
+	return errors.Join(failed...)
 }
 
 // inputs is what phases declare their resources from.
@@ -135,11 +151,14 @@ var actionMarks = map[engine.Action]string{
 func renderResult(w io.Writer, r resultJSON, plan bool) {
 	fmt.Fprintf(w, "%s-%s (account %s, %s)\n", r.App, r.Env, r.Account, r.Region)
 	counts := map[engine.Action]int{}
-	failed := 0
+	failed, kept := 0, 0
 	for _, it := range r.Items {
-		if it.Err != nil && it.Action != engine.Skip {
+		switch {
+		case errors.Is(it.Err, phases.ErrDataKept):
+			kept++
+		case it.Err != nil && it.Action != engine.Skip:
 			failed++
-		} else {
+		default:
 			counts[it.Action]++
 		}
 		if it.Action == engine.NoOp && it.Err == nil {
@@ -149,7 +168,10 @@ func renderResult(w io.Writer, r resultJSON, plan bool) {
 		for _, c := range it.Changes {
 			fmt.Fprintf(w, "        %s\n", c)
 		}
-		if it.Err != nil && it.Action != engine.Skip {
+		switch {
+		case errors.Is(it.Err, phases.ErrDataKept):
+			fmt.Fprintf(w, "        kept: %v\n", it.Err)
+		case it.Err != nil && it.Action != engine.Skip:
 			fmt.Fprintf(w, "        error: %v\n", it.Err)
 		}
 	}
@@ -160,9 +182,13 @@ func renderResult(w io.Writer, r resultJSON, plan bool) {
 		fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to replace, %d to delete; %d unchanged.\n",
 			counts[engine.Create], counts[engine.Update], counts[engine.Replace], counts[engine.Delete], counts[engine.NoOp])
 	default:
-		fmt.Fprintf(w, "%d created, %d updated, %d replaced, %d deleted; %d unchanged, %d failed, %d skipped.\n",
+		fmt.Fprintf(w, "%d created, %d updated, %d replaced, %d deleted; %d unchanged, %d failed, %d skipped",
 			counts[engine.Create], counts[engine.Update], counts[engine.Replace], counts[engine.Delete],
 			counts[engine.NoOp], failed, counts[engine.Skip])
+		if kept > 0 {
+			fmt.Fprintf(w, ", %d kept for their data", kept)
+		}
+		fmt.Fprintln(w, ".")
 	}
 }
 

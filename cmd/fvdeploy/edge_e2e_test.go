@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,8 +28,8 @@ import (
 //     TestEdgeWaitIssued in internal/phases, with SDK middleware stubs.
 //   - Nothing resolves DNS or carries traffic: the redirect and the records are checked
 //     as configuration, through the API.
-//   - ACM, WAF and Route 53 do not refuse deleting a certificate in use, an associated
-//     ACL or a zone with records; internal/phases proves the teardown order from the
+//   - ACM and WAF do not refuse deleting a certificate in use or an associated ACL: the
+//     order is checked here from the progress lines, and in internal/phases from the
 //     recorded calls.
 
 const edgeE2EDomain = "api.example.com"
@@ -217,6 +218,10 @@ func TestEdgeE2E(t *testing.T) {
 	}
 	first := checkServedEdge(t, edgeE2EDomain, 1000)
 	aclARN := first.aclOnALB
+	var st statusJSON
+	if err := json.Unmarshal([]byte(mustRun(t, c, "status", "--env", "prod", "--output", "json").Stdout), &st); err != nil || st.Outputs["url"] != "https://"+edgeE2EDomain {
+		t.Errorf("status url = %q (%v), want https://%s", st.Outputs["url"], err, edgeE2EDomain)
+	}
 
 	res = mustRun(t, c, edgeUpArgs("--trace-calls", trace("up2"))...)
 	if m := mutatingCalls(traced(t, trace("up2"))); len(m) != 0 {

@@ -31,9 +31,10 @@ import (
 //     validation CNAME exists or the zone is delegated; the wait for ISSUED and its
 //     timeout are covered by TestEdgeWaitIssued with SDK middleware stubs instead.
 //   - Every certificate of the account gets the same validation CNAME.
-//   - ACM deletes a certificate a listener uses, WAF deletes an ACL still associated,
-//     and Route 53 deletes a zone that holds records: the teardown order AWS insists on
-//     is proven from the recorded calls, not from a refusal.
+//   - ACM deletes a certificate a listener uses (its InUseBy is set by CreateListener and
+//     never cleared) and WAF deletes an ACL still associated: the teardown order AWS
+//     insists on is proven from the recorded calls, not from a refusal. (Route 53 does
+//     refuse to delete a zone that still holds records, as AWS does.)
 //   - Route 53 GetChange answers INSYNC at once; nothing resolves the names.
 
 const edgeDomain = "api.example.com"

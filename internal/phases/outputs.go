@@ -2,6 +2,7 @@ package phases
 
 import (
 	"maps"
+	"strings"
 
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
@@ -11,6 +12,10 @@ import (
 func Outputs(doc *state.Document) map[string]string {
 	out := map[string]string{}
 	maps.Copy(out, networkOutputs(doc))
+	// With the edge deployed, people reach the service by its name, over TLS.
+	if dns := doc.Resources[keyDNS]; dns != nil && doc.Resources[keyListenerHTTPS] != nil {
+		out["url"] = "https://" + strings.TrimSuffix(dns.ID, ".")
+	}
 	if td := doc.Resources[keyTaskDef]; td != nil && td.Attrs["image"] != "" {
 		out["image"] = td.Attrs["image"]
 	}

@@ -172,6 +172,35 @@ func TestImageAndDeployWithRealDocker(t *testing.T) {
 		}
 	})
 
+	t.Run("up builds the image and runs it; a second up changes nothing", func(t *testing.T) {
+		c := newImageCLI(t, registry.Host)
+		args := []string{"up", "--env", "dev", "--phases", "image,network,secrets,cluster"}
+		mustRun(t, c, args...)
+		rec := buildRecord(t, c, "dev")
+		td, err := testClients(t).ECS().DescribeTaskDefinition(context.Background(), &ecs.DescribeTaskDefinitionInput{TaskDefinition: describeDevService(t).TaskDefinition})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img := aws.ToString(td.TaskDefinition.ContainerDefinitions[0].Image); img != rec["uri"] || !strings.Contains(img, "@sha256:") {
+			t.Errorf("the task definition runs %s, the build is %s", img, rec["uri"])
+		}
+		trace := filepath.Join(c.Dir, "trace")
+		res := mustRun(t, c, append(args, "--trace-calls", trace)...)
+		if m := mutatingCalls(traced(t, trace)); len(m) != 0 || strings.Contains(res.Stderr, "building") || !strings.Contains(res.Stdout, "No changes") {
+			t.Errorf("second up: mutating %v\n%s\n%s", m, res.Stdout, res.Stderr)
+		}
+		if res := mustRun(t, c, "plan", "--env", "dev", "--phases", "image,network,secrets,cluster"); !strings.Contains(res.Stdout, "No changes") {
+			t.Errorf("plan after up:\n%s", res.Stdout)
+		}
+		// A change in the context: the plan says the task definition will run the new build.
+		writeFile(t, c.Dir, "hello.txt", "v2\n")
+		commitAll(t, c.Dir, "v2")
+		res = mustRun(t, c, "plan", "--env", "dev", "--phases", "image,network,secrets,cluster")
+		if !strings.Contains(res.Stdout, "image/build") || !strings.Contains(res.Stdout, "container.image") || strings.Contains(res.Stdout, "No changes") {
+			t.Errorf("plan after a change:\n%s", res.Stdout)
+		}
+	})
+
 	t.Run("deploy registers a revision only when the image changed", func(t *testing.T) {
 		c := newImageCLI(t, registry.Host)
 		mustRun(t, c, upArgs("dev")...)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
@@ -156,7 +157,7 @@ func (r *imageBuild) Find(ctx context.Context, deps engine.Deps, rec *state.Reso
 		switch {
 		case errors.Is(err, image.ErrNotFound):
 			// Expired by the lifecycle policy, or deleted by hand: build it again.
-			return &engine.Found{Record: *rec, Changes: []engine.Change{{Field: "image", From: rec.Attrs["uri"] + " (gone from the registry)", To: "a build of " + p.rev.Tag()}}}, nil
+			return rebuild(rec, rec.Attrs["uri"]+" (gone from the registry)", p), nil
 		case err != nil:
 			return nil, err
 		}
@@ -181,7 +182,16 @@ func (r *imageBuild) Find(ctx context.Context, deps engine.Deps, rec *state.Reso
 	if rec == nil {
 		return nil, nil
 	}
-	return &engine.Found{Record: *rec, Changes: []engine.Change{{Field: "image", From: rec.Attrs["uri"], To: "a build of " + p.rev.Tag()}}}, nil
+	return rebuild(rec, rec.Attrs["uri"], p), nil
+}
+
+// rebuild is a found build that must be built again. Its record has no URI: in a plan,
+// what runs the image then shows that it will change (Update never reads it).
+func rebuild(rec *state.Resource, from string, p *buildPlan) *engine.Found {
+	f := &engine.Found{Record: *rec, Changes: []engine.Change{{Field: "image", From: from, To: "a build of " + p.rev.Tag()}}}
+	f.Record.Attrs = maps.Clone(rec.Attrs)
+	delete(f.Record.Attrs, "uri")
+	return f
 }
 
 // found is the pushed image with the given digest, and the tags still to point at it.

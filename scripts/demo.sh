@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs fvdeploy against a local AWS emulator (moto on 127.0.0.1): nothing reaches AWS.
-# It deploys the phases this build implements (network, secrets, cluster) for dev with a
-# stand-in image, shows that a second run changes nothing, and tears it all down.
+# It deploys dev with every phase but the image build (a stand-in image: the demo has no
+# Docker engine or base image to build from), shows that a second run changes nothing,
+# and tears it all down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,15 +22,14 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=test AWS_SECR
   AWS_REGION=us-east-1 AWS_PROFILE= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
   AWS_EC2_METADATA_DISABLED=true
 state=$(mktemp -d -t fvdeploy-demo-state.XXXXXX)
-# The image phase is not built yet: a stand-in URI that the emulator accepts and never pulls.
+# A stand-in URI that the emulator accepts and never pulls; --image skips the build.
 image=123456789012.dkr.ecr.us-east-1.amazonaws.com/fastapi-vars:demo
 fv() { echo "\$ fvdeploy $*" >&2; bin/fvdeploy --state "$state" "$@"; }
 
 echo "== emulator on $AWS_ENDPOINT_URL (log: $log), state in $state" >&2
 fv version
-fv up --env dev --phases network,secrets,cluster --image "$image"
-fv up --env dev --phases network,secrets,cluster --image "$image"
+fv up --env dev --image "$image"
+fv up --env dev --image "$image"
 fv status --env dev
 fv destroy --env dev --yes
-echo "== done. Not yet built: the image, edge, observability and cicd phases, and deploy/validate/logs;" >&2
-echo "   \`fvdeploy up --env dev\` without --phases says so and exits 1." >&2
+echo "== done. Not yet built: validate and logs (they say so and exit 1)." >&2

@@ -159,14 +159,15 @@ func TestImageAndDeployWithRealDocker(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer strangers.Stop()
-		c := newImageCLI(t, strangers.Host)
-		res := c.Run(t, "phase", "image", "--env", "dev")
+		// The config names the good registry; --registry overrides it.
+		c := newImageCLI(t, registry.Host)
+		res := c.Run(t, "phase", "image", "--env", "dev", "--registry", strangers.Host)
 		if res.Code != 1 || !strings.Contains(res.Stderr, "authentication required") {
 			t.Fatalf("exit %d:\n%s", res.Code, res.Stderr)
 		}
 		// Also when only the push can tell: an uncommitted change skips the registry lookup.
 		writeFile(t, c.Dir, "hello.txt", "changed\n")
-		res = c.Run(t, "phase", "image", "--env", "dev")
+		res = c.Run(t, "phase", "image", "--env", "dev", "--registry", strangers.Host)
 		if res.Code != 1 || !strings.Contains(res.Stderr, "pushing") || !strings.Contains(res.Stderr, "authentication required") {
 			t.Fatalf("push with a wrong password: exit %d:\n%s", res.Code, res.Stderr)
 		}

@@ -53,6 +53,7 @@ type app struct {
 	env        string
 	configPath string
 	region     string
+	registry   string
 	profile    string
 	stateLoc   string
 	output     string
@@ -68,7 +69,7 @@ func (a *app) json() bool { return a.output == "json" }
 
 func (a *app) workspaceOptions() workspace.Options {
 	return workspace.Options{
-		Env: a.env, ConfigPath: a.configPath, Region: a.region, Profile: a.profile,
+		Env: a.env, ConfigPath: a.configPath, Region: a.region, Registry: a.registry, Profile: a.profile,
 		StateLocation: a.stateLoc, Version: version, Recorder: a.recorder,
 	}
 }
@@ -135,6 +136,7 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 state lock held.`,
 	f.StringVar(&a.env, "env", "dev", "environment: dev, hml or prod")
 	f.StringVar(&a.configPath, "config", "", "config file (default fvdeploy.yaml when present)")
 	f.StringVar(&a.region, "region", "", "AWS region (default: fvdeploy.yaml, then AWS_REGION or the profile's)")
+	f.StringVar(&a.registry, "registry", "", "push images to this registry host[:port] instead of the account's ECR (default: image.registry in fvdeploy.yaml)")
 	f.StringVar(&a.profile, "profile", "", "AWS shared config profile (default: AWS_PROFILE or the default chain)")
 	f.StringVar(&a.stateLoc, "state", "", "state location: a local folder (default .fvdeploy) or s3://bucket/prefix; env E's state is E.json there")
 	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json")

@@ -19,6 +19,7 @@ type Options struct {
 	Env           string
 	ConfigPath    string
 	Region        string
+	Registry      string
 	Profile       string
 	StateLocation string
 	Version       string
@@ -35,6 +36,12 @@ func LoadConfig(opts Options) (*config.Config, error) {
 		cfg.Region = opts.Region
 		if err := cfg.Validate(); err != nil {
 			return nil, fmt.Errorf("--region: %w", err)
+		}
+	}
+	if opts.Registry != "" && opts.Registry != cfg.Image.Registry {
+		cfg.Image.Registry = opts.Registry
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("--registry: %w", err)
 		}
 	}
 	return cfg, nil

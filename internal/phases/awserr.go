@@ -32,6 +32,22 @@ func isNotFound(err error) bool {
 	return strings.HasSuffix(code, ".NotFound") || strings.HasSuffix(code, "NotFoundException")
 }
 
+// deleteWaitingForDependents deletes one object with del, treating "already gone" as
+// done and retrying, for up to limit, while AWS says something still uses it. what names
+// the object in messages ("subnet subnet-0abc").
+func (in *Inputs) deleteWaitingForDependents(ctx context.Context, what string, limit time.Duration, del func(ctx context.Context) error) error {
+	err := in.retryWhileInUse(ctx, what+" to be unused", limit, func(ctx context.Context) error {
+		if err := del(ctx); err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("deleting %s: %w", what, err)
+	}
+	return nil
+}
+
 // retryWhileInUse retries op while AWS says something still depends on the object
 // (DependencyViolation, ResourceInUse): ENIs of deleted NAT gateways, load balancers and
 // tasks linger for minutes. It backs off and gives up after limit.

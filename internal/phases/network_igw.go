@@ -141,15 +141,8 @@ func (r *igw) Delete(ctx context.Context, rec *state.Resource) error {
 	if err := r.detachAll(ctx, rec.ID); err != nil {
 		return err
 	}
-	err := r.in.retryWhileInUse(ctx, "internet gateway "+rec.ID+" to be free", eniLinger, func(ctx context.Context) error {
+	return r.in.deleteWaitingForDependents(ctx, "internet gateway "+rec.ID, eniLinger, func(ctx context.Context) error {
 		_, err := r.api.DeleteInternetGateway(ctx, &ec2.DeleteInternetGatewayInput{InternetGatewayId: &rec.ID})
-		if isNotFound(err) {
-			return nil
-		}
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("deleting internet gateway %s: %w", rec.ID, err)
-	}
-	return nil
 }

@@ -507,17 +507,10 @@ func (r *targetGroup) Update(ctx context.Context, _ engine.Deps, found *engine.F
 // deletes those first, and AWS may take a moment to see it. Longer would only delay the
 // error when something fvdeploy does not manage holds the group.
 func (r *targetGroup) Delete(ctx context.Context, rec *state.Resource) error {
-	err := r.in.retryWhileInUse(ctx, "target group "+rec.ID+" to be unused", 2*time.Minute, func(ctx context.Context) error {
+	return r.in.deleteWaitingForDependents(ctx, "target group "+rec.ID, 2*time.Minute, func(ctx context.Context) error {
 		_, err := r.api.DeleteTargetGroup(ctx, &elbv2.DeleteTargetGroupInput{TargetGroupArn: &rec.ARN})
-		if isNotFound(err) {
-			return nil
-		}
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("deleting target group %s: %w", rec.ID, err)
-	}
-	return nil
 }
 
 type listenerAPI interface {

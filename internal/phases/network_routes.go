@@ -311,15 +311,8 @@ func (r *routeTable) Delete(ctx context.Context, rec *state.Resource) error {
 			}
 		}
 	}
-	err = r.in.retryWhileInUse(ctx, "route table "+rec.ID+" to be free", eniLinger, func(ctx context.Context) error {
+	return r.in.deleteWaitingForDependents(ctx, "route table "+rec.ID, eniLinger, func(ctx context.Context) error {
 		_, err := r.api.DeleteRouteTable(ctx, &ec2.DeleteRouteTableInput{RouteTableId: &rec.ID})
-		if isNotFound(err) {
-			return nil
-		}
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("deleting route table %s: %w", rec.ID, err)
-	}
-	return nil
 }

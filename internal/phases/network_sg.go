@@ -116,17 +116,10 @@ func (r *securityGroup) Update(_ context.Context, _ engine.Deps, found *engine.F
 
 // Delete retries while network interfaces (ALB, tasks) or other groups' rules still use it.
 func (r *securityGroup) Delete(ctx context.Context, rec *state.Resource) error {
-	err := r.in.retryWhileInUse(ctx, "security group "+rec.ID+" to be unused", eniLinger, func(ctx context.Context) error {
+	return r.in.deleteWaitingForDependents(ctx, "security group "+rec.ID, eniLinger, func(ctx context.Context) error {
 		_, err := r.api.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: &rec.ID})
-		if isNotFound(err) {
-			return nil
-		}
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("deleting security group %s: %w", rec.ID, err)
-	}
-	return nil
 }
 
 type securityGroupRulesAPI interface {

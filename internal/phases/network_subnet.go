@@ -129,15 +129,8 @@ func (r *subnet) Update(ctx context.Context, _ engine.Deps, found *engine.Found)
 }
 
 func (r *subnet) Delete(ctx context.Context, rec *state.Resource) error {
-	err := r.in.retryWhileInUse(ctx, "subnet "+rec.ID+" to be free of network interfaces", eniLinger, func(ctx context.Context) error {
+	return r.in.deleteWaitingForDependents(ctx, "subnet "+rec.ID, eniLinger, func(ctx context.Context) error {
 		_, err := r.api.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: &rec.ID})
-		if isNotFound(err) {
-			return nil
-		}
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("deleting subnet %s: %w", rec.ID, err)
-	}
-	return nil
 }

@@ -138,19 +138,8 @@ func (r *vpc) enableDNS(ctx context.Context, id string, support, hostnames bool)
 }
 
 func (r *vpc) Delete(ctx context.Context, rec *state.Resource) error {
-	return deleteVPC(ctx, r.in, r.api, rec)
-}
-
-func deleteVPC(ctx context.Context, in *Inputs, api vpcAPI, rec *state.Resource) error {
-	err := in.retryWhileInUse(ctx, "VPC "+rec.ID+" to be free of dependencies", 10*time.Minute, func(ctx context.Context) error {
-		_, err := api.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: &rec.ID})
-		if isNotFound(err) {
-			return nil
-		}
+	return r.in.deleteWaitingForDependents(ctx, "VPC "+rec.ID, 10*time.Minute, func(ctx context.Context) error {
+		_, err := r.api.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: &rec.ID})
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("deleting VPC %s: %w", rec.ID, err)
-	}
-	return nil
 }

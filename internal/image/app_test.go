@@ -62,8 +62,11 @@ func TestAppImageServesWithBasicAuth(t *testing.T) {
 			ExposedPorts: network.PortSet{port: {}},
 		},
 		HostConfig: &container.HostConfig{
-			NetworkMode:  container.NetworkMode("fvd-app-test"),
-			PortBindings: network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1")}}},
+			// As the task definition runs it (readonlyRootFilesystem): the app and its
+			// two workers must not need to write anywhere but /dev/shm.
+			ReadonlyRootfs: true,
+			NetworkMode:    container.NetworkMode("fvd-app-test"),
+			PortBindings:   network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1")}}},
 		},
 	})
 	if err != nil {

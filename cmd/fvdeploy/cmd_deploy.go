@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -80,7 +78,7 @@ stopped. The network, the secret and the cluster must exist already (fvdeploy up
 				return err
 			}
 			// Nothing outside these resources is pruned: deploy changes what runs, no more.
-			eng := &engine.Engine{Scope: func(string) bool { return false }, Report: newProgress(a).event}
+			eng := &engine.Engine{Scope: func(string) bool { return false }, Report: a.report}
 			return ws.Locked(ctx, "deploy", func(doc *state.Document, save engine.Saver) error {
 				if !phases.HasService(doc) {
 					return fmt.Errorf("deploy: no ECS service in %s's state: run `fvdeploy up --env %s` first", ws.Config.Env, ws.Config.Env)
@@ -123,36 +121,15 @@ func saveOutputs(ctx context.Context, doc *state.Document, save engine.Saver) er
 }
 
 // rolloutOptions shows the rollout as it goes: each new service event once, and the
-// deployment's counts, redrawn in place on a terminal, else a line when they change and
-// at most every 30 s (CI logs are read afterwards, not watched).
+// deployment's counts as a wait (redrawn in place on a terminal, repeated sparingly in
+// CI logs, an event each under --output json).
 func (a *app) rolloutOptions(wait rolloutFlags) phases.RolloutOptions {
-	f, isFile := a.err.(*os.File)
-	live := isFile && isTerminal(f) && os.Getenv("CI") == ""
-	var mu sync.Mutex
-	var lastLine time.Time
-	drawn := false
+	p := a.progress()
 	return phases.RolloutOptions{
 		Wait: !wait.noWait, Timeout: wait.waitTimeout,
-		Event: func(at time.Time, msg string) {
-			mu.Lock()
-			defer mu.Unlock()
-			if drawn {
-				fmt.Fprint(a.err, "\r\033[K")
-				drawn = false
-			}
-			a.progressf("%s %s", at.UTC().Format("15:04:05"), msg)
-		},
+		Event: func(at time.Time, msg string) { p.Notef("%s %s", at.UTC().Format("15:04:05"), msg) },
 		Status: func(s phases.RolloutStatus) {
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case live:
-				fmt.Fprintf(a.err, "\r\033[Kdeployment %s: %s", s.Deployment, s)
-				drawn = true
-			case time.Since(lastLine) >= 30*time.Second || s.State != "IN_PROGRESS":
-				a.progressf("deployment %s: %s", s.Deployment, s)
-				lastLine = time.Now()
-			}
+			p.Wait("deployment "+s.Deployment, s.String())
 		},
 	}
 }

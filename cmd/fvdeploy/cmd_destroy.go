@@ -46,7 +46,7 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 			if err != nil {
 				return err
 			}
-			eng := &engine.Engine{Deleters: deleters, Report: newProgress(a).event}
+			eng := &engine.Engine{Deleters: deleters, Report: a.report}
 			return ws.Locked(ctx, "destroy", func(doc *state.Document, save engine.Saver) error {
 				planned, err := eng.PlanDestroy(nil, doc)
 				if err != nil {

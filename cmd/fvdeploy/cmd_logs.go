@@ -1,23 +1,99 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/tail"
 )
 
 func newLogsCmd(a *app) *cobra.Command {
 	var follow bool
-	var since time.Duration
+	var since, poll time.Duration
+	var filter string
 	cmd := &cobra.Command{
 		Use:   "logs",
 		Short: "Show the service's CloudWatch logs",
+		Long: `Print the service's log group, all streams merged in time order. The app's JSON access
+log lines are shown readably (time, method, path, status, duration); with --output json
+each line is printed as the app wrote it (other lines wrapped as {"message": ...}), one
+JSON object per line. --follow keeps printing new events until Ctrl-C, each about 2 s
+after its time so that slightly late ones still come out in order; events that arrive
+up to 30 s late are still shown, and none is shown twice.`,
 		Example: `  fvdeploy logs --env prod --since 1h
-  fvdeploy logs --env prod --follow`,
+  fvdeploy logs --env prod --follow --filter POST
+  fvdeploy logs --env prod --follow --output json | jq 'select(.status >= 500)'`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return notImplemented("logs") },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if since <= 0 || poll <= 0 {
+				return usagef("--since and --poll must be positive")
+			}
+			ctx := cmd.Context()
+			if !follow {
+				var cancel func()
+				ctx, cancel = a.withTimeout(ctx)
+				defer cancel()
+			}
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			doc, err := ws.Read(ctx)
+			if err != nil {
+				return err
+			}
+			group := phases.DeployedObjects(doc).LogGroup
+			if group == "" {
+				return fmt.Errorf("logs: %s records no log group: run `fvdeploy up --env %s` first", ws.Backend.Where(), ws.Config.Env)
+			}
+			t := &tail.Tail{API: ws.Clients.Logs(), Group: group, Filter: filter, Poll: poll, Lag: 30 * time.Second, Hold: 2 * time.Second}
+			return t.Run(ctx, time.Now().Add(-since), follow, func(ev tail.Event) {
+				if a.json() {
+					writeLogJSON(a.out, ev)
+				} else {
+					writeLogText(a.out, ev)
+				}
+			})
+		},
 	}
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new log events")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new log events until interrupted")
 	cmd.Flags().DurationVar(&since, "since", 10*time.Minute, "start this long ago")
+	cmd.Flags().StringVar(&filter, "filter", "", "show only events containing this text")
+	cmd.Flags().DurationVar(&poll, "poll", 2*time.Second, "with --follow, the wait between reads")
 	return cmd
+}
+
+// accessLine is the app's JSON access log line (api/access_log.py).
+type accessLine struct {
+	Method     string  `json:"method"`
+	Path       string  `json:"path"`
+	Status     int     `json:"status"`
+	DurationMS float64 `json:"duration_ms"`
+	Client     string  `json:"client"`
+	UserAgent  string  `json:"user_agent"`
+}
+
+func writeLogText(w io.Writer, ev tail.Event) {
+	at := ev.Timestamp.UTC().Format("2006-01-02 15:04:05.000")
+	var l accessLine
+	if json.Unmarshal([]byte(ev.Message), &l) == nil && l.Method != "" {
+		fmt.Fprintf(w, "%s %-6s %-30s %d %7.1f ms  %s  %s\n", at, l.Method, l.Path, l.Status, l.DurationMS, l.Client, l.UserAgent)
+		return
+	}
+	fmt.Fprintf(w, "%s [%s] %s\n", at, ev.Stream, ev.Message)
+}
+
+func writeLogJSON(w io.Writer, ev tail.Event) {
+	var obj map[string]any
+	if json.Unmarshal([]byte(ev.Message), &obj) == nil {
+		fmt.Fprintln(w, ev.Message)
+		return
+	}
+	b, _ := json.Marshal(map[string]any{"timestamp": ev.Timestamp.UTC().Format(time.RFC3339Nano), "stream": ev.Stream, "message": ev.Message})
+	fmt.Fprintf(w, "%s\n", b)
 }

@@ -1,17 +1,138 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/validate"
+)
 
 func newValidateCmd(a *app) *cobra.Command {
-	var chaos bool
+	var chaos, security bool
+	var url string
+	var settle, logsWait time.Duration
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Prove the deployment works: HTTPS and Basic Auth, healthy targets, logs flowing",
+		Long: `Check the deployed environment and report each check with its evidence; exit 1 if any
+fails. The service URL (https://domain with the edge on, else http://ALB-DNS, or --url)
+must answer GET / with 200 to the admin credentials read from Secrets Manager (never
+shown) and 401 to none and to wrong ones, and /health with 200; with TLS, the
+certificate must be valid for the name and port 80 must redirect. Requests are retried
+while DNS and targets settle (--settle). Then: every target healthy and at least the
+minimum count; the ECS service on one PRIMARY deployment of the task definition in
+state, running = desired; validate's own requests in the log group; no alarm in ALARM.
+
+--security audits the deployed configuration; --chaos stops one task and times the
+recovery, failing when it takes longer than --timeout.`,
 		Example: `  fvdeploy validate --env prod
-  fvdeploy validate --env prod --chaos   # stop a task and time the recovery`,
+  fvdeploy validate --env prod --security --output json
+  fvdeploy validate --env prod --chaos --timeout 10m   # stop a task and time the recovery
+  fvdeploy validate --env dev --url http://127.0.0.1:8000   # the service run locally`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return notImplemented("validate") },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if settle < 0 || logsWait < 0 {
+				return usagef("--settle and --logs-wait must not be negative")
+			}
+			ctx, cancel := a.withTimeout(cmd.Context())
+			defer cancel()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			doc, err := ws.Read(ctx)
+			if err != nil {
+				return err
+			}
+			d := phases.DeployedObjects(doc)
+			if d.Secret == "" {
+				return fmt.Errorf("validate: %s records no admin secret, so there is nothing to log in to: run `fvdeploy up --env %s` first", ws.Backend.Where(), ws.Config.Env)
+			}
+			if url == "" {
+				url = d.URL
+			}
+			if url == "" {
+				return fmt.Errorf("validate: %s records no service URL (no load balancer): run `fvdeploy up --env %s`, or give one with --url", ws.Backend.Where(), ws.Config.Env)
+			}
+			user, pass, err := phases.AdminCredentials(ctx, ws.Clients.SecretsManager(), d.Secret)
+			if err != nil {
+				return fmt.Errorf("validate: %w", err)
+			}
+			in := a.inputs(ws, "")
+			p := a.progress()
+			c := ws.Clients
+			suite := validate.Suite{
+				Deployed: d, MinTargets: ws.Config.Service.Min, ContainerPort: ws.Config.Service.ContainerPort,
+				HTTP: validate.HTTPTarget{BaseURL: url, User: user, Pass: pass, UserAgent: validate.RunID(time.Now()),
+					Settle: settle, Poll: time.Second},
+				ECS: c.ECS(), Targets: c.ELB(), Logs: c.Logs(),
+				Security: validate.SecurityAPIs{EC2: c.EC2(), ELB: c.ELB(), ECS: c.ECS(), IAM: c.IAM(), ECR: c.ECR()},
+				Alarms:   func(ctx context.Context) ([]phases.AlarmState, error) { return phases.AlarmStates(ctx, in, doc) },
+				LogsWait: logsWait, Poll: time.Second,
+				RunSecurity: security, RunChaos: chaos,
+				Chaos: validate.ChaosOptions{Timeout: remaining(ctx), Poll: 5 * time.Second,
+					Wait: func(status string) { p.Wait("the service to be whole again", status) }},
+				Report: func(c validate.Check) { p.Check(c.Name, c.OK, c.Evidence, c.Fix) },
+			}
+			checks := suite.Run(ctx)
+			data := validateJSON{Command: "validate", App: ws.Config.App, Env: ws.Config.Env, URL: url,
+				OK: validate.Failed(checks) == 0, Checks: checks}
+			if err := a.emit(data, func(w io.Writer) { renderValidate(w, data) }); err != nil {
+				return err
+			}
+			if n := validate.Failed(checks); n > 0 {
+				return interrupted(ctx, "validate", fmt.Errorf("validate: %d of %d checks failed; each failed check says what to change (fix)", n, len(checks)))
+			}
+			return nil
+		},
 	}
-	cmd.Flags().BoolVar(&chaos, "chaos", false, "stop one task and measure how long until the service is whole again")
+	f := cmd.Flags()
+	f.BoolVar(&chaos, "chaos", false, "stop one task and measure how long until the service is whole again (fails past --timeout)")
+	f.BoolVar(&security, "security", false, "also audit the deployed configuration (security groups, TLS, IAM, task definition, ECR, ALB)")
+	f.StringVar(&url, "url", "", "check this URL instead of the deployed one (e.g. http://127.0.0.1:8000 for a local run)")
+	f.DurationVar(&settle, "settle", 2*time.Minute, "retry HTTP requests this long while DNS and targets settle")
+	f.DurationVar(&logsWait, "logs-wait", 2*time.Minute, "wait this long for validate's requests to appear in the log group")
 	return cmd
+}
+
+// remaining is how long ctx has left; a long time when it has no deadline (--timeout 0).
+func remaining(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return 24 * time.Hour
+}
+
+type validateJSON struct {
+	Command string           `json:"command"`
+	App     string           `json:"app"`
+	Env     string           `json:"env"`
+	URL     string           `json:"url"`
+	OK      bool             `json:"ok"`
+	Checks  []validate.Check `json:"checks"`
+}
+
+func renderValidate(w io.Writer, v validateJSON) {
+	fmt.Fprintf(w, "%s-%s at %s\n", v.App, v.Env, v.URL)
+	for _, c := range v.Checks {
+		mark := "PASS"
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %s\n       %s\n", mark, c.Name, c.Evidence)
+		if !c.OK && c.Fix != "" {
+			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
+		}
+	}
+	n := validate.Failed(v.Checks)
+	if n == 0 {
+		fmt.Fprintf(w, "All %d checks passed.\n", len(v.Checks))
+		return
+	}
+	fmt.Fprintf(w, "%d of %d checks failed.\n", n, len(v.Checks))
 }

@@ -9,9 +9,8 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
+	"github.com/fvdeploy/fvdeploy/internal/cost"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/state"
@@ -68,9 +67,9 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 		if err := res.Err(); err != nil {
 			return err
 		}
-		return a.emitResult(ws, "plan", res)
+		return a.emitPlan(ws, res)
 	}
-	eng.Report = newProgress(a).event
+	eng.Report = a.report
 	return ws.Locked(ctx, op, func(doc *state.Document, save engine.Saver) error {
 		res, err := eng.Apply(ctx, resources, doc, save)
 		if err != nil {
@@ -134,14 +133,57 @@ type resultJSON struct {
 	Region  string        `json:"region"`
 	Changed bool          `json:"changed"`
 	Items   []engine.Item `json:"resources"`
+	// Cost is plan's monthly estimate of the environment as configured.
+	Cost *cost.Estimate `json:"cost,omitempty"`
+	// CostUnavailable says why there is no estimate (a region missing from the table).
+	CostUnavailable string `json:"cost_unavailable,omitempty"`
 }
 
-func (a *app) emitResult(ws *workspace.Workspace, command string, res *engine.Result) error {
-	data := resultJSON{
+func newResult(ws *workspace.Workspace, command string, res *engine.Result) resultJSON {
+	return resultJSON{
 		Command: command, App: ws.Config.App, Env: ws.Config.Env, Account: ws.Identity.Account,
 		Region: ws.Region(), Changed: res.Changed(), Items: res.Items,
 	}
-	return a.emit(data, func(w io.Writer) { renderResult(w, data, command == "plan") })
+}
+
+func (a *app) emitResult(ws *workspace.Workspace, command string, res *engine.Result) error {
+	data := newResult(ws, command, res)
+	return a.emit(data, func(w io.Writer) { renderResult(w, data, false) })
+}
+
+// emitPlan is the plan and the monthly cost of the environment as configured.
+func (a *app) emitPlan(ws *workspace.Workspace, res *engine.Result) error {
+	data := newResult(ws, "plan", res)
+	est, err := cost.Of(ws.Config, ws.Region(), cost.DefaultAssumptions)
+	var noPrices *cost.ErrNoPrices
+	switch {
+	case errors.As(err, &noPrices):
+		data.CostUnavailable = err.Error()
+	case err != nil:
+		return err
+	default:
+		data.Cost = est
+	}
+	return a.emit(data, func(w io.Writer) {
+		renderResult(w, data, true)
+		renderCost(w, data)
+	})
+}
+
+func renderCost(w io.Writer, r resultJSON) {
+	if r.Cost == nil {
+		fmt.Fprintf(w, "Monthly cost: not estimated: %s.\n", r.CostUnavailable)
+		return
+	}
+	c := r.Cost
+	fmt.Fprintf(w, "\nEstimated monthly cost of %s-%s as configured (%s on-demand prices as of %s, USD):\n", r.App, r.Env, c.Region, c.PricesAsOf)
+	for _, l := range c.Lines {
+		fmt.Fprintf(w, "  %-28s %-34s %9.2f\n", l.Item, l.Quantity, l.Monthly)
+	}
+	fmt.Fprintf(w, "  %-63s %9.2f\n", "total", c.Total)
+	as := c.Assumptions
+	fmt.Fprintf(w, "Assumes %.0f h a month, %.0f GB through NAT, %.1f ALB LCU on average, %.1f M requests, %.1f GB of logs, %.1f GB of images; excludes data transfer out, taxes and free tiers.\n",
+		as.HoursPerMonth, as.NATGBPerMonth, as.ALBAverageLCUs, as.RequestsMillions, as.LogGBPerMonth, as.ImageGB)
 }
 
 var actionMarks = map[engine.Action]string{
@@ -192,33 +234,15 @@ func renderResult(w io.Writer, r resultJSON, plan bool) {
 	}
 }
 
-// progress prints, on stderr, each change as it starts and ends, with its duration.
-type progress struct {
-	a       *app
-	mu      sync.Mutex
-	started map[string]time.Time
-}
-
-func newProgress(a *app) *progress { return &progress{a: a, started: map[string]time.Time{}} }
-
-func (p *progress) event(ev engine.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// report passes the engine's events to the progress renderer.
+func (a *app) report(ev engine.Event) {
+	p := a.progress()
 	switch ev.Status {
 	case engine.Started:
-		p.started[ev.Key] = time.Now()
-		p.a.progressf("%s %s ...", ing(ev.Action), ev.Key)
+		p.Start(ev.Key, string(ev.Action))
 	case engine.Done:
-		p.a.progressf("%s %s (%s)", ed(ev.Action), ev.Key, time.Since(p.started[ev.Key]).Round(100*time.Millisecond))
+		p.Done(ev.Key, string(ev.Action))
 	case engine.Failed:
-		p.a.progressf("FAILED %s: %v", ev.Key, ev.Err)
+		p.Fail(ev.Key, string(ev.Action), ev.Err)
 	}
-}
-
-func ing(a engine.Action) string {
-	return map[engine.Action]string{engine.Create: "creating", engine.Update: "updating", engine.Replace: "replacing", engine.Delete: "deleting"}[a]
-}
-
-func ed(a engine.Action) string {
-	return map[engine.Action]string{engine.Create: "created", engine.Update: "updated", engine.Replace: "replaced", engine.Delete: "deleted"}[a]
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/progress"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/workspace"
 )
@@ -63,6 +65,9 @@ type app struct {
 	recorder   *awsclients.Recorder
 	// cfg is loaded and validated before any command runs, so bad input never reaches AWS.
 	cfg *config.Config
+
+	progressOnce sync.Once
+	prog         *progress.Renderer
 }
 
 func (a *app) json() bool { return a.output == "json" }
@@ -81,7 +86,16 @@ func (a *app) open(ctx context.Context) (*workspace.Workspace, error) {
 
 // progressf writes progress for people: to stderr, never mixed into data on stdout.
 func (a *app) progressf(format string, args ...any) {
-	fmt.Fprintf(a.err, format+"\n", args...)
+	a.progress().Notef(format, args...)
+}
+
+// progress is the invocation's one progress renderer, on stderr: made on first use,
+// once the --output flag is known.
+func (a *app) progress() *progress.Renderer {
+	a.progressOnce.Do(func() {
+		a.prog = progress.New(a.err, progress.DetectMode(a.err, a.json(), os.Getenv), nil)
+	})
+	return a.prog
 }
 
 // emit writes a command's result: JSON when asked for, else the text form.
@@ -163,6 +177,13 @@ func run(ctx context.Context, args []string, s streams) int {
 			err = terr
 		}
 	}
+	// The last progress event under --output json (stdout holds the result); on a
+	// terminal it clears a status line left drawn.
+	command := ""
+	if cmd, _, ferr := root.Find(args); ferr == nil && cmd != nil {
+		command = strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
+	}
+	a.progress().Summary(command, err == nil)
 	if err == nil {
 		return exitOK
 	}

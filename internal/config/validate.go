@@ -229,3 +229,7 @@ func list(ns []int) string {
 	}
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
+
+// CurrentTLSPolicy reports whether an ELB security policy is one fvdeploy accepts as
+// current (TLS 1.2 or later); validate --security audits the live listener with it.
+func CurrentTLSPolicy(name string) bool { return currentTLSPolicy.MatchString(name) }

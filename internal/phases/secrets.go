@@ -142,6 +142,25 @@ func (r *adminSecret) describe(ctx context.Context, rec *state.Resource) (*secre
 	return nil, nil
 }
 
+// SecretReader is what AdminCredentials needs from Secrets Manager.
+type SecretReader interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// AdminCredentials reads the user and password the service checks, for validate to
+// log in with. Callers must never print them.
+func AdminCredentials(ctx context.Context, api SecretReader, secretARN string) (user, pass string, err error) {
+	out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretARN)})
+	if err != nil {
+		return "", "", fmt.Errorf("reading the admin credentials from secret %s: %w", secretARN, err)
+	}
+	var c adminCreds
+	if json.Unmarshal([]byte(aws.ToString(out.SecretString)), &c) != nil || c.User == "" || c.Pass == "" {
+		return "", "", fmt.Errorf("secret %s does not hold {%q, %q}: run `fvdeploy up` to repair it", secretARN, envAdminUser, envAdminPass)
+	}
+	return c.User, c.Pass, nil
+}
+
 // readAdminCreds reads the stored credentials. A value that is not the expected JSON
 // reads as empty credentials, which then differ from anything wanted.
 func readAdminCreds(ctx context.Context, api secretAPI, id string) (adminCreds, error) {

@@ -1,0 +1,62 @@
+package phases
+
+import (
+	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// Deployed names, from state, the objects that validate, status and logs look at, so
+// that those commands need not know the phases' keys. An empty field means state holds
+// no such object (its phase has not run, or the config does not declare it).
+type Deployed struct {
+	Cluster, Service string
+	// TaskDefinition is the revision state records: the one the service must run.
+	TaskDefinition string
+	TargetGroup    string // ARN
+	LoadBalancer   string // ARN
+	ListenerHTTP   string // ARN
+	ListenerHTTPS  string // ARN; set only when the edge put TLS in front
+	VPC            string
+	SGALB, SGECS   string
+	LogGroup       string
+	ExecutionRole  string // role name
+	InlinePolicy   string // the name of fvdeploy's inline policy on its roles
+	Secret         string // ARN
+	Repository     string // ECR repository name
+	URL            string
+}
+
+// DeployedObjects reads Deployed from a state document.
+func DeployedObjects(doc *state.Document) Deployed {
+	get := func(key string) *state.Resource {
+		if r := doc.Resources[key]; r != nil {
+			return r
+		}
+		return &state.Resource{Attrs: map[string]string{}}
+	}
+	svc := get(keyService)
+	return Deployed{
+		Cluster: svc.Attrs["cluster"], Service: svc.ID,
+		TaskDefinition: get(keyTaskDef).ARN,
+		TargetGroup:    get(keyTG).ARN,
+		LoadBalancer:   get(keyALB).ARN,
+		ListenerHTTP:   get(keyListenerHTTP).ARN,
+		ListenerHTTPS:  get(keyListenerHTTPS).ARN,
+		VPC:            get(keyVPC).ID,
+		SGALB:          get(keySG(sgALB)).ID,
+		SGECS:          get(keySG(sgECS)).ID,
+		LogGroup:       get(keyLogGroup).ID,
+		ExecutionRole:  get(keyExecRole).ID,
+		InlinePolicy:   inlinePolicyName,
+		Secret:         get(keySecretAdmin).ARN,
+		Repository:     get(keyImageRepo).ID,
+		URL:            Outputs(doc)["url"],
+	}
+}
+
+// AlarmCount is how many CloudWatch alarms the observability phase declares for cfg:
+// the plan's cost estimate prices them.
+func AlarmCount(cfg *config.Config) int { return len(alarmSpecs(&Inputs{Config: cfg})) }
+
+// WAFRuleCount is how many rules the edge phase's web ACL holds.
+func WAFRuleCount(cfg *config.Config) int { return len((&webACL{in: &Inputs{Config: cfg}}).rules()) }

@@ -112,8 +112,13 @@ func TestStatusAgainstTheEmulator(t *testing.T) {
 	if err := json.Unmarshal([]byte(res.Stdout), &st); err != nil {
 		t.Fatalf("status --output json is not JSON: %v\n%s", err, res.Stdout)
 	}
-	if st.Account != "123456789012" || st.Region != "us-east-1" || st.Env != "prod" || st.App != "fastapi-vars" || len(st.Resources) != 0 {
+	if st.Account != "123456789012" || st.Region != "us-east-1" || st.Env != "prod" || st.App != "fastapi-vars" || len(st.Resources) == 0 {
 		t.Errorf("status = %+v", st)
+	}
+	for key, r := range st.Resources {
+		if r.Status != "not deployed" || r.ID != "" {
+			t.Errorf("%s on an empty account: %+v, want not deployed", key, r)
+		}
 	}
 	calls, err := os.ReadFile(trace)
 	if err != nil || !strings.Contains(string(calls), `{"service":"STS","operation":"GetCallerIdentity","mutating":false}`) {

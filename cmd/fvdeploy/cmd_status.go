@@ -5,9 +5,11 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
@@ -15,7 +17,11 @@ import (
 func newStatusCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Show what is deployed in an environment and its outputs",
+		Short: "Show what is deployed, whether it drifted from the config, outputs and alarms",
+		Long: `Show every resource fvdeploy deployed for the environment with its ID and whether the
+live object still matches the config (in sync, drifted — with the fields —, or missing),
+what the config declares that is not deployed yet, the outputs (URL, image), the alarms'
+current states and the alert subscribers. It reads only; ` + "`fvdeploy up`" + ` repairs drift.`,
 		Example: `  fvdeploy status --env prod
   fvdeploy status --env prod --output json | jq -r .outputs.url`,
 		Args: cobra.NoArgs,
@@ -30,7 +36,21 @@ func newStatusCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Drift is what a plan of every phase would change: one differ, the engine's.
+			// Without BuildImage the task definition is compared with the image it runs;
+			// a pending build shows on image/build instead.
 			in := a.inputs(ws, "")
+			resources, eng, err := a.declare(in, phases.All())
+			if err != nil {
+				return err
+			}
+			plan, err := eng.Plan(ctx, resources, doc)
+			if err != nil {
+				return err
+			}
+			if err := plan.Err(); err != nil {
+				return err
+			}
 			alarms, err := phases.AlarmStates(ctx, in, doc)
 			if err != nil {
 				return err
@@ -41,7 +61,7 @@ func newStatusCmd(a *app) *cobra.Command {
 			}
 			data := statusJSON{
 				App: ws.Config.App, Env: ws.Config.Env, Account: ws.Identity.Account, Region: ws.Region(),
-				State: ws.Backend.Where(), Serial: doc.Serial, Resources: doc.Resources, Outputs: doc.Outputs,
+				State: ws.Backend.Where(), Serial: doc.Serial, Resources: resourceStatuses(doc, plan), Outputs: doc.Outputs,
 				Alarms: alarms, Subscriptions: subs,
 			}
 			return a.emit(data, func(w io.Writer) { renderStatus(w, data) })
@@ -56,21 +76,78 @@ type statusJSON struct {
 	Region        string                     `json:"region"`
 	State         string                     `json:"state"`
 	Serial        uint64                     `json:"serial"`
-	Resources     map[string]*state.Resource `json:"resources"`
+	Resources     map[string]resourceStatus  `json:"resources"`
 	Outputs       map[string]string          `json:"outputs"`
 	Alarms        []phases.AlarmState        `json:"alarms"`
 	Subscriptions []phases.SubscriptionState `json:"subscriptions"`
 }
 
+// resourceStatus is one resource as status shows it.
+type resourceStatus struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+	// Status is "in sync", "drifted", "missing" (deleted out of band), "not deployed"
+	// (declared, never created) or "not declared" (up would delete it).
+	Status  string          `json:"status"`
+	Changes []engine.Change `json:"changes,omitempty"`
+}
+
+func resourceStatuses(doc *state.Document, plan *engine.Result) map[string]resourceStatus {
+	out := map[string]resourceStatus{}
+	for _, it := range plan.Items {
+		rs := resourceStatus{Type: it.Type, Changes: it.Changes}
+		rec := doc.Resources[it.Key]
+		if rec != nil {
+			rs.ID = rec.ID
+		}
+		switch {
+		case it.Action == engine.NoOp:
+			rs.Status = "in sync"
+		case it.Action == engine.Create && rec == nil:
+			rs.Status = "not deployed"
+		case it.Action == engine.Create:
+			rs.Status = "missing"
+		case it.Action == engine.Delete:
+			rs.Status = "not declared"
+		default:
+			rs.Status = "drifted"
+		}
+		out[it.Key] = rs
+	}
+	return out
+}
+
 func renderStatus(w io.Writer, s statusJSON) {
 	fmt.Fprintf(w, "%s-%s (account %s, %s)\nstate: %s (serial %d)\n", s.App, s.Env, s.Account, s.Region, s.State, s.Serial)
-	if len(s.Resources) == 0 {
+	deployed := 0
+	for _, r := range s.Resources {
+		if r.Status != "not deployed" {
+			deployed++
+		}
+	}
+	if deployed == 0 {
 		fmt.Fprintln(w, "Nothing deployed. Run `fvdeploy up --env "+s.Env+"` to deploy.")
 		return
 	}
-	fmt.Fprintf(w, "%d resources:\n", len(s.Resources))
+	fmt.Fprintf(w, "%d resources:\n", deployed)
 	for _, k := range slices.Sorted(maps.Keys(s.Resources)) {
-		fmt.Fprintf(w, "  %-40s %-28s %s\n", k, s.Resources[k].Type, s.Resources[k].ID)
+		r := s.Resources[k]
+		if r.Status == "not deployed" {
+			continue
+		}
+		fmt.Fprintf(w, "  %-40s %-12s %s\n", k, r.Status, r.ID)
+		for _, c := range r.Changes {
+			fmt.Fprintf(w, "        %s\n", c)
+		}
+	}
+	var pending []string
+	for _, k := range slices.Sorted(maps.Keys(s.Resources)) {
+		if s.Resources[k].Status == "not deployed" {
+			pending = append(pending, k)
+		}
+	}
+	if len(pending) > 0 {
+		fmt.Fprintf(w, "declared but not deployed (`fvdeploy up` creates them): %s\n", strings.Join(pending, ", "))
 	}
 	if len(s.Outputs) > 0 {
 		fmt.Fprintln(w, "outputs:")

@@ -9,9 +9,33 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 )
 
+// selection is the --image and --phases flags that up and plan share.
+type selection struct {
+	image string
+	only  []string
+}
+
+func (s *selection) register(cmd *cobra.Command, verb string) {
+	cmd.Flags().StringVar(&s.image, "image", "", verb+" this existing image (URI, ideally pinned by digest) instead of building one")
+	cmd.Flags().StringSliceVar(&s.only, "phases", nil, verb+" only these phases, in the usual order (e.g. network,secrets,cluster)")
+}
+
+// phases keeps the named phases in their usual order (none named: all); an image given
+// by the user replaces the build, so then the image phase is left out.
+func (s *selection) phases() ([]phases.Phase, error) {
+	selected := phases.All()
+	for _, n := range s.only {
+		if _, err := phases.Lookup(n); err != nil {
+			return nil, &usageError{err: fmt.Errorf("--phases: %w", err)}
+		}
+	}
+	return slices.DeleteFunc(selected, func(p phases.Phase) bool {
+		return len(s.only) > 0 && !slices.Contains(s.only, p.Name) || s.image != "" && p.Name == "image"
+	}), nil
+}
+
 func newUpCmd(a *app) *cobra.Command {
-	var image string
-	var only []string
+	var sel selection
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create or update every phase, in order; safe to re-run",
@@ -24,52 +48,34 @@ is resumed by running it again: state is saved after every change.`,
   fvdeploy up --env prod --image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			selected, err := selectPhases(only)
+			selected, err := sel.phases()
 			if err != nil {
 				return err
 			}
-			if image != "" {
-				// An image given by the user replaces the build: the image phase is not run.
-				selected = slices.DeleteFunc(selected, func(p phases.Phase) bool { return p.Name == "image" })
-			}
-			return a.reconcile(cmd.Context(), "up", selected, image, false)
+			return a.reconcile(cmd.Context(), "up", selected, sel.image, false)
 		},
 	}
-	cmd.Flags().StringVar(&image, "image", "", "use this existing image (URI, ideally pinned by digest) instead of building one")
-	cmd.Flags().StringSliceVar(&only, "phases", nil, "run only these phases, in the usual order (e.g. network,secrets,cluster)")
+	sel.register(cmd, "use")
 	return cmd
 }
 
-// selectPhases keeps the named phases, in their usual order; none named means all.
-func selectPhases(names []string) ([]phases.Phase, error) {
-	if len(names) == 0 {
-		return phases.All(), nil
-	}
-	for _, n := range names {
-		if _, err := phases.Lookup(n); err != nil {
-			return nil, &usageError{err: fmt.Errorf("--phases: %w", err)}
-		}
-	}
-	return slices.DeleteFunc(phases.All(), func(p phases.Phase) bool { return !slices.Contains(names, p.Name) }), nil
-}
-
 func newPlanCmd(a *app) *cobra.Command {
-	var only []string
+	var sel selection
 	cmd := &cobra.Command{
 		Use:   "plan",
-		Short: "Show what up would change; changes nothing",
+		Short: "Show what up would change, and what the environment costs a month; changes nothing",
 		Example: `  fvdeploy plan --env prod
   fvdeploy plan --env prod --output json | jq '.resources[] | select(.action != "no-op")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			selected, err := selectPhases(only)
+			selected, err := sel.phases()
 			if err != nil {
 				return err
 			}
-			return a.reconcile(cmd.Context(), "plan", selected, "", true)
+			return a.reconcile(cmd.Context(), "plan", selected, sel.image, true)
 		},
 	}
-	cmd.Flags().StringSliceVar(&only, "phases", nil, "plan only these phases")
+	sel.register(cmd, "plan with")
 	return cmd
 }
 

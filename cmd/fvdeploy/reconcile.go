@@ -20,12 +20,6 @@ import (
 // reconcile runs the selected phases through the engine: a plan when dryRun, else an
 // apply under the state lock. It is the body of up, plan and phase.
 func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase, image string, dryRun bool) error {
-	// Refuse before touching AWS: a half-capable run must not look like a success.
-	for _, p := range selected {
-		if !p.Implemented() {
-			return &phases.NotImplementedError{Phase: p.Name}
-		}
-	}
 	ctx, cancel := a.withTimeout(ctx)
 	defer cancel()
 	ws, err := a.open(ctx)
@@ -34,26 +28,9 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 	}
 	in := a.inputs(ws, image)
 	in.BuildImage = slices.ContainsFunc(selected, func(p phases.Phase) bool { return p.Name == "image" })
-	var resources []engine.Resource
-	names := make([]string, 0, len(selected))
-	for _, p := range selected {
-		rs, err := p.Declare(in)
-		if err != nil {
-			return err
-		}
-		resources = append(resources, rs...)
-		names = append(names, p.Name)
-	}
-	deleters, err := phases.Deleters(in)
+	resources, eng, err := a.declare(in, selected)
 	if err != nil {
 		return err
-	}
-	eng := &engine.Engine{
-		Deleters: deleters,
-		Scope: func(key string) bool {
-			phase, _, _ := strings.Cut(key, "/")
-			return slices.Contains(names, phase)
-		},
 	}
 	if dryRun {
 		doc, err := ws.Read(ctx)
@@ -86,6 +63,32 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 		}
 		return interrupted(ctx, op, a.reportKept(res))
 	})
+}
+
+// declare gathers the selected phases' resources and an engine whose pruning stays
+// within those phases.
+func (a *app) declare(in *phases.Inputs, selected []phases.Phase) ([]engine.Resource, *engine.Engine, error) {
+	var resources []engine.Resource
+	names := make([]string, 0, len(selected))
+	for _, p := range selected {
+		rs, err := p.Declare(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		resources = append(resources, rs...)
+		names = append(names, p.Name)
+	}
+	deleters, err := phases.Deleters(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resources, &engine.Engine{
+		Deleters: deleters,
+		Scope: func(key string) bool {
+			phase, _, _ := strings.Cut(key, "/")
+			return slices.Contains(names, phase)
+		},
+	}, nil
 }
 
 // reportKept tells the person which objects were deliberately left because they hold

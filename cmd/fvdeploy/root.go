@@ -65,6 +65,8 @@ type app struct {
 	recorder   *awsclients.Recorder
 	// cfg is loaded and validated before any command runs, so bad input never reaches AWS.
 	cfg *config.Config
+	// emitted records that the command's result document went to stdout.
+	emitted bool
 
 	progressOnce sync.Once
 	prog         *progress.Renderer
@@ -101,6 +103,7 @@ func (a *app) progress() *progress.Renderer {
 // emit writes a command's result: JSON when asked for, else the text form.
 func (a *app) emit(data any, text func(w io.Writer)) error {
 	if a.json() {
+		a.emitted = true
 		enc := json.NewEncoder(a.out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(data)
@@ -188,7 +191,9 @@ func run(ctx context.Context, args []string, s streams) int {
 		return exitOK
 	}
 	code := exitCode(err)
-	if a.json() {
+	// stdout holds one JSON document: the result when there is one (the exit code says
+	// it failed), else this error object.
+	if a.json() && !a.emitted {
 		_ = json.NewEncoder(a.out).Encode(map[string]any{"error": err.Error(), "exit_code": code})
 	}
 	fmt.Fprintln(a.err, "Error:", err)

@@ -199,6 +199,22 @@ func TestDriftShowsInPlanAndUpRestoresIt(t *testing.T) {
 	if len(changed) != len(want) || changed["network/sg-alb-rules"] != "update" || changed["cluster/service"] != "update" {
 		t.Errorf("plan shows %v, want %v", changed, want)
 	}
+	var st statusJSON
+	if err := json.Unmarshal([]byte(mustRun(t, c, "status", "--env", "prod", "--output", "json").Stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	for key, r := range st.Resources {
+		wantStatus := "in sync"
+		switch {
+		case want[key] != "":
+			wantStatus = "drifted"
+		case !strings.HasPrefix(key, "network/") && !strings.HasPrefix(key, "secrets/") && !strings.HasPrefix(key, "cluster/"):
+			wantStatus = "not deployed"
+		}
+		if r.Status != wantStatus || (wantStatus == "drifted") != (len(r.Changes) > 0) {
+			t.Errorf("status of %s: %q %v, want %q", key, r.Status, r.Changes, wantStatus)
+		}
+	}
 	mustRun(t, c, upArgs("prod")...)
 	if got, want := takeInventory(t, "fastapi-vars", "prod"), wantStack(2, 2, 2, 6); got != want {
 		t.Errorf("after repair:\n got %+v\nwant %+v", got, want)

@@ -54,19 +54,17 @@ func (r *taskDef) Find(ctx context.Context, deps engine.Deps, rec *state.Resourc
 	if err != nil {
 		return nil, err
 	}
+	// Nothing registered yet: Create says if there is no image to register with.
+	if live == nil {
+		return nil, nil
+	}
 	image := r.in.image(deps)
 	if image == "" {
-		if live == nil {
-			return nil, errNoImage
-		}
 		// No image given: keep the one the latest revision runs, so that a plain `up`
 		// after a deploy neither fails nor rolls the service back.
 		if c := appContainer(live.ContainerDefinitions); c != nil {
 			image = aws.ToString(c.Image)
 		}
-	}
-	if live == nil {
-		return nil, nil
 	}
 	want, ok := r.render(deps, image)
 	if !ok {

@@ -60,22 +60,8 @@ func Lookup(name string) (Phase, error) {
 	return Phase{}, &UnknownPhaseError{Name: name}
 }
 
-// NotImplementedError says plainly that this build of fvdeploy cannot run a phase, so
-// that no command reports a success it did not achieve.
-type NotImplementedError struct{ Phase string }
-
-func (e *NotImplementedError) Error() string {
-	return fmt.Sprintf("phase %s is not implemented in this version of fvdeploy", e.Phase)
-}
-
-// Implemented reports whether this build can run the phase.
-func (p Phase) Implemented() bool { return p.declare != nil }
-
 // Declare returns the phase's resources.
 func (p Phase) Declare(in *Inputs) ([]engine.Resource, error) {
-	if p.declare == nil {
-		return nil, &NotImplementedError{Phase: p.Name}
-	}
 	resources, err := p.declare(in)
 	if err != nil {
 		return nil, fmt.Errorf("declaring phase %s: %w", p.Name, err)
@@ -89,9 +75,6 @@ func (p Phase) Declare(in *Inputs) ([]engine.Resource, error) {
 func Deleters(in *Inputs) (map[string]engine.Deleter, error) {
 	out := map[string]engine.Deleter{}
 	for _, p := range All() {
-		if !p.Implemented() {
-			continue
-		}
 		resources, err := p.Declare(in)
 		if err != nil {
 			return nil, err

@@ -20,6 +20,10 @@ var volatile = []struct {
 	{regexp.MustCompile(`\b(vpc|subnet|igw|rtb|sg|nat|eipalloc)-[0-9a-f]{8,17}\b`), "<$1-id>"},
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "<uuid>"},
 	{regexp.MustCompile(`-\d+\.us-east-1\.elb\.amazonaws\.com`), "-<n>.us-east-1.elb.amazonaws.com"},
+	// validate: the local app's port, timings and how many tries and log lines it took.
+	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:<port>"},
+	{regexp.MustCompile(`\b(in|within) [0-9.]+(ns|µs|ms|s)\b`), "$1 <duration>"},
+	{regexp.MustCompile(`\b\d+ (attempt|line)\(s\)`), "<n> $1(s)"},
 }
 
 // golden compares got, normalised, with testdata/<name>; with -update it rewrites the

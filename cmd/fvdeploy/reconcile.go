@@ -111,7 +111,7 @@ func (a *app) reportKept(res *engine.Result) error {
 func (a *app) inputs(ws *workspace.Workspace, image string) *phases.Inputs {
 	return &phases.Inputs{
 		Config: ws.Config, Account: ws.Identity.Account, Region: ws.Region(), AWS: ws.Clients,
-		Image: image, Getenv: os.Getenv, Progress: a.progressf,
+		Image: image, Getenv: os.Getenv, Progress: a.progressf, Wait: a.progress().Wait,
 	}
 }
 

@@ -125,6 +125,7 @@ func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 			t.Errorf("validate output lacks %q:\n%s", w, res.Stdout)
 		}
 	}
+	golden(t, "validate-prod.txt", res.Stdout)
 
 	// Someone opens the tasks' port to the internet by hand.
 	sgECS := doc.Resources["network/sg-ecs"].ID
@@ -136,6 +137,7 @@ func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 		t.Fatal(err)
 	}
 	res = c.Run(t, append(args, "--security", "--output", "json")...)
+	golden(t, "validate-prod-open-port.json", res.Stdout)
 	if res.Code != 1 {
 		t.Fatalf("validate --security with 0.0.0.0/0 on 8000: exit %d, want 1\n%s", res.Code, res.Stderr)
 	}

@@ -30,8 +30,12 @@ type Inputs struct {
 	// Getenv reads the process environment (ADMIN_USER / ADMIN_PASS); a func so tests
 	// can give values without touching the real environment.
 	Getenv func(string) string
-	// Progress reports long waits to the person watching; never nil.
+	// Progress tells the person watching what happens; never nil.
 	Progress func(format string, args ...any)
+	// Wait, when set, is told at every poll of a slow operation what is awaited and its
+	// status (a progress display redraws it in place); else waits are reported through
+	// Progress every 10 s.
+	Wait func(what, status string)
 	// PollInterval is the first wait between polls of a slow operation; it backs off from
 	// there. Zero means the default.
 	PollInterval time.Duration
@@ -88,7 +92,10 @@ func (in *Inputs) waitFor(ctx context.Context, what string, check func(ctx conte
 		if done {
 			return nil
 		}
-		if time.Since(lastSaid) >= 10*time.Second {
+		switch {
+		case in.Wait != nil:
+			in.Wait(what, status)
+		case time.Since(lastSaid) >= 10*time.Second:
 			in.Progress("waiting for %s: %s (%s so far)", what, status, time.Since(start).Round(time.Second))
 			lastSaid = time.Now()
 		}

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,29 +50,19 @@ func edgeInputs(t *testing.T) *Inputs {
 // same emulator, with its own call recorder.
 func edgeBeside(t *testing.T, domain string) (*Inputs, *callLog) {
 	t.Helper()
-	in, _ := netInputsBeside(t, "prod")
+	in, _ := inputsBeside(t, "prod", nil)
 	in.Config.Edge.Domain = domain
 	return in, logCalls(in)
 }
 
 // callLog records, in order, each operation with the ID it acts on.
-type callLog struct {
-	mu    sync.Mutex
-	calls []string // "Service.Operation\tid"
-}
+// callLog holds "Service.Operation\tid" lines.
+type callLog struct{ *callTrace }
 
 func logCalls(in *Inputs) *callLog {
-	l := &callLog{}
-	in.AWS.Config.APIOptions = append(in.AWS.Config.APIOptions, func(s *middleware.Stack) error {
-		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("edgeCallLog",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				l.mu.Lock()
-				l.calls = append(l.calls, awsmiddleware.GetServiceID(ctx)+"."+awsmiddleware.GetOperationName(ctx)+"\t"+edgeParamID(in.Parameters))
-				l.mu.Unlock()
-				return next.HandleInitialize(ctx, in)
-			}), middleware.After)
-	})
-	return l
+	return &callLog{traceCalls(in, func(ctx context.Context, params any) string {
+		return awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx) + "\t" + edgeParamID(params)
+	})}
 }
 
 func edgeParamID(p any) string {
@@ -100,12 +89,6 @@ func edgeParamID(p any) string {
 		return aws.ToString(v.Id)
 	}
 	return ""
-}
-
-func (l *callLog) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.calls)
 }
 
 // mutating lists the calls that may change something, as the recorder judges them.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/config"
@@ -26,6 +29,13 @@ const testImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fastapi-vars@sha
 func newTestInputs(t *testing.T, env string, vars map[string]string) (*Inputs, *awsclients.Recorder) {
 	t.Helper()
 	moto.Reset(t)
+	return inputsBeside(t, env, vars)
+}
+
+// inputsBeside gives the Inputs of env in the emulator as it is, without resetting it: a
+// second environment beside the first, with its own call recorder.
+func inputsBeside(t *testing.T, env string, vars map[string]string) (*Inputs, *awsclients.Recorder) {
+	t.Helper()
 	cfg, err := config.Defaults(env)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +125,33 @@ func callIndex(rec *awsclients.Recorder, from int, op string) int {
 		return -1
 	}
 	return from + i
+}
+
+// callTrace records, in order, a line for every API call made through the Inputs —
+// what the call recorder does not keep, such as the ID each call acts on.
+type callTrace struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func traceCalls(in *Inputs, line func(ctx context.Context, params any) string) *callTrace {
+	tr := &callTrace{}
+	in.AWS.Config.APIOptions = append(in.AWS.Config.APIOptions, func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("testCallTrace",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				tr.mu.Lock()
+				tr.calls = append(tr.calls, line(ctx, in.Parameters))
+				tr.mu.Unlock()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	})
+	return tr
+}
+
+func (tr *callTrace) all() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return slices.Clone(tr.calls)
 }
 
 func newDoc(in *Inputs) *state.Document {

@@ -7,9 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -17,33 +15,10 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
-	"github.com/aws/smithy-go/middleware"
 
-	"github.com/fvdeploy/fvdeploy/internal/awsclients"
-	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
-
-// netInputsBeside gives the Inputs of another environment in the same emulated account,
-// without resetting it, with its own call recorder.
-func netInputsBeside(t *testing.T, env string) (*Inputs, *awsclients.Recorder) {
-	t.Helper()
-	cfg, err := config.Defaults(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Region = "us-east-1"
-	rec := &awsclients.Recorder{}
-	clients, err := awsclients.Load(context.Background(), awsclients.Options{Region: cfg.Region, Recorder: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Inputs{
-		Config: cfg, Account: "123456789012", Region: cfg.Region, AWS: clients, Image: testImage,
-		Getenv: func(string) string { return "" }, Progress: t.Logf, PollInterval: 10 * time.Millisecond,
-	}, rec
-}
 
 // netInventory is what the AWS API, not state, says one environment's network holds.
 type netInventory struct {
@@ -361,7 +336,7 @@ func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtec
 // the AWS API: neither adopts nor disturbs the other's objects.
 func TestNetworkApply(t *testing.T) {
 	prod, _ := newTestInputs(t, "prod", nil)
-	dev, _ := netInputsBeside(t, "dev")
+	dev, _ := inputsBeside(t, "dev", nil)
 	prodDoc, devDoc := newDoc(prod), newDoc(dev)
 	applyPhases(t, prod, prodDoc, "network")
 	prodIDs := netRecordIDs(prodDoc)
@@ -419,7 +394,7 @@ func TestNetworkNoOp(t *testing.T) {
 	applyPhases(t, first, doc, "network")
 
 	// A fresh Inputs, as a new fvdeploy process would have: nothing remembered.
-	in, rec := netInputsBeside(t, "prod")
+	in, rec := inputsBeside(t, "prod", nil)
 	resources := declared(t, in, "network")
 	before := len(rec.Calls())
 	res := applyPhases(t, in, doc, "network")
@@ -524,23 +499,12 @@ func TestNetworkAdoption(t *testing.T) {
 
 // netTrace records, in order, the operations of a destroy with the ID each one acts on,
 // which the call recorder does not keep.
-type netTrace struct {
-	mu    sync.Mutex
-	calls []string // "Operation id"
-}
+type netTrace struct{ *callTrace } // "Operation id" lines
 
 func netTraceIDs(in *Inputs) *netTrace {
-	tr := &netTrace{}
-	in.AWS.Config.APIOptions = append(in.AWS.Config.APIOptions, func(s *middleware.Stack) error {
-		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("netTraceIDs",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				tr.mu.Lock()
-				tr.calls = append(tr.calls, awsmiddleware.GetOperationName(ctx)+" "+netParamID(in.Parameters))
-				tr.mu.Unlock()
-				return next.HandleInitialize(ctx, in)
-			}), middleware.After)
-	})
-	return tr
+	return &netTrace{traceCalls(in, func(ctx context.Context, params any) string {
+		return awsmiddleware.GetOperationName(ctx) + " " + netParamID(params)
+	})}
 }
 
 func netParamID(p any) string {
@@ -612,7 +576,7 @@ func TestNetworkDestroy(t *testing.T) {
 		ids[k], ids[k+"#arn"] = v.ID, v.ARN
 	}
 	// The dev network next door must survive prod's destroy.
-	dev, _ := netInputsBeside(t, "dev")
+	dev, _ := inputsBeside(t, "dev", nil)
 	applyPhases(t, dev, newDoc(dev), "network")
 
 	tr := netTraceIDs(in)

@@ -68,5 +68,9 @@ class AccessLogMiddleware:
                 "client": client[0] if client else None,
                 "user_agent": user_agent,
             }
-            # sys.stdout looked up per call so a redirected stdout (tests, tooling) is honoured.
-            sys.stdout.write(json.dumps(record, separators=(",", ":")) + "\n")
+            # sys.stdout looked up per call so a redirected stdout (tests, tooling) is honoured;
+            # flushed so a line reaches the log collector at once even when stdout is a pipe
+            # and PYTHONUNBUFFERED is not set.
+            out = sys.stdout
+            out.write(json.dumps(record, separators=(",", ":")) + "\n")
+            out.flush()

@@ -6,6 +6,7 @@ listen beyond loopback. `python` and `uvicorn` resolve to this virtualenv.
 
 import json
 import os
+import select
 import shlex
 import signal
 import socket
@@ -135,3 +136,27 @@ def test_cmd_serves_and_turns_healthy(tmp_path):
     assert greeting["status"] == 200
     assert greeting["client"] == "203.0.113.7"  # --proxy-headers honoured
     assert PASSWORD not in stdout.read_text()
+
+
+def test_access_log_lines_arrive_at_once_through_a_pipe():
+    """A plain `uvicorn main:app`, stdout a pipe, no PYTHONUNBUFFERED: each line still comes out."""
+    port = free_port()
+    env = container_env(ADMIN_USER=USER, ADMIN_PASS=PASSWORD)
+    env.pop("PYTHONUNBUFFERED", None)
+    argv = [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port), "--no-access-log"]
+    app = subprocess.Popen(  # noqa: S603
+        argv, cwd=API_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)  # noqa: S310
+                break
+            except OSError:
+                time.sleep(0.1)
+        ready, _, _ = select.select([app.stdout], [], [], 10)
+        assert ready, "no access log line within 10 s: stdout is buffered"
+        assert json.loads(app.stdout.readline())["path"] == "/health"
+    finally:
+        app.kill()
+        app.wait()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -20,25 +21,27 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
-// stallingProxy forwards to the emulator but holds requests for one S3 key until told,
+// stallingProxy forwards to the emulator but holds the requests match picks until told,
 // so that a real fvdeploy process can be caught while it holds the state lock.
 type stallingProxy struct {
 	*httptest.Server
-	path    string
+	match   func(r *http.Request, body string) bool
 	mu      sync.Mutex
 	release chan struct{}
 	reached chan struct{}
 }
 
-func newStallingProxy(t *testing.T, target, path string) *stallingProxy {
+func newStallingProxy(t *testing.T, target string, match func(r *http.Request, body string) bool) *stallingProxy {
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &stallingProxy{path: path}
+	p := &stallingProxy{match: match}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == p.path {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		if p.match(r, string(body)) {
 			p.mu.Lock()
 			release, reached := p.release, p.reached
 			p.mu.Unlock()
@@ -105,7 +108,9 @@ func TestS3StateLockBetweenTwoProcesses(t *testing.T) {
 	c := newCLI(t)
 	createBucket(t, "team-state")
 	stateURL := "s3://team-state/fvdeploy"
-	proxy := newStallingProxy(t, moto.Endpoint, "/team-state/fvdeploy/dev.json")
+	proxy := newStallingProxy(t, moto.Endpoint, func(r *http.Request, _ string) bool {
+		return r.Method == http.MethodGet && r.URL.Path == "/team-state/fvdeploy/dev.json"
+	})
 	args := []string{"destroy", "--yes", "--env", "dev", "--state", stateURL}
 
 	// A first run takes the lock and is held while reading the state.
@@ -142,6 +147,29 @@ func TestS3StateLockBetweenTwoProcesses(t *testing.T) {
 	if res := c.Run(t, "unlock", "--env", "dev", "--state", stateURL); res.Code != 0 || !strings.Contains(res.Stdout, "was not locked") {
 		t.Errorf("second unlock: exit %d\n%s", res.Code, res.Stdout)
 	}
+}
+
+// Two real processes on local state: the first is held at its first AWS call after taking
+// the OS lock; the second is refused with the first's identity; once the first dies, the
+// OS has freed the lock and nothing needs unlocking.
+func TestLocalStateLockBetweenTwoProcesses(t *testing.T) {
+	c := newCLI(t)
+	proxy := newStallingProxy(t, moto.Endpoint, func(_ *http.Request, body string) bool {
+		return strings.Contains(body, "Action=DescribeVpcs")
+	})
+	args := []string{"up", "--env", "dev", "--phases", "network", "--timeout", "2m"}
+	first := startHeld(t, c, proxy, args...)
+	second := c.Run(t, args...)
+	if second.Code != 3 || !strings.Contains(second.Stderr, "state .fvdeploy/dev.json is locked by ") ||
+		!strings.Contains(second.Stderr, fmt.Sprintf("(pid %d, fvdeploy up) since %d-", first.Process.Pid, time.Now().Year())) {
+		t.Fatalf("second run: exit %d, want 3 naming the first:\n%s", second.Code, second.Stderr)
+	}
+	_ = first.Process.Kill()
+	_ = first.Wait()
+	if res := c.Run(t, "unlock", "--env", "dev"); res.Code != 0 {
+		t.Fatalf("unlock after the holder died: exit %d\n%s", res.Code, res.Stderr)
+	}
+	mustRun(t, c, args...)
 }
 
 func TestLocalStateLockHeld(t *testing.T) {

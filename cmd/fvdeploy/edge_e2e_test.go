@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
-	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
@@ -71,10 +70,7 @@ type edgeState struct {
 func takeEdge(t *testing.T, recordZone string) *edgeState {
 	t.Helper()
 	ctx := context.Background()
-	c, err := awsclients.Load(ctx, awsclients.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testClients(t)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -135,10 +131,7 @@ func checkServedEdge(t *testing.T, zone string, rateLimit int64) *edgeState {
 	if len(s.certs) != 1 {
 		t.Fatalf("certificates %v, want one", s.certs)
 	}
-	c, err := awsclients.Load(context.Background(), awsclients.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testClients(t)
 	cert, err := c.ACM().DescribeCertificate(context.Background(), &acm.DescribeCertificateInput{CertificateArn: &s.certs[0]})
 	if err != nil {
 		t.Fatal(err)
@@ -283,10 +276,7 @@ func TestEdgeE2E(t *testing.T) {
 func TestEdgeE2EParentZone(t *testing.T) {
 	c := newCLI(t)
 	ctx := context.Background()
-	clients, err := awsclients.Load(ctx, awsclients.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	clients := testClients(t)
 	r53 := clients.Route53()
 	out, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String("someone-else")})
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
@@ -241,15 +240,6 @@ func TestImageAndDeployWithRealDocker(t *testing.T) {
 			t.Errorf("service runs %s, want revision 3", got)
 		}
 	})
-}
-
-func testClients(t *testing.T) *awsclients.Clients {
-	t.Helper()
-	c, err := awsclients.Load(context.Background(), awsclients.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func describeDevService(t *testing.T) *ecstypes.Service {

@@ -16,8 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
-	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 )
 
 // inventory counts, through the AWS API and never through fvdeploy's state, what carries
@@ -34,10 +32,7 @@ type inventory struct {
 func takeInventory(t *testing.T, app, env string) inventory {
 	t.Helper()
 	ctx := context.Background()
-	c, err := awsclients.Load(ctx, awsclients.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testClients(t)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

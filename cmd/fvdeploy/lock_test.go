@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
@@ -76,10 +75,7 @@ func (p *stallingProxy) stall() (reached <-chan struct{}, release func()) {
 
 func createBucket(t *testing.T, name string) {
 	t.Helper()
-	clients, err := awsclients.Load(context.Background(), awsclients.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	clients := testClients(t)
 	if _, err := clients.S3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &name}); err != nil {
 		t.Fatalf("creating bucket %s: %v", name, err)
 	}

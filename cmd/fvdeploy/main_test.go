@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
 
+	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
@@ -43,5 +45,15 @@ func newCLI(t *testing.T) *testenv.CLI {
 	env["ADMIN_PASS"] = adminPass
 	c := &testenv.CLI{Bin: bin, Dir: t.TempDir(), Env: env, Forbidden: []string{adminPass}}
 	t.Cleanup(func() { c.CheckNoLeaksInFiles(t) })
+	return c
+}
+
+// testClients are AWS clients pointed, like the binary, at the package's emulator.
+func testClients(t *testing.T) *awsclients.Clients {
+	t.Helper()
+	c, err := awsclients.Load(context.Background(), awsclients.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return c
 }

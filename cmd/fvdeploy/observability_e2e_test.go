@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
@@ -57,10 +56,7 @@ func TestObservabilityAndCICDThroughTheBinary(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(c.Dir, "fvdeploy.yaml"), []byte(obsYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	clients, err := awsclients.Load(ctx, awsclients.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	clients := testClients(t)
 	iamc := clients.IAM()
 	// The account already trusts GitHub: fvdeploy uses that provider and leaves it.
 	if _, err := iamc.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{

@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
@@ -158,10 +157,7 @@ func TestDriftShowsInPlanAndUpRestoresIt(t *testing.T) {
 	c := newCLI(t)
 	mustRun(t, c, upArgs("prod")...)
 	ctx := context.Background()
-	clients, err := awsclients.Load(ctx, awsclients.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	clients := testClients(t)
 	// Out of band: an SG rule revoked, the service scaled to 0.
 	sgs, err := clients.EC2().DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{
 		{Name: aws.String("tag:fvdeploy:key"), Values: []string{"network/sg-alb"}},
@@ -318,10 +314,7 @@ func TestSecretsRotateChangesThePasswordAndRollsTheService(t *testing.T) {
 	c := newCLI(t)
 	mustRun(t, c, upArgs("dev")...)
 	ctx := context.Background()
-	clients, err := awsclients.Load(ctx, awsclients.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	clients := testClients(t)
 	read := func() string {
 		out, err := clients.SecretsManager().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("fastapi-vars-dev-admin")})
 		if err != nil {

@@ -12,18 +12,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/accessanalyzer"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/configservice"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	taggingschemas "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -208,3 +211,16 @@ func (c *Clients) CloudTrail() *cloudtrail.Client { return cloudtrail.NewFromCon
 
 // KMS returns a KMS client (the alarm topic's key).
 func (c *Clients) KMS() *kms.Client { return kms.NewFromConfig(c.Config) }
+
+// Lambda returns a Lambda client (the alarm relay to chat).
+func (c *Clients) Lambda() *lambda.Client { return lambda.NewFromConfig(c.Config) }
+
+// AccessAnalyzer returns an IAM Access Analyzer client (account guardrails).
+func (c *Clients) AccessAnalyzer() *accessanalyzer.Client {
+	return accessanalyzer.NewFromConfig(c.Config)
+}
+
+// ConfigService returns an AWS Config client (the account's configuration recorder).
+func (c *Clients) ConfigService() *configservice.Client {
+	return configservice.NewFromConfig(c.Config)
+}

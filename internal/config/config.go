@@ -73,6 +73,11 @@ type Edge struct {
 	WAF       bool   `yaml:"waf"`
 	// WAFRateLimit is the requests per 5 minutes one IP may make before WAF blocks it.
 	WAFRateLimit int `yaml:"waf_rate_limit"`
+	// WAFLogs sends the web ACL's request logs to a bucket of their own
+	// (aws-waf-logs-<app>-<env>-<account>), with the authorization header redacted.
+	WAFLogs bool `yaml:"waf_logs"`
+	// WAFLogExpiryDays is how long the bucket keeps a WAF log object.
+	WAFLogExpiryDays int `yaml:"waf_log_expiry_days"`
 }
 
 // Logs is the service's CloudWatch log group.
@@ -91,6 +96,10 @@ type Alarms struct {
 	DatapointsToAlarm int      `yaml:"datapoints_to_alarm"`
 	Email             []string `yaml:"email"`
 	HTTPS             []string `yaml:"https"`
+	// ChatRelay posts the alarm topic's messages to a Slack-compatible incoming webhook
+	// through a small Lambda function. The webhook URL is a secret: it is read from
+	// FVDEPLOY_CHAT_WEBHOOK_URL at up and kept in Secrets Manager, never in this file.
+	ChatRelay bool `yaml:"chat_relay"`
 }
 
 // Observability holds the optional account- and cluster-level monitoring.
@@ -102,6 +111,13 @@ type Observability struct {
 	// KMSKeyID, when set, encrypts the alarm topic and the log buckets with this key
 	// instead of AWS-managed keys.
 	KMSKeyID string `yaml:"kms_key_id"`
+	// Tracing adds an AWS Distro for OpenTelemetry collector to each task, exporting the
+	// service's traces to X-Ray.
+	Tracing bool `yaml:"tracing"`
+	// Guardrails sets up account-wide controls: an IAM Access Analyzer analyzer and an AWS
+	// Config recorder with its delivery channel. Ones already there are reused, and only
+	// those fvdeploy created are ever deleted.
+	Guardrails bool `yaml:"guardrails"`
 }
 
 // CICD is what the GitHub OIDC deploy role trusts.
@@ -240,7 +256,7 @@ func Defaults(env string) (*Config, error) {
 			EgressCIDRs:            []string{"0.0.0.0/0"},
 			EgressPorts:            []int{443},
 		},
-		Edge: Edge{WAF: d.waf, TLSPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06", WAFRateLimit: 1000, SANs: []string{}},
+		Edge: Edge{WAF: d.waf, TLSPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06", WAFRateLimit: 1000, WAFLogExpiryDays: 90, SANs: []string{}},
 		Logs: Logs{RetentionDays: d.retentionDays},
 		Alarms: Alarms{CPUPercent: 80, MemoryPercent: 80, P95LatencyMS: 1000, HTTP5xxCount: 10,
 			EvaluationPeriods: 5, DatapointsToAlarm: 3, Email: []string{}, HTTPS: []string{}},

@@ -87,7 +87,8 @@ service:
   egress_cidrs: [10.0.0.0/8, 0.0.0.0/0]
   egress_ports: [443, 5432]
 alb: {deletion_protection: true}
-edge: {domain: api.example.com, zone_id: Z123ABC, waf: false, sans: [www.example.com], tls_policy: ELBSecurityPolicy-TLS13-1-3-2021-06, waf_rate_limit: 500}
+edge: {domain: api.example.com, zone_id: Z123ABC, waf: true, sans: [www.example.com], tls_policy: ELBSecurityPolicy-TLS13-1-3-2021-06, waf_rate_limit: 500,
+  waf_logs: true, waf_log_expiry_days: 30}
 logs: {retention_days: 90}
 alarms:
   cpu_percent: 70
@@ -98,7 +99,8 @@ alarms:
   datapoints_to_alarm: 4
   email: [ops@example.com]
   https: ["https://hooks.example.com/x"]
-observability: {cloudtrail: true, container_insights: true, alb_access_logs: true, kms_key_id: alias/ops}
+  chat_relay: true
+observability: {cloudtrail: true, container_insights: true, alb_access_logs: true, kms_key_id: alias/ops, tracing: true, guardrails: true}
 cicd: {github_repo: fvdeploy/shop, branches: [main, release], tags: ["v*"]}
 image: {repository: team/shop, registry: "127.0.0.1:5000", platform: linux/arm64, keep: 10, immutable_tags: false, build_args: [BASE_IMAGE=python:3.12-slim]}
 `, env: "dev", change: func(c *Config) {
@@ -113,12 +115,13 @@ image: {repository: team/shop, registry: "127.0.0.1:5000", platform: linux/arm64
 				},
 				ALB: ALB{DeletionProtection: true},
 				Edge: Edge{Domain: "api.example.com", ZoneID: "Z123ABC", SANs: []string{"www.example.com"},
-					TLSPolicy: "ELBSecurityPolicy-TLS13-1-3-2021-06", WAFRateLimit: 500},
+					TLSPolicy: "ELBSecurityPolicy-TLS13-1-3-2021-06", WAF: true, WAFRateLimit: 500, WAFLogs: true, WAFLogExpiryDays: 30},
 				Logs: Logs{RetentionDays: 90},
 				Alarms: Alarms{CPUPercent: 70, MemoryPercent: 75, P95LatencyMS: 500, HTTP5xxCount: 5, EvaluationPeriods: 10, DatapointsToAlarm: 4,
-					Email: []string{"ops@example.com"}, HTTPS: []string{"https://hooks.example.com/x"}},
-				Observability: Observability{CloudTrail: true, ContainerInsights: true, ALBAccessLogs: true, KMSKeyID: "alias/ops"},
-				CICD:          CICD{GitHubRepo: "fvdeploy/shop", Branches: []string{"main", "release"}, Tags: []string{"v*"}},
+					Email: []string{"ops@example.com"}, HTTPS: []string{"https://hooks.example.com/x"}, ChatRelay: true},
+				Observability: Observability{CloudTrail: true, ContainerInsights: true, ALBAccessLogs: true, KMSKeyID: "alias/ops",
+					Tracing: true, Guardrails: true},
+				CICD: CICD{GitHubRepo: "fvdeploy/shop", Branches: []string{"main", "release"}, Tags: []string{"v*"}},
 				Image: Image{Repository: "team/shop", Registry: "127.0.0.1:5000", Platform: "linux/arm64", Keep: 10,
 					BuildArgs: []string{"BASE_IMAGE=python:3.12-slim"}},
 			}

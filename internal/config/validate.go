@@ -115,6 +115,8 @@ func (c *Config) Validate() error {
 	v.check(currentTLSPolicy.MatchString(e.TLSPolicy), "edge.tls_policy", e.TLSPolicy,
 		"%q is not a current ELB TLS policy (want TLS 1.2 or later, e.g. ELBSecurityPolicy-TLS13-1-2-2021-06)", e.TLSPolicy)
 	v.between("edge.waf_rate_limit", e.WAFRateLimit, 10, 2000000000)
+	v.check(!e.WAFLogs || e.WAF, "edge.waf_logs", e.WAFLogs, "on while edge.waf is off: there is no web ACL to log")
+	v.between("edge.waf_log_expiry_days", e.WAFLogExpiryDays, 1, 3650)
 
 	v.check(slices.Contains(retentionDays, c.Logs.RetentionDays), "logs.retention_days", c.Logs.RetentionDays,
 		"%d is not a CloudWatch Logs retention period (want %s)", c.Logs.RetentionDays, list(retentionDays))

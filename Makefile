@@ -4,13 +4,33 @@ SHELL := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO_LDFLAGS := -X main.version=$(VERSION)
 VENV := .venv
+# The environment that build, push and deploy act on: make deploy ENV=prod
+ENV ?= dev
+FVDEPLOY := bin/fvdeploy
 
-.PHONY: all build test test-deps test-go test-api lint lint-workflows fmt demo bench bench-api clean
+.PHONY: help all fvdeploy build push deploy doctor test test-deps test-go test-api lint lint-workflows fmt demo bench bench-api clean
+.DEFAULT_GOAL := help
 
-all: build
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build:
-	go build -ldflags "$(GO_LDFLAGS)" -o bin/fvdeploy ./cmd/fvdeploy
+all: fvdeploy
+
+fvdeploy: ## compile bin/fvdeploy
+	go build -ldflags "$(GO_LDFLAGS)" -o $(FVDEPLOY) ./cmd/fvdeploy
+
+# The deployment targets are thin wrappers around fvdeploy; pass more flags with ARGS.
+build: fvdeploy ## build the service image with the local Docker engine (no push)
+	$(FVDEPLOY) build --env $(ENV) $(ARGS)
+
+push: fvdeploy ## create the ECR repository, build when changed, push (fvdeploy phase image)
+	$(FVDEPLOY) phase image --env $(ENV) $(ARGS)
+
+deploy: fvdeploy ## build, push and roll the service out: make deploy ENV=prod
+	$(FVDEPLOY) deploy --env $(ENV) $(ARGS)
+
+doctor: fvdeploy ## preflight checks for ENV: credentials, state, Docker, git, domain
+	$(FVDEPLOY) doctor --env $(ENV) $(ARGS)
 
 test-deps:
 	scripts/test-deps.sh
@@ -19,7 +39,7 @@ test-deps:
 # port and stop it when they end, also on failure; the image tests likewise start their
 # own dockerd and registry. The offline Python base image they build the app on is cached
 # in /var/cache/fvdeploy-test.
-test: test-deps lint test-go test-api
+test: test-deps lint test-go test-api ## install what the tests need, lint, run every test
 
 test-go: test-deps
 	go test -race -count=1 ./...
@@ -27,7 +47,7 @@ test-go: test-deps
 test-api: test-deps
 	$(VENV)/bin/pytest -q api/tests
 
-lint: test-deps lint-workflows
+lint: test-deps lint-workflows ## gofmt, go vet, ruff, actionlint
 	@unformatted=$$(gofmt -l cmd internal); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 	$(VENV)/bin/ruff check .
@@ -40,19 +60,19 @@ ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 lint-workflows:
 	go run $(ACTIONLINT) .github/workflows/ci.yml .github/workflows/deploy.yml
 
-fmt: test-deps
+fmt: test-deps ## format Go and Python
 	gofmt -w cmd internal
 	$(VENV)/bin/ruff format .
 
-demo: build test-deps
+demo: fvdeploy test-deps ## deploy dev to a local AWS emulator, validate, destroy
 	scripts/demo.sh
 
 # Reconcile speed against the emulator: no-op up read calls per resource, and the serial
 # depth of a full up with 100 ms added to every API call.
-bench: test-deps
+bench: test-deps ## reconcile speed against the emulator
 	go test -run '^$$' -bench . -benchtime 3x ./cmd/fvdeploy
 
-bench-api: test-deps
+bench-api: test-deps ## the service's throughput and latency under wrk
 	scripts/bench-api.sh
 
 clean:

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/moby/moby/client"
 
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
@@ -201,6 +203,65 @@ func TestImageAndDeployWithRealDocker(t *testing.T) {
 		}
 	})
 
+	t.Run("doctor: all ok with the engine up; the engine stopped fails it and up", func(t *testing.T) {
+		c := newImageCLI(t, registry.Host)
+		sha := gitIn(t, c.Dir, "rev-parse", "HEAD")
+		out, res := runDoctor(t, c)
+		if res.Code != 0 || !out.OK {
+			t.Fatalf("exit %d: %+v\n%s", res.Code, out, res.Stderr)
+		}
+		for name, want := range map[string]string{"docker": "(API 1.", "git": "commit " + sha[:12] + ", clean", "dockerfile": "/Dockerfile"} {
+			if status, detail, _ := out.check(t, name); status != "ok" || !strings.Contains(detail, want) {
+				t.Errorf("%s: %s %q, want ok with %q", name, status, detail, want)
+			}
+		}
+		writeFile(t, c.Dir, "hello.txt", "uncommitted\n")
+		out, res = runDoctor(t, c)
+		if status, detail, _ := out.check(t, "git"); res.Code != 0 || status != "warn" || !strings.Contains(detail, "tagged "+sha[:12]+"-dirty") {
+			t.Errorf("dirty tree: exit %d, %s %q", res.Code, status, detail)
+		}
+		gitIn(t, c.Dir, "checkout", "-q", "--", "hello.txt")
+
+		c.Env["DOCKER_HOST"] = "unix://" + stoppedEngineSocket(t)
+		out, res = runDoctor(t, c)
+		status, detail, fix := out.check(t, "docker")
+		if res.Code != 1 || status != "fail" || !strings.Contains(detail, "does not answer") || !strings.Contains(fix, "start the Docker engine") {
+			t.Errorf("engine stopped: exit %d, %s %q (%s)", res.Code, status, detail, fix)
+		}
+		trace := filepath.Join(c.Dir, "trace")
+		up := c.Run(t, "up", "--env", "dev", "--phases", "image,network", "--trace-calls", trace)
+		if m := mutatingCalls(traced(t, trace)); up.Code != 1 || len(m) != 0 || !strings.Contains(up.Stderr, "preflight failed, nothing was changed") {
+			t.Errorf("up with the engine stopped: exit %d, mutating %v\n%s", up.Code, m, up.Stderr)
+		}
+	})
+
+	t.Run("build tags the image in the local engine without AWS", func(t *testing.T) {
+		c := newImageCLI(t, registry.Host)
+		sha := gitIn(t, c.Dir, "rev-parse", "HEAD")
+		trace := filepath.Join(c.Dir, "trace")
+		res := mustRun(t, c, "build", "--output", "json", "--trace-calls", trace)
+		var out struct{ Tags []string }
+		if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"fastapi-vars:" + sha[:12], "fastapi-vars:latest"}
+		if !slices.Equal(out.Tags, want) || len(traced(t, trace)) != 0 {
+			t.Fatalf("tags %v (want %v), AWS calls %v", out.Tags, want, traced(t, trace))
+		}
+		api, err := client.New(client.WithHost(docker.Host))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer api.Close()
+		first, err := api.ImageInspect(context.Background(), want[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if latest, err := api.ImageInspect(context.Background(), want[1]); err != nil || latest.ID != first.ID {
+			t.Errorf("latest is %v (%v), want %s", latest.ID, err, first.ID)
+		}
+	})
+
 	t.Run("deploy registers a revision only when the image changed", func(t *testing.T) {
 		c := newImageCLI(t, registry.Host)
 		mustRun(t, c, upArgs("dev")...)
@@ -240,6 +301,25 @@ func TestImageAndDeployWithRealDocker(t *testing.T) {
 			t.Errorf("service runs %s, want revision 3", got)
 		}
 	})
+}
+
+// stoppedEngineSocket is where an engine listened before it stopped: the socket file is
+// left, and connecting is refused.
+func stoppedEngineSocket(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dk") // short: socket paths are limited to 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "docker.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	return path
 }
 
 func describeDevService(t *testing.T) *ecstypes.Service {

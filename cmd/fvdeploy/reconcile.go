@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/fvdeploy/fvdeploy/internal/cost"
+	"github.com/fvdeploy/fvdeploy/internal/doctor"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/state"
@@ -22,12 +23,19 @@ import (
 func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase, image string, dryRun bool) error {
 	ctx, cancel := a.withTimeout(ctx)
 	defer cancel()
-	ws, err := a.open(ctx)
+	build := slices.ContainsFunc(selected, func(p phases.Phase) bool { return p.Name == "image" })
+	var ws *workspace.Workspace
+	var err error
+	if op == "up" {
+		ws, err = a.preflightUp(ctx, build)
+	} else {
+		ws, err = a.open(ctx)
+	}
 	if err != nil {
 		return err
 	}
 	in := a.inputs(ws, image)
-	in.BuildImage = slices.ContainsFunc(selected, func(p phases.Phase) bool { return p.Name == "image" })
+	in.BuildImage = build
 	resources, eng, err := a.declare(in, selected)
 	if err != nil {
 		return err
@@ -63,6 +71,21 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 		}
 		return interrupted(ctx, op, a.reportKept(res))
 	})
+}
+
+// preflightUp runs the doctor's checks before up changes anything: warnings are shown,
+// a failure stops it.
+func (a *app) preflightUp(ctx context.Context, build bool) (*workspace.Workspace, error) {
+	report, ws := a.preflight(ctx, nil, build)
+	for _, c := range report.Checks {
+		if c.Status == doctor.Warn {
+			a.progressf("preflight: %s: %s (%s)", c.Name, c.Detail, c.Fix)
+		}
+	}
+	if err := preflightError(report); err != nil {
+		return nil, err
+	}
+	return ws, nil
 }
 
 // declare gathers the selected phases' resources and an engine whose pruning stays

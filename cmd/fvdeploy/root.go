@@ -112,6 +112,20 @@ func (a *app) emit(data any, text func(w io.Writer)) error {
 	return nil
 }
 
+// checkFlags validates the global flags, before anything is read or reached.
+func (a *app) checkFlags() error {
+	if !slices.Contains(config.EnvNames(), a.env) {
+		return usagef("--env: unknown environment %q (want %s)", a.env, strings.Join(config.EnvNames(), ", "))
+	}
+	if a.output != "text" && a.output != "json" {
+		return usagef("--output: want text or json, got %q", a.output)
+	}
+	if a.timeout < 0 {
+		return usagef("--timeout: must not be negative")
+	}
+	return nil
+}
+
 func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "fvdeploy",
@@ -130,14 +144,8 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 state lock held.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
-			if !slices.Contains(config.EnvNames(), a.env) {
-				return usagef("--env: unknown environment %q (want %s)", a.env, strings.Join(config.EnvNames(), ", "))
-			}
-			if a.output != "text" && a.output != "json" {
-				return usagef("--output: want text or json, got %q", a.output)
-			}
-			if a.timeout < 0 {
-				return usagef("--timeout: must not be negative")
+			if err := a.checkFlags(); err != nil {
+				return err
 			}
 			cfg, err := workspace.LoadConfig(a.workspaceOptions())
 			a.cfg = cfg
@@ -163,8 +171,8 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 state lock held.`,
 	_ = f.MarkHidden("trace-calls")
 
 	root.AddCommand(
-		newUpCmd(a), newPlanCmd(a), newPhaseCmd(a), newDeployCmd(a), newRollbackCmd(a), newValidateCmd(a),
-		newStatusCmd(a), newLogsCmd(a), newDestroyCmd(a), newUnlockCmd(a), newSecretsCmd(a), newVersionCmd(a),
+		newUpCmd(a), newPlanCmd(a), newPhaseCmd(a), newBuildCmd(a), newDeployCmd(a), newRollbackCmd(a), newValidateCmd(a),
+		newStatusCmd(a), newDoctorCmd(a), newLogsCmd(a), newDestroyCmd(a), newUnlockCmd(a), newSecretsCmd(a), newVersionCmd(a),
 	)
 	return root
 }

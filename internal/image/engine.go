@@ -47,6 +47,25 @@ func (e *Engine) Ping(ctx context.Context) error {
 	return nil
 }
 
+// EngineVersion is what the engine says of itself.
+type EngineVersion struct {
+	Host       string // where it was reached (DOCKER_HOST or the default socket)
+	Version    string
+	APIVersion string // the highest API version it speaks
+}
+
+// Version reports the engine's version, or the Ping error when it does not answer.
+func (e *Engine) Version(ctx context.Context) (EngineVersion, error) {
+	if err := e.Ping(ctx); err != nil {
+		return EngineVersion{}, err
+	}
+	v, err := e.api.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return EngineVersion{}, fmt.Errorf("asking the Docker engine at %s for its version: %w", e.api.DaemonHost(), err)
+	}
+	return EngineVersion{Host: e.api.DaemonHost(), Version: v.Version, APIVersion: v.APIVersion}, nil
+}
+
 // BuildOptions say what to build from a context.
 type BuildOptions struct {
 	Tags      []string

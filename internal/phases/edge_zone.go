@@ -240,3 +240,22 @@ func (r *hostedZone) Delete(ctx context.Context, rec *state.Resource) error {
 	}
 	return nil
 }
+
+// Zone is a hosted zone that serves the domain.
+type Zone struct {
+	ID, Name string
+	Owned    bool // fvdeploy created it for this environment
+}
+
+// FindZone is the hosted zone the edge phase would use for edge.domain (the one state
+// records, else edge.zone_id, else the longest public zone the domain ends in); nil when
+// there is none and the edge phase would create one.
+func FindZone(ctx context.Context, in *Inputs, rec *state.Resource) (*Zone, error) {
+	r := &hostedZone{in: in, api: in.AWS.Route53()}
+	out, err := r.locate(ctx, rec)
+	if err != nil || out == nil {
+		return nil, err
+	}
+	z := r.record(out.HostedZone, out.DelegationSet)
+	return &Zone{ID: z.ID, Name: z.Attrs["name"], Owned: z.Attrs["owned"] == "true"}, nil
+}

@@ -62,45 +62,55 @@ func (p *buildPlan) uri(digest string) string {
 
 func (r *imageBuild) plan(ctx context.Context) (*buildPlan, error) {
 	return remember(r.in, "image-plan", func() (*buildPlan, error) {
-		src := r.in.Source
-		if src == "" {
-			var err error
-			if src, err = os.Getwd(); err != nil {
-				return nil, err
-			}
-		}
-		root, err := image.GitRoot(ctx, src)
+		p, err := sourcePlan(ctx, r.in)
 		if err != nil {
 			return nil, err
-		}
-		bc, err := image.LoadContext(root, "Dockerfile")
-		if err != nil {
-			return nil, err
-		}
-		rev, err := image.GitRevision(ctx, bc)
-		if err != nil {
-			return nil, err
-		}
-		cfg := r.in.Config.Image
-		p := &buildPlan{context: bc, rev: rev, repo: r.in.Config.ImageRepository(), buildArgs: map[string]string{}}
-		h := sha256.New()
-		fmt.Fprintf(h, "context=%s\ndockerfile=%s\nplatform=%s\n", bc.Digest, bc.Dockerfile, cfg.Platform)
-		args := slices.Sorted(slices.Values(cfg.BuildArgs))
-		for _, a := range args {
-			k, v, _ := strings.Cut(a, "=")
-			p.buildArgs[k] = v
-			fmt.Fprintf(h, "arg %s\n", a)
-		}
-		p.inputs = hex.EncodeToString(h.Sum(nil))
-		p.tags = []string{rev.Tag(), "latest"}
-		if r.in.Release != "" {
-			p.tags = append(p.tags, r.in.Release)
 		}
 		if p.host, p.creds, err = r.login(ctx); err != nil {
 			return nil, err
 		}
 		return p, nil
 	})
+}
+
+// sourcePlan is what the image is built from and its tags, worked out without AWS: the
+// git work tree's root Dockerfile and context, the commit, the platform and build args.
+func sourcePlan(ctx context.Context, in *Inputs) (*buildPlan, error) {
+	src := in.Source
+	if src == "" {
+		var err error
+		if src, err = os.Getwd(); err != nil {
+			return nil, err
+		}
+	}
+	root, err := image.GitRoot(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	bc, err := image.LoadContext(root, "Dockerfile")
+	if err != nil {
+		return nil, err
+	}
+	rev, err := image.GitRevision(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	cfg := in.Config.Image
+	p := &buildPlan{context: bc, rev: rev, repo: in.Config.ImageRepository(), buildArgs: map[string]string{}}
+	h := sha256.New()
+	fmt.Fprintf(h, "context=%s\ndockerfile=%s\nplatform=%s\n", bc.Digest, bc.Dockerfile, cfg.Platform)
+	args := slices.Sorted(slices.Values(cfg.BuildArgs))
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		p.buildArgs[k] = v
+		fmt.Fprintf(h, "arg %s\n", a)
+	}
+	p.inputs = hex.EncodeToString(h.Sum(nil))
+	p.tags = []string{rev.Tag(), "latest"}
+	if in.Release != "" {
+		p.tags = append(p.tags, in.Release)
+	}
+	return p, nil
 }
 
 // login asks ECR for a registry token. It is used in memory only: handed to the engine
@@ -248,30 +258,16 @@ func (r *imageBuild) Update(ctx context.Context, _ engine.Deps, found *engine.Fo
 }
 
 func (r *imageBuild) buildAndPush(ctx context.Context, p *buildPlan) (*state.Resource, error) {
-	eng, err := image.NewEngine(r.in.Progress)
+	eng, err := connectEngine(ctx, r.in)
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
-	if err := eng.Ping(ctx); err != nil {
-		return nil, err
-	}
-	if p.rev.Dirty {
-		shown := p.rev.Changed
-		if len(shown) > 5 {
-			shown = append(shown[:5:5], fmt.Sprintf("and %d more", len(p.rev.Changed)-5))
-		}
-		r.in.Progress("the work tree has uncommitted changes in the build context (%s): the image is tagged %s, not as commit %s",
-			strings.Join(shown, ", "), p.rev.Tag(), strings.TrimSuffix(p.rev.Tag(), "-dirty"))
-	}
 	refs := make([]string, len(p.tags))
 	for i, t := range p.tags {
 		refs[i] = p.ref(t)
 	}
-	r.in.Progress("building %s for %s from %s", refs[0], r.in.Config.Image.Platform, p.context.Dir)
-	if _, err := eng.Build(ctx, p.context, image.BuildOptions{
-		Tags: refs, BuildArgs: p.buildArgs, Labels: map[string]string{labelInputs: p.inputs}, Platform: r.in.Config.Image.Platform,
-	}); err != nil {
+	if err := build(ctx, r.in, eng, p, refs); err != nil {
 		return nil, err
 	}
 	var digest string
@@ -288,6 +284,61 @@ func (r *imageBuild) buildAndPush(ctx context.Context, p *buildPlan) (*state.Res
 	}
 	r.in.Progress("pushed %s", p.uri(digest))
 	return r.record(p, digest), nil
+}
+
+// BuildLocal builds the service image with the local Docker engine and tags it
+// <repository>:<commit> and <repository>:latest there, without AWS and without a push
+// (`fvdeploy build`). It returns the tags.
+func BuildLocal(ctx context.Context, in *Inputs) ([]string, error) {
+	p, err := sourcePlan(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := connectEngine(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+	refs := make([]string, len(p.tags))
+	for i, t := range p.tags {
+		refs[i] = p.repo + ":" + t
+	}
+	if err := build(ctx, in, eng, p, refs); err != nil {
+		return nil, err
+	}
+	return refs, nil
+}
+
+// connectEngine reaches the Docker engine, failing early with what to do when it does
+// not answer.
+func connectEngine(ctx context.Context, in *Inputs) (*image.Engine, error) {
+	eng, err := image.NewEngine(in.Progress)
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Ping(ctx); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	return eng, nil
+}
+
+// build builds the plan's context as refs, saying so when the image will not be what
+// the commit holds.
+func build(ctx context.Context, in *Inputs, eng *image.Engine, p *buildPlan, refs []string) error {
+	if p.rev.Dirty {
+		shown := p.rev.Changed
+		if len(shown) > 5 {
+			shown = append(shown[:5:5], fmt.Sprintf("and %d more", len(p.rev.Changed)-5))
+		}
+		in.Progress("the work tree has uncommitted changes in the build context (%s): the image is tagged %s, not as commit %s",
+			strings.Join(shown, ", "), p.rev.Tag(), strings.TrimSuffix(p.rev.Tag(), "-dirty"))
+	}
+	in.Progress("building %s for %s from %s", refs[0], in.Config.Image.Platform, p.context.Dir)
+	_, err := eng.Build(ctx, p.context, image.BuildOptions{
+		Tags: refs, BuildArgs: p.buildArgs, Labels: map[string]string{labelInputs: p.inputs}, Platform: in.Config.Image.Platform,
+	})
+	return err
 }
 
 // Delete forgets the build: its images go with the repository, or expire under its

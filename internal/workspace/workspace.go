@@ -61,9 +61,7 @@ func (w *Workspace) Region() string { return w.Clients.Config.Region }
 // Open resolves credentials for a validated config and checks them with STS, then opens
 // the state backend.
 func Open(ctx context.Context, cfg *config.Config, opts Options) (*Workspace, error) {
-	clients, err := awsclients.Load(ctx, awsclients.Options{
-		Region: cfg.Region, Profile: opts.Profile, Version: opts.Version, Recorder: opts.Recorder,
-	})
+	clients, err := Clients(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -71,11 +69,25 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Workspace, er
 	if err != nil {
 		return nil, err
 	}
+	return New(cfg, clients, id, opts)
+}
+
+// New opens the state backend for clients whose identity is already known.
+func New(cfg *config.Config, clients *awsclients.Clients, id awsclients.Identity, opts Options) (*Workspace, error) {
 	backend, err := state.Open(opts.StateLocation, cfg.Env, func() (state.S3API, error) { return clients.S3(), nil })
 	if err != nil {
 		return nil, fmt.Errorf("opening state: %w", err)
 	}
 	return &Workspace{Config: cfg, Clients: clients, Identity: id, Backend: backend}, nil
+}
+
+// Clients resolves credentials and region for a config (nil: none could be read).
+func Clients(ctx context.Context, cfg *config.Config, opts Options) (*awsclients.Clients, error) {
+	region := opts.Region
+	if cfg != nil {
+		region = cfg.Region
+	}
+	return awsclients.Load(ctx, awsclients.Options{Region: region, Profile: opts.Profile, Version: opts.Version, Recorder: opts.Recorder})
 }
 
 // Read returns the environment's state without locking (for status and logs); an
@@ -137,9 +149,7 @@ func (w *Workspace) Locked(ctx context.Context, op string, fn func(doc *state.Do
 // (unlock): AWS is reached only when the state lives in S3.
 func OpenBackend(ctx context.Context, cfg *config.Config, opts Options) (state.Backend, error) {
 	backend, err := state.Open(opts.StateLocation, cfg.Env, func() (state.S3API, error) {
-		clients, err := awsclients.Load(ctx, awsclients.Options{
-			Region: cfg.Region, Profile: opts.Profile, Version: opts.Version, Recorder: opts.Recorder,
-		})
+		clients, err := Clients(ctx, cfg, opts)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fvdeploy/fvdeploy/internal/phases"
+)
+
+func newBuildCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "build",
+		Short: "Build the service image with the local Docker engine, without pushing it",
+		Long: `Build the image from the git work tree's root Dockerfile, as up and deploy would, and tag
+it <repository>:<commit> and <repository>:latest in the local engine. Nothing reaches AWS:
+use it to try the image locally; up, deploy or phase image push it.`,
+		Example: `  fvdeploy build
+  docker run --rm -e ADMIN_USER=admin -e ADMIN_PASS=... -p 8000:8000 fastapi-vars:latest`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := a.withTimeout(cmd.Context())
+			defer cancel()
+			tags, err := phases.BuildLocal(ctx, &phases.Inputs{Config: a.cfg, Getenv: os.Getenv, Progress: a.progressf})
+			if err != nil {
+				return fmt.Errorf("build: %w", err)
+			}
+			return a.emit(map[string]any{"tags": tags}, func(w io.Writer) {
+				for _, t := range tags {
+					fmt.Fprintf(w, "built %s\n", t)
+				}
+			})
+		},
+	}
+}

@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -171,5 +173,23 @@ func TestStateOfAnotherTargetIsRefused(t *testing.T) {
 		if res.Code != 1 || !strings.Contains(res.Stderr, `records AWS account "999999999999", but this run targets "123456789012"`) {
 			t.Errorf("fvdeploy %v: exit %d\n%s", args, res.Code, res.Stderr)
 		}
+	}
+}
+
+// TestMakeHelp: the Makefile's targets that wrap fvdeploy are listed, each with what it
+// does, and build/push/deploy pass ENV on to fvdeploy.
+func TestMakeHelp(t *testing.T) {
+	out, err := exec.Command("make", "-s", "-C", "../..", "help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make help: %v\n%s", err, out)
+	}
+	for _, target := range []string{"build", "push", "deploy", "doctor", "demo", "test"} {
+		if !regexp.MustCompile(`(?m)^  make ` + target + ` +\S`).Match(out) {
+			t.Errorf("make help lacks %s:\n%s", target, out)
+		}
+	}
+	dry, err := exec.Command("make", "-n", "-C", "../..", "deploy", "ENV=prod").CombinedOutput()
+	if err != nil || !strings.Contains(string(dry), "bin/fvdeploy deploy --env prod") {
+		t.Errorf("make -n deploy ENV=prod: %v\n%s", err, dry)
 	}
 }

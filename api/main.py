@@ -63,6 +63,12 @@ def is_authorized(header: str | None) -> bool:
 app = FastAPI(title="fvdeploy", docs_url=None, redoc_url=None, openapi_url=None)
 app.add_middleware(AccessLogMiddleware)
 
+# Opt-in, and imported only then, so startup and request cost stay unchanged without it.
+if os.environ.get("FVDEPLOY_TRACING") == "true":
+    import tracing
+
+    tracing.instrument(app)
+
 
 @app.get("/")
 async def root(request: Request) -> Response:

@@ -16,17 +16,29 @@ const (
 	keyDNS           = "edge/dns"
 	keyWAFACL        = "edge/waf-acl"
 	keyWAFAssoc      = "edge/waf-association"
+	keyWAFLogsBucket = "edge/waf-logs-bucket"
+	keyWAFLogging    = "edge/waf-logging"
 )
 
 // declareEdge is the edge phase: with a domain, the zone that serves it, a DNS-validated
 // certificate, the HTTPS listener and the domain's alias records; with WAF on, a web ACL
-// on the ALB. Neither configured means nothing is declared, so that the next `up` prunes
-// whatever an earlier config created.
+// on the ALB, and with WAF logs on too, its request logs to a bucket of their own.
+// Neither configured means nothing is declared, so that the next `up` prunes whatever an
+// earlier config created.
 func declareEdge(in *Inputs) ([]engine.Resource, error) {
+	e := in.Config.Edge
 	var rs []engine.Resource
 	for _, r := range edgeResources(in) {
-		isWAF := r.Key() == keyWAFACL || r.Key() == keyWAFAssoc
-		if isWAF && in.Config.Edge.WAF || !isWAF && in.Config.Edge.Domain != "" {
+		var on bool
+		switch r.Key() {
+		case keyWAFACL, keyWAFAssoc:
+			on = e.WAF
+		case keyWAFLogsBucket, keyWAFLogging:
+			on = e.WAF && e.WAFLogs
+		default:
+			on = e.Domain != ""
+		}
+		if on {
 			rs = append(rs, r)
 		}
 	}
@@ -46,6 +58,8 @@ func edgeResources(in *Inputs) []engine.Resource {
 		&aliasRecords{in: in, api: r53},
 		&webACL{in: in, api: waf},
 		&webACLAssociation{in: in, api: waf},
+		wafLogsBucket(in),
+		&wafLogging{in: in, api: waf},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,20 +50,28 @@ type bucketAPI interface {
 	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
 	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, opts ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
 	DeleteBucket(ctx context.Context, in *s3.DeleteBucketInput, opts ...func(*s3.Options)) (*s3.DeleteBucketOutput, error)
+	GetBucketLifecycleConfiguration(ctx context.Context, in *s3.GetBucketLifecycleConfigurationInput, opts ...func(*s3.Options)) (*s3.GetBucketLifecycleConfigurationOutput, error)
+	PutBucketLifecycleConfiguration(ctx context.Context, in *s3.PutBucketLifecycleConfigurationInput, opts ...func(*s3.Options)) (*s3.PutBucketLifecycleConfigurationOutput, error)
 }
 
 // logBucket is a private bucket an AWS service delivers logs to: all public access
 // blocked, encrypted at rest (with the configured KMS key when useKMS and one is set,
-// else S3-managed keys), TLS only, and a policy that lets only that service write.
+// else S3-managed keys), TLS only, and a policy that lets only that service write. With
+// expiryDays set, a lifecycle rule of fvdeploy's expires objects that old; without, the
+// bucket's lifecycle is not looked at.
 type logBucket struct {
-	in     *Inputs
-	api    bucketAPI
-	kms    kmsDescribeAPI
-	key    string
-	name   string
-	useKMS bool
-	policy func(in *Inputs, bucket string) string
+	in         *Inputs
+	api        bucketAPI
+	kms        kmsDescribeAPI
+	key        string
+	name       string
+	useKMS     bool
+	policy     func(in *Inputs, bucket string) string
+	expiryDays int
 }
+
+// expiryRuleID names fvdeploy's lifecycle rule on a log bucket; other rules are left alone.
+const expiryRuleID = "fvdeploy-expiry"
 
 func trailBucket(in *Inputs) *logBucket {
 	return &logBucket{in: in, api: in.AWS.S3(), kms: in.AWS.KMS(), key: keyTrailBucket, name: trailBucketName(in), useKMS: true, policy: trailBucketPolicy}
@@ -174,7 +183,63 @@ func (r *logBucket) Find(ctx context.Context, _ engine.Deps, rec *state.Resource
 			found.Changes = append(found.Changes, *d)
 		}
 	}
+	if r.expiryDays > 0 {
+		rules, _, err := r.lifecycle(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		var live *s3types.LifecycleRule
+		if i := slices.IndexFunc(rules, func(l s3types.LifecycleRule) bool { return aws.ToString(l.ID) == expiryRuleID }); i >= 0 {
+			live = &rules[i]
+		}
+		want := r.expiryRule()
+		change("lifecycle", expiryString(live), expiryString(&want))
+	}
 	return found, nil
+}
+
+// lifecycle is the bucket's lifecycle rules (none when it has no configuration) and its
+// minimum object size for transitions, which a put must repeat to keep.
+func (r *logBucket) lifecycle(ctx context.Context, name string) ([]s3types.LifecycleRule, s3types.TransitionDefaultMinimumObjectSize, error) {
+	out, err := r.api.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: &name})
+	if errorCode(err) == "NoSuchLifecycleConfiguration" {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the lifecycle of bucket %s: %w", name, err)
+	}
+	return out.Rules, out.TransitionDefaultMinimumObjectSize, nil
+}
+
+// expiryRule expires every object of the bucket expiryDays after it was written.
+func (r *logBucket) expiryRule() s3types.LifecycleRule {
+	return s3types.LifecycleRule{
+		ID:         aws.String(expiryRuleID),
+		Status:     s3types.ExpirationStatusEnabled,
+		Filter:     &s3types.LifecycleRuleFilter{Prefix: aws.String("")},
+		Expiration: &s3types.LifecycleExpiration{Days: aws.Int32(int32(r.expiryDays))},
+	}
+}
+
+// expiryString describes fvdeploy's lifecycle rule, for a plan and for comparison.
+func expiryString(rule *s3types.LifecycleRule) string {
+	if rule == nil {
+		return "(none)"
+	}
+	s := "expire objects after "
+	if e := rule.Expiration; e != nil && e.Days != nil {
+		s += strconv.Itoa(int(*e.Days)) + " days"
+	} else {
+		s += "no number of days"
+	}
+	f := rule.Filter
+	if aws.ToString(rule.Prefix) != "" || f != nil && (aws.ToString(f.Prefix) != "" || f.Tag != nil || f.And != nil || f.ObjectSizeGreaterThan != nil || f.ObjectSizeLessThan != nil) {
+		s += ", only some objects"
+	}
+	if rule.Status != s3types.ExpirationStatusEnabled {
+		s += ", " + strings.ToLower(string(rule.Status))
+	}
+	return s
 }
 
 func (r *logBucket) tags(ctx context.Context, name string) (map[string]string, error) {
@@ -207,7 +272,11 @@ func (r *logBucket) Create(ctx context.Context, _ engine.Deps) (*state.Resource,
 		return nil, fmt.Errorf("creating bucket %s: %w", r.name, err)
 	}
 	// Tags first, so that a crash after this point leaves a bucket that is found as ours.
-	for _, field := range []string{"tags", "block_public_access", "encryption", "policy"} {
+	fields := []string{"tags", "block_public_access", "encryption", "policy"}
+	if r.expiryDays > 0 {
+		fields = append(fields, "lifecycle")
+	}
+	for _, field := range fields {
 		if err := r.set(ctx, r.name, field); err != nil {
 			return nil, err
 		}
@@ -246,6 +315,15 @@ func (r *logBucket) set(ctx context.Context, name, field string) error {
 		}})
 	case "policy":
 		_, err = r.api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &name, Policy: aws.String(r.policy(r.in, name))})
+	case "lifecycle":
+		// The configuration is replaced as a whole: keep the rules that are not fvdeploy's.
+		rules, minSize, lerr := r.lifecycle(ctx, name)
+		if lerr != nil {
+			return lerr
+		}
+		rules = slices.DeleteFunc(rules, func(l s3types.LifecycleRule) bool { return aws.ToString(l.ID) == expiryRuleID })
+		_, err = r.api.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: &name, TransitionDefaultMinimumObjectSize: minSize,
+			LifecycleConfiguration: &s3types.BucketLifecycleConfiguration{Rules: append(rules, r.expiryRule())}})
 	}
 	if err != nil {
 		return fmt.Errorf("setting %s of bucket %s: %w", field, name, err)

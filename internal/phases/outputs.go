@@ -28,5 +28,9 @@ func Outputs(doc *state.Document) map[string]string {
 	if svc := doc.Resources[keyService]; svc != nil {
 		out["service"] = svc.Attrs["cluster"] + "/" + svc.ID
 	}
+	// Where the web ACL's request logs land, for whoever queries them (Athena, say).
+	if b := doc.Resources[keyWAFLogsBucket]; b != nil {
+		out["waf_logs_bucket"] = b.ID
+	}
 	return out
 }

@@ -45,13 +45,13 @@ func declareCluster(in *Inputs) ([]engine.Resource, error) {
 	ecsc, iamc, aas := in.AWS.ECS(), in.AWS.IAM(), in.AWS.AutoScaling()
 	trust := ecsTasksTrustPolicy()
 	return []engine.Resource{
-		&logGroup{in: in, api: in.AWS.Logs()},
+		&logGroup{in: in, api: in.AWS.Logs(), key: keyLogGroup, name: logGroupName(in)},
 		&cluster{in: in, api: ecsc},
 		&role{in: in, api: iamc, key: keyExecRole, name: boundedName(in.prefix()+"-exec", 64), trust: trust,
 			deps: append([]string{keySecretAdmin, keyLogGroup}, imageDeps(in)...), policy: executionPolicy,
 			description: "ECS task execution role of " + in.prefix() + ": pull the image, write logs, read the admin secret"},
-		&role{in: in, api: iamc, key: keyTaskRole, name: boundedName(in.prefix()+"-task", 64), trust: trust,
-			description: "ECS task role of " + in.prefix() + ": what the application itself may call (nothing by default)"},
+		&role{in: in, api: iamc, key: keyTaskRole, name: boundedName(in.prefix()+"-task", 64), trust: trust, policy: taskPolicy,
+			description: "ECS task role of " + in.prefix() + ": what the application itself may call (nothing by default; X-Ray with tracing on)"},
 		&taskDef{in: in, api: ecsc},
 		&service{in: in, api: ecsc, iam: iamc},
 		&scalableTarget{in: in, api: aas},
@@ -68,14 +68,16 @@ type logsAPI interface {
 	DeleteLogGroup(ctx context.Context, in *cloudwatchlogs.DeleteLogGroupInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DeleteLogGroupOutput, error)
 }
 
-// logGroup is /ecs/<app>-<env>, where the tasks' awslogs driver writes, with the
-// environment's retention (CloudWatch keeps logs forever otherwise, and bills for it).
+// logGroup is a log group with the environment's retention (CloudWatch keeps logs
+// forever otherwise, and bills for it): /ecs/<app>-<env>, where the tasks' awslogs
+// driver writes, and the alarm relay function's.
 type logGroup struct {
-	in  *Inputs
-	api logsAPI
+	in        *Inputs
+	api       logsAPI
+	key, name string
 }
 
-func (r *logGroup) Key() string         { return keyLogGroup }
+func (r *logGroup) Key() string         { return r.key }
 func (r *logGroup) Type() string        { return "logs:log-group" }
 func (r *logGroup) DependsOn() []string { return nil }
 
@@ -87,7 +89,7 @@ func logGroupARN(in *Inputs, name string) string {
 }
 
 func (r *logGroup) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	name := logGroupName(r.in)
+	name := r.name
 	if rec != nil && rec.ID != "" {
 		name = rec.ID
 	}
@@ -117,8 +119,8 @@ func retentionText(days int32) string {
 }
 
 func (r *logGroup) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
-	name := logGroupName(r.in)
-	_, err := r.api.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(name), Tags: r.in.tags(keyLogGroup)})
+	name := r.name
+	_, err := r.api.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(name), Tags: r.in.tags(r.key)})
 	// Already there: created by a run that crashed before saving; the retention is set below.
 	if err != nil && errorCode(err) != "ResourceAlreadyExistsException" {
 		return nil, fmt.Errorf("creating log group %s: %w", name, err)

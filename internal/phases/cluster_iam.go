@@ -32,6 +32,9 @@ type roleAPI interface {
 	DeleteRole(ctx context.Context, in *iam.DeleteRoleInput, opts ...func(*iam.Options)) (*iam.DeleteRoleOutput, error)
 }
 
+// noPolicy stands for a role without fvdeploy's inline policy in a change.
+const noPolicy = "(none)"
+
 // inlinePolicyName is the one inline policy fvdeploy manages on a role.
 const inlinePolicyName = "fvdeploy"
 
@@ -47,7 +50,8 @@ type role struct {
 	deps        []string
 	// policy renders the inline policy from the dependencies' records; ok is false
 	// while one of them does not exist yet. repo is the ECR repository ARN to grant
-	// pulls from ("" for none). nil means the role has no inline policy of fvdeploy's.
+	// pulls from ("" for none). A "" document means the role should have none (one left
+	// by an earlier config is removed); a nil policy leaves the inline policy alone.
 	policy func(in *Inputs, deps engine.Deps, repo string) (doc string, ok bool)
 }
 
@@ -97,13 +101,21 @@ func (r *role) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) 
 		if !ok {
 			return nil, nil
 		}
-		if live == "" {
-			found.Changes = append(found.Changes, engine.Change{Field: fieldInlinePolicy, From: "(none)", To: want})
-		} else if d, err := policyDiff(live, want); err != nil {
-			return nil, fmt.Errorf("reading policy %s of IAM role %s: %w", inlinePolicyName, name, err)
-		} else if d != nil {
-			d.Field = fieldInlinePolicy
-			found.Changes = append(found.Changes, *d)
+		switch {
+		case live == "" && want == "":
+		case live == "":
+			found.Changes = append(found.Changes, engine.Change{Field: fieldInlinePolicy, From: noPolicy, To: want})
+		case want == "":
+			found.Changes = append(found.Changes, engine.Change{Field: fieldInlinePolicy, From: live, To: noPolicy})
+		default:
+			d, err := policyDiff(live, want)
+			if err != nil {
+				return nil, fmt.Errorf("reading policy %s of IAM role %s: %w", inlinePolicyName, name, err)
+			}
+			if d != nil {
+				d.Field = fieldInlinePolicy
+				found.Changes = append(found.Changes, *d)
+			}
 		}
 	}
 	have := map[string]string{}
@@ -169,6 +181,12 @@ func (r *role) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (
 				return nil, fmt.Errorf("updating the trust policy of IAM role %s: %w", name, err)
 			}
 		case fieldInlinePolicy:
+			if c.To == noPolicy {
+				if _, err := r.api.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(inlinePolicyName)}); err != nil && !isNotFound(err) {
+					return nil, fmt.Errorf("deleting policy %s of IAM role %s: %w", inlinePolicyName, name, err)
+				}
+				continue
+			}
 			// c.To is the document Find rendered, the one the plan showed.
 			if err := r.putPolicy(ctx, name, c.To); err != nil {
 				return nil, err
@@ -245,6 +263,17 @@ type policyStatement struct {
 func policyJSON(stmts ...policyStatement) string {
 	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": stmts}) // cannot fail
 	return string(b)
+}
+
+// taskPolicy is what the application's own task role may do: nothing, unless tracing is
+// on, when its collector sidecar sends trace segments to X-Ray (these two actions have
+// no resource-level permissions, so "*" is the only form).
+func taskPolicy(in *Inputs, _ engine.Deps, _ string) (string, bool) {
+	if !in.Config.Observability.Tracing {
+		return "", true
+	}
+	return policyJSON(policyStatement{Sid: "XRayTraces", Effect: "Allow",
+		Action: []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, Resource: []string{"*"}}), true
 }
 
 // ecsTasksTrustPolicy lets ECS tasks assume the role.

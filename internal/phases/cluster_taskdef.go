@@ -25,9 +25,17 @@ type taskDefAPI interface {
 	DeleteTaskDefinitions(ctx context.Context, in *ecs.DeleteTaskDefinitionsInput, opts ...func(*ecs.Options)) (*ecs.DeleteTaskDefinitionsOutput, error)
 }
 
-// containerName is the one container of the task; the service's load balancer entry
-// names it.
+// containerName is the service's container; the service's load balancer entry names it.
 const containerName = "app"
+
+// The AWS Distro for OpenTelemetry collector that runs beside the app with tracing on,
+// with the image's own configuration that receives OTLP and exports to X-Ray only.
+const (
+	collectorName      = "aws-otel-collector"
+	collectorImage     = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+	collectorConfig    = "/etc/ecs/ecs-xray.yaml"
+	collectorMemoryMiB = 64
+)
 
 // errNoImage is what Find and Create say when there is nothing to run yet.
 var errNoImage = errors.New("no image to run: pass --image URI or run the image phase")
@@ -148,6 +156,58 @@ func (r *taskDef) render(deps engine.Deps, image string) (*ecs.RegisterTaskDefin
 	svc := r.in.Config.Service
 	port := int32(svc.ContainerPort)
 	health := fmt.Sprintf("import urllib.request;urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=3)", port, svc.HealthCheckPath)
+	logOptions := func(prefix string) *ecstypes.LogConfiguration {
+		return &ecstypes.LogConfiguration{LogDriver: ecstypes.LogDriverAwslogs, Options: map[string]string{
+			"awslogs-group": logs.ID, "awslogs-region": r.in.Region, "awslogs-stream-prefix": prefix,
+		}}
+	}
+	app := ecstypes.ContainerDefinition{
+		Name:      aws.String(containerName),
+		Image:     aws.String(image),
+		Essential: aws.Bool(true),
+		// The task's memory as the container's hard limit: Fargate does not need it,
+		// but RunTask in the emulator fails without it, and it costs nothing.
+		Memory:       aws.Int32(int32(svc.Memory)),
+		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(port), Protocol: ecstypes.TransportProtocolTcp}},
+		// By reference only: ECS reads the values at task start with the execution
+		// role; they never appear in the definition.
+		Secrets: []ecstypes.Secret{
+			{Name: aws.String(envAdminPass), ValueFrom: aws.String(secret.ARN + ":" + envAdminPass + "::")},
+			{Name: aws.String(envAdminUser), ValueFrom: aws.String(secret.ARN + ":" + envAdminUser + "::")},
+		},
+		LogConfiguration: logOptions(containerName),
+		// The slim image has no curl: Python itself asks the unauthenticated health
+		// endpoint, and urlopen raises (exit 1) on an error or a non-2xx answer.
+		HealthCheck: &ecstypes.HealthCheck{
+			Command:     []string{"CMD", "python", "-c", health},
+			Interval:    aws.Int32(15),
+			Timeout:     aws.Int32(5),
+			Retries:     aws.Int32(3),
+			StartPeriod: aws.Int32(20),
+		},
+		ReadonlyRootFilesystem: aws.Bool(true),
+	}
+	containers := []ecstypes.ContainerDefinition{app}
+	if r.in.Config.Observability.Tracing {
+		// The app exports OTLP/HTTP to the collector on the task's loopback (api/tracing.py).
+		containers[0].Environment = []ecstypes.KeyValuePair{
+			{Name: aws.String("FVDEPLOY_TRACING"), Value: aws.String("true")},
+			{Name: aws.String("OTEL_SERVICE_NAME"), Value: aws.String(r.in.prefix())},
+		}
+		// The collector's reservation comes out of the app's limit: together they must
+		// fit the task.
+		containers[0].Memory = aws.Int32(int32(svc.Memory - collectorMemoryMiB))
+		containers = append(containers, ecstypes.ContainerDefinition{
+			Name:    aws.String(collectorName),
+			Image:   aws.String(collectorImage),
+			Command: []string{"--config=" + collectorConfig},
+			// Tracing must never take the service down: a failed collector costs traces only.
+			Essential:              aws.Bool(false),
+			MemoryReservation:      aws.Int32(collectorMemoryMiB),
+			LogConfiguration:       logOptions(collectorName),
+			ReadonlyRootFilesystem: aws.Bool(true),
+		})
+	}
 	return &ecs.RegisterTaskDefinitionInput{
 		Family:                  aws.String(taskFamily(r.in)),
 		TaskRoleArn:             aws.String(task.ARN),
@@ -157,41 +217,9 @@ func (r *taskDef) render(deps engine.Deps, image string) (*ecs.RegisterTaskDefin
 		Cpu:                     aws.String(strconv.Itoa(svc.CPU)),
 		Memory:                  aws.String(strconv.Itoa(svc.Memory)),
 		// The architecture the image phase builds for (image.platform).
-		RuntimePlatform: runtimePlatform(r.in.Config.Image.Platform),
-		ContainerDefinitions: []ecstypes.ContainerDefinition{{
-			Name:      aws.String(containerName),
-			Image:     aws.String(image),
-			Essential: aws.Bool(true),
-			// The task's memory as the container's hard limit: Fargate does not need it,
-			// but RunTask in the emulator fails without it, and it costs nothing.
-			Memory:       aws.Int32(int32(svc.Memory)),
-			PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(port), Protocol: ecstypes.TransportProtocolTcp}},
-			// By reference only: ECS reads the values at task start with the execution
-			// role; they never appear in the definition.
-			Secrets: []ecstypes.Secret{
-				{Name: aws.String(envAdminPass), ValueFrom: aws.String(secret.ARN + ":" + envAdminPass + "::")},
-				{Name: aws.String(envAdminUser), ValueFrom: aws.String(secret.ARN + ":" + envAdminUser + "::")},
-			},
-			LogConfiguration: &ecstypes.LogConfiguration{
-				LogDriver: ecstypes.LogDriverAwslogs,
-				Options: map[string]string{
-					"awslogs-group":         logs.ID,
-					"awslogs-region":        r.in.Region,
-					"awslogs-stream-prefix": containerName,
-				},
-			},
-			// The slim image has no curl: Python itself asks the unauthenticated health
-			// endpoint, and urlopen raises (exit 1) on an error or a non-2xx answer.
-			HealthCheck: &ecstypes.HealthCheck{
-				Command:     []string{"CMD", "python", "-c", health},
-				Interval:    aws.Int32(15),
-				Timeout:     aws.Int32(5),
-				Retries:     aws.Int32(3),
-				StartPeriod: aws.Int32(20),
-			},
-			ReadonlyRootFilesystem: aws.Bool(true),
-		}},
-		Tags: ecsTags(r.in.tags(keyTaskDef)),
+		RuntimePlatform:      runtimePlatform(r.in.Config.Image.Platform),
+		ContainerDefinitions: containers,
+		Tags:                 ecsTags(r.in.tags(keyTaskDef)),
 	}, true
 }
 
@@ -263,8 +291,12 @@ func (r *taskDef) Delete(ctx context.Context, rec *state.Resource) error {
 }
 
 func appContainer(cs []ecstypes.ContainerDefinition) *ecstypes.ContainerDefinition {
+	return findContainer(cs, containerName)
+}
+
+func findContainer(cs []ecstypes.ContainerDefinition, name string) *ecstypes.ContainerDefinition {
 	for i := range cs {
-		if aws.ToString(cs[i].Name) == containerName {
+		if aws.ToString(cs[i].Name) == name {
 			return &cs[i]
 		}
 	}
@@ -299,6 +331,15 @@ func renderTaskDef(td *ecs.RegisterTaskDefinitionInput) []renderedField {
 	}
 	slices.Sort(names)
 	out = append(out, renderedField{"containers", strings.Join(names, ",")})
+	if col := findContainer(td.ContainerDefinitions, collectorName); col != nil {
+		out = append(out,
+			renderedField{"collector.image", aws.ToString(col.Image)},
+			renderedField{"collector.command", strings.Join(col.Command, " ")},
+			renderedField{"collector.essential", strconv.FormatBool(col.Essential == nil || *col.Essential)},
+			renderedField{"collector.memory_reservation", strconv.Itoa(int(aws.ToInt32(col.MemoryReservation)))},
+			renderedField{"collector.readonly_root_filesystem", strconv.FormatBool(aws.ToBool(col.ReadonlyRootFilesystem))},
+		)
+	}
 	c := appContainer(td.ContainerDefinitions)
 	if c == nil {
 		return out

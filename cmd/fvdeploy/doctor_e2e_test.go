@@ -87,6 +87,19 @@ func TestDoctor(t *testing.T) {
 			check:  "region",
 			detail: "none configured",
 		},
+		"chat relay without a webhook": {
+			setup:  func(c *testenv.CLI) { writeFile(t, c.Dir, "fvdeploy.yaml", "alarms:\n  chat_relay: true\n") },
+			check:  "chat relay",
+			detail: "no webhook stored in secret fastapi-vars-dev-chat-webhook, and FVDEPLOY_CHAT_WEBHOOK_URL is not set",
+		},
+		"chat relay with a plain http webhook": {
+			setup: func(c *testenv.CLI) {
+				writeFile(t, c.Dir, "fvdeploy.yaml", "alarms:\n  chat_relay: true\n")
+				c.Env["FVDEPLOY_CHAT_WEBHOOK_URL"] = "http://hooks.example.com/services/secret-path"
+				c.Forbidden = append(c.Forbidden, "secret-path") // a webhook URL is a credential
+			},
+			check: "chat relay", detail: "FVDEPLOY_CHAT_WEBHOOK_URL is not an https:// URL",
+		},
 		"state of another account": {
 			setup: func(c *testenv.CLI) {
 				writeFile(t, c.Dir, ".fvdeploy/dev.json", `{"version":1,"serial":3,"lineage":"x","app":"fastapi-vars","env":"dev","region":"us-east-1","account":"999999999999","resources":{}}`)

@@ -89,6 +89,7 @@ func Run(ctx context.Context, opts Options) (*Report, *workspace.Workspace) {
 		if cfg.Edge.Domain != "" {
 			checkZone(ctx, r, ws)
 		}
+		checkOptions(ctx, r, ws)
 	}
 	checkDocker(ctx, r, opts.Build)
 	checkSource(ctx, r, opts)
@@ -224,6 +225,23 @@ func checkZone(ctx context.Context, r *Report, ws *workspace.Workspace) {
 			"after up, delegate the new zone's name servers (fvdeploy status shows them) at your registrar, or the certificate never validates")
 	default:
 		r.add("domain", OK, fmt.Sprintf("%s is served by hosted zone %s (%s)", domain, z.Name, z.ID), "")
+	}
+}
+
+// checkOptions looks at what the optional features need before up creates them.
+func checkOptions(ctx context.Context, r *Report, ws *workspace.Workspace) {
+	cfg := ws.Config
+	if cfg.Alarms.ChatRelay {
+		in := &phases.Inputs{Config: cfg, Account: ws.Identity.Account, Region: ws.Region(), AWS: ws.Clients, Getenv: os.Getenv}
+		if where, err := phases.CheckChatWebhook(ctx, in); err != nil {
+			r.add("chat relay", Fail, err.Error(), "export "+phases.EnvChatWebhookURL+" with the channel's incoming webhook URL (https://...) for up")
+		} else {
+			r.add("chat relay", OK, "webhook "+where, "")
+		}
+	}
+	if cfg.Observability.Guardrails {
+		r.add("guardrails", OK, fmt.Sprintf("account-wide: up sets up IAM Access Analyzer and an AWS Config recorder for all of account %s in %s (reusing ones already there; Config bills per recorded item)",
+			ws.Identity.Account, ws.Region()), "")
 	}
 }
 

@@ -185,7 +185,7 @@ func (r *service) Create(ctx context.Context, deps engine.Deps) (*state.Resource
 	if !ok {
 		return nil, fmt.Errorf("ECS service %s: the cluster, task definition or network it needs does not exist", serviceName(r.in))
 	}
-	if err := ensureECSServiceLinkedRole(ctx, r.in, r.iam); err != nil {
+	if err := ensureServiceLinkedRole(ctx, r.in, r.iam, "ecs.amazonaws.com", "AWSServiceRoleForECS"); err != nil {
 		return nil, err
 	}
 	name := serviceName(r.in)
@@ -241,16 +241,17 @@ func serviceClientToken(in *Inputs) string {
 	return hex.EncodeToString(sum[:6]) + "-" + hex.EncodeToString(nonce) // 29 chars; ECS allows 36
 }
 
-// ensureECSServiceLinkedRole creates AWSServiceRoleForECS, which a brand-new account
-// lacks until its first ECS use; without it the first CreateService can fail.
-func ensureECSServiceLinkedRole(ctx context.Context, in *Inputs, api serviceLinkedRoleAPI) error {
-	_, err := remember(in, "ecs-service-linked-role", func() (bool, error) {
-		_, err := api.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("ecs.amazonaws.com")})
+// ensureServiceLinkedRole creates the service-linked role of an AWS service (AWSServiceRoleForECS,
+// which a brand-new account lacks until its first ECS service; AWSServiceRoleForConfig,
+// which a recorder records with) once per run; one that exists already is fine.
+func ensureServiceLinkedRole(ctx context.Context, in *Inputs, api serviceLinkedRoleAPI, service, roleName string) error {
+	_, err := remember(in, "service-linked-role "+service, func() (bool, error) {
+		_, err := api.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String(service)})
 		if err == nil || errorCode(err) == "EntityAlreadyExists" ||
 			errorCode(err) == "InvalidInput" && (strings.Contains(err.Error(), "has been taken") || strings.Contains(err.Error(), "already exists")) {
 			return true, nil
 		}
-		return false, fmt.Errorf("creating the ECS service-linked role (AWSServiceRoleForECS): %w", err)
+		return false, fmt.Errorf("creating the service-linked role %s: %w", roleName, err)
 	})
 	return err
 }

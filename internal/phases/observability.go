@@ -31,8 +31,9 @@ const (
 
 // declareObservability is the observability phase: an encrypted alarm topic with its
 // subscribers, the service's alarms sending ALARM and OK to it and, when configured, a
-// CloudTrail trail and the ALB's access logs, each into a bucket of its own. Log
-// retention is the cluster phase's log group's.
+// CloudTrail trail and the ALB's access logs, each into a bucket of its own, and the
+// account guardrails (observability_guardrails.go). Log retention is the cluster phase's
+// log group's.
 func declareObservability(in *Inputs) ([]engine.Resource, error) {
 	var out []engine.Resource
 	if in.Config.Observability.KMSKeyID == "" {
@@ -49,6 +50,12 @@ func declareObservability(in *Inputs) ([]engine.Resource, error) {
 	if in.Config.Observability.ALBAccessLogs {
 		out = append(out, albLogsBucket(in), &albAccessLogs{in: in, api: in.AWS.ELB()})
 	}
+	if in.Config.Alarms.ChatRelay {
+		out = append(out, chatRelayResources(in)...)
+	}
+	if in.Config.Observability.Guardrails {
+		out = append(out, guardrailResources(in)...)
+	}
 	return out, nil
 }
 
@@ -56,7 +63,7 @@ func declareObservability(in *Inputs) ([]engine.Resource, error) {
 // config: destroy deletes with them what an earlier config created (a trail since
 // switched off).
 func observabilityResources(in *Inputs) []engine.Resource {
-	return []engine.Resource{
+	return append([]engine.Resource{
 		&topicKey{in: in, api: in.AWS.KMS()},
 		&topic{in: in, api: in.AWS.SNS(), kms: in.AWS.KMS()},
 		&subscriptions{in: in, api: in.AWS.SNS()},
@@ -64,7 +71,12 @@ func observabilityResources(in *Inputs) []engine.Resource {
 		trailBucket(in),
 		&trail{in: in, api: in.AWS.CloudTrail(), kms: in.AWS.KMS()},
 		&albAccessLogs{in: in, api: in.AWS.ELB()},
-	}
+		// The guardrails (their bucket is an s3:bucket, covered above).
+		&accessAnalyzer{in: in, api: in.AWS.AccessAnalyzer()},
+		&configRecorder{in: in, api: in.AWS.ConfigService(), iam: in.AWS.IAM()},
+		&configChannel{in: in, api: in.AWS.ConfigService()},
+		&configRecording{in: in, api: in.AWS.ConfigService()},
+	}, chatRelayResources(in)...)
 }
 
 func topicName(in *Inputs) string { return in.prefix() + "-alerts" }

@@ -125,12 +125,16 @@ func (r *adminSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resour
 // describe finds the secret by its recorded ARN, else by its name (unique per account
 // and region, so no tag lookup is needed). nil means it does not exist at all.
 func (r *adminSecret) describe(ctx context.Context, rec *state.Resource) (*secretsmanager.DescribeSecretOutput, error) {
-	ids := []string{adminSecretName(r.in)}
+	return describeSecret(ctx, r.api, adminSecretName(r.in), rec)
+}
+
+func describeSecret(ctx context.Context, api secretAPI, name string, rec *state.Resource) (*secretsmanager.DescribeSecretOutput, error) {
+	ids := []string{name}
 	if rec != nil && rec.ARN != "" {
-		ids = []string{rec.ARN, ids[0]}
+		ids = []string{rec.ARN, name}
 	}
 	for _, id := range ids {
-		out, err := r.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+		out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
 		if isNotFound(err) {
 			continue
 		}
@@ -276,11 +280,15 @@ func putAdminCreds(ctx context.Context, api secretAPI, id string, c adminCreds) 
 // environment is gone, and a secret left scheduled for deletion would block the name
 // for up to 30 days (a later `up` would have to restore it).
 func (r *adminSecret) Delete(ctx context.Context, rec *state.Resource) error {
+	return deleteSecretNow(ctx, r.api, rec)
+}
+
+func deleteSecretNow(ctx context.Context, api secretAPI, rec *state.Resource) error {
 	id := rec.ARN
 	if id == "" {
 		id = rec.ID
 	}
-	_, err := r.api.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(id), ForceDeleteWithoutRecovery: aws.Bool(true)})
+	_, err := api.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(id), ForceDeleteWithoutRecovery: aws.Bool(true)})
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("deleting secret %s: %w", id, err)
 	}

@@ -31,24 +31,44 @@ func NewSDKStub(t testing.TB, answers map[string][]any) *SDKStub {
 // Option is an APIOptions entry that puts the stub in a client's stack.
 func (s *SDKStub) Option(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("stub", func(ctx context.Context, in middleware.InitializeInput, _ middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-		op := awsmiddleware.GetOperationName(ctx)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.inputs[op] = append(s.inputs[op], in.Parameters)
-		queue := s.answers[op]
-		if len(queue) == 0 {
-			s.t.Errorf("unexpected call to %s", op)
-			return middleware.InitializeOutput{}, middleware.Metadata{}, context.Canceled
-		}
-		out := queue[0]
-		if len(queue) > 1 {
-			s.answers[op] = queue[1:]
-		}
-		if err, ok := out.(error); ok {
-			return middleware.InitializeOutput{}, middleware.Metadata{}, err
-		}
-		return middleware.InitializeOutput{Result: out}, middleware.Metadata{}, nil
+		return s.answer(ctx, in)
 	}), middleware.After)
+}
+
+// OptionFor is Option for one service only (its SDK service ID, e.g.
+// accessanalyzer.ServiceID): calls to every other service go on to their endpoint. Added
+// to an aws.Config's APIOptions, it stands in for a service the emulator lacks in every
+// client built from that config.
+func (s *SDKStub) OptionFor(serviceID string) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("stub", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if awsmiddleware.GetServiceID(ctx) != serviceID {
+				return next.HandleInitialize(ctx, in)
+			}
+			return s.answer(ctx, in)
+		}), middleware.After)
+	}
+}
+
+// answer records a call's input and returns the next canned output of its operation.
+func (s *SDKStub) answer(ctx context.Context, in middleware.InitializeInput) (middleware.InitializeOutput, middleware.Metadata, error) {
+	op := awsmiddleware.GetOperationName(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inputs[op] = append(s.inputs[op], in.Parameters)
+	queue := s.answers[op]
+	if len(queue) == 0 {
+		s.t.Errorf("unexpected call to %s", op)
+		return middleware.InitializeOutput{}, middleware.Metadata{}, context.Canceled
+	}
+	out := queue[0]
+	if len(queue) > 1 {
+		s.answers[op] = queue[1:]
+	}
+	if err, ok := out.(error); ok {
+		return middleware.InitializeOutput{}, middleware.Metadata{}, err
+	}
+	return middleware.InitializeOutput{Result: out}, middleware.Metadata{}, nil
 }
 
 // Calls returns the inputs op was called with, in order.

@@ -1,0 +1,573 @@
+package phases
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/fvdeploy/fvdeploy/internal/alertrelay"
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// The alarm relay's keys: the webhook secret, the function with its log group and role,
+// and its subscription to the alarm topic.
+const (
+	keyChatWebhook   = "observability/chat-webhook"
+	keyChatRelayLogs = "observability/chat-relay-logs"
+	keyChatRelayRole = "observability/chat-relay-role"
+	keyChatRelay     = "observability/chat-relay"
+	keyChatRelaySub  = "observability/chat-relay-subscription"
+
+	// EnvChatWebhookURL is where up reads the incoming webhook URL from. The URL is a
+	// credential (anyone holding it can post), so it never goes into the config file.
+	EnvChatWebhookURL = "FVDEPLOY_CHAT_WEBHOOK_URL"
+
+	relayTimeoutSeconds = 15
+	relayMemoryMiB      = 128
+	// relayPermissionSid is the function policy statement that lets the topic invoke it.
+	relayPermissionSid = "alarm-topic"
+)
+
+// chatRelayResources relay the alarm topic's messages to a chat webhook: a Lambda function
+// running internal/alertrelay/handler.py, allowed only to write its logs and read the
+// webhook from its own secret.
+func chatRelayResources(in *Inputs) []engine.Resource {
+	lc := in.AWS.Lambda()
+	return []engine.Resource{
+		&webhookSecret{in: in, api: in.AWS.SecretsManager()},
+		&logGroup{in: in, api: in.AWS.Logs(), key: keyChatRelayLogs, name: "/aws/lambda/" + chatRelayName(in)},
+		&role{in: in, api: in.AWS.IAM(), key: keyChatRelayRole, name: boundedName(in.prefix()+"-chat-relay", 64),
+			trust: policyJSON(policyStatement{Effect: "Allow", Principal: map[string]string{"Service": "lambda.amazonaws.com"}, Action: []string{"sts:AssumeRole"}}),
+			deps:  []string{keyChatWebhook, keyChatRelayLogs}, policy: chatRelayPolicy,
+			description: "Alarm relay of " + in.prefix() + ": write its logs, read its webhook secret"},
+		&relayFunction{in: in, api: lc},
+		&relaySubscription{in: in, lambda: lc, sns: in.AWS.SNS()},
+	}
+}
+
+func chatRelayName(in *Inputs) string         { return boundedName(in.prefix()+"-chat-relay", 64) }
+func chatWebhookSecretName(in *Inputs) string { return in.prefix() + "-chat-webhook" }
+
+// chatRelayPolicy is all the function may do: write to its own log group and read its
+// own secret.
+func chatRelayPolicy(in *Inputs, deps engine.Deps, _ string) (string, bool) {
+	secret, logs := deps.Get(keyChatWebhook), deps.Get(keyChatRelayLogs)
+	if secret == nil || logs == nil || secret.ARN == "" {
+		return "", false
+	}
+	return policyJSON(
+		policyStatement{Sid: "WriteLogs", Effect: "Allow", Action: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resource: []string{logs.ARN + ":*"}},
+		policyStatement{Sid: "ReadWebhook", Effect: "Allow", Action: []string{"secretsmanager:GetSecretValue"}, Resource: []string{secret.ARN}},
+	), true
+}
+
+// CheckWebhookURL says what is wrong with a webhook URL given in FVDEPLOY_CHAT_WEBHOOK_URL,
+// without quoting it: it is a credential.
+func CheckWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%s is not an https:// URL (the incoming webhook's address, e.g. https://hooks.slack.com/services/...)", EnvChatWebhookURL)
+	}
+	return nil
+}
+
+// ---- the webhook secret ----
+
+// webhookSecret is <app>-<env>-chat-webhook, holding the webhook URL as its plain string
+// value. Like the admin secret, its value is read only to compare it with one the user
+// gave, and state holds only its name and ARN.
+type webhookSecret struct {
+	in  *Inputs
+	api secretAPI
+}
+
+func (r *webhookSecret) Key() string         { return keyChatWebhook }
+func (r *webhookSecret) Type() string        { return "secretsmanager:webhook-secret" }
+func (r *webhookSecret) DependsOn() []string { return nil }
+
+func (r *webhookSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	d, err := describeSecret(ctx, r.api, chatWebhookSecretName(r.in), rec)
+	if err != nil || d == nil || d.DeletedDate != nil {
+		return nil, err
+	}
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(d.Name), ARN: aws.ToString(d.ARN)}}
+	have := map[string]string{}
+	for _, t := range d.Tags {
+		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	if from, to, drift := tagDrift(r.in.tags(keyChatWebhook), have); drift {
+		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
+	}
+	if given := r.in.Getenv(EnvChatWebhookURL); given != "" {
+		out, err := r.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: d.ARN})
+		if err != nil {
+			return nil, fmt.Errorf("reading the value of secret %s: %w", found.Record.ID, err)
+		}
+		if aws.ToString(out.SecretString) != given {
+			found.Changes = append(found.Changes, engine.Change{Field: "value", From: sensitiveFrom, To: "(sensitive, from " + EnvChatWebhookURL + ")"})
+		}
+	}
+	return found, nil
+}
+
+// given is the webhook URL from the environment, checked.
+func (r *webhookSecret) given() (string, error) {
+	u := r.in.Getenv(EnvChatWebhookURL)
+	if u == "" {
+		return "", fmt.Errorf("alarms.chat_relay is on but no webhook is stored yet: set %s to the incoming webhook URL for `fvdeploy up` (it is kept in Secrets Manager as %s, never in state or config)",
+			EnvChatWebhookURL, chatWebhookSecretName(r.in))
+	}
+	return u, CheckWebhookURL(u)
+}
+
+func (r *webhookSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
+	name := chatWebhookSecretName(r.in)
+	value, err := r.given()
+	if err != nil {
+		return nil, err
+	}
+	d, err := describeSecret(ctx, r.api, name, nil)
+	if err != nil {
+		return nil, err
+	}
+	if d != nil {
+		if d.DeletedDate != nil {
+			if _, err := r.api.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: d.ARN}); err != nil {
+				return nil, fmt.Errorf("restoring secret %s, which was scheduled for deletion: %w", name, err)
+			}
+		}
+		found, err := r.Find(ctx, nil, &state.Resource{ARN: aws.ToString(d.ARN)})
+		if err != nil || found == nil {
+			return nil, fmt.Errorf("adopting secret %s: %w", name, err)
+		}
+		return r.Update(ctx, nil, found)
+	}
+	out, err := r.api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String(name),
+		Description:  aws.String(fmt.Sprintf("Chat webhook the alarms of %s (%s) are relayed to, managed by fvdeploy", r.in.Config.App, r.in.Config.Env)),
+		SecretString: aws.String(value),
+		Tags:         secretTags(r.in.tags(keyChatWebhook)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating secret %s: %w", name, err)
+	}
+	return &state.Resource{ID: name, ARN: aws.ToString(out.ARN)}, nil
+}
+
+func (r *webhookSecret) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
+	arn := aws.String(found.Record.ARN)
+	for _, c := range found.Changes {
+		switch c.Field {
+		case "tags":
+			if _, err := r.api.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: arn, Tags: secretTags(r.in.tags(keyChatWebhook))}); err != nil {
+				return nil, fmt.Errorf("tagging secret %s: %w", found.Record.ID, err)
+			}
+		case "value":
+			value, err := r.given()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := r.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: arn, SecretString: aws.String(value)}); err != nil {
+				return nil, fmt.Errorf("storing the webhook in secret %s: %w", found.Record.ID, err)
+			}
+		}
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+func (r *webhookSecret) Delete(ctx context.Context, rec *state.Resource) error {
+	return deleteSecretNow(ctx, r.api, rec)
+}
+
+// ---- the function ----
+
+type lambdaAPI interface {
+	GetFunction(ctx context.Context, in *lambda.GetFunctionInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionOutput, error)
+	CreateFunction(ctx context.Context, in *lambda.CreateFunctionInput, opts ...func(*lambda.Options)) (*lambda.CreateFunctionOutput, error)
+	UpdateFunctionCode(ctx context.Context, in *lambda.UpdateFunctionCodeInput, opts ...func(*lambda.Options)) (*lambda.UpdateFunctionCodeOutput, error)
+	UpdateFunctionConfiguration(ctx context.Context, in *lambda.UpdateFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.UpdateFunctionConfigurationOutput, error)
+	TagResource(ctx context.Context, in *lambda.TagResourceInput, opts ...func(*lambda.Options)) (*lambda.TagResourceOutput, error)
+	DeleteFunction(ctx context.Context, in *lambda.DeleteFunctionInput, opts ...func(*lambda.Options)) (*lambda.DeleteFunctionOutput, error)
+}
+
+// relayFunction is the Lambda function <app>-<env>-chat-relay: the handler packaged from
+// internal/alertrelay, the webhook secret's ARN in its environment.
+type relayFunction struct {
+	in  *Inputs
+	api lambdaAPI
+}
+
+func (r *relayFunction) Key() string  { return keyChatRelay }
+func (r *relayFunction) Type() string { return "lambda:function" }
+func (r *relayFunction) DependsOn() []string {
+	return []string{keyChatRelayRole, keyChatWebhook, keyChatRelayLogs}
+}
+
+// relaySettings are the function's settings that fvdeploy manages, as text for diffs.
+type relaySettings map[string]string
+
+func (r *relayFunction) want(deps engine.Deps, code []byte) relaySettings {
+	var roleARN, secretARN string
+	if rec := deps.Get(keyChatRelayRole); rec != nil {
+		roleARN = rec.ARN
+	}
+	if rec := deps.Get(keyChatWebhook); rec != nil {
+		secretARN = rec.ARN
+	}
+	sum := sha256.Sum256(code)
+	return relaySettings{
+		"code": base64.StdEncoding.EncodeToString(sum[:]), "runtime": alertrelay.Runtime, "handler": alertrelay.Handler,
+		"role": roleARN, "timeout": strconv.Itoa(relayTimeoutSeconds), "memory": strconv.Itoa(relayMemoryMiB),
+		"environment": alertrelay.SecretEnv + "=" + secretARN,
+	}
+}
+
+func liveRelaySettings(c *lambdatypes.FunctionConfiguration) relaySettings {
+	var env []string
+	if c.Environment != nil {
+		for k, v := range c.Environment.Variables {
+			env = append(env, k+"="+v)
+		}
+	}
+	slices.Sort(env)
+	return relaySettings{
+		"code": aws.ToString(c.CodeSha256), "runtime": string(c.Runtime), "handler": aws.ToString(c.Handler),
+		"role": aws.ToString(c.Role), "timeout": strconv.Itoa(int(aws.ToInt32(c.Timeout))), "memory": strconv.Itoa(int(aws.ToInt32(c.MemorySize))),
+		"environment": strings.Join(env, ","),
+	}
+}
+
+func (r *relayFunction) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	name := chatRelayName(r.in)
+	out, err := r.api.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Lambda function %s: %w", name, err)
+	}
+	code, err := alertrelay.Zip()
+	if err != nil {
+		return nil, err
+	}
+	found := &engine.Found{Record: state.Resource{ID: name, ARN: aws.ToString(out.Configuration.FunctionArn)}}
+	live, want := liveRelaySettings(out.Configuration), r.want(deps, code)
+	for _, field := range []string{"code", "runtime", "handler", "role", "timeout", "memory", "environment"} {
+		if live[field] != want[field] {
+			found.Changes = append(found.Changes, engine.Change{Field: field, From: live[field], To: want[field]})
+		}
+	}
+	if from, to, drift := tagDrift(r.in.tags(keyChatRelay), out.Tags); drift {
+		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
+	}
+	return found, nil
+}
+
+func (r *relayFunction) configuration(deps engine.Deps) (*lambdatypes.Environment, *string, error) {
+	role, secret := deps.Get(keyChatRelayRole), deps.Get(keyChatWebhook)
+	if role == nil || secret == nil {
+		return nil, nil, fmt.Errorf("Lambda function %s: its role or webhook secret does not exist", chatRelayName(r.in))
+	}
+	return &lambdatypes.Environment{Variables: map[string]string{alertrelay.SecretEnv: secret.ARN}}, aws.String(role.ARN), nil
+}
+
+func (r *relayFunction) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	name := chatRelayName(r.in)
+	env, role, err := r.configuration(deps)
+	if err != nil {
+		return nil, err
+	}
+	code, err := alertrelay.Zip()
+	if err != nil {
+		return nil, err
+	}
+	var arn string
+	// A role just created is not assumable by Lambda for some seconds: IAM is eventually
+	// consistent, and CreateFunction says so with InvalidParameterValueException.
+	err = r.in.waitFor(ctx, "IAM role "+aws.ToString(role)+" to be usable by Lambda", func(ctx context.Context) (bool, string, error) {
+		out, err := r.api.CreateFunction(ctx, &lambda.CreateFunctionInput{
+			FunctionName:  aws.String(name),
+			Description:   aws.String("Posts the alarms of " + r.in.prefix() + " to a chat webhook (fvdeploy)"),
+			Runtime:       lambdatypes.Runtime(alertrelay.Runtime),
+			Handler:       aws.String(alertrelay.Handler),
+			Role:          role,
+			Code:          &lambdatypes.FunctionCode{ZipFile: code},
+			Timeout:       aws.Int32(relayTimeoutSeconds),
+			MemorySize:    aws.Int32(relayMemoryMiB),
+			Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64},
+			Environment:   env,
+			Tags:          r.in.tags(keyChatRelay),
+		})
+		switch {
+		case errorCode(err) == "InvalidParameterValueException" && strings.Contains(err.Error(), "cannot be assumed"):
+			return false, "the role is not assumable yet", nil
+		case err != nil:
+			return false, "", err
+		}
+		arn = aws.ToString(out.FunctionArn)
+		return true, "", nil
+	})
+	if errorCode(err) == "ResourceConflictException" {
+		// Created by a run that crashed before saving: bring it in line.
+		found, ferr := r.Find(ctx, deps, nil)
+		if ferr != nil || found == nil {
+			return nil, fmt.Errorf("adopting Lambda function %s: %w", name, ferr)
+		}
+		return r.Update(ctx, deps, found)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating Lambda function %s: %w", name, err)
+	}
+	if err := r.waitReady(ctx, name); err != nil {
+		return nil, err
+	}
+	return &state.Resource{ID: name, ARN: arn}, nil
+}
+
+// waitReady waits until the function is active and its last update applied: Lambda
+// refuses another update until then.
+func (r *relayFunction) waitReady(ctx context.Context, name string) error {
+	api, ok := r.api.(lambda.GetFunctionAPIClient)
+	if !ok {
+		return nil
+	}
+	in := &lambda.GetFunctionInput{FunctionName: aws.String(name)}
+	if err := lambda.NewFunctionActiveV2Waiter(api).Wait(ctx, in, 5*time.Minute); err != nil {
+		return fmt.Errorf("waiting for Lambda function %s to become active: %w", name, err)
+	}
+	if err := lambda.NewFunctionUpdatedV2Waiter(api).Wait(ctx, in, 5*time.Minute); err != nil {
+		return fmt.Errorf("waiting for the update of Lambda function %s: %w", name, err)
+	}
+	return nil
+}
+
+func (r *relayFunction) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
+	name := found.Record.ID
+	var code, config, tags bool
+	for _, c := range found.Changes {
+		switch c.Field {
+		case "code":
+			code = true
+		case "tags":
+			tags = true
+		default:
+			config = true
+		}
+	}
+	if code {
+		zip, err := alertrelay.Zip()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.api.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: zip}); err != nil {
+			return nil, fmt.Errorf("updating the code of Lambda function %s: %w", name, err)
+		}
+		if err := r.waitReady(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	if config {
+		env, role, err := r.configuration(deps)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.api.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+			FunctionName: aws.String(name), Runtime: lambdatypes.Runtime(alertrelay.Runtime), Handler: aws.String(alertrelay.Handler),
+			Role: role, Timeout: aws.Int32(relayTimeoutSeconds), MemorySize: aws.Int32(relayMemoryMiB), Environment: env,
+		}); err != nil {
+			return nil, fmt.Errorf("updating the configuration of Lambda function %s: %w", name, err)
+		}
+		if err := r.waitReady(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	if tags {
+		if _, err := r.api.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(found.Record.ARN), Tags: r.in.tags(keyChatRelay)}); err != nil {
+			return nil, fmt.Errorf("tagging Lambda function %s: %w", name, err)
+		}
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+func (r *relayFunction) Delete(ctx context.Context, rec *state.Resource) error {
+	_, err := r.api.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(rec.ID)})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("deleting Lambda function %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// ---- its subscription to the alarm topic ----
+
+type relayPermissionAPI interface {
+	GetPolicy(ctx context.Context, in *lambda.GetPolicyInput, opts ...func(*lambda.Options)) (*lambda.GetPolicyOutput, error)
+	AddPermission(ctx context.Context, in *lambda.AddPermissionInput, opts ...func(*lambda.Options)) (*lambda.AddPermissionOutput, error)
+	RemovePermission(ctx context.Context, in *lambda.RemovePermissionInput, opts ...func(*lambda.Options)) (*lambda.RemovePermissionOutput, error)
+}
+
+// relaySubscription is the function subscribed to the alarm topic, with the permission
+// in the function's policy that lets that topic, and only it, invoke the function.
+type relaySubscription struct {
+	in     *Inputs
+	lambda relayPermissionAPI
+	sns    subscriptionsAPI
+}
+
+func (r *relaySubscription) Key() string         { return keyChatRelaySub }
+func (r *relaySubscription) Type() string        { return "sns:lambda-subscription" }
+func (r *relaySubscription) DependsOn() []string { return []string{keyTopic, keyChatRelay} }
+
+// endpoints are the topic's and the function's ARNs; ok is false while either is missing.
+func endpoints(deps engine.Deps) (topicARN, functionARN string, ok bool) {
+	t, f := deps.Get(keyTopic), deps.Get(keyChatRelay)
+	if t == nil || f == nil {
+		return "", "", false
+	}
+	return t.ARN, f.ARN, true
+}
+
+// permitted reports whether the function's policy lets topicARN invoke it.
+func (r *relaySubscription) permitted(ctx context.Context, function, topicARN string) (bool, error) {
+	out, err := r.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String(function)})
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading the policy of Lambda function %s: %w", function, err)
+	}
+	var doc struct {
+		Statement []struct {
+			Sid       string
+			Principal any
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Policy)), &doc); err != nil {
+		return false, fmt.Errorf("reading the policy of Lambda function %s: %w", function, err)
+	}
+	for _, s := range doc.Statement {
+		if s.Sid == relayPermissionSid {
+			return s.Condition["ArnLike"]["AWS:SourceArn"] == topicARN, nil
+		}
+	}
+	return false, nil
+}
+
+func (r *relaySubscription) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	topicARN, functionARN, ok := endpoints(deps)
+	if !ok {
+		return nil, nil
+	}
+	subs, err := listSubscriptions(ctx, r.sns, topicARN)
+	if err != nil {
+		return nil, fmt.Errorf("listing the subscriptions of SNS topic %s: %w", topicARN, err)
+	}
+	var subARN string
+	for _, s := range subs {
+		if aws.ToString(s.Protocol) == "lambda" && aws.ToString(s.Endpoint) == functionARN {
+			subARN = aws.ToString(s.SubscriptionArn)
+		}
+	}
+	permitted, err := r.permitted(ctx, functionARN, topicARN)
+	if err != nil {
+		return nil, err
+	}
+	if subARN == "" && !permitted && rec == nil {
+		return nil, nil
+	}
+	found := &engine.Found{Record: state.Resource{ID: subARN, Attrs: map[string]string{"function": functionARN}}}
+	if !permitted {
+		found.Changes = append(found.Changes, engine.Change{Field: "permission", From: "(none)", To: "sns.amazonaws.com from " + topicARN})
+	}
+	if subARN == "" {
+		found.Changes = append(found.Changes, engine.Change{Field: "subscription", From: "(none)", To: "lambda:" + functionARN})
+	}
+	return found, nil
+}
+
+func (r *relaySubscription) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	return r.Update(ctx, deps, &engine.Found{Changes: []engine.Change{{Field: "permission"}, {Field: "subscription"}}})
+}
+
+func (r *relaySubscription) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
+	topicARN, functionARN, ok := endpoints(deps)
+	if !ok {
+		return nil, fmt.Errorf("subscribing the alarm relay: the topic or the function does not exist")
+	}
+	rec := &state.Resource{ID: found.Record.ID, Attrs: map[string]string{"function": functionARN}}
+	for _, c := range found.Changes {
+		switch c.Field {
+		case "permission":
+			// A statement of this ID for another topic is replaced.
+			if _, err := r.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String(functionARN), StatementId: aws.String(relayPermissionSid)}); err != nil && !isNotFound(err) {
+				return nil, fmt.Errorf("removing the old topic permission of Lambda function %s: %w", functionARN, err)
+			}
+			if _, err := r.lambda.AddPermission(ctx, &lambda.AddPermissionInput{
+				FunctionName: aws.String(functionARN), StatementId: aws.String(relayPermissionSid),
+				Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("sns.amazonaws.com"),
+				SourceArn: aws.String(topicARN), SourceAccount: aws.String(r.in.Account),
+			}); err != nil {
+				return nil, fmt.Errorf("letting SNS topic %s invoke Lambda function %s: %w", topicARN, functionARN, err)
+			}
+		case "subscription":
+			out, err := r.sns.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topicARN), Protocol: aws.String("lambda"),
+				Endpoint: aws.String(functionARN), ReturnSubscriptionArn: true})
+			if err != nil {
+				return nil, fmt.Errorf("subscribing Lambda function %s to SNS topic %s: %w", functionARN, topicARN, err)
+			}
+			rec.ID = aws.ToString(out.SubscriptionArn)
+		}
+	}
+	return rec, nil
+}
+
+func (r *relaySubscription) Delete(ctx context.Context, rec *state.Resource) error {
+	if rec.ID != "" {
+		if _, err := r.sns.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(rec.ID)}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("unsubscribing the alarm relay (%s): %w", rec.ID, err)
+		}
+	}
+	if fn := rec.Attrs["function"]; fn != "" {
+		_, err := r.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String(fn), StatementId: aws.String(relayPermissionSid)})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("removing the topic permission of Lambda function %s: %w", fn, err)
+		}
+	}
+	return nil
+}
+
+// CheckChatWebhook says where up gets the relay's webhook from: the environment (checked)
+// or the secret an earlier run stored. An error says what to set.
+func CheckChatWebhook(ctx context.Context, in *Inputs) (string, error) {
+	name := chatWebhookSecretName(in)
+	if u := in.Getenv(EnvChatWebhookURL); u != "" {
+		if err := CheckWebhookURL(u); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("given in %s; up keeps it in secret %s", EnvChatWebhookURL, name), nil
+	}
+	d, err := describeSecret(ctx, in.AWS.SecretsManager(), name, nil)
+	if err != nil {
+		return "", err
+	}
+	if d == nil || d.DeletedDate != nil {
+		return "", fmt.Errorf("no webhook stored in secret %s, and %s is not set", name, EnvChatWebhookURL)
+	}
+	return "stored in secret " + name, nil
+}

@@ -35,6 +35,7 @@ ADMIN_PASS=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
 export ADMIN_PASS
 
 fv version
+fv doctor --env dev --image "$image"
 fv up --env dev --image "$image"
 fv up --env dev --image "$image"
 fv plan --env dev

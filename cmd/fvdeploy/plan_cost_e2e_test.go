@@ -10,9 +10,9 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/cost"
 )
 
-// plan prints the monthly cost of the environment as configured; dev and prod (no
-// domain, so no WAF) differ by the second NAT gateway and its address, the second task
-// and the longer log retention, and by nothing else.
+// plan prints the monthly cost of the environment as configured; dev and prod differ by
+// the second NAT gateway and its address, the second task, the longer log retention and
+// prod's web ACL (on the ALB with or without a domain), and by nothing else.
 func TestPlanShowsTheMonthlyCost(t *testing.T) {
 	c := newCLI(t)
 	costs := map[string]map[string]float64{}
@@ -39,7 +39,7 @@ func TestPlanShowsTheMonthlyCost(t *testing.T) {
 			differ = append(differ, k)
 		}
 	}
-	want := []string{"CloudWatch Logs storage", "Fargate memory", "Fargate vCPU", "NAT gateways", "public IPv4 addresses"}
+	want := []string{"CloudWatch Logs storage", "Fargate memory", "Fargate vCPU", "NAT gateways", "WAF requests", "WAF web ACL and rules", "public IPv4 addresses"}
 	if !slices.Equal(differ, want) {
 		t.Errorf("dev and prod costs differ in %v, want %v", differ, want)
 	}

@@ -19,11 +19,16 @@ type Assumptions struct {
 	RequestsMillions float64 `json:"requests_millions"` // requests a month, inspected by WAF
 	LogGBPerMonth    float64 `json:"log_gb_per_month"`  // access and app logs ingested
 	ImageGB          float64 `json:"image_gb"`          // image storage in ECR
+	// The optional features': WAF request logs delivered to S3, and the configuration
+	// items AWS Config records in the whole account and region (guardrails).
+	WAFLogGBPerMonth    float64 `json:"waf_log_gb_per_month"`
+	ConfigItemsPerMonth float64 `json:"config_items_per_month"`
 }
 
 // DefaultAssumptions model a small service with light traffic.
 var DefaultAssumptions = Assumptions{
 	HoursPerMonth: 730, NATGBPerMonth: 10, ALBAverageLCUs: 1, RequestsMillions: 1, LogGBPerMonth: 1, ImageGB: 1,
+	WAFLogGBPerMonth: 1, ConfigItemsPerMonth: 1000,
 }
 
 // Line is one priced item.
@@ -78,15 +83,34 @@ func Of(cfg *config.Config, region string, as Assumptions) (*Estimate, error) {
 	tasks := cfg.Service.Desired
 	add("Fargate vCPU", fmt.Sprintf("%d task(s) × %.2f vCPU × %.0f h", tasks, vcpu, h), float64(tasks)*vcpu*h*p.FargateVCPUHour)
 	add("Fargate memory", fmt.Sprintf("%d task(s) × %.2f GB × %.0f h", tasks, gb, h), float64(tasks)*gb*h*p.FargateGBHour)
-	if cfg.Edge.Domain != "" && cfg.Edge.WAF {
+	if cfg.Edge.WAF {
 		rules := phases.WAFRuleCount(cfg)
 		add("WAF web ACL and rules", fmt.Sprintf("1 ACL + %d rules", rules), p.WAFACLMonth+float64(rules)*p.WAFRuleMonth)
 		add("WAF requests", fmt.Sprintf("%.1f M requests", as.RequestsMillions), as.RequestsMillions*p.WAFPerMillion)
+		if cfg.Edge.WAFLogs {
+			add("WAF logs delivered to S3", fmt.Sprintf("%.1f GB", as.WAFLogGBPerMonth), as.WAFLogGBPerMonth*p.VendedLogsPerGB)
+			kept := as.WAFLogGBPerMonth * float64(cfg.Edge.WAFLogExpiryDays) / 30
+			add("WAF log storage", fmt.Sprintf("%.2f GB (%d days kept)", kept, cfg.Edge.WAFLogExpiryDays), kept*p.S3StorePerGB)
+		}
 	}
 	if cfg.Edge.Domain != "" && cfg.Edge.ZoneID == "" {
 		add("Route 53 hosted zone", "1 zone", p.HostedZoneMonth)
 	}
-	add("Secrets Manager", "1 secret", p.SecretMonth)
+	if cfg.Alarms.ChatRelay {
+		// The webhook's secret; the relay's invocations, a few per alarm, are within
+		// Lambda's free tier.
+		add("Secrets Manager", "2 secrets", 2*p.SecretMonth)
+	} else {
+		add("Secrets Manager", "1 secret", p.SecretMonth)
+	}
+	if cfg.Observability.Tracing {
+		// The collector shares the task's CPU and memory: only the traces cost more.
+		add("X-Ray traces", fmt.Sprintf("%.1f M traces", as.RequestsMillions), as.RequestsMillions*p.XRayPerMillion)
+	}
+	if cfg.Observability.Guardrails {
+		// Access Analyzer's account analyzer is free; Config bills every recorded item.
+		add("AWS Config items (account-wide)", fmt.Sprintf("%.0f items", as.ConfigItemsPerMonth), as.ConfigItemsPerMonth*p.ConfigItem)
+	}
 	alarms := phases.AlarmCount(cfg)
 	add("CloudWatch alarms", fmt.Sprintf("%d alarms", alarms), float64(alarms)*p.AlarmMonth)
 	if cfg.Observability.KMSKeyID == "" {

@@ -100,12 +100,45 @@ func TestDevAndProdDifferByTheModelledItems(t *testing.T) {
 	}
 }
 
-func TestNoEdgeNoWAFOrZone(t *testing.T) {
+// Without a domain there is no zone to pay for; the web ACL guards the ALB all the same.
+func TestNoDomainNoZone(t *testing.T) {
 	got := byItem(estimate(t, "prod", func(c *config.Config) { c.Edge.Domain = "" }))
-	for _, k := range []string{"WAF web ACL and rules", "WAF requests", "Route 53 hosted zone"} {
-		if _, ok := got[k]; ok {
-			t.Errorf("%s priced without a domain (the edge phase creates nothing)", k)
-		}
+	if _, ok := got["Route 53 hosted zone"]; ok {
+		t.Error("a hosted zone priced without a domain")
+	}
+	if got["WAF web ACL and rules"] == 0 {
+		t.Error("prod's web ACL is on the ALB without a domain too, yet not priced")
+	}
+}
+
+// Each optional feature adds what it costs, and nothing else changes.
+func TestOptionalFeatures(t *testing.T) {
+	tests := map[string]struct {
+		change func(c *config.Config)
+		want   map[string]float64
+	}{
+		"waf logs": {func(c *config.Config) { c.Edge.WAFLogs = true }, map[string]float64{
+			"WAF logs delivered to S3": 0.25, // 1 GB
+			"WAF log storage":          0.07, // 3 GB kept 90 days × 0.023
+		}},
+		"chat relay": {func(c *config.Config) { c.Alarms.ChatRelay = true }, map[string]float64{"Secrets Manager": 0.40}},
+		"tracing":    {func(c *config.Config) { c.Observability.Tracing = true }, map[string]float64{"X-Ray traces": 5}},
+		"guardrails": {func(c *config.Config) { c.Observability.Guardrails = true }, map[string]float64{"AWS Config items (account-wide)": 3}},
+	}
+	base := byItem(estimate(t, "prod", nil))
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := byItem(estimate(t, "prod", tt.change))
+			diff := map[string]float64{}
+			for k, v := range got {
+				if d := math.Round((v-base[k])*100) / 100; d != 0 {
+					diff[k] = d
+				}
+			}
+			if !maps.Equal(diff, tt.want) {
+				t.Errorf("added %v, want %v", diff, tt.want)
+			}
+		})
 	}
 }
 

@@ -26,6 +26,10 @@ type Prices struct {
 	HostedZoneMonth float64 // per Route 53 hosted zone-month
 	KMSKeyMonth     float64 // per customer managed KMS key-month
 	ECRStorePerGB   float64 // per GB-month of image storage
+	XRayPerMillion  float64 // per million traces recorded
+	ConfigItem      float64 // per AWS Config configuration item recorded
+	VendedLogsPerGB float64 // per GB of vended logs (WAF) delivered to S3
+	S3StorePerGB    float64 // per GB-month of S3 Standard storage
 }
 
 var prices = map[string]Prices{
@@ -33,12 +37,12 @@ var prices = map[string]Prices{
 		NATHour: 0.045, NATPerGB: 0.045, PublicIPv4Hour: 0.005, ALBHour: 0.0225, LCUHour: 0.008,
 		FargateVCPUHour: 0.04048, FargateGBHour: 0.004445, WAFACLMonth: 5, WAFRuleMonth: 1, WAFPerMillion: 0.60,
 		SecretMonth: 0.40, AlarmMonth: 0.10, LogsIngestPerGB: 0.50, LogsStorePerGB: 0.03, HostedZoneMonth: 0.50,
-		KMSKeyMonth: 1, ECRStorePerGB: 0.10,
+		KMSKeyMonth: 1, ECRStorePerGB: 0.10, XRayPerMillion: 5, ConfigItem: 0.003, VendedLogsPerGB: 0.25, S3StorePerGB: 0.023,
 	},
 	"eu-west-1": {
 		NATHour: 0.048, NATPerGB: 0.048, PublicIPv4Hour: 0.005, ALBHour: 0.0252, LCUHour: 0.008,
 		FargateVCPUHour: 0.04048, FargateGBHour: 0.004445, WAFACLMonth: 5, WAFRuleMonth: 1, WAFPerMillion: 0.60,
 		SecretMonth: 0.40, AlarmMonth: 0.10, LogsIngestPerGB: 0.57, LogsStorePerGB: 0.03, HostedZoneMonth: 0.50,
-		KMSKeyMonth: 1, ECRStorePerGB: 0.10,
+		KMSKeyMonth: 1, ECRStorePerGB: 0.10, XRayPerMillion: 5, ConfigItem: 0.003, VendedLogsPerGB: 0.25, S3StorePerGB: 0.023,
 	},
 }

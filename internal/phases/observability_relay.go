@@ -101,16 +101,12 @@ func (r *webhookSecret) DependsOn() []string { return nil }
 
 func (r *webhookSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
 	d, err := describeSecret(ctx, r.api, chatWebhookSecretName(r.in), rec)
-	if err != nil || d == nil || d.DeletedDate != nil {
+	if err != nil || d == nil {
 		return nil, err
 	}
-	found := &engine.Found{Record: state.Resource{ID: aws.ToString(d.Name), ARN: aws.ToString(d.ARN)}}
-	have := map[string]string{}
-	for _, t := range d.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	if from, to, drift := tagDrift(r.in.tags(keyChatWebhook), have); drift {
-		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
+	found := foundSecret(d, r.in.tags(keyChatWebhook))
+	if found == nil {
+		return nil, nil
 	}
 	if given := r.in.Getenv(EnvChatWebhookURL); given != "" {
 		out, err := r.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: d.ARN})
@@ -145,16 +141,7 @@ func (r *webhookSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resou
 		return nil, err
 	}
 	if d != nil {
-		if d.DeletedDate != nil {
-			if _, err := r.api.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: d.ARN}); err != nil {
-				return nil, fmt.Errorf("restoring secret %s, which was scheduled for deletion: %w", name, err)
-			}
-		}
-		found, err := r.Find(ctx, nil, &state.Resource{ARN: aws.ToString(d.ARN)})
-		if err != nil || found == nil {
-			return nil, fmt.Errorf("adopting secret %s: %w", name, err)
-		}
-		return r.Update(ctx, nil, found)
+		return adoptSecret(ctx, r.in, r.api, r, d)
 	}
 	out, err := r.api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(name),

@@ -95,18 +95,9 @@ func (r *adminSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resour
 	if err != nil || d == nil {
 		return nil, err
 	}
-	// A secret scheduled for deletion still holds the name but is unusable: to the plan
-	// it is absent, and Create restores it.
-	if d.DeletedDate != nil {
+	found := foundSecret(d, r.in.tags(keySecretAdmin))
+	if found == nil {
 		return nil, nil
-	}
-	found := &engine.Found{Record: state.Resource{ID: aws.ToString(d.Name), ARN: aws.ToString(d.ARN)}}
-	have := map[string]string{}
-	for _, t := range d.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	if from, to, drift := tagDrift(r.in.tags(keySecretAdmin), have); drift {
-		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
 	}
 	// The stored value is read only when the user gave values to compare it with: a
 	// plain `up` never touches, or even reads, the credentials.
@@ -144,6 +135,24 @@ func describeSecret(ctx context.Context, api secretAPI, name string, rec *state.
 		return out, nil
 	}
 	return nil, nil
+}
+
+// foundSecret is a described secret as found, with its tags compared to want. A secret
+// scheduled for deletion still holds the name but is unusable: to the plan it is absent
+// (nil), and Create restores it.
+func foundSecret(d *secretsmanager.DescribeSecretOutput, want map[string]string) *engine.Found {
+	if d.DeletedDate != nil {
+		return nil
+	}
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(d.Name), ARN: aws.ToString(d.ARN)}}
+	have := map[string]string{}
+	for _, t := range d.Tags {
+		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	if from, to, drift := tagDrift(want, have); drift {
+		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
+	}
+	return found
 }
 
 // SecretReader is what AdminCredentials needs from Secrets Manager.
@@ -186,23 +195,7 @@ func (r *adminSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resourc
 		return nil, err
 	}
 	if d != nil {
-		// Scheduled for deletion (a destroy by other means, or by hand): creating the name
-		// again fails until the recovery window ends, so bring it back with its value.
-		if d.DeletedDate != nil {
-			if _, err := r.api.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: d.ARN}); err != nil {
-				return nil, fmt.Errorf("restoring secret %s, which was scheduled for deletion: %w", name, err)
-			}
-			r.in.Progress("restored secret %s, which was scheduled for deletion; it keeps its stored value", name)
-		}
-		// Created by a run that crashed before saving, or restored: bring it in line.
-		found, err := r.Find(ctx, nil, &state.Resource{ARN: aws.ToString(d.ARN)})
-		if err != nil {
-			return nil, err
-		}
-		if found == nil {
-			return nil, fmt.Errorf("secret %s disappeared while being adopted", name)
-		}
-		return r.Update(ctx, nil, found)
+		return adoptSecret(ctx, r.in, r.api, r, d)
 	}
 	creds, _ := r.fromEnv(adminCreds{User: defaultAdminUser})
 	generated := false
@@ -229,6 +222,28 @@ func (r *adminSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resourc
 		r.in.Progress("generated a random admin password (user %q); fvdeploy never shows it. Read it with: %s", creds.User, readSecretCommand(r.in, name))
 	}
 	return &state.Resource{ID: name, ARN: aws.ToString(out.ARN)}, nil
+}
+
+// adoptSecret takes over a secret of the resource's name that exists already: created by
+// a run that crashed before saving, or scheduled for deletion (a destroy by other means,
+// or by hand), which is restored with its value, as creating the name again fails until
+// the recovery window ends. Then it is brought in line like any found one.
+func adoptSecret(ctx context.Context, in *Inputs, api secretAPI, r engine.Resource, d *secretsmanager.DescribeSecretOutput) (*state.Resource, error) {
+	name := aws.ToString(d.Name)
+	if d.DeletedDate != nil {
+		if _, err := api.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: d.ARN}); err != nil {
+			return nil, fmt.Errorf("restoring secret %s, which was scheduled for deletion: %w", name, err)
+		}
+		in.Progress("restored secret %s, which was scheduled for deletion; it keeps its stored value", name)
+	}
+	found, err := r.Find(ctx, nil, &state.Resource{ARN: aws.ToString(d.ARN)})
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, fmt.Errorf("secret %s disappeared while being adopted", name)
+	}
+	return r.Update(ctx, nil, found)
 }
 
 func readSecretCommand(in *Inputs, name string) string {

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
@@ -126,6 +130,33 @@ func TestDoctor(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("the domain's hosted zone", func(t *testing.T) {
+		c := newCLI(t)
+		writeFile(t, c.Dir, "fvdeploy.yaml", "edge: {domain: api.example.com}\n")
+		out, res := runDoctor(t, c, "--image", stackImage)
+		if status, detail, fix := out.check(t, "domain"); res.Code != 0 || status != "warn" ||
+			detail != "no public hosted zone serves api.example.com: the edge phase creates one for it" || !strings.Contains(fix, "name servers") {
+			t.Errorf("no zone: exit %d, %s %q (%s)", res.Code, status, detail, fix)
+		}
+		zone, err := testClients(t).Route53().CreateHostedZone(context.Background(), &route53.CreateHostedZoneInput{
+			Name: aws.String("example.com"), CallerReference: aws.String("someone-else"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := strings.TrimPrefix(aws.ToString(zone.HostedZone.Id), "/hostedzone/")
+		out, res = runDoctor(t, c, "--image", stackImage)
+		if status, detail, _ := out.check(t, "domain"); res.Code != 0 || status != "ok" || detail != "api.example.com is served by hosted zone example.com ("+id+")" {
+			t.Errorf("parent zone: exit %d, %s %q", res.Code, status, detail)
+		}
+		// A zone named by ID that does not exist fails, and up with it.
+		writeFile(t, c.Dir, "fvdeploy.yaml", "edge: {domain: api.example.com, zone_id: Z0000000000000000NONE}\n")
+		out, res = runDoctor(t, c, "--image", stackImage)
+		if status, detail, _ := out.check(t, "domain"); res.Code != 1 || status != "fail" || !strings.Contains(detail, "Z0000000000000000NONE (edge.zone_id)") {
+			t.Errorf("missing zone_id: exit %d, %s %q", res.Code, status, detail)
+		}
+	})
 
 	t.Run("state and account disagree", func(t *testing.T) {
 		c := newCLI(t)

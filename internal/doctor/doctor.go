@@ -85,9 +85,9 @@ func Run(ctx context.Context, opts Options) (*Report, *workspace.Workspace) {
 	checkConfig(r, opts)
 	ws := checkAWS(ctx, r, opts)
 	if ws != nil {
-		checkDeployment(ctx, r, ws)
-		if cfg.Edge.Domain != "" {
-			checkZone(ctx, r, ws)
+		doc := checkDeployment(ctx, r, ws)
+		if doc != nil && cfg.Edge.Domain != "" {
+			checkZone(ctx, r, ws, doc)
 		}
 		checkOptions(ctx, r, ws)
 	}
@@ -147,8 +147,8 @@ func checkAWS(ctx context.Context, r *Report, opts Options) *workspace.Workspace
 
 // checkDeployment compares what state records with what the account holds under this
 // app's and environment's tags: a mismatch is lost or misplaced state, or objects deleted
-// by hand.
-func checkDeployment(ctx context.Context, r *Report, ws *workspace.Workspace) {
+// by hand. It returns the state, nil when it cannot be read.
+func checkDeployment(ctx context.Context, r *Report, ws *workspace.Workspace) *state.Document {
 	doc, err := ws.Read(ctx)
 	if err != nil {
 		fix := "check --state, --env, --region and --profile"
@@ -156,7 +156,7 @@ func checkDeployment(ctx context.Context, r *Report, ws *workspace.Workspace) {
 			fix = "check that the state location is readable with these credentials"
 		}
 		r.add("state", Fail, err.Error(), fix)
-		return
+		return nil
 	}
 	recorded := len(doc.Resources)
 	r.add("state", OK, fmt.Sprintf("%s: %s", ws.Backend.Where(), describeState(doc)), "")
@@ -178,6 +178,7 @@ func checkDeployment(ctx context.Context, r *Report, ws *workspace.Workspace) {
 	default:
 		r.add("deployment", OK, fmt.Sprintf("%d resources tagged for %s in the account; the state records %d", tagged, name, recorded), "")
 	}
+	return doc
 }
 
 func describeState(doc *state.Document) string {
@@ -209,14 +210,10 @@ func taggedResources(ctx context.Context, api taggingAPI, app, env string) (int,
 	return n, nil
 }
 
-func checkZone(ctx context.Context, r *Report, ws *workspace.Workspace) {
+func checkZone(ctx context.Context, r *Report, ws *workspace.Workspace, doc *state.Document) {
 	domain := ws.Config.Edge.Domain
-	doc, err := ws.Read(ctx)
-	if err != nil {
-		return // reported by the state check
-	}
 	in := &phases.Inputs{Config: ws.Config, Account: ws.Identity.Account, Region: ws.Region(), AWS: ws.Clients}
-	z, err := phases.FindZone(ctx, in, doc.Resources["edge/zone"])
+	z, err := phases.FindZone(ctx, in, doc)
 	switch {
 	case err != nil:
 		r.add("domain", Fail, err.Error(), "set edge.zone_id to the public hosted zone that serves "+domain)

@@ -247,12 +247,12 @@ type Zone struct {
 	Owned    bool // fvdeploy created it for this environment
 }
 
-// FindZone is the hosted zone the edge phase would use for edge.domain (the one state
+// FindZone is the hosted zone the edge phase would use for edge.domain (the one doc
 // records, else edge.zone_id, else the longest public zone the domain ends in); nil when
 // there is none and the edge phase would create one.
-func FindZone(ctx context.Context, in *Inputs, rec *state.Resource) (*Zone, error) {
+func FindZone(ctx context.Context, in *Inputs, doc *state.Document) (*Zone, error) {
 	r := &hostedZone{in: in, api: in.AWS.Route53()}
-	out, err := r.locate(ctx, rec)
+	out, err := r.locate(ctx, doc.Resources[keyZone])
 	if err != nil || out == nil {
 		return nil, err
 	}

@@ -27,8 +27,8 @@ target, and whether the account already holds resources of this app and environm
 the Docker engine answers (and its API version); the git work tree (commit, uncommitted
 changes) and its Dockerfile; the domain's hosted zone when one is configured.
 
-Each line is ok, warn or fail, with what to do. Exit 1 when any check fails. up runs the
-same checks first and stops on a failure before creating anything.`,
+Each line is ok, warn or fail, with what to do. Exit 1 when any check fails. up and phase
+run the same checks first and stop on a failure before changing anything.`,
 		Example: `  fvdeploy doctor --env prod
   fvdeploy doctor --env prod --image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:...
   fvdeploy doctor --env prod --output json | jq '.checks[] | select(.status != "ok")'`,

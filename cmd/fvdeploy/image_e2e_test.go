@@ -229,9 +229,11 @@ func TestImageAndDeployWithRealDocker(t *testing.T) {
 			t.Errorf("engine stopped: exit %d, %s %q (%s)", res.Code, status, detail, fix)
 		}
 		trace := filepath.Join(c.Dir, "trace")
-		up := c.Run(t, "up", "--env", "dev", "--phases", "image,network", "--trace-calls", trace)
-		if m := mutatingCalls(traced(t, trace)); up.Code != 1 || len(m) != 0 || !strings.Contains(up.Stderr, "preflight failed, nothing was changed") {
-			t.Errorf("up with the engine stopped: exit %d, mutating %v\n%s", up.Code, m, up.Stderr)
+		for _, args := range [][]string{{"up", "--env", "dev", "--phases", "image,network"}, {"phase", "image", "--env", "dev"}} {
+			res := c.Run(t, append(args, "--trace-calls", trace)...)
+			if m := mutatingCalls(traced(t, trace)); res.Code != 1 || len(m) != 0 || !strings.Contains(res.Stderr, "preflight failed, nothing was changed") {
+				t.Errorf("%v with the engine stopped: exit %d, mutating %v\n%s", args, res.Code, m, res.Stderr)
+			}
 		}
 	})
 

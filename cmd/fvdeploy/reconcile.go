@@ -26,8 +26,8 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 	build := slices.ContainsFunc(selected, func(p phases.Phase) bool { return p.Name == "image" })
 	var ws *workspace.Workspace
 	var err error
-	if op == "up" {
-		ws, err = a.preflightUp(ctx, build)
+	if !dryRun {
+		ws, err = a.preflightApply(ctx, build)
 	} else {
 		ws, err = a.open(ctx)
 	}
@@ -73,9 +73,9 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 	})
 }
 
-// preflightUp runs the doctor's checks before up changes anything: warnings are shown,
-// a failure stops it.
-func (a *app) preflightUp(ctx context.Context, build bool) (*workspace.Workspace, error) {
+// preflightApply runs the doctor's checks before up or phase changes anything: warnings are
+// shown, a failure stops it.
+func (a *app) preflightApply(ctx context.Context, build bool) (*workspace.Workspace, error) {
 	report, ws := a.preflight(ctx, nil, build)
 	for _, c := range report.Checks {
 		if c.Status == doctor.Warn {

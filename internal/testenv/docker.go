@@ -18,8 +18,9 @@ import (
 )
 
 // Docker is a Docker engine of the tests' own: its data root, exec root and socket in a
-// temporary folder, no iptables rules and no default bridge (what this machine's kernel
-// and sandbox allow), so it never touches a system daemon.
+// temporary folder and no iptables rules (what this machine's kernel and sandbox allow),
+// so it never touches a system daemon. Its default network is none, or a bridge the
+// tests made (StartDockerOnBridge).
 type Docker struct {
 	// Host is the DOCKER_HOST value that reaches it.
 	Host    string
@@ -30,23 +31,25 @@ type Docker struct {
 	logPath string
 }
 
-// StartDocker starts dockerd with the overlay2 storage driver, or vfs where overlay2
-// cannot run, and waits until it answers. It fails, saying how to fix it, when dockerd
-// is not installed or cannot run here.
-func StartDocker() (*Docker, error) {
-	bin, err := exec.LookPath("dockerd")
+// StartDocker starts dockerd without a default bridge. See StartDockerOnBridge.
+func StartDocker() (*Docker, error) { return StartDockerOnBridge("none") }
+
+// StartDockerOnBridge starts dockerd with the overlay2 storage driver, or vfs where
+// overlay2 cannot run, its default network on the named bridge ("none" for none), and
+// waits until it answers. It never forwards or masquerades: containers reach only the
+// host and each other. It fails, saying how to fix it, when dockerd is not installed or
+// cannot run here.
+func StartDockerOnBridge(bridge string) (*Docker, error) {
+	bin, err := lookPathOrSbin("dockerd")
 	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/dockerd"); serr != nil {
-			return nil, fmt.Errorf("dockerd is not installed (`make test` installs Debian's docker.io; or apt-get install docker.io): %w", err)
-		}
-		bin = "/usr/sbin/dockerd"
+		return nil, fmt.Errorf("dockerd is not installed (`make test` installs Debian's docker.io; or apt-get install docker.io): %w", err)
 	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("dockerd needs root: run the tests as root (CI does)")
 	}
 	var errs []error
 	for _, driver := range []string{"overlay2", "vfs"} {
-		d, err := startDocker(bin, driver)
+		d, err := startDocker(bin, driver, bridge)
 		if err == nil {
 			return d, nil
 		}
@@ -55,7 +58,7 @@ func StartDocker() (*Docker, error) {
 	return nil, fmt.Errorf("starting dockerd: %w", errors.Join(errs...))
 }
 
-func startDocker(bin, driver string) (*Docker, error) {
+func startDocker(bin, driver, bridge string) (*Docker, error) {
 	// Short: the containerd socket lives under it, and socket paths are limited to 108
 	// bytes.
 	dir, err := os.MkdirTemp("", "fvd-docker-")
@@ -75,7 +78,8 @@ func startDocker(bin, driver string) (*Docker, error) {
 		return nil, err
 	}
 	d.cmd = exec.Command(bin,
-		"--storage-driver="+driver, "--iptables=false", "--ip6tables=false", "--bridge=none",
+		"--storage-driver="+driver, "--iptables=false", "--ip6tables=false", "--bridge="+bridge,
+		"--ip-forward=false", "--ip-masq=false",
 		"--data-root="+filepath.Join(dir, "root"), "--exec-root="+filepath.Join(dir, "exec"),
 		"--pidfile="+filepath.Join(dir, "docker.pid"), "--host="+d.Host,
 		"--config-file="+filepath.Join(dir, "daemon.json"),

@@ -76,12 +76,9 @@ func PythonBaseImage(ctx context.Context, dockerHost string) (string, error) {
 }
 
 func debootstrap(ctx context.Context, cache, mirror, tarball string) error {
-	bin, err := exec.LookPath("debootstrap")
+	bin, err := lookPathOrSbin("debootstrap")
 	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/debootstrap"); serr != nil {
-			return fmt.Errorf("debootstrap is not installed (`make test` installs it; or apt-get install debootstrap): %w", err)
-		}
-		bin = "/usr/sbin/debootstrap"
+		return fmt.Errorf("debootstrap is not installed (`make test` installs it; or apt-get install debootstrap): %w", err)
 	}
 	work, err := os.MkdirTemp(cache, "build-")
 	if err != nil {

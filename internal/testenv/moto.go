@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,7 +63,7 @@ func StartMoto(ecsRunning int) (*Moto, error) {
 		return nil, fmt.Errorf("finding a free port for moto: %w", err)
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(serverEnv(),
 		"MOTO_ACM_VALIDATION_WAIT=0",
 		"MOTO_ECS_SERVICE_RUNNING="+strconv.Itoa(ecsRunning),
 		"MOTO_IAM_LOAD_MANAGED_POLICIES=true",
@@ -125,9 +126,12 @@ func (m *Moto) Reset(t testing.TB) {
 
 // Env is the environment that points the AWS SDK (in-process or in the binary) at the
 // emulator with dummy credentials, and away from any real profile or instance role.
-func (m *Moto) Env() map[string]string {
+func (m *Moto) Env() map[string]string { return emulatorEnv(m.Endpoint) }
+
+// emulatorEnv points the AWS SDK at an emulator's endpoint.
+func emulatorEnv(endpoint string) map[string]string {
 	return map[string]string{
-		"AWS_ENDPOINT_URL":            m.Endpoint,
+		"AWS_ENDPOINT_URL":            endpoint,
 		"AWS_ACCESS_KEY_ID":           "test",
 		"AWS_SECRET_ACCESS_KEY":       "test",
 		"AWS_SESSION_TOKEN":           "",
@@ -138,6 +142,19 @@ func (m *Moto) Env() map[string]string {
 		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 		"AWS_EC2_METADATA_DISABLED":   "true",
 	}
+}
+
+// serverEnv is this process's environment for an emulator it starts, without the AWS
+// settings that point this process's SDK somewhere: an emulator reads them through its
+// own SDK (boto), and an empty AWS_PROFILE, say, breaks it.
+func serverEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // RunWithMoto is a TestMain body: it starts one emulator for the package, points the

@@ -1,0 +1,385 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/fvdeploy/fvdeploy/internal/testenv"
+)
+
+// The service really runs: fvdeploy builds the app image through the Engine API, pushes
+// it to ministack's registry, and ministack runs the service's task as a container of
+// the ground's own engine and forwards its ALB to it. Every request below goes through
+// that ALB, at ministack's loopback gateway.
+//
+// What ministack does not model, and this test therefore tolerates, by name:
+//   - no target health checks: a task's container joins the target group once it runs,
+//     so while a broken build starts and crashes, the ALB may forward to it (502);
+//   - it keeps the exited containers of failed tasks for its reaper (minutes);
+//   - it has no Application Auto Scaling: moto answers it, holding a stand-in of the
+//     service, as the scalable target needs one;
+//   - alarms and the NAT gateway read back thinner than written (drift), so up is not
+//     re-run here for convergence (moto's e2e tests prove that).
+func TestServiceRunsOnTheRuntimeGround(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	start := time.Now()
+	rt, err := testenv.StartRuntime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Stop)
+	t.Logf("runtime ground (bridge %s %s, dockerd, ministack, moto) up in %s", rt.Bridge.Name, rt.Bridge.Gateway, time.Since(start).Round(100*time.Millisecond))
+	start = time.Now()
+	base, err := testenv.PythonBaseImage(ctx, rt.Docker.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("offline Python base image %s ready in %s", base, time.Since(start).Round(100*time.Millisecond))
+	if err := rt.StandInService(ctx, "fastapi-vars-dev", "fastapi-vars-dev"); err != nil {
+		t.Fatal(err)
+	}
+	engine, err := client.New(client.WithHost(rt.Docker.Host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer engine.Close()
+
+	env := rt.Env()
+	env["ADMIN_USER"] = "admin"
+	env["ADMIN_PASS"] = adminPass
+	c := &testenv.CLI{Bin: bin, Dir: t.TempDir(), Env: env, Forbidden: []string{adminPass}}
+	t.Cleanup(func() { c.CheckNoLeaksInFiles(t) })
+	appRepo(t, c.Dir, rt.Registry, base)
+	secrets := secretsmanager.NewFromConfig(rt.AWSConfig(), func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(rt.Endpoint) })
+	storedPassword := func() string {
+		out, err := secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("fastapi-vars-dev-admin")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var creds map[string]string
+		if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &creds); err != nil {
+			t.Fatal(err)
+		}
+		return creds["ADMIN_PASS"]
+	}
+	var alb string
+	step := func(name string, f func(t *testing.T)) {
+		start := time.Now()
+		if !t.Run(name, f) {
+			t.FailNow()
+		}
+		t.Logf("%s: %s", name, time.Since(start).Round(100*time.Millisecond))
+	}
+
+	step("up builds, pushes and runs the app behind the ALB", func(t *testing.T) {
+		mustRun(t, c, "up", "--env", "dev")
+		var rec struct{ ID string }
+		if err := json.Unmarshal(stateResources(t, c, "dev")["network/alb"], &rec); err != nil {
+			t.Fatal(err)
+		}
+		alb = rt.ALBURL(rec.ID)
+		if pass := storedPassword(); pass != adminPass {
+			t.Fatalf("Secrets Manager holds another password than ADMIN_PASS")
+		}
+		running := runningTasks(t, engine)
+		if len(running) != 1 || !runsDigest(t, engine, running[0], buildRecord(t, c, "dev")["digest"]) {
+			t.Fatalf("want one task container running the digest in state, have %v", running)
+		}
+		expectAnswer(t, alb+"/", "admin", adminPass, http.StatusOK, `{"message": "Hello, admin"}`)
+		for _, cred := range [][2]string{{"", ""}, {"admin", "wrong"}, {"root", adminPass}} {
+			resp := get(t, alb+"/", cred[0], cred[1])
+			if resp.status != http.StatusUnauthorized || !strings.HasPrefix(resp.header.Get("WWW-Authenticate"), "Basic") {
+				t.Errorf("credentials %q: HTTP %d, WWW-Authenticate %q; want 401 with a Basic challenge", cred[0], resp.status, resp.header.Get("WWW-Authenticate"))
+			}
+		}
+		expectAnswer(t, alb+"/health", "", "", http.StatusOK, `{"status":"ok"}`)
+	})
+
+	step("validate passes every check through the ALB", func(t *testing.T) {
+		res := mustRun(t, c, "validate", "--env", "dev", "--url", alb)
+		for _, check := range []string{"target group: every target healthy", "logs: the service's access log lines for validate's requests arrive in CloudWatch"} {
+			if !strings.Contains(res.Stdout, "PASS "+check) {
+				t.Errorf("validate did not pass %q:\n%s", check, res.Stdout)
+			}
+		}
+	})
+
+	step("deploy of a new commit replaces the running task", func(t *testing.T) {
+		before := runningTasks(t, engine)
+		appendFile(t, filepath.Join(c.Dir, "api", "main.py"), "# second build\n")
+		commitAll(t, c.Dir, "second build")
+		res := mustRun(t, c, "deploy", "--env", "dev")
+		digest := buildRecord(t, c, "dev")["digest"]
+		if !strings.Contains(res.Stdout, "fastapi-vars@"+digest+"): all tasks run it") {
+			t.Errorf("deploy's result does not name the new digest %s:\n%s", digest, res.Stdout)
+		}
+		after := runningTasks(t, engine)
+		if len(after) != 1 || !runsDigest(t, engine, after[0], digest) || slices.Contains(ids(after), before[0].ID) {
+			t.Fatalf("after deploy: running %v (before: %v); want only a new container on %s", ids(after), ids(before), digest)
+		}
+		if !strings.Contains(readFromContainer(t, engine, after[0].ID, "/app/main.py"), "# second build") {
+			t.Error("the running container does not hold the new commit's code")
+		}
+		expectAnswer(t, alb+"/", "admin", adminPass, http.StatusOK, `{"message": "Hello, admin"}`)
+	})
+
+	step("a build that exits at start is rolled back while the previous one answers", func(t *testing.T) {
+		good := runningTasks(t, engine)
+		appendFile(t, filepath.Join(c.Dir, "api", "main.py"), "raise SystemExit('broken on purpose')\n")
+		commitAll(t, c.Dir, "broken build")
+		probe := startProbe(alb+"/", "admin", adminPass)
+		res := c.Run(t, "deploy", "--env", "dev")
+		during := probe.stop()
+		if res.Code != 1 || !strings.Contains(res.Stderr, "circuit breaker") || !strings.Contains(res.Stderr, "Essential container exited") {
+			t.Fatalf("deploy of a crashing build: exit %d; want 1 naming the circuit breaker and the stopped tasks' reason:\n%s", res.Code, res.Stderr)
+		}
+		// ministack forwards to a task as soon as its container runs, without a health
+		// check, and until it notices the task stopped: a crashing task takes requests
+		// that fail with a 502 naming its address. Any other failure is fvdeploy's: so
+		// is any non-200 once deploy has returned.
+		goodTarget := taskAddress(good[0]) + ":8000"
+		t.Logf("during the failed deploy: %d requests, non-200: %v (a 502 naming another target than %s is the emulator routing to a crashing task)", during.total, during.failures, goodTarget)
+		for _, f := range during.failures {
+			if !strings.HasPrefix(f, "HTTP 502") || !strings.Contains(f, "Target ") || strings.Contains(f, goodTarget) {
+				t.Errorf("during the failed deploy the previous version did not answer: %s", f)
+			}
+		}
+		if during.total-len(during.failures) == 0 {
+			t.Error("no request was answered during the failed deploy")
+		}
+		probe = startProbe(alb+"/", "admin", adminPass)
+		time.Sleep(3 * time.Second)
+		after := probe.stop()
+		if len(after.failures) != 0 || after.total == 0 {
+			t.Errorf("after the rollback: %d requests, non-200: %v", after.total, after.failures)
+		}
+		if running := runningTasks(t, engine); len(running) != 1 || running[0].ID != good[0].ID {
+			t.Errorf("after the rollback running %v, want the previous container %s", ids(running), good[0].ID)
+		}
+	})
+
+	step("secrets rotate: the new password answers, the old one is refused", func(t *testing.T) {
+		res := mustRun(t, c, "secrets", "rotate", "--env", "dev")
+		newPass := storedPassword()
+		c.Forbidden = append(c.Forbidden, newPass)
+		if newPass == adminPass || strings.Contains(res.Stdout+res.Stderr, newPass) {
+			t.Fatal("rotate kept the password or showed it")
+		}
+		expectAnswer(t, alb+"/", "admin", newPass, http.StatusOK, `{"message": "Hello, admin"}`)
+		if resp := get(t, alb+"/", "admin", adminPass); resp.status != http.StatusUnauthorized {
+			t.Errorf("the old password answers HTTP %d after the rollout, want 401", resp.status)
+		}
+	})
+
+	step("destroy leaves no task running and no state", func(t *testing.T) {
+		mustRun(t, c, "destroy", "--env", "dev", "--yes")
+		if running := runningTasks(t, engine); len(running) != 0 {
+			t.Errorf("task containers still running after destroy: %v", ids(running))
+		}
+		if left := stateResources(t, c, "dev"); len(left) != 0 {
+			t.Errorf("state still records %v", keysOf(left))
+		}
+	})
+}
+
+// appRepo makes dir a git work tree with the service (the repository's Dockerfile and
+// api/) built on the offline base image, pushed to registry.
+func appRepo(t *testing.T, dir, registry, base string) {
+	t.Helper()
+	root := testenv.RepoRoot()
+	files, err := filepath.Glob(filepath.Join(root, "api", "*.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, filepath.Join(root, "api", "requirements.txt"), filepath.Join(root, "Dockerfile"), filepath.Join(root, ".dockerignore"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, f)
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, rel, string(data))
+	}
+	writeFile(t, dir, ".gitignore", ".fvdeploy/\n")
+	writeFile(t, dir, "fvdeploy.yaml", fmt.Sprintf("image:\n  registry: %q\n  build_args: [BASE_IMAGE=%s, INSTALL_REQUIREMENTS=false]\n", registry, base))
+	gitIn(t, dir, "init", "-q")
+	commitAll(t, dir, "the service")
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runningTasks are the running containers of the service's tasks, as ministack labels them.
+func runningTasks(t *testing.T, engine *client.Client) []container.Summary {
+	t.Helper()
+	res, err := engine.ContainerList(context.Background(), client.ContainerListOptions{
+		Filters: make(client.Filters).Add("label", "com.amazonaws.ecs.task-definition-family=fastapi-vars-dev").Add("status", "running"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Items
+}
+
+// taskAddress is the container's address on the ground's bridge: the ALB's target.
+func taskAddress(c container.Summary) string {
+	if c.NetworkSettings != nil {
+		for _, n := range c.NetworkSettings.Networks {
+			if n != nil && n.IPAddress.IsValid() {
+				return n.IPAddress.String()
+			}
+		}
+	}
+	return ""
+}
+
+func ids(cs []container.Summary) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// runsDigest reports whether the container runs the image the registry knows as digest.
+func runsDigest(t *testing.T, engine *client.Client, c container.Summary, digest string) bool {
+	t.Helper()
+	img, err := engine.ImageInspect(context.Background(), c.ImageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range img.RepoDigests {
+		if strings.HasSuffix(d, "@"+digest) {
+			return true
+		}
+	}
+	t.Logf("container %s runs %s (%v), not %s", c.ID[:12], c.Image, img.RepoDigests, digest)
+	return false
+}
+
+// readFromContainer reads one file out of a container through the Engine API's archive.
+func readFromContainer(t *testing.T, engine *client.Client, id, path string) string {
+	t.Helper()
+	res, err := engine.CopyFromContainer(context.Background(), id, client.CopyFromContainerOptions{SourcePath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Content.Close()
+	data, err := io.ReadAll(res.Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A tar of one file: the header is binary but the content is the text we look for.
+	return string(data)
+}
+
+type answer struct {
+	status int
+	body   string
+	header http.Header
+}
+
+// Longer than ministack's 10 s connect timeout to a target, so that its 502 (naming the
+// target) arrives rather than the client giving up.
+var probeClient = &http.Client{Timeout: 20 * time.Second}
+
+func get(t *testing.T, url, user, pass string) answer {
+	t.Helper()
+	a, err := fetch(url, user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func fetch(url, user, pass string) (answer, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return answer{}, err
+	}
+	if user != "" || pass != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := probeClient.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, body: string(body), header: resp.Header}, err
+}
+
+func expectAnswer(t *testing.T, url, user, pass string, status int, body string) {
+	t.Helper()
+	if a := get(t, url, user, pass); a.status != status || a.body != body {
+		t.Errorf("GET %s as %q: HTTP %d %s; want %d %s", url, user, a.status, a.body, status, body)
+	}
+}
+
+// probe sends requests one after another until stopped (at most 3000, 100 ms apart) and
+// counts the answers that are not 200.
+type probe struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	total    int
+	failures []string
+}
+
+func startProbe(url, user, pass string) *probe {
+	p := &probe{done: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for range 3000 {
+			a, err := fetch(url, user, pass)
+			p.total++
+			switch {
+			case err != nil:
+				p.failures = append(p.failures, err.Error())
+			case a.status != http.StatusOK:
+				p.failures = append(p.failures, fmt.Sprintf("HTTP %d %s", a.status, strings.TrimSpace(a.body)))
+			}
+			select {
+			case <-p.done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return p
+}
+
+func (p *probe) stop() *probe {
+	close(p.done)
+	p.wg.Wait()
+	return p
+}

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/fvdeploy/fvdeploy/internal/state"
@@ -56,7 +58,23 @@ type Item struct {
 	Type    string   `json:"type"`
 	Action  Action   `json:"action"`
 	Changes []Change `json:"changes,omitempty"`
-	Err     error    `json:"-"`
+	// Reason, in a plan, says why an object whose own diff is clean changes anyway: a
+	// dependency will be replaced, and the object follows the new one.
+	Reason string `json:"reason,omitempty"`
+	Err    error  `json:"-"`
+}
+
+// MarshalJSON adds the failure as text: an error value has no JSON form of its own.
+func (it Item) MarshalJSON() ([]byte, error) {
+	type plain Item
+	out := struct {
+		plain
+		Error string `json:"error,omitempty"`
+	}{plain: plain(it)}
+	if it.Err != nil {
+		out.Error = it.Err.Error()
+	}
+	return json.Marshal(out)
 }
 
 // Result lists every resource the walk considered, in dependency order (teardown order
@@ -86,11 +104,14 @@ type Saver func(ctx context.Context, doc *state.Document) error
 
 // ledger is the state document shared by the goroutines of one walk.
 type ledger struct {
-	mu      sync.Mutex
-	doc     *state.Document
-	save    Saver // nil in a plan
-	failed  bool  // a save failed: start nothing new, since nothing more can be recorded
-	pending map[string]bool
+	mu     sync.Mutex
+	doc    *state.Document
+	save   Saver // nil in a plan
+	failed bool  // a save failed: start nothing new, since nothing more can be recorded
+	// In a plan: what would be created, which dependents see as not existing yet, and
+	// what would be replaced, which dependents see as it is until then.
+	pending  map[string]bool
+	replaced map[string]bool
 }
 
 func (l *ledger) get(key string) *state.Resource {
@@ -107,6 +128,19 @@ func (l *ledger) get(key string) *state.Resource {
 	cp.Attrs = maps.Clone(rec.Attrs)
 	cp.DependsOn = slices.Clone(rec.DependsOn)
 	return &cp
+}
+
+// replacedAmong lists the keys that a plan would replace.
+func (l *ledger) replacedAmong(keys []string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, k := range keys {
+		if l.replaced[k] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Get makes a ledger the Deps of every resource in the walk.
@@ -209,7 +243,7 @@ func (e *Engine) reconcile(ctx context.Context, resources []Resource, doc *state
 	if err != nil {
 		return nil, err
 	}
-	l := &ledger{doc: doc, save: save, pending: map[string]bool{}}
+	l := &ledger{doc: doc, save: save, pending: map[string]bool{}, replaced: map[string]bool{}}
 	var mu sync.Mutex
 	items := make(map[string]Item, len(g.order))
 	results := g.walk(ctx, e.concurrency(), l.stopped, func(ctx context.Context, key string) error {
@@ -284,12 +318,21 @@ func (e *Engine) reconcileOne(ctx context.Context, r Resource, l *ledger) Item {
 		it.Action = NoOp
 	}
 	if l.save == nil {
-		if it.Action == Create || it.Action == Replace {
-			l.mu.Lock()
-			l.pending[key] = true
-			l.mu.Unlock()
-		} else {
-			// A plan works on a copy, so this only lets dependents see what Find adopted.
+		if replaced := l.replacedAmong(r.DependsOn()); len(replaced) > 0 && found != nil {
+			// Found against the dependency as it is now; up finds it again against the
+			// new one, and only then can say what following it takes.
+			it.Reason = strings.Join(replaced, ", ") + " will be replaced"
+			if it.Action == NoOp {
+				it.Action = Update
+			}
+		}
+		l.mu.Lock()
+		l.pending[key] = it.Action == Create
+		l.replaced[key] = it.Action == Replace
+		l.mu.Unlock()
+		if found != nil {
+			// A plan works on a copy, so this only lets dependents see what Find adopted,
+			// or, before a replace, the object they are attached to until then.
 			_ = l.set(ctx, key, e.stamp(r, found.Record))
 		}
 		return it

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,6 +21,7 @@ type cloud struct {
 	objs        map[string]*object // by ID
 	next        int
 	calls       []string // mutating calls, in order: "create a", "update a", "delete a"
+	failFind    map[string]error
 	failCreate  map[string]error
 	failDelete  map[string]error
 	inflight    int
@@ -32,11 +34,13 @@ type cloud struct {
 
 type object struct {
 	key, value string
-	deps       map[string]string // dep key -> dep ID seen at create
+	deps       map[string]string // dep key -> dep ID it is attached to
+	// fixed objects cannot change value in place: a new value replaces them.
+	fixed bool
 }
 
 func newCloud() *cloud {
-	return &cloud{objs: map[string]*object{}, failCreate: map[string]error{}, failDelete: map[string]error{}}
+	return &cloud{objs: map[string]*object{}, failFind: map[string]error{}, failCreate: map[string]error{}, failDelete: map[string]error{}}
 }
 
 func (c *cloud) record(call string) {
@@ -73,9 +77,19 @@ func (r *fakeRes) Key() string         { return r.key }
 func (r *fakeRes) Type() string        { return "fake:thing" }
 func (r *fakeRes) DependsOn() []string { return r.deps }
 
-func (r *fakeRes) Find(_ context.Context, _ Deps, rec *state.Resource) (*Found, error) {
+// Find behaves like the real resources: "not found" while a dependency does not exist,
+// and drift where the object is attached to another dependency than the current one.
+func (r *fakeRes) Find(_ context.Context, deps Deps, rec *state.Resource) (*Found, error) {
 	r.c.mu.Lock()
 	defer r.c.mu.Unlock()
+	if err := r.c.failFind[r.key]; err != nil {
+		return nil, err
+	}
+	for _, d := range r.deps {
+		if deps.Get(d) == nil {
+			return nil, nil
+		}
+	}
 	var id string
 	var o *object
 	if rec != nil {
@@ -93,6 +107,12 @@ func (r *fakeRes) Find(_ context.Context, _ Deps, rec *state.Resource) (*Found, 
 	f := &Found{Record: state.Resource{ID: id, Attrs: map[string]string{"value": o.value}}}
 	if o.value != r.want {
 		f.Changes = []Change{{Field: "value", From: o.value, To: r.want}}
+		f.Replace = o.fixed
+	}
+	for _, d := range r.deps {
+		if want := deps.Get(d).ID; o.deps[d] != want {
+			f.Changes = append(f.Changes, Change{Field: d, From: o.deps[d], To: want})
+		}
 	}
 	return f, nil
 }
@@ -134,11 +154,15 @@ func (r *fakeRes) Create(_ context.Context, deps Deps) (*state.Resource, error) 
 	return &state.Resource{ID: id, Attrs: map[string]string{"value": r.want}}, nil
 }
 
-func (r *fakeRes) Update(_ context.Context, _ Deps, f *Found) (*state.Resource, error) {
+func (r *fakeRes) Update(_ context.Context, deps Deps, f *Found) (*state.Resource, error) {
 	r.c.record("update " + r.key)
 	r.c.mu.Lock()
 	defer r.c.mu.Unlock()
-	r.c.objs[f.Record.ID].value = r.want
+	o := r.c.objs[f.Record.ID]
+	o.value = r.want
+	for _, d := range r.deps {
+		o.deps[d] = deps.Get(d).ID
+	}
 	return &state.Resource{ID: f.Record.ID, Attrs: map[string]string{"value": r.want}}, nil
 }
 
@@ -269,8 +293,10 @@ func TestSecondApplyMakesNoChange(t *testing.T) {
 
 func TestPlan(t *testing.T) {
 	tests := map[string]struct {
-		setup func(c *cloud, doc *state.Document)
-		want  map[string]Action
+		setup   func(c *cloud, doc *state.Document)
+		want    map[string]Action
+		reasons map[string]string // key -> Item.Reason, where there is one
+		errs    map[string]string // key -> what Item.Err says, where there is one
 	}{
 		"empty account: everything is created": {
 			setup: func(*cloud, *state.Document) {},
@@ -309,6 +335,29 @@ func TestPlan(t *testing.T) {
 			want: map[string]Action{"network/vpc": NoOp, "network/subnet-a": NoOp, "network/subnet-b": NoOp,
 				"network/sg": NoOp, "network/alb": NoOp, "cluster/logs": NoOp, "old/bucket": Delete},
 		},
+		"replaced dependency: its dependents are found and follow it, not created": {
+			setup: func(c *cloud, doc *state.Document) {
+				applyOrFail(t, c, doc)
+				_, vpc := c.byKey("network/vpc")
+				vpc.value, vpc.fixed = "10.1.0.0/16", true
+			},
+			want: map[string]Action{"network/vpc": Replace, "network/subnet-a": Update, "network/subnet-b": Update,
+				"network/sg": Update, "network/alb": NoOp, "cluster/logs": NoOp},
+			reasons: map[string]string{"network/subnet-a": "network/vpc will be replaced",
+				"network/subnet-b": "network/vpc will be replaced", "network/sg": "network/vpc will be replaced"},
+		},
+		"failed find: that resource carries the error, its dependents are skipped, the rest is planned": {
+			setup: func(c *cloud, doc *state.Document) {
+				applyOrFail(t, c, doc)
+				c.failFind["network/sg"] = errors.New("AccessDenied")
+				id, _ := c.byKey("cluster/logs")
+				delete(c.objs, id)
+			},
+			want: map[string]Action{"network/vpc": NoOp, "network/subnet-a": NoOp, "network/subnet-b": NoOp,
+				"network/sg": NoOp, "network/alb": Skip, "cluster/logs": Create},
+			errs: map[string]string{"network/sg": "finding network/sg: AccessDenied",
+				"network/alb": "skipped: waits for network/sg, which failed"},
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -318,11 +367,19 @@ func TestPlan(t *testing.T) {
 			before := len(c.mutations())
 			stateBefore := fmt.Sprint(doc.Resources)
 			res, err := (&Engine{}).Plan(context.Background(), stack(c), doc)
-			if err != nil || res.Err() != nil {
-				t.Fatalf("plan: %v %v", err, res.Err())
+			if err != nil {
+				t.Fatalf("plan: %v", err)
 			}
 			if got := actions(res); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("plan = %v\nwant   %v", got, tc.want)
+			}
+			for _, it := range res.Items {
+				if it.Reason != tc.reasons[it.Key] {
+					t.Errorf("%s: reason %q, want %q", it.Key, it.Reason, tc.reasons[it.Key])
+				}
+				if got := fmt.Sprint(it.Err); it.Err == nil && tc.errs[it.Key] != "" || it.Err != nil && got != tc.errs[it.Key] {
+					t.Errorf("%s: error %v, want %q", it.Key, it.Err, tc.errs[it.Key])
+				}
 			}
 			if len(c.mutations()) != before {
 				t.Errorf("plan made calls: %v", c.mutations()[before:])
@@ -356,6 +413,50 @@ func TestApplyRepairsDriftAndAdoptsWithoutDuplicates(t *testing.T) {
 	}
 	if len(c.objs) != 6 || len(doc.Resources) != 6 {
 		t.Errorf("objects %d, state %d: want 6 each, no duplicates", len(c.objs), len(doc.Resources))
+	}
+}
+
+func TestApplyReplacesAndDependentsFollowTheNewObject(t *testing.T) {
+	c := newCloud()
+	doc := newDoc()
+	applyOrFail(t, c, doc)
+	oldVPC, vpc := c.byKey("network/vpc")
+	vpc.value, vpc.fixed = "10.1.0.0/16", true
+	before := len(c.mutations())
+	applyOrFail(t, c, doc)
+	calls := c.mutations()[before:]
+	if len(calls) != 5 || !slices.Equal(calls[:2], []string{"delete network/vpc", "create network/vpc"}) {
+		t.Fatalf("calls = %v, want the vpc deleted and created, then its 3 dependents updated", calls)
+	}
+	for _, k := range []string{"network/subnet-a", "network/subnet-b", "network/sg"} {
+		_, o := c.byKey(k)
+		if !slices.Contains(calls, "update "+k) || o.deps["network/vpc"] != doc.Resources["network/vpc"].ID || o.deps["network/vpc"] == oldVPC {
+			t.Errorf("%s does not follow the new vpc: calls %v, attached to %s", k, calls, o.deps["network/vpc"])
+		}
+	}
+	res, err := (&Engine{}).Plan(context.Background(), stack(c), doc)
+	if err != nil || res.Err() != nil || res.Changed() {
+		t.Errorf("plan after the replace: %v %v %v", err, res.Err(), actions(res))
+	}
+}
+
+func TestItemJSONCarriesTheError(t *testing.T) {
+	tests := map[string]struct {
+		it   Item
+		want string
+	}{
+		"ok":     {Item{Key: "network/vpc", Type: "ec2:vpc", Action: NoOp}, `{"key":"network/vpc","type":"ec2:vpc","action":"no-op"}`},
+		"failed": {Item{Key: "network/vpc", Type: "ec2:vpc", Action: NoOp, Err: errors.New("finding network/vpc: AccessDenied")}, `{"key":"network/vpc","type":"ec2:vpc","action":"no-op","error":"finding network/vpc: AccessDenied"}`},
+		"follows": {Item{Key: "network/rt", Type: "ec2:route-table", Action: Update, Reason: "network/nat will be replaced"},
+			`{"key":"network/rt","type":"ec2:route-table","action":"update","reason":"network/nat will be replaced"}`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := json.Marshal(tc.it)
+			if err != nil || string(got) != tc.want {
+				t.Errorf("got %s (%v), want %s", got, err, tc.want)
+			}
+		})
 	}
 }
 

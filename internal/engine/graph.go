@@ -11,6 +11,15 @@ import (
 // itself skipped, or the run was stopped.
 var errSkipped = errors.New("skipped")
 
+// skippedFor is errSkipped naming the node waited for, so that a report can say why a
+// node was not visited.
+func skippedFor(node string, err error) error {
+	if errors.Is(err, errSkipped) {
+		return fmt.Errorf("%w: waits for %s, which was skipped", errSkipped, node)
+	}
+	return fmt.Errorf("%w: waits for %s, which failed", errSkipped, node)
+}
+
 // graph is a set of nodes and, for each, the nodes it must wait for.
 type graph struct {
 	order []string // a topological order, stable with respect to declaration order
@@ -82,7 +91,7 @@ func (g *graph) reversed() *graph {
 }
 
 // walk runs visit for every node once all the nodes it waits for have succeeded, at most
-// limit at a time. A failed node's dependents are not visited (errSkipped), while
+// limit at a time. A failed node's dependents are not visited (errSkipped, naming it), while
 // independent nodes carry on. Once ctx is done or stop reports true, nodes not yet started
 // are skipped; running ones finish.
 func (g *graph) walk(ctx context.Context, limit int, stop func() bool, visit func(ctx context.Context, node string) error) map[string]error {
@@ -110,8 +119,8 @@ func (g *graph) walk(ctx context.Context, limit int, stop func() bool, visit fun
 			var err error
 			for _, w := range g.waits[n] {
 				<-done[w]
-				if result(w) != nil {
-					err = errSkipped
+				if werr := result(w); werr != nil && err == nil {
+					err = skippedFor(w, werr)
 				}
 			}
 			if err == nil {

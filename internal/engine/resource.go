@@ -23,7 +23,8 @@ type Resource interface {
 	// its tags (first run, lost state, a crash between create and save). It returns nil
 	// when nothing exists, otherwise what was found and how it differs from the desired
 	// object. Deps hold the records of the resources it depends on; in a plan, a
-	// dependency that does not exist yet is nil, and Find then reports "not found".
+	// dependency that does not exist yet is nil, and Find then reports "not found", while
+	// one that will be replaced is still the object it replaces.
 	Find(ctx context.Context, deps Deps, rec *state.Resource) (*Found, error)
 	Create(ctx context.Context, deps Deps) (*state.Resource, error)
 	// Update brings found in line with the desired object in place.

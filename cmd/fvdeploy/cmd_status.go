@@ -19,9 +19,12 @@ func newStatusCmd(a *app) *cobra.Command {
 		Use:   "status",
 		Short: "Show what is deployed, whether it drifted from the config, outputs and alarms",
 		Long: `Show every resource fvdeploy deployed for the environment with its ID and whether the
-live object still matches the config (in sync, drifted — with the fields —, or missing),
-what the config declares that is not deployed yet, the outputs (URL, image), the alarms'
-current states and the alert subscribers. It reads only; ` + "`fvdeploy up`" + ` repairs drift.`,
+live object still matches the config (in sync, drifted — with the fields —, missing, will be
+updated to follow a dependency that will be replaced, or unknown — with the error — when it
+could not be checked), what the config declares that is not deployed yet, the outputs (URL,
+image), the alarms' current states and the alert subscribers. A resource that could not be
+checked does not hide the others: the report is printed and the exit code is 1. It reads
+only; ` + "`fvdeploy up`" + ` repairs drift.`,
 		Example: `  fvdeploy status --env prod
   fvdeploy status --env prod --output json | jq -r .outputs.url`,
 		Args: cobra.NoArgs,
@@ -48,9 +51,6 @@ current states and the alert subscribers. It reads only; ` + "`fvdeploy up`" + `
 			if err != nil {
 				return err
 			}
-			if err := plan.Err(); err != nil {
-				return err
-			}
 			alarms, err := phases.AlarmStates(ctx, in, doc)
 			if err != nil {
 				return err
@@ -64,7 +64,14 @@ current states and the alert subscribers. It reads only; ` + "`fvdeploy up`" + `
 				State: ws.Backend.Where(), Serial: doc.Serial, Resources: resourceStatuses(doc, plan), Outputs: doc.Outputs,
 				Alarms: alarms, Subscriptions: subs,
 			}
-			return a.emit(data, func(w io.Writer) { renderStatus(w, data) })
+			if err := a.emit(data, func(w io.Writer) { renderStatus(w, data) }); err != nil {
+				return err
+			}
+			// The report is out; what could not be checked still makes it a failure.
+			if err := plan.Err(); err != nil {
+				return fmt.Errorf("status: not every resource could be checked: %w", err)
+			}
+			return nil
 		},
 	}
 }
@@ -86,21 +93,28 @@ type statusJSON struct {
 type resourceStatus struct {
 	Type string `json:"type"`
 	ID   string `json:"id,omitempty"`
-	// Status is "in sync", "drifted", "missing" (deleted out of band), "not deployed"
-	// (declared, never created) or "not declared" (up would delete it).
+	// Status is "in sync", "drifted", "missing" (deleted out of band), "will be updated"
+	// (no drift of its own, but a dependency will be replaced and up brings it onto the
+	// new one: Reason names it), "unknown" (it, or something it depends on, could not be
+	// checked: Error says why), "not deployed" (declared, never created) or "not
+	// declared" (up would delete it).
 	Status  string          `json:"status"`
 	Changes []engine.Change `json:"changes,omitempty"`
+	Reason  string          `json:"reason,omitempty"`
+	Error   string          `json:"error,omitempty"`
 }
 
 func resourceStatuses(doc *state.Document, plan *engine.Result) map[string]resourceStatus {
 	out := map[string]resourceStatus{}
 	for _, it := range plan.Items {
-		rs := resourceStatus{Type: it.Type, Changes: it.Changes}
+		rs := resourceStatus{Type: it.Type, Changes: it.Changes, Reason: it.Reason}
 		rec := doc.Resources[it.Key]
 		if rec != nil {
 			rs.ID = rec.ID
 		}
 		switch {
+		case it.Err != nil:
+			rs.Status, rs.Error = "unknown", it.Err.Error()
 		case it.Action == engine.NoOp:
 			rs.Status = "in sync"
 		case it.Action == engine.Create && rec == nil:
@@ -109,6 +123,8 @@ func resourceStatuses(doc *state.Document, plan *engine.Result) map[string]resou
 			rs.Status = "missing"
 		case it.Action == engine.Delete:
 			rs.Status = "not declared"
+		case it.Action == engine.Update && it.Reason != "" && len(it.Changes) == 0:
+			rs.Status = "will be updated"
 		default:
 			rs.Status = "drifted"
 		}
@@ -135,9 +151,15 @@ func renderStatus(w io.Writer, s statusJSON) {
 		if r.Status == "not deployed" {
 			continue
 		}
-		fmt.Fprintf(w, "  %-40s %-12s %s\n", k, r.Status, r.ID)
+		fmt.Fprintf(w, "  %-40s %-15s %s\n", k, r.Status, r.ID)
 		for _, c := range r.Changes {
 			fmt.Fprintf(w, "        %s\n", c)
+		}
+		if r.Reason != "" {
+			fmt.Fprintf(w, "        because %s\n", r.Reason)
+		}
+		if r.Error != "" {
+			fmt.Fprintf(w, "        error: %s\n", r.Error)
 		}
 	}
 	var pending []string

@@ -49,10 +49,12 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 		if err != nil {
 			return err
 		}
-		if err := res.Err(); err != nil {
+		// The rest of the plan is worth seeing even when some resources could not be
+		// checked; those still fail the command.
+		if err := a.emitPlan(ws, res); err != nil {
 			return err
 		}
-		return a.emitPlan(ws, res)
+		return res.Err()
 	}
 	eng.Report = a.report
 	return ws.Locked(ctx, op, func(doc *state.Document, save engine.Saver) error {
@@ -232,9 +234,17 @@ func renderResult(w io.Writer, r resultJSON, plan bool) {
 		if it.Action == engine.NoOp && it.Err == nil {
 			continue
 		}
-		fmt.Fprintf(w, "  %-3s %-40s %s\n", actionMarks[it.Action], it.Key, it.Action)
+		mark, word := actionMarks[it.Action], string(it.Action)
+		if it.Action == engine.NoOp {
+			// Only a failure shows an unchanged resource: it could not be found or recorded.
+			mark, word = "!", "failed"
+		}
+		fmt.Fprintf(w, "  %-3s %-40s %s\n", mark, it.Key, word)
 		for _, c := range it.Changes {
 			fmt.Fprintf(w, "        %s\n", c)
+		}
+		if it.Reason != "" {
+			fmt.Fprintf(w, "        because %s\n", it.Reason)
 		}
 		switch {
 		case errors.Is(it.Err, phases.ErrDataKept):
@@ -247,8 +257,12 @@ func renderResult(w io.Writer, r resultJSON, plan bool) {
 	case !r.Changed && failed == 0:
 		fmt.Fprintf(w, "No changes: %d resources up to date.\n", counts[engine.NoOp])
 	case plan:
-		fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to replace, %d to delete; %d unchanged.\n",
+		fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to replace, %d to delete; %d unchanged",
 			counts[engine.Create], counts[engine.Update], counts[engine.Replace], counts[engine.Delete], counts[engine.NoOp])
+		if failed+counts[engine.Skip] > 0 {
+			fmt.Fprintf(w, "; %d could not be checked, %d skipped", failed, counts[engine.Skip])
+		}
+		fmt.Fprintln(w, ".")
 	default:
 		fmt.Fprintf(w, "%d created, %d updated, %d replaced, %d deleted; %d unchanged, %d failed, %d skipped",
 			counts[engine.Create], counts[engine.Update], counts[engine.Replace], counts[engine.Delete],

@@ -30,20 +30,10 @@ const debianSuite = "bookworm"
 // tarball keyed by what goes into it, in /var/cache/fvdeploy-test (FVDEPLOY_TEST_CACHE
 // overrides), so later runs on the same machine only import it.
 func PythonBaseImage(ctx context.Context, dockerHost string) (string, error) {
-	mirror := os.Getenv("FVDEPLOY_DEBIAN_MIRROR")
-	if mirror == "" {
-		mirror = "http://deb.debian.org/debian"
-	}
-	sum := sha256.Sum256([]byte(strings.Join([]string{"v1", debianSuite, "minbase", mirror, strings.Join(pythonBasePackages, ",")}, "\n")))
-	key := hex.EncodeToString(sum[:])[:12]
-	cache := os.Getenv("FVDEPLOY_TEST_CACHE")
-	if cache == "" {
-		cache = "/var/cache/fvdeploy-test"
-	}
+	mirror, cache, key, tarball := pythonBase()
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", err
 	}
-	tarball := filepath.Join(cache, "python-base-"+key+".tar")
 	if err := withFileLock(filepath.Join(cache, ".lock"), func() error {
 		if _, err := os.Stat(tarball); err == nil {
 			return nil
@@ -73,6 +63,30 @@ func PythonBaseImage(ctx context.Context, dockerHost string) (string, error) {
 		return "", fmt.Errorf("importing %s: %v %s", tarball, err, out)
 	}
 	return ref, nil
+}
+
+// PythonBaseCached reports whether the base image is cached, so that PythonBaseImage
+// only imports it.
+func PythonBaseCached() bool {
+	_, _, _, tarball := pythonBase()
+	_, err := os.Stat(tarball)
+	return err == nil
+}
+
+// pythonBase says where the base image comes from and where its tarball is cached; key
+// names what goes into it.
+func pythonBase() (mirror, cache, key, tarball string) {
+	mirror = os.Getenv("FVDEPLOY_DEBIAN_MIRROR")
+	if mirror == "" {
+		mirror = "http://deb.debian.org/debian"
+	}
+	sum := sha256.Sum256([]byte(strings.Join([]string{"v1", debianSuite, "minbase", mirror, strings.Join(pythonBasePackages, ",")}, "\n")))
+	key = hex.EncodeToString(sum[:])[:12]
+	cache = os.Getenv("FVDEPLOY_TEST_CACHE")
+	if cache == "" {
+		cache = "/var/cache/fvdeploy-test"
+	}
+	return mirror, cache, key, filepath.Join(cache, "python-base-"+key+".tar")
 }
 
 func debootstrap(ctx context.Context, cache, mirror, tarball string) error {

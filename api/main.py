@@ -1,4 +1,4 @@
-"""fvdeploy service: a JSON greeting behind HTTP Basic Auth, plus an open health check."""
+"""The challenge's API: a JSON greeting behind HTTP Basic Auth, plus an open health check."""
 
 import base64
 import json
@@ -11,7 +11,10 @@ from fastapi.responses import Response
 
 from access_log import AccessLogMiddleware
 
-REALM = "fvdeploy"
+# The challenge's contract: these bodies, byte for byte as FastAPI renders a dict
+# (compact separators, UTF-8 as is), and a plain Basic challenge.
+GREETING = "Olá candidato, seja bem vindo ao Vars!"
+REFUSAL = "Usuário ou senha estão incorretos"
 
 # uvicorn's exit code for "failed before serving": with --workers, its supervisor stops
 # instead of respawning workers that would fail the same way forever.
@@ -33,9 +36,16 @@ _user, _password = load_credentials()
 # Compared as bytes: compare_digest on str only accepts ASCII, passwords may not be.
 _EXPECTED_USER = _user.encode()
 _EXPECTED_PASS = _password.encode()
-_GREETING = json.dumps({"message": f"Hello, {_user}"}).encode()
-_UNAUTHORIZED = b'{"detail":"Not authenticated"}'
-_CHALLENGE = {"WWW-Authenticate": f'Basic realm="{REALM}"'}
+
+
+def render(content: dict[str, str]) -> bytes:
+    """JSON as FastAPI's JSONResponse writes it, computed once at start instead of per request."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+_GREETING = render({"message": GREETING, "username": _user})
+_UNAUTHORIZED = render({"detail": REFUSAL})
+_CHALLENGE = {"WWW-Authenticate": "Basic"}
 _HEALTHY = b'{"status":"ok"}'
 del _user, _password
 

@@ -81,6 +81,12 @@ fv up --env dev "${cfg[@]}"
 # ministack serves each load balancer under its gateway; its DNS name does not resolve.
 alb=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["resources"]["network/alb"]["id"])' "$state/dev.json")
 url=$FVDEPLOY_ALB_BASE$alb
+# ministack completes a rollout when the container starts (AWS waits for its health
+# checks): wait, a minute at most, until the app behind the ALB listens.
+for _ in $(seq 1 240); do
+  curl -s "$url/health" | grep -q 'connect error' || break
+  sleep 0.25
+done
 say "GET $url/ through the load balancer, with the stored credentials:"
 curl -sS -u "$ADMIN_USER:$ADMIN_PASS" -w '\nHTTP %{http_code}\n' "$url/"
 say "and without them:"

@@ -1,4 +1,4 @@
-"""The seed's app, kept as the benchmark baseline: HTTPBasic dependency + compare_digest."""
+"""The challenge's app, kept as the benchmark baseline: HTTPBasic dependency + compare_digest."""
 
 import os
 import secrets
@@ -16,7 +16,7 @@ def authenticate(credentials: HTTPBasicCredentials = Depends(security)) -> str: 
     if not (user_ok and pass_ok):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="Incorrect username or password",
+            detail="Usuário ou senha estão incorretos",
             headers={"WWW-Authenticate": "Basic"},
         )
     return credentials.username
@@ -24,4 +24,4 @@ def authenticate(credentials: HTTPBasicCredentials = Depends(security)) -> str: 
 
 @app.get("/")
 def read_root(username: str = Depends(authenticate)) -> dict[str, str]:
-    return {"message": f"Hello, {username}"}
+    return {"message": "Olá candidato, seja bem vindo ao Vars!", "username": username}

@@ -1,6 +1,7 @@
 import base64
 
 import pytest
+from fastapi.responses import JSONResponse
 from support import PASSWORD, USER, basic
 
 
@@ -31,8 +32,10 @@ def test_root_rejects(client, authorization):
     headers = {} if authorization is None else {"Authorization": authorization}
     response = client.get("/", headers=headers)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Basic realm="fvdeploy"'
-    assert response.json() == {"detail": "Not authenticated"}
+    assert response.headers["www-authenticate"] == "Basic"
+    assert response.headers["content-type"] == "application/json"
+    # Byte for byte what the challenge's app (FastAPI's HTTPException) answers.
+    assert response.content == JSONResponse({"detail": "Usuário ou senha estão incorretos"}).body
 
 
 @pytest.mark.parametrize(
@@ -46,7 +49,10 @@ def test_root_greets_user(client, authorization):
     response = client.get("/", headers={"Authorization": authorization})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"message": f"Hello, {USER}"}
+    assert response.json() == {
+        "message": "Olá candidato, seja bem vindo ao Vars!",
+        "username": USER,
+    }
     assert "www-authenticate" not in response.headers
 
 

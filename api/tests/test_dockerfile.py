@@ -126,7 +126,10 @@ def test_cmd_serves_and_turns_healthy(tmp_path):
         )
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             assert response.status == 200
-            assert json.load(response) == {"message": f"Hello, {USER}"}
+            assert json.load(response) == {
+                "message": "Olá candidato, seja bem vindo ao Vars!",
+                "username": USER,
+            }
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0

@@ -128,7 +128,7 @@ func TestAppImageServesWithBasicAuth(t *testing.T) {
 	}
 	code, body := get("/", "admin", "app-image-pass")
 	var greeting map[string]string
-	if code != http.StatusOK || json.Unmarshal([]byte(body), &greeting) != nil || greeting["message"] != "Hello, admin" {
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &greeting) != nil || greeting["username"] != "admin" || greeting["message"] != "Olá candidato, seja bem vindo ao Vars!" {
 		t.Errorf("GET / with the credentials: %d %s", code, body)
 	}
 	if strings.Contains(logs(), "app-image-pass") {

@@ -153,7 +153,7 @@ func TestServiceRunsOnTheRuntimeGround(t *testing.T) {
 		if !strings.Contains(res.Stdout, "fastapi-vars@"+digest+"): all tasks run it") {
 			t.Errorf("deploy's result does not name the new digest %s:\n%s", digest, res.Stdout)
 		}
-		after := runningTasks(t, engine)
+		after := settledTasks(t, engine, 1)
 		if len(after) != 1 || !runsDigest(t, engine, after[0], digest) || slices.Contains(ids(after), before[0].ID) {
 			t.Fatalf("after deploy: running %v (before: %v); want only a new container on %s", ids(after), ids(before), digest)
 		}
@@ -214,7 +214,7 @@ func TestServiceRunsOnTheRuntimeGround(t *testing.T) {
 
 	step("destroy leaves no task running and no state", func(t *testing.T) {
 		mustRun(t, c, "destroy", "--env", "dev", "--yes")
-		if running := runningTasks(t, engine); len(running) != 0 {
+		if running := settledTasks(t, engine, 0); len(running) != 0 {
 			t.Errorf("task containers still running after destroy: %v", ids(running))
 		}
 		if left := stateResources(t, c, "dev"); len(left) != 0 {
@@ -290,6 +290,20 @@ func taskAddress(c container.Summary) string {
 		}
 	}
 	return ""
+}
+
+// settledTasks waits, 30 s at most, until want task containers run, and returns those
+// running then: a stopped task's container takes a moment to exit after ECS says so.
+func settledTasks(t *testing.T, engine *client.Client, want int) []container.Summary {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		running := runningTasks(t, engine)
+		if len(running) == want || time.Now().After(deadline) {
+			return running
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 func ids(cs []container.Summary) []string {

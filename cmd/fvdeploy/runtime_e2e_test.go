@@ -49,7 +49,7 @@ func TestServiceRunsOnTheRuntimeGround(t *testing.T) {
 	t.Cleanup(rt.Stop)
 	t.Logf("runtime ground (bridge %s %s, dockerd, ministack, moto) up in %s", rt.Bridge.Name, rt.Bridge.Gateway, time.Since(start).Round(100*time.Millisecond))
 	start = time.Now()
-	base, err := testenv.PythonBaseImage(ctx, rt.Docker.Host)
+	base, err := testenv.PythonBaseImage(ctx, rt.DockerHost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestServiceRunsOnTheRuntimeGround(t *testing.T) {
 	if err := rt.StandInService(ctx, "fastapi-vars-dev", "fastapi-vars-dev"); err != nil {
 		t.Fatal(err)
 	}
-	engine, err := client.New(client.WithHost(rt.Docker.Host))
+	engine, err := client.New(client.WithHost(rt.DockerHost))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moby/moby/client"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -117,6 +118,19 @@ func startDocker(bin, driver, bridge string) (*Docker, error) {
 	log := d.log()
 	d.Stop()
 	return nil, fmt.Errorf("dockerd did not answer within 60s: %s", log)
+}
+
+// EngineAnswers reports whether a Docker engine answers at host (a DOCKER_HOST value).
+func EngineAnswers(ctx context.Context, host string) bool {
+	api, err := client.New(client.WithHost(host))
+	if err != nil {
+		return false
+	}
+	defer api.Close()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err = api.Ping(ctx, client.PingOptions{})
+	return err == nil
 }
 
 // log is the end of dockerd's log, for failure messages.

@@ -28,8 +28,11 @@ type Runtime struct {
 	Endpoint string
 	// Registry is ministack's ECR registry, 127.0.0.1:PORT, for fvdeploy's --registry.
 	Registry string
-	Docker   *Docker
-	Bridge   *Bridge
+	// DockerHost is the engine that runs the tasks: Docker's, when the ground started
+	// its own on Bridge, or one it was given (StartRuntimeOn).
+	DockerHost string
+	Docker     *Docker
+	Bridge     *Bridge
 	// Moto answers Application Auto Scaling (AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING).
 	Moto *Moto
 
@@ -54,7 +57,30 @@ func ministackBinary() (string, error) {
 // StartRuntime makes the bridge, starts dockerd on it, ministack on a free loopback
 // port driving that engine, and moto. It needs root (the bridge and dockerd). On any
 // failure what was started is stopped again.
-func StartRuntime() (rt *Runtime, err error) {
+func StartRuntime() (*Runtime, error) {
+	return startRuntime(func(rt *Runtime) (err error) {
+		if rt.Bridge, err = CreateBridge(); err != nil {
+			return err
+		}
+		if rt.Docker, err = StartDockerOnBridge(rt.Bridge.Name); err != nil {
+			return err
+		}
+		rt.DockerHost = rt.Docker.Host
+		return nil
+	})
+}
+
+// StartRuntimeOn is StartRuntime with an engine that already runs (dockerHost, e.g. a
+// developer's own): ministack runs the tasks on that engine's default network, which
+// must be reachable from this machine.
+func StartRuntimeOn(dockerHost string) (*Runtime, error) {
+	return startRuntime(func(rt *Runtime) error {
+		rt.DockerHost = dockerHost
+		return nil
+	})
+}
+
+func startRuntime(engine func(*Runtime) error) (rt *Runtime, err error) {
 	bin, err := ministackBinary()
 	if err != nil {
 		return nil, err
@@ -66,10 +92,7 @@ func StartRuntime() (rt *Runtime, err error) {
 			rt = nil
 		}
 	}()
-	if rt.Bridge, err = CreateBridge(); err != nil {
-		return rt, err
-	}
-	if rt.Docker, err = StartDockerOnBridge(rt.Bridge.Name); err != nil {
+	if err := engine(rt); err != nil {
 		return rt, err
 	}
 	if rt.Moto, err = StartMoto(1); err != nil {
@@ -97,7 +120,7 @@ func StartRuntime() (rt *Runtime, err error) {
 		"BIND_HOST=127.0.0.1",
 		"MINISTACK_ACCOUNT_ID="+RuntimeAccount,
 		"MINISTACK_REGION=us-east-1",
-		"DOCKER_HOST="+rt.Docker.Host,
+		"DOCKER_HOST="+rt.DockerHost,
 		// Its PID file, S3 data and scratch files stay in its own folder.
 		"TMPDIR="+rt.dir,
 		"S3_DATA_DIR="+filepath.Join(rt.dir, "s3"),
@@ -143,7 +166,7 @@ func waitUntilAnswers(url string, status int, exited <-chan struct{}, timeout ti
 func (rt *Runtime) Env() map[string]string {
 	env := emulatorEnv(rt.Endpoint)
 	env["AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING"] = rt.Moto.Endpoint
-	env["DOCKER_HOST"] = rt.Docker.Host
+	env["DOCKER_HOST"] = rt.DockerHost
 	return env
 }
 
@@ -186,8 +209,8 @@ func (rt *Runtime) StandInService(ctx context.Context, cluster, service string) 
 	return nil
 }
 
-// Stop stops ministack, then dockerd (which stops the task containers), moto, and removes
-// the bridge and ministack's folder.
+// Stop stops ministack, then its own dockerd (which stops the task containers), moto, and
+// removes the bridge and ministack's folder.
 func (rt *Runtime) Stop() {
 	if rt.cmd != nil && rt.cmd.Process != nil {
 		_ = rt.cmd.Process.Signal(syscall.SIGTERM)

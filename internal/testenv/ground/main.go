@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"maps"
@@ -24,46 +25,49 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
+// exitNoEngine tells the calling script that no Docker engine can be had here.
+const exitNoEngine = 3
+
 func main() {
 	envFile := flag.String("env-file", "", "write the ground's environment here (KEY=VALUE lines) once it is up")
 	service := flag.String("service", "fastapi-vars-dev/fastapi-vars-dev", "the ECS cluster/service that fvdeploy will scale, stood in for in moto")
+	engine := flag.String("engine", "", "run the tasks on this running Docker engine (default: one of the ground's own when root, else DOCKER_HOST or the default socket)")
 	flag.Parse()
 	cluster, svc, ok := strings.Cut(*service, "/")
 	if *envFile == "" || !ok {
-		fmt.Fprintln(os.Stderr, "usage: ground -env-file FILE [-service CLUSTER/SERVICE]")
+		fmt.Fprintln(os.Stderr, "usage: ground -env-file FILE [-service CLUSTER/SERVICE] [-engine DOCKER_HOST]")
 		os.Exit(2)
 	}
-	if err := run(*envFile, cluster, svc); err != nil {
+	err := run(*envFile, *engine, cluster, svc)
+	if errors.Is(err, errNoEngine) {
+		fmt.Fprintln(os.Stderr, "ground:", err)
+		os.Exit(exitNoEngine)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ground:", err)
 		os.Exit(1)
 	}
 }
 
-func run(envFile, cluster, service string) error {
+var errNoEngine = errors.New("no Docker engine can be had")
+
+func run(envFile, engine, cluster, service string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	say("starting the runtime ground: a bridge, a Docker engine on it, ministack, moto")
 	start := time.Now()
-	rt, err := testenv.StartRuntime()
+	rt, err := startGround(ctx, engine)
 	if err != nil {
 		return err
 	}
 	defer rt.Stop()
-	say(fmt.Sprintf("runtime ground up in %s: ministack on %s (log %s), tasks on %s %s", since(start), rt.Endpoint, rt.LogPath, rt.Bridge.Name, rt.Bridge.Gateway))
+	say(fmt.Sprintf("runtime ground up in %s: ministack on %s (log %s)", since(start), rt.Endpoint, rt.LogPath))
 	if err := rt.StandInService(ctx, cluster, service); err != nil {
 		return err
 	}
-	if testenv.PythonBaseCached() {
-		say("importing the cached offline Python base image")
-	} else {
-		say("building the offline Python base image with debootstrap (about 2 minutes, once; then cached)")
-	}
-	start = time.Now()
-	base, err := testenv.PythonBaseImage(ctx, rt.Docker.Host)
+	base, err := baseImage(ctx, rt)
 	if err != nil {
 		return err
 	}
-	say(fmt.Sprintf("base image %s ready in %s", base, since(start)))
 	env := rt.Env()
 	env["FVDEPLOY_REGISTRY"] = rt.Registry
 	env["FVDEPLOY_ALB_BASE"] = rt.ALBURL("")
@@ -78,6 +82,47 @@ func run(envFile, cluster, service string) error {
 	<-ctx.Done()
 	say("stopping the runtime ground")
 	return nil
+}
+
+// startGround starts the ground on the engine asked for, else on one of its own when
+// root, else on the engine at DOCKER_HOST or the default socket if one answers.
+func startGround(ctx context.Context, engine string) (*testenv.Runtime, error) {
+	if engine == "" && os.Geteuid() == 0 {
+		say("starting the runtime ground: a bridge, a Docker engine on it, ministack, moto")
+		return testenv.StartRuntime()
+	}
+	if engine == "" {
+		engine = os.Getenv("DOCKER_HOST")
+	}
+	if engine == "" {
+		engine = "unix:///var/run/docker.sock"
+	}
+	if !testenv.EngineAnswers(ctx, engine) {
+		return nil, fmt.Errorf("%w: none answers at %s, and only root can start one of the ground's own", errNoEngine, engine)
+	}
+	say("starting the runtime ground on the Docker engine at " + engine + " (tasks on its default network): ministack, moto")
+	return testenv.StartRuntimeOn(engine)
+}
+
+// baseImage is the offline Python base image, built with debootstrap once (root only)
+// and cached; "" when it cannot be had, and the Dockerfile's own base is pulled instead.
+func baseImage(ctx context.Context, rt *testenv.Runtime) (string, error) {
+	switch {
+	case testenv.PythonBaseCached():
+		say("importing the cached offline Python base image")
+	case os.Geteuid() == 0:
+		say("building the offline Python base image with debootstrap (about 2 minutes, once; then cached)")
+	default:
+		say("no cached offline base image, and debootstrap needs root: the build pulls the Dockerfile's base image")
+		return "", nil
+	}
+	start := time.Now()
+	base, err := testenv.PythonBaseImage(ctx, rt.DockerHost)
+	if err != nil {
+		return "", err
+	}
+	say(fmt.Sprintf("base image %s ready in %s", base, since(start)))
+	return base, nil
 }
 
 func say(msg string) { fmt.Fprintln(os.Stderr, "== "+msg) }

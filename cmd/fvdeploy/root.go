@@ -172,7 +172,7 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 state lock held.`,
 
 	root.AddCommand(
 		newUpCmd(a), newPlanCmd(a), newPhaseCmd(a), newBuildCmd(a), newDeployCmd(a), newRollbackCmd(a), newValidateCmd(a),
-		newStatusCmd(a), newDoctorCmd(a), newLogsCmd(a), newDestroyCmd(a), newUnlockCmd(a), newSecretsCmd(a), newVersionCmd(a),
+		newStatusCmd(a), newDiagramCmd(a), newDoctorCmd(a), newLogsCmd(a), newDestroyCmd(a), newUnlockCmd(a), newSecretsCmd(a), newVersionCmd(a),
 	)
 	return root
 }

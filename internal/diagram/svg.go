@@ -114,7 +114,7 @@ func SVG(w io.Writer, m *Model) error {
 		inner += 60
 	}
 	if m.TargetGroup != "" {
-		tg = rect{albX, inner, max(260, linesW([]string{m.TargetGroup}) + 40), linesH([]string{"", ""})}
+		tg = rect{albX, inner, max(260, linesW([]string{m.TargetGroup})+40), linesH([]string{"", ""})}
 		inner = tg.bottom() + 50
 	}
 	var azs []rect

@@ -222,29 +222,15 @@ auth:
 		return nil, fmt.Errorf("starting docker-registry: %w", err)
 	}
 	logFile.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- r.cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			data, _ := os.ReadFile(logPath)
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("docker-registry exited (%v): %s", err, data)
-		case <-time.After(100 * time.Millisecond):
-		}
-		// Up when it asks for credentials.
-		resp, err := http.Get("http://" + r.Host + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				go func() { <-exited }()
-				return r, nil
-			}
-		}
+	exited := make(chan struct{})
+	go func() { _ = r.cmd.Wait(); close(exited) }()
+	// Up when it asks for credentials.
+	if err := waitUntilAnswers("http://"+r.Host+"/v2/", http.StatusUnauthorized, exited, 30*time.Second); err != nil {
+		data, _ := os.ReadFile(logPath)
+		r.Stop()
+		return nil, fmt.Errorf("docker-registry on %s: %w: %s", r.Host, err, data)
 	}
-	r.Stop()
-	return nil, fmt.Errorf("docker-registry did not answer on %s within 30s", r.Host)
+	return r, nil
 }
 
 // Stop kills the registry and removes its storage.

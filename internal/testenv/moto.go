@@ -81,26 +81,13 @@ func StartMoto(ecsRunning int) (*Moto, error) {
 	}
 	logFile.Close()
 	m := &Moto{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			return nil, fmt.Errorf("moto exited before answering (log: %s): %v", logPath, err)
-		case <-time.After(200 * time.Millisecond):
-		}
-		resp, err := http.Get(m.Endpoint + "/moto-api/data.json")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				go func() { <-exited }()
-				return m, nil
-			}
-		}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	if err := waitUntilAnswers(m.Endpoint+"/moto-api/data.json", http.StatusOK, exited, 60*time.Second); err != nil {
+		m.Stop()
+		return nil, fmt.Errorf("moto on %s (log: %s): %w", m.Endpoint, logPath, err)
 	}
-	m.Stop()
-	return nil, fmt.Errorf("moto did not answer on %s within 60s (log: %s)", m.Endpoint, logPath)
+	return m, nil
 }
 
 // Stop kills the server.

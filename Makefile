@@ -42,7 +42,7 @@ test-deps:
 test: test-deps lint test-go test-api ## install what the tests need, lint, run every test
 
 test-go: test-deps
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 30m ./...
 
 test-api: test-deps
 	$(VENV)/bin/pytest -q api/tests internal/alertrelay/tests

@@ -410,26 +410,38 @@ var elbLogAccounts = map[string]string{
 	"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980", "us-west-2": "797873946194",
 	"af-south-1": "098369216593", "ap-east-1": "754344448648", "ap-south-1": "718504428378", "ap-northeast-1": "582318560864",
 	"ap-northeast-2": "600734575887", "ap-northeast-3": "383597477331", "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
-	"ca-central-1": "985666609251", "eu-central-1": "054676820928", "eu-west-1": "156460612806", "eu-west-2": "652711504416",
-	"eu-west-3": "009996457667", "eu-south-1": "635631232127", "eu-north-1": "897822967062", "me-south-1": "076674570225",
-	"sa-east-1": "507241528517", "us-gov-west-1": "048591011584", "us-gov-east-1": "190560391635",
+	"ap-southeast-3": "589379963580", "ca-central-1": "985666609251", "eu-central-1": "054676820928", "eu-west-1": "156460612806",
+	"eu-west-2": "652711504416", "eu-west-3": "009996457667", "eu-south-1": "635631232127", "eu-north-1": "897822967062",
+	"me-south-1": "076674570225", "sa-east-1": "507241528517", "us-gov-west-1": "048591011584", "us-gov-east-1": "190560391635",
 	"cn-north-1": "638102146993", "cn-northwest-1": "037604701340",
 }
+
+// elbLogServicePrincipal delivers access logs in the regions opened since August 2022.
+const elbLogServicePrincipal = "logdelivery.elasticloadbalancing.amazonaws.com"
+
+// elbLogBothPrincipals are the regions AWS documents with an ELB account and also as
+// using the service principal (Jakarta opened in between): both may write.
+var elbLogBothPrincipals = map[string]bool{"ap-southeast-3": true}
 
 // albLogsBucketPolicy lets the region's load balancer log delivery write this account's
 // access logs, and nothing else.
 func albLogsBucketPolicy(in *Inputs, bucket string) string {
 	arn := bucketARN(in, bucket)
-	var principal map[string]string
-	if acct, ok := elbLogAccounts[in.Region]; ok {
-		principal = map[string]string{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", awsPartition(in.Region), acct)}
-	} else {
-		principal = map[string]string{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+	logs := []string{arn + "/AWSLogs/" + in.Account + "/*"}
+	service := map[string]string{"Service": elbLogServicePrincipal}
+	acct, ok := elbLogAccounts[in.Region]
+	if !ok {
+		return policyDoc(
+			stmt{Sid: "ELBAccessLogsWrite", Effect: "Allow", Principal: service, Action: []string{"s3:PutObject"}, Resource: logs},
+			denyInsecureTransport(arn),
+		)
 	}
-	return policyDoc(
-		stmt{Sid: "ELBAccessLogsWrite", Effect: "Allow", Principal: principal, Action: []string{"s3:PutObject"}, Resource: []string{arn + "/AWSLogs/" + in.Account + "/*"}},
-		denyInsecureTransport(arn),
-	)
+	stmts := []stmt{{Sid: "ELBAccessLogsWrite", Effect: "Allow", Action: []string{"s3:PutObject"}, Resource: logs,
+		Principal: map[string]string{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", awsPartition(in.Region), acct)}}}
+	if elbLogBothPrincipals[in.Region] {
+		stmts = append(stmts, stmt{Sid: "ELBLogDeliveryWrite", Effect: "Allow", Principal: service, Action: []string{"s3:PutObject"}, Resource: logs})
+	}
+	return policyDoc(append(stmts, denyInsecureTransport(arn))...)
 }
 
 // ---- CloudTrail ----

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
+	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
@@ -645,5 +646,56 @@ func TestResourcePolicyDiffReadsConditionsByMeaning(t *testing.T) {
 	other := strings.Replace(same, `"x"`, `"y"`, 1)
 	if d, err := resourcePolicyDiff(other, want); err != nil || d == nil || d.To != want {
 		t.Errorf("a changed condition went unseen: %v %v", d, err)
+	}
+}
+
+// The access-log bucket lets exactly the region's ELB log delivery write this account's
+// logs: the ELB account in regions opened before August 2022, the service principal in
+// newer ones and in any region fvdeploy has no account for, both in Jakarta (documented
+// with either), always over TLS only.
+func TestALBLogsBucketPolicyPerRegion(t *testing.T) {
+	const service = "Service logdelivery.elasticloadbalancing.amazonaws.com"
+	tests := map[string]struct {
+		region string
+		want   []string // principals allowed to write, as "AWS arn" or "Service name"
+	}{
+		"us-east-1":             {"us-east-1", []string{"AWS arn:aws:iam::127311923021:root"}},
+		"eu-west-1":             {"eu-west-1", []string{"AWS arn:aws:iam::156460612806:root"}},
+		"china partition":       {"cn-north-1", []string{"AWS arn:aws-cn:iam::638102146993:root"}},
+		"jakarta: both":         {"ap-southeast-3", []string{"AWS arn:aws:iam::589379963580:root", service}},
+		"opened after aug 2022": {"ap-southeast-4", []string{service}},
+		"a region not yet born": {"xx-future-9", []string{service}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			in := &Inputs{Config: &config.Config{App: "fastapi-vars", Env: "prod"}, Account: "123456789012", Region: tt.region}
+			bucket := albLogsBucketName(in)
+			arn := fmt.Sprintf("arn:%s:s3:::%s", awsPartition(tt.region), bucket)
+			policy := albLogsBucketPolicy(in, bucket)
+			var writers []string
+			tlsOnly := false
+			for _, s := range policyStatements(t, policy) {
+				actions, resources := fmt.Sprint(sortedList(s["Action"])), fmt.Sprint(sortedList(s["Resource"]))
+				if s["Effect"] == "Deny" {
+					cond, _ := s["Condition"].(map[string]any)
+					tlsOnly = s["Principal"] == "*" && actions == "[s3:*]" && resources == fmt.Sprint([]string{arn, arn + "/*"}) &&
+						fmt.Sprint(cond["Bool"]) == "map[aws:SecureTransport:false]"
+					continue
+				}
+				if actions != "[s3:PutObject]" || resources != "["+arn+"/AWSLogs/"+in.Account+"/*]" || s["Condition"] != nil {
+					t.Errorf("allows more than writing this account's logs: %v", s)
+				}
+				p, _ := s["Principal"].(map[string]any)
+				for _, kind := range slices.Sorted(maps.Keys(p)) {
+					for _, who := range sortedList(p[kind]) {
+						writers = append(writers, fmt.Sprintf("%s %v", kind, who))
+					}
+				}
+			}
+			slices.Sort(writers)
+			if !slices.Equal(writers, tt.want) || !tlsOnly {
+				t.Errorf("writers %v (TLS only %v), want %v:\n%s", writers, tlsOnly, tt.want, policy)
+			}
+		})
 	}
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // plan prints the monthly cost of the environment as configured; dev and prod differ by
-// the second NAT gateway and its address, the second task, the longer log retention and
-// prod's web ACL (on the ALB with or without a domain), and by nothing else.
+// the second NAT gateway and its address (and so no traffic across AZs to reach one), the
+// second task, the longer log retention, prod's Container Insights and prod's web ACL (on
+// the ALB with or without a domain), and by nothing else.
 func TestPlanShowsTheMonthlyCost(t *testing.T) {
 	c := newCLI(t)
 	costs := map[string]map[string]float64{}
@@ -27,19 +28,25 @@ func TestPlanShowsTheMonthlyCost(t *testing.T) {
 			costs[env][l.Item] = l.Monthly
 		}
 		text := mustRun(t, c, "plan", "--env", env).Stdout
-		for _, w := range []string{"Estimated monthly cost of fastapi-vars-" + env, "prices as of " + cost.PricesAsOf, "Assumes 730 h a month"} {
+		for _, w := range []string{"Estimated monthly cost of fastapi-vars-" + env, "prices as of " + cost.PricesAsOf, "Assumes 730 h a month",
+			"GB out to the internet", "target-tracking alarms"} {
 			if !strings.Contains(text, w) {
 				t.Errorf("plan --env %s lacks %q:\n%s", env, w, text)
 			}
 		}
 	}
 	var differ []string
-	for _, k := range slices.Sorted(maps.Keys(costs["prod"])) {
-		if costs["prod"][k] != costs["dev"][k] {
+	items := maps.Clone(costs["prod"])
+	maps.Copy(items, costs["dev"])
+	for _, k := range slices.Sorted(maps.Keys(items)) {
+		prod, inProd := costs["prod"][k]
+		dev, inDev := costs["dev"][k]
+		if prod != dev || inProd != inDev {
 			differ = append(differ, k)
 		}
 	}
-	want := []string{"CloudWatch Logs storage", "Fargate memory", "Fargate vCPU", "NAT gateways", "WAF requests", "WAF web ACL and rules", "public IPv4 addresses"}
+	want := []string{"CloudWatch Logs storage", "Container Insights logs", "Container Insights metrics", "Fargate memory", "Fargate vCPU",
+		"NAT cross-AZ traffic", "NAT gateways", "WAF requests", "WAF web ACL and rules", "public IPv4 addresses"}
 	if !slices.Equal(differ, want) {
 		t.Errorf("dev and prod costs differ in %v, want %v", differ, want)
 	}

@@ -209,9 +209,7 @@ func renderCost(w io.Writer, r resultJSON) {
 		fmt.Fprintf(w, "  %-28s %-34s %9.2f\n", l.Item, l.Quantity, l.Monthly)
 	}
 	fmt.Fprintf(w, "  %-63s %9.2f\n", "total", c.Total)
-	as := c.Assumptions
-	fmt.Fprintf(w, "Assumes %.0f h a month, %.0f GB through NAT, %.1f ALB LCU on average, %.1f M requests, %.1f GB of logs, %.1f GB of images; excludes data transfer out, taxes and free tiers.\n",
-		as.HoursPerMonth, as.NATGBPerMonth, as.ALBAverageLCUs, as.RequestsMillions, as.LogGBPerMonth, as.ImageGB)
+	fmt.Fprintf(w, "Assumes %s; excludes taxes and free tiers.\n", strings.Join(c.Assumed, ", "))
 }
 
 var actionMarks = map[engine.Action]string{

@@ -61,6 +61,22 @@ type Service struct {
 	ScaleOutCooldown       int      `yaml:"scale_out_cooldown"`
 	EgressCIDRs            []string `yaml:"egress_cidrs"`
 	EgressPorts            []int    `yaml:"egress_ports"`
+	// Env are plain environment variables of the app container. They are not secret:
+	// they show in the task definition to anyone who may read it.
+	Env map[string]string `yaml:"env"`
+	// Secrets are environment variables of the app container that ECS reads from Secrets
+	// Manager at task start (by valueFrom), by variable name.
+	Secrets map[string]SecretRef `yaml:"secrets"`
+	// Command, when set, replaces the image's CMD.
+	Command []string `yaml:"command"`
+}
+
+// SecretRef is one JSON key of a secret in Secrets Manager.
+type SecretRef struct {
+	// Secret is the name or ARN of an existing secret; empty means the environment's own
+	// <app>-<env>-admin, where up stores the deployer's variable named Key.
+	Secret string `yaml:"secret"`
+	Key    string `yaml:"key"`
 }
 
 // Edge is DNS, TLS and WAF in front of the ALB.
@@ -151,6 +167,10 @@ type Image struct {
 	ImmutableTags bool `yaml:"immutable_tags"`
 	// BuildArgs are KEY=VALUE build arguments, e.g. BASE_IMAGE=python:3.11-slim.
 	BuildArgs []string `yaml:"build_args"`
+	// Context is the build context, a folder relative to the git work tree's root.
+	Context string `yaml:"context"`
+	// Dockerfile is the Dockerfile's path relative to Context.
+	Dockerfile string `yaml:"dockerfile"`
 }
 
 // ImageRepository is the ECR repository's name.
@@ -263,6 +283,7 @@ func Defaults(env string) (*Config, error) {
 		Observability: Observability{ContainerInsights: d.containerInsights},
 		CICD:          CICD{Branches: slices.Clone(d.branches), Tags: slices.Clone(d.tags)},
 		ALB:           ALB{DeletionProtection: d.deletionProtect},
-		Image:         Image{Platform: "linux/amd64", Keep: 30, ImmutableTags: true, BuildArgs: []string{}},
+		Image: Image{Platform: "linux/amd64", Keep: 30, ImmutableTags: true, BuildArgs: []string{},
+			Context: ".", Dockerfile: "Dockerfile"},
 	}, nil
 }

@@ -62,7 +62,7 @@ func TestDefaultsShared(t *testing.T) {
 		Logs:   Logs{RetentionDays: 7},
 		Alarms: Alarms{CPUPercent: 80, MemoryPercent: 80, P95LatencyMS: 1000, HTTP5xxCount: 10, EvaluationPeriods: 5, DatapointsToAlarm: 3, Email: []string{}, HTTPS: []string{}},
 		CICD:   CICD{Branches: []string{"dev"}, Tags: []string{}},
-		Image:  Image{Platform: "linux/amd64", Keep: 30, ImmutableTags: true, BuildArgs: []string{}},
+		Image:  Image{Platform: "linux/amd64", Keep: 30, ImmutableTags: true, BuildArgs: []string{}, Context: ".", Dockerfile: "Dockerfile"},
 	}
 	got, err := Defaults("dev")
 	if err != nil {

@@ -210,6 +210,25 @@ func (l *loader) value(n *yaml.Node, v reflect.Value, shown, key string) {
 			l.value(e, s.Index(i), fmt.Sprintf("%s[%d]", shown, i), fmt.Sprintf("%s[%d]", key, i))
 		}
 		v.Set(s)
+	case reflect.Map:
+		// An environment's entries add to the top level's or replace them by name.
+		if !isNull(n) && n.Kind != yaml.MappingNode {
+			l.fail(n, shown, "want a mapping, got %s", describe(n))
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		l.pairs(n, shown, func(name string, k, val *yaml.Node) {
+			e := reflect.New(v.Type().Elem()).Elem()
+			l.value(val, e, join(shown, name), join(key, name))
+			if e.Kind() == reflect.Struct {
+				// The entry's own line, for problems with its name.
+				l.origins[join(key, name)] = origin{l.file, k.Line, name}
+			}
+			v.SetMapIndex(reflect.ValueOf(name), e)
+		})
+		return
 	default:
 		if !scalar(n, v) {
 			l.fail(n, shown, "want %s, got %s", want[v.Kind()], describe(n))

@@ -47,6 +47,13 @@ environments:
 		"empty list":         {file: "cicd: {branches: []}\n", env: "dev", change: func(c *Config) { c.CICD.Branches = []string{} }},
 		"null list":          {file: "cicd: {branches: ~}\n", env: "dev", change: func(c *Config) { c.CICD.Branches = []string{} }},
 		"numbers as strings": {file: "cicd: {branches: [2024, 1.0]}\n", env: "dev", change: func(c *Config) { c.CICD.Branches = []string{"2024", "1.0"} }},
+		"app settings": {file: "service:\n  env: {A: x, B: 2}\n  secrets:\n    DB: {secret: team/db, key: pw}\n    TOKEN: {key: TOKEN}\n  command: [uvicorn, main:app]\n" +
+			"image: {context: api, dockerfile: docker/Dockerfile}\nenvironments:\n  dev:\n    service:\n      env: {B: 3, C: y}\n", env: "dev", change: func(c *Config) {
+			c.Service.Env = map[string]string{"A": "x", "B": "3", "C": "y"}
+			c.Service.Secrets = map[string]SecretRef{"DB": {Secret: "team/db", Key: "pw"}, "TOKEN": {Key: "TOKEN"}}
+			c.Service.Command = []string{"uvicorn", "main:app"}
+			c.Image.Context, c.Image.Dockerfile = "api", "docker/Dockerfile"
+		}},
 		"layered dev": {file: layered, env: "dev", change: func(c *Config) {
 			c.App = "shop"
 			c.Service.Min, c.Service.Desired, c.Service.Max = 1, 1, 5
@@ -86,6 +93,9 @@ service:
   scale_out_cooldown: 30
   egress_cidrs: [10.0.0.0/8, 0.0.0.0/0]
   egress_ports: [443, 5432]
+  env: {LOG_LEVEL: debug}
+  secrets: {DB_PASS: {secret: team/db, key: password}}
+  command: [uvicorn, main:app]
 alb: {deletion_protection: true}
 edge: {domain: api.example.com, zone_id: Z123ABC, waf: true, sans: [www.example.com], tls_policy: ELBSecurityPolicy-TLS13-1-3-2021-06, waf_rate_limit: 500,
   waf_logs: true, waf_log_expiry_days: 30}
@@ -102,7 +112,8 @@ alarms:
   chat_relay: true
 observability: {cloudtrail: true, container_insights: true, alb_access_logs: true, kms_key_id: alias/ops, tracing: true, guardrails: true}
 cicd: {github_repo: fvdeploy/shop, branches: [main, release], tags: ["v*"]}
-image: {repository: team/shop, registry: "127.0.0.1:5000", platform: linux/arm64, keep: 10, immutable_tags: false, build_args: [BASE_IMAGE=python:3.12-slim]}
+image: {repository: team/shop, registry: "127.0.0.1:5000", platform: linux/arm64, keep: 10, immutable_tags: false, build_args: [BASE_IMAGE=python:3.12-slim],
+  context: services/api, dockerfile: Dockerfile.prod}
 `, env: "dev", change: func(c *Config) {
 			*c = Config{
 				App: "every-field", Env: "dev", Region: "eu-west-3",
@@ -112,6 +123,9 @@ image: {repository: team/shop, registry: "127.0.0.1:5000", platform: linux/arm64
 					HealthCheckPath: "/healthz", HealthCheckInterval: 15, HealthyThreshold: 3, DeregistrationDelay: 5,
 					HealthCheckGracePeriod: 120, ScaleInCooldown: 600, ScaleOutCooldown: 30,
 					EgressCIDRs: []string{"10.0.0.0/8", "0.0.0.0/0"}, EgressPorts: []int{443, 5432},
+					Env:     map[string]string{"LOG_LEVEL": "debug"},
+					Secrets: map[string]SecretRef{"DB_PASS": {Secret: "team/db", Key: "password"}},
+					Command: []string{"uvicorn", "main:app"},
 				},
 				ALB: ALB{DeletionProtection: true},
 				Edge: Edge{Domain: "api.example.com", ZoneID: "Z123ABC", SANs: []string{"www.example.com"},
@@ -123,7 +137,7 @@ image: {repository: team/shop, registry: "127.0.0.1:5000", platform: linux/arm64
 					Tracing: true, Guardrails: true},
 				CICD: CICD{GitHubRepo: "fvdeploy/shop", Branches: []string{"main", "release"}, Tags: []string{"v*"}},
 				Image: Image{Repository: "team/shop", Registry: "127.0.0.1:5000", Platform: "linux/arm64", Keep: 10,
-					BuildArgs: []string{"BASE_IMAGE=python:3.12-slim"}},
+					BuildArgs: []string{"BASE_IMAGE=python:3.12-slim"}, Context: "services/api", Dockerfile: "Dockerfile.prod"},
 			}
 		}},
 	}
@@ -192,6 +206,14 @@ func TestLoadErrors(t *testing.T) {
 		"invalid from env":      {file: "service: {min: 2}\nenvironments:\n  prod:\n    service: {min: 1, desired: 1}\n", env: "prod", want: "fvdeploy.yaml:4: service.min: prod needs at least 2 tasks for high availability"},
 		"invalid with default":  {file: "service:\n  desired: 7\n", env: "prod", want: "fvdeploy.yaml:2: service.desired: 7 is above service.max (6)"},
 		"invalid not from file": {file: "service:\n  max: 1\n", env: "hml", want: "service.desired: 2 is above service.max (1)"},
+		"env not a mapping":     {file: "service:\n  env: [A=1]\n", want: "fvdeploy.yaml:2: service.env: want a mapping, got a list"},
+		"env value a list":      {file: "service:\n  env:\n    A: [1]\n", want: "fvdeploy.yaml:3: service.env.A: want a string, got a list"},
+		"env bad name":          {file: "service:\n  env:\n    OK: 1\n    AWS_REGION: x\n", want: "fvdeploy.yaml:4: service.env.AWS_REGION: AWS_ and ECS_ names are reserved for AWS and the ECS agent"},
+		"secret unknown key":    {file: "service:\n  secrets:\n    DB: {secret: db, key: k, stage: x}\n", want: "fvdeploy.yaml:3: service.secrets.DB.stage: unknown field"},
+		"secret bad name":       {file: "service:\n  secrets:\n    ADMIN_PASS: {key: P}\n", want: "fvdeploy.yaml:3: service.secrets.ADMIN_PASS: set by fvdeploy from the admin secret"},
+		"secret bad key":        {file: "service:\n  secrets:\n    DB:\n      secret: db\n      key: a:b\n", want: `fvdeploy.yaml:5: service.secrets.DB.key: "a:b": want the secret's JSON key (letters, digits and _ . @ / + = -)`},
+		"command not a list":    {file: "service: {command: uvicorn app:app}\n", want: `fvdeploy.yaml:1: service.command: want a list, got "uvicorn app:app"`},
+		"context outside":       {file: "image:\n  context: ../x\n", want: `fvdeploy.yaml:2: image.context: "../x": want a folder inside the git repository, relative to its root`},
 		"all problems": {file: "app: x\nnope: 1\nservice:\n  cpu: big\n  mem: 1\nenvironments:\n  qa: {}\n", want: "fvdeploy.yaml:2: nope: unknown field\n" +
 			`fvdeploy.yaml:4: service.cpu: want an integer, got "big"` + "\n" +
 			"fvdeploy.yaml:5: service.mem: unknown field\n" +

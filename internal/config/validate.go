@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -29,7 +30,11 @@ var (
 	ecrRepository = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 	registryHost  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[::1\])(:\d{1,5})?$`)
 	buildArg      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
-	kmsKey        = regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|alias/[A-Za-z0-9/_-]+|[0-9a-f-]{36}|mrk-[0-9a-f]{32})$`)
+	envName       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// A secret's name, or its ARN (full, or partial without the random suffix).
+	secretID  = regexp.MustCompile(`^([A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512})$`)
+	secretKey = regexp.MustCompile(`^[A-Za-z0-9_.@/+=-]{1,256}$`)
+	kmsKey    = regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|alias/[A-Za-z0-9/_-]+|[0-9a-f-]{36}|mrk-[0-9a-f]{32})$`)
 )
 
 // fargateMemory is the memory (MiB) Fargate accepts for each CPU size (CPU units).
@@ -101,6 +106,33 @@ func (c *Config) Validate() error {
 		v.between(fmt.Sprintf("service.egress_ports[%d]", i), port, 1, 65535)
 	}
 
+	for _, name := range slices.Sorted(maps.Keys(s.Env)) {
+		v.envName("service.env."+name, name, s.Env[name], c.Observability.Tracing)
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Secrets)) {
+		field, ref := "service.secrets."+name, s.Secrets[name]
+		if !v.envName(field, name, name, c.Observability.Tracing) {
+			continue
+		}
+		if _, dup := s.Env[name]; dup {
+			v.check(false, field, name, "%s is also in service.env: a variable is either plain or secret", name)
+			continue
+		}
+		v.check(ref.Secret == "" || secretID.MatchString(ref.Secret), field+".secret", ref.Secret,
+			"%q is not a secret name or a Secrets Manager secret ARN", ref.Secret)
+		if ref.Secret == "" {
+			// up reads the value from the deployer's variable of that name.
+			v.check(envName.MatchString(ref.Key), field+".key", ref.Key,
+				"%q: want the name of an environment variable (letters, digits, _), the one up stores in %s-%s-admin", ref.Key, c.App, c.Env)
+		} else {
+			v.check(secretKey.MatchString(ref.Key), field+".key", ref.Key,
+				"%q: want the secret's JSON key (letters, digits and _ . @ / + = -)", ref.Key)
+		}
+	}
+	for i, arg := range s.Command {
+		v.check(arg != "", fmt.Sprintf("service.command[%d]", i), arg, "empty argument")
+	}
+
 	e := c.Edge
 	v.check(e.Domain == "" || len(e.Domain) <= 253 && dnsName.MatchString(e.Domain), "edge.domain", e.Domain,
 		"%q is not a DNS name like api.example.com (lowercase, no trailing dot)", e.Domain)
@@ -152,6 +184,10 @@ func (c *Config) Validate() error {
 	for i, arg := range im.BuildArgs {
 		v.check(buildArg.MatchString(arg), fmt.Sprintf("image.build_args[%d]", i), arg, "%q: want NAME=VALUE", arg)
 	}
+	v.check(filepath.IsLocal(im.Context), "image.context", im.Context,
+		"%q: want a folder inside the git repository, relative to its root", im.Context)
+	v.check(filepath.IsLocal(im.Dockerfile), "image.dockerfile", im.Dockerfile,
+		"%q: want a path inside image.context, relative to it", im.Dockerfile)
 
 	ci := c.CICD
 	_, name, _ := strings.Cut(ci.GitHubRepo, "/")
@@ -187,6 +223,27 @@ func (v *validator) check(ok bool, field string, val any, format string, args ..
 		e.File, e.Line = o.file, o.line
 	}
 	v.errs = append(v.errs, e)
+}
+
+// reservedEnv are the app container's variables fvdeploy sets itself.
+var reservedEnv = []string{"ADMIN_USER", "ADMIN_PASS"}
+
+// envName checks the name of an app container variable; val is the field's value for the
+// file's line. It reports whether the name is good.
+func (v *validator) envName(field, name string, val any, tracing bool) bool {
+	var reason string
+	switch {
+	case !envName.MatchString(name):
+		reason = "not a valid environment variable name (letters, digits and _, not starting with a digit)"
+	case slices.Contains(reservedEnv, name):
+		reason = "set by fvdeploy from the admin secret"
+	case strings.HasPrefix(name, "FVDEPLOY_") || tracing && name == "OTEL_SERVICE_NAME":
+		reason = "set by fvdeploy itself"
+	case strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "ECS_"):
+		reason = "AWS_ and ECS_ names are reserved for AWS and the ECS agent"
+	}
+	v.check(reason == "", field, val, "%s", reason)
+	return reason == ""
 }
 
 func (v *validator) between(field string, n, lo, hi int) {

@@ -145,6 +145,45 @@ func TestValidate(t *testing.T) {
 		"image keep 0":         {change: func(c *Config) { c.Image.Keep = 0 }, want: `image.keep: 0 is out of range (want 1 to 1000)`},
 		"image build arg":      {change: func(c *Config) { c.Image.BuildArgs = []string{"BASE_IMAGE=python:3.12-slim", "EMPTY="} }},
 		"image build arg no =": {change: func(c *Config) { c.Image.BuildArgs = []string{"BASE_IMAGE"} }, want: `image.build_args[0]: "BASE_IMAGE": want NAME=VALUE`},
+		"env":                  {change: func(c *Config) { c.Service.Env = map[string]string{"LOG_LEVEL": "debug", "_X1": ""} }},
+		"env bad name":         {change: func(c *Config) { c.Service.Env = map[string]string{"1X": "a"} }, want: `service.env.1X: not a valid environment variable name (letters, digits and _, not starting with a digit)`},
+		"env dash":             {change: func(c *Config) { c.Service.Env = map[string]string{"LOG-LEVEL": "a"} }, want: `service.env.LOG-LEVEL: not a valid environment variable name (letters, digits and _, not starting with a digit)`},
+		"env admin pass":       {change: func(c *Config) { c.Service.Env = map[string]string{"ADMIN_PASS": "a"} }, want: `service.env.ADMIN_PASS: set by fvdeploy from the admin secret`},
+		"env fvdeploy":         {change: func(c *Config) { c.Service.Env = map[string]string{"FVDEPLOY_TRACING": "false"} }, want: `service.env.FVDEPLOY_TRACING: set by fvdeploy itself`},
+		"env otel no tracing":  {change: func(c *Config) { c.Service.Env = map[string]string{"OTEL_SERVICE_NAME": "x"} }},
+		"env otel tracing": {change: func(c *Config) {
+			c.Observability.Tracing, c.Service.Env = true, map[string]string{"OTEL_SERVICE_NAME": "x"}
+		}, want: `service.env.OTEL_SERVICE_NAME: set by fvdeploy itself`},
+		"env aws": {change: func(c *Config) { c.Service.Env = map[string]string{"AWS_REGION": "x"} }, want: `service.env.AWS_REGION: AWS_ and ECS_ names are reserved for AWS and the ECS agent`},
+		"env ecs": {change: func(c *Config) { c.Service.Env = map[string]string{"ECS_AGENT": "x"} }, want: `service.env.ECS_AGENT: AWS_ and ECS_ names are reserved for AWS and the ECS agent`},
+		"secrets named": {change: func(c *Config) {
+			c.Service.Secrets = map[string]SecretRef{"DB_PASS": {Secret: "team/db", Key: "password"}}
+		}},
+		"secrets arn": {change: func(c *Config) {
+			c.Service.Secrets = map[string]SecretRef{"DB_PASS": {Secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/db-AbCdEf", Key: "pass.word"}}
+		}},
+		"secrets own": {change: func(c *Config) {
+			c.Service.Secrets = map[string]SecretRef{"API_TOKEN": {Key: "API_TOKEN"}, "APP_PASS": {Key: "ADMIN_PASS"}}
+		}},
+		"secrets bad name":   {change: func(c *Config) { c.Service.Secrets = map[string]SecretRef{"db pass": {Key: "K"}} }, want: `service.secrets.db pass: not a valid environment variable name (letters, digits and _, not starting with a digit)`},
+		"secrets admin user": {change: func(c *Config) { c.Service.Secrets = map[string]SecretRef{"ADMIN_USER": {Key: "K"}} }, want: `service.secrets.ADMIN_USER: set by fvdeploy from the admin secret`},
+		"secrets aws":        {change: func(c *Config) { c.Service.Secrets = map[string]SecretRef{"AWS_SECRET_ACCESS_KEY": {Key: "K"}} }, want: `service.secrets.AWS_SECRET_ACCESS_KEY: AWS_ and ECS_ names are reserved for AWS and the ECS agent`},
+		"secrets also env": {change: func(c *Config) {
+			c.Service.Env, c.Service.Secrets = map[string]string{"K": "v"}, map[string]SecretRef{"K": {Key: "K"}}
+		}, want: `service.secrets.K: K is also in service.env: a variable is either plain or secret`},
+		"secrets bad secret": {change: func(c *Config) { c.Service.Secrets = map[string]SecretRef{"K": {Secret: "my secret", Key: "k"}} }, want: `service.secrets.K.secret: "my secret" is not a secret name or a Secrets Manager secret ARN`},
+		"secrets other arn": {change: func(c *Config) {
+			c.Service.Secrets = map[string]SecretRef{"K": {Secret: "arn:aws:ssm:us-east-1:123456789012:parameter/x", Key: "k"}}
+		}, want: `service.secrets.K.secret: "arn:aws:ssm:us-east-1:123456789012:parameter/x" is not a secret name or a Secrets Manager secret ARN`},
+		"secrets no key":       {change: func(c *Config) { c.Service.Secrets = map[string]SecretRef{"K": {Secret: "team/db"}} }, want: `service.secrets.K.key: "": want the secret's JSON key (letters, digits and _ . @ / + = -)`},
+		"secrets key colon":    {change: func(c *Config) { c.Service.Secrets = map[string]SecretRef{"K": {Secret: "team/db", Key: "a:b"}} }, want: `service.secrets.K.key: "a:b": want the secret's JSON key (letters, digits and _ . @ / + = -)`},
+		"secrets own bad key":  {change: func(c *Config) { c.Service.Secrets = map[string]SecretRef{"K": {Key: "api.token"}} }, want: `service.secrets.K.key: "api.token": want the name of an environment variable (letters, digits, _), the one up stores in fastapi-vars-hml-admin`},
+		"command":              {change: func(c *Config) { c.Service.Command = []string{"uvicorn", "app:app", ""} }, want: `service.command[2]: empty argument`},
+		"image context":        {change: func(c *Config) { c.Image.Context, c.Image.Dockerfile = "services/api", "docker/Dockerfile.prod" }},
+		"image context up":     {change: func(c *Config) { c.Image.Context = "../other" }, want: `image.context: "../other": want a folder inside the git repository, relative to its root`},
+		"image context abs":    {change: func(c *Config) { c.Image.Context = "/srv/app" }, want: `image.context: "/srv/app": want a folder inside the git repository, relative to its root`},
+		"image context empty":  {change: func(c *Config) { c.Image.Context = "" }, want: `image.context: "": want a folder inside the git repository, relative to its root`},
+		"image dockerfile out": {change: func(c *Config) { c.Image.Dockerfile = "sub/../../Dockerfile" }, want: `image.dockerfile: "sub/../../Dockerfile": want a path inside image.context, relative to it`},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -14,8 +14,9 @@ func newBuildCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "build",
 		Short: "Build the service image with the local Docker engine, without pushing it",
-		Long: `Build the image from the git work tree's root Dockerfile, as up and deploy would, and tag
-it <repository>:<commit> and <repository>:latest in the local engine. Nothing reaches AWS:
+		Long: `Build the image from the git work tree's Dockerfile (image.dockerfile in the folder
+image.context, by default the root's), as up and deploy would, and tag it
+<repository>:<commit> and <repository>:latest in the local engine. Nothing reaches AWS:
 use it to try the image locally; up, deploy or phase image push it.`,
 		Example: `  fvdeploy build
   docker run --rm -e ADMIN_USER=admin -e ADMIN_PASS=... -p 8000:8000 fastapi-vars:latest`,

@@ -274,12 +274,23 @@ func checkSource(ctx context.Context, r *Report, opts Options) {
 		r.add("git", Fail, err.Error(), "run fvdeploy inside the service's git repository, or pass --image")
 		return
 	}
-	if err := checkDockerfile(filepath.Join(root, "Dockerfile")); err != nil {
-		r.add("dockerfile", Fail, err.Error(), "add a Dockerfile at the root of the repository (fvdeploy builds it with the whole tree as context)")
+	// The defaults when the config did not load, which is reported already.
+	im := config.Image{Context: ".", Dockerfile: "Dockerfile"}
+	if opts.Config != nil {
+		im = opts.Config.Image
+	}
+	dir, err = image.ContextDir(root, im.Context, im.Dockerfile)
+	if err != nil {
+		r.add("dockerfile", Fail, err.Error(), "set image.context to a folder of the repository and image.dockerfile to a file inside it")
 		return
 	}
-	r.add("dockerfile", OK, filepath.Join(root, "Dockerfile"), "")
-	bc, err := image.LoadContext(root, "Dockerfile")
+	dockerfile := filepath.Join(dir, im.Dockerfile)
+	if err := checkDockerfile(dockerfile); err != nil {
+		r.add("dockerfile", Fail, err.Error(), fmt.Sprintf("add a Dockerfile at %s, or point image.context / image.dockerfile at yours (the context folder is what the build sees)", dockerfile))
+		return
+	}
+	r.add("dockerfile", OK, dockerfile, "")
+	bc, err := image.LoadContext(dir, im.Dockerfile)
 	if err != nil {
 		r.add("git", Fail, err.Error(), "fix the .dockerignore file")
 		return

@@ -33,6 +33,35 @@ type Context struct {
 	Digest string
 }
 
+// ContextDir is the build context folder rel of the git work tree at root, with its
+// symlinks resolved. It refuses a folder outside the work tree, and a dockerfile (relative
+// to the folder) outside the folder: the daemon only sees the context.
+func ContextDir(root, rel, dockerfile string) (string, error) {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", fmt.Errorf("resolving the git work tree %s: %w", root, err)
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Join(realRoot, rel))
+	if err != nil {
+		return "", fmt.Errorf("build context %s (image.context): %w", rel, err)
+	}
+	if !within(realRoot, dir) {
+		return "", fmt.Errorf("build context %s (image.context) is outside the git repository %s", rel, realRoot)
+	}
+	// A missing Dockerfile is LoadContext's to report; one reached through a symlink must
+	// stay inside.
+	if df, err := filepath.EvalSymlinks(filepath.Join(dir, dockerfile)); err == nil && !within(dir, df) {
+		return "", fmt.Errorf("dockerfile %s (image.dockerfile) is outside the build context %s", dockerfile, dir)
+	}
+	return dir, nil
+}
+
+// within reports whether path is dir or below it; both are cleaned absolute paths.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && filepath.IsLocal(rel)
+}
+
 // LoadContext reads dir's .dockerignore and lists what the context holds.
 func LoadContext(dir, dockerfile string) (*Context, error) {
 	patterns, err := readIgnore(filepath.Join(dir, ".dockerignore"))

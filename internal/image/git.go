@@ -48,7 +48,14 @@ func GitRevision(ctx context.Context, c *Context) (Revision, error) {
 		return Revision{}, fmt.Errorf("reading the commit of %s (is anything committed yet?): %w", c.Dir, err)
 	}
 	rev := Revision{SHA: strings.TrimSpace(sha)}
-	status, err := git(ctx, c.Dir, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+	// The context may be a folder of the work tree: only changes below it count, and git
+	// names them from the work tree's root.
+	prefix, err := git(ctx, c.Dir, "rev-parse", "--show-prefix")
+	if err != nil {
+		return Revision{}, fmt.Errorf("locating %s in its git work tree: %w", c.Dir, err)
+	}
+	prefix = strings.TrimSpace(prefix)
+	status, err := git(ctx, c.Dir, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", ".")
 	if err != nil {
 		return Revision{}, fmt.Errorf("reading the git status of %s: %w", c.Dir, err)
 	}
@@ -57,7 +64,8 @@ func GitRevision(ctx context.Context, c *Context) (Revision, error) {
 		if len(entry) < 4 {
 			continue
 		}
-		if path := entry[3:]; c.Includes(path) {
+		path, ok := strings.CutPrefix(entry[3:], prefix)
+		if ok && c.Includes(path) {
 			rev.Changed = append(rev.Changed, path)
 		}
 	}

@@ -26,7 +26,8 @@ import (
 // image a commit already has instead of building and pushing it again.
 const labelInputs = "dev.fvdeploy.inputs"
 
-// imageBuild is the service image: built from the git work tree's root Dockerfile,
+// imageBuild is the service image: built from the Dockerfile and context folder of the
+// git work tree that image.dockerfile and image.context name,
 // pushed to the repository under the commit's tag, latest, and the release tag when one
 // is given. It is not an AWS object but what was pushed; its record holds the digest
 // that task definitions pin.
@@ -74,7 +75,8 @@ func (r *imageBuild) plan(ctx context.Context) (*buildPlan, error) {
 }
 
 // sourcePlan is what the image is built from and its tags, worked out without AWS: the
-// git work tree's root Dockerfile and context, the commit, the platform and build args.
+// context folder and Dockerfile of the git work tree (image.context, image.dockerfile), the
+// commit, the platform and build args.
 func sourcePlan(ctx context.Context, in *Inputs) (*buildPlan, error) {
 	src := in.Source
 	if src == "" {
@@ -87,7 +89,12 @@ func sourcePlan(ctx context.Context, in *Inputs) (*buildPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	bc, err := image.LoadContext(root, "Dockerfile")
+	cfg := in.Config.Image
+	dir, err := image.ContextDir(root, cfg.Context, cfg.Dockerfile)
+	if err != nil {
+		return nil, err
+	}
+	bc, err := image.LoadContext(dir, cfg.Dockerfile)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +102,6 @@ func sourcePlan(ctx context.Context, in *Inputs) (*buildPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := in.Config.Image
 	p := &buildPlan{context: bc, rev: rev, repo: in.Config.ImageRepository(), buildArgs: map[string]string{}}
 	h := sha256.New()
 	fmt.Fprintf(h, "context=%s\ndockerfile=%s\nplatform=%s\n", bc.Digest, bc.Dockerfile, cfg.Platform)

@@ -1,0 +1,116 @@
+package phases
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fvdeploy/fvdeploy/internal/config"
+)
+
+// gitTree makes a git work tree holding files, committed.
+func gitTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeTree(t, dir, files)
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	return dir
+}
+
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The build follows image.context and image.dockerfile: the context is that folder (its
+// files only, named from it), and only changes inside it make the build dirty.
+func TestSourcePlanFollowsImageContext(t *testing.T) {
+	ctx := context.Background()
+	repo := gitTree(t, map[string]string{
+		"Dockerfile":                     "FROM scratch\n",
+		"README.md":                      "root\n",
+		"services/api/docker/Dockerfile": "FROM scratch\nCOPY main.py /\n",
+		"services/api/main.py":           "print(1)\n",
+		"services/other/Dockerfile":      "FROM scratch\n",
+	})
+	if err := os.Symlink(t.TempDir(), filepath.Join(repo, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(repo, "Dockerfile"), filepath.Join(repo, "services/other/Outside")); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(contextDir, dockerfile string) (*buildPlan, error) {
+		cfg, err := config.Defaults("dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Image.Context, cfg.Image.Dockerfile = contextDir, dockerfile
+		return sourcePlan(ctx, &Inputs{Config: cfg, Source: filepath.Join(repo, "services")})
+	}
+
+	root, err := plan(".", "Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(root.context.Files(), "services/api/main.py") || root.context.Dockerfile != "Dockerfile" {
+		t.Errorf("default context: files %v, dockerfile %s", root.context.Files(), root.context.Dockerfile)
+	}
+
+	api, err := plan("services/api", "docker/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	realRepo, _ := filepath.EvalSymlinks(repo)
+	if want := filepath.Join(realRepo, "services/api"); api.context.Dir != want || api.context.Dockerfile != "docker/Dockerfile" {
+		t.Errorf("context %s, dockerfile %s; want %s, docker/Dockerfile", api.context.Dir, api.context.Dockerfile, want)
+	}
+	if got := api.context.Files(); !slices.Contains(got, "main.py") || slices.Contains(got, "README.md") || slices.ContainsFunc(got, func(f string) bool { return strings.Contains(f, "other") }) {
+		t.Errorf("context files = %v, want the folder's own", got)
+	}
+	if api.rev.Dirty || api.inputs == root.inputs {
+		t.Errorf("clean subfolder build: dirty %v, same inputs as the root's %v", api.rev.Dirty, api.inputs == root.inputs)
+	}
+
+	// A change outside the context leaves it clean; one inside makes it dirty.
+	writeTree(t, repo, map[string]string{"README.md": "changed\n", "services/other/new.txt": "x"})
+	if p, err := plan("services/api", "docker/Dockerfile"); err != nil || p.rev.Dirty {
+		t.Fatalf("changes outside the context: dirty %v, err %v", p != nil && p.rev.Dirty, err)
+	}
+	writeTree(t, repo, map[string]string{"services/api/main.py": "print(2)\n"})
+	p, err := plan("services/api", "docker/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.rev.Dirty || !slices.Equal(p.rev.Changed, []string{"main.py"}) || !strings.HasSuffix(p.tags[0], "-dirty") {
+		t.Errorf("a changed context file: dirty %v, changed %v, tags %v", p.rev.Dirty, p.rev.Changed, p.tags)
+	}
+
+	for name, tt := range map[string]struct{ context, dockerfile, want string }{
+		"symlink out of the repository": {"escape", "Dockerfile", "build context escape (image.context) is outside the git repository"},
+		"dockerfile out of the context": {"services/other", "Outside", "dockerfile Outside (image.dockerfile) is outside the build context"},
+		"no such folder":                {"services/none", "Dockerfile", "build context services/none (image.context): lstat"},
+		"no dockerfile":                 {"services/api", "Dockerfile", "no Dockerfile"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := plan(tt.context, tt.dockerfile); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("sourcePlan = %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -48,7 +48,7 @@ func declareCluster(in *Inputs) ([]engine.Resource, error) {
 		&logGroup{in: in, api: in.AWS.Logs(), key: keyLogGroup, name: logGroupName(in)},
 		&cluster{in: in, api: ecsc},
 		&role{in: in, api: iamc, key: keyExecRole, name: boundedName(in.prefix()+"-exec", 64), trust: trust,
-			deps: append([]string{keySecretAdmin, keyLogGroup}, imageDeps(in)...), policy: executionPolicy,
+			deps: slices.Concat([]string{keySecretAdmin, keyLogGroup}, secretRefKeys(in), imageDeps(in)), policy: executionPolicy,
 			description: "ECS task execution role of " + in.prefix() + ": pull the image, write logs, read the admin secret"},
 		&role{in: in, api: iamc, key: keyTaskRole, name: boundedName(in.prefix()+"-task", 64), trust: trust, policy: taskPolicy,
 			description: "ECS task role of " + in.prefix() + ": what the application itself may call (nothing by default; X-Ray with tracing on)"},

@@ -286,7 +286,8 @@ const sidECRPull = "PullImage"
 
 // executionPolicy is least privilege for the ECS agent starting a task: an ECR token,
 // pulls from the image's own repository (when it is this account's), log writes to
-// the service's group, and reading exactly the admin secret.
+// the service's group, and reading exactly the admin secret and the secrets
+// service.secrets names.
 func executionPolicy(in *Inputs, deps engine.Deps, repo string) (string, bool) {
 	secret, logs := deps.Get(keySecretAdmin), deps.Get(keyLogGroup)
 	if secret == nil || logs == nil || secret.ARN == "" {
@@ -309,6 +310,23 @@ func executionPolicy(in *Inputs, deps engine.Deps, repo string) (string, bool) {
 		policyStatement{Sid: "WriteLogs", Effect: "Allow", Action: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resource: []string{logARN + ":*"}},
 		policyStatement{Sid: "ReadAdminSecret", Effect: "Allow", Action: []string{"secretsmanager:GetSecretValue"}, Resource: []string{secret.ARN}},
 	)
+	var named []string
+	for _, key := range secretRefKeys(in) {
+		rec := deps.Get(key)
+		if rec == nil || rec.ARN == "" {
+			return "", false
+		}
+		if !slices.Contains(named, rec.ARN) {
+			named = append(named, rec.ARN)
+		}
+	}
+	if len(named) > 0 {
+		// The full ARNs found, random suffix and all: IAM matches them exactly. A secret
+		// under a customer KMS key also needs kms:Decrypt for this role in the key's
+		// policy, which is the key owner's to grant.
+		stmts = append(stmts, policyStatement{Sid: "ReadServiceSecrets", Effect: "Allow",
+			Action: []string{"secretsmanager:GetSecretValue"}, Resource: slices.Sorted(slices.Values(named))})
+	}
 	return policyJSON(stmts...), true
 }
 

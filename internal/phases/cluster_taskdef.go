@@ -2,6 +2,8 @@ package phases
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -51,7 +53,8 @@ type taskDef struct {
 func (r *taskDef) Key() string  { return keyTaskDef }
 func (r *taskDef) Type() string { return "ecs:task-definition" }
 func (r *taskDef) DependsOn() []string {
-	return append([]string{keyExecRole, keyTaskRole, keySecretAdmin, keyLogGroup}, imageDeps(r.in)...)
+	deps := append([]string{keyExecRole, keyTaskRole, keySecretAdmin, keyLogGroup}, secretRefKeys(r.in)...)
+	return append(deps, imageDeps(r.in)...)
 }
 
 func taskFamily(in *Inputs) string { return in.prefix() }
@@ -153,6 +156,10 @@ func (r *taskDef) render(deps engine.Deps, image string) (*ecs.RegisterTaskDefin
 	if exec == nil || task == nil || secret == nil || logs == nil {
 		return nil, false
 	}
+	secrets, ok := containerSecrets(r.in, deps, secret.ARN)
+	if !ok {
+		return nil, false
+	}
 	svc := r.in.Config.Service
 	port := int32(svc.ContainerPort)
 	health := fmt.Sprintf("import urllib.request;urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=3)", port, svc.HealthCheckPath)
@@ -171,10 +178,9 @@ func (r *taskDef) render(deps engine.Deps, image string) (*ecs.RegisterTaskDefin
 		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(port), Protocol: ecstypes.TransportProtocolTcp}},
 		// By reference only: ECS reads the values at task start with the execution
 		// role; they never appear in the definition.
-		Secrets: []ecstypes.Secret{
-			{Name: aws.String(envAdminPass), ValueFrom: aws.String(secret.ARN + ":" + envAdminPass + "::")},
-			{Name: aws.String(envAdminUser), ValueFrom: aws.String(secret.ARN + ":" + envAdminUser + "::")},
-		},
+		Secrets:          secrets,
+		Environment:      containerEnv(r.in),
+		Command:          r.in.Config.Service.Command,
 		LogConfiguration: logOptions(containerName),
 		// The slim image has no curl: Python itself asks the unauthenticated health
 		// endpoint, and urlopen raises (exit 1) on an error or a non-2xx answer.
@@ -190,10 +196,10 @@ func (r *taskDef) render(deps engine.Deps, image string) (*ecs.RegisterTaskDefin
 	containers := []ecstypes.ContainerDefinition{app}
 	if r.in.Config.Observability.Tracing {
 		// The app exports OTLP/HTTP to the collector on the task's loopback (api/tracing.py).
-		containers[0].Environment = []ecstypes.KeyValuePair{
-			{Name: aws.String("FVDEPLOY_TRACING"), Value: aws.String("true")},
-			{Name: aws.String("OTEL_SERVICE_NAME"), Value: aws.String(r.in.prefix())},
-		}
+		containers[0].Environment = append(containers[0].Environment,
+			ecstypes.KeyValuePair{Name: aws.String("FVDEPLOY_TRACING"), Value: aws.String("true")},
+			ecstypes.KeyValuePair{Name: aws.String("OTEL_SERVICE_NAME"), Value: aws.String(r.in.prefix())},
+		)
 		// The collector's reservation comes out of the app's limit: together they must
 		// fit the task.
 		containers[0].Memory = aws.Int32(int32(svc.Memory - collectorMemoryMiB))
@@ -221,6 +227,42 @@ func (r *taskDef) render(deps engine.Deps, image string) (*ecs.RegisterTaskDefin
 		ContainerDefinitions: containers,
 		Tags:                 ecsTags(r.in.tags(keyTaskDef)),
 	}, true
+}
+
+// containerSecrets are the app's secret variables by valueFrom, sorted by name: the admin
+// credentials and service.secrets, each a JSON key (<arn>:KEY::) of the admin secret
+// (secretARN) or of a named one; ok is false while a named one is not found yet.
+func containerSecrets(in *Inputs, deps engine.Deps, secretARN string) ([]ecstypes.Secret, bool) {
+	from := map[string]string{
+		envAdminPass: secretARN + ":" + envAdminPass + "::",
+		envAdminUser: secretARN + ":" + envAdminUser + "::",
+	}
+	for name, ref := range in.Config.Service.Secrets {
+		arn := secretARN
+		if ref.Secret != "" {
+			rec := deps.Get(keySecretRef(ref.Secret))
+			if rec == nil || rec.ARN == "" {
+				return nil, false
+			}
+			arn = rec.ARN
+		}
+		from[name] = arn + ":" + ref.Key + "::"
+	}
+	out := make([]ecstypes.Secret, 0, len(from))
+	for _, name := range slices.Sorted(maps.Keys(from)) {
+		out = append(out, ecstypes.Secret{Name: aws.String(name), ValueFrom: aws.String(from[name])})
+	}
+	return out, true
+}
+
+// containerEnv is service.env, sorted by name; nil when it is empty.
+func containerEnv(in *Inputs) []ecstypes.KeyValuePair {
+	env := in.Config.Service.Env
+	var out []ecstypes.KeyValuePair
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, ecstypes.KeyValuePair{Name: aws.String(name), Value: aws.String(env[name])})
+	}
+	return out
 }
 
 func (r *taskDef) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
@@ -360,7 +402,9 @@ func renderTaskDef(td *ecs.RegisterTaskDefinitionInput) []renderedField {
 	slices.Sort(secrets)
 	var env []string
 	for _, e := range c.Environment {
-		env = append(env, aws.ToString(e.Name)) // names only: a value is nobody's business in a plan
+		// A digest of the value: a plan shows which variable changed, never what it holds.
+		sum := sha256.Sum256([]byte(aws.ToString(e.Value)))
+		env = append(env, aws.ToString(e.Name)+"="+hex.EncodeToString(sum[:6]))
 	}
 	slices.Sort(env)
 	essential := c.Essential == nil || *c.Essential
@@ -385,11 +429,20 @@ func renderTaskDef(td *ecs.RegisterTaskDefinitionInput) []renderedField {
 		renderedField{"container.ports", strings.Join(ports, ",")},
 		renderedField{"container.secrets", strings.Join(secrets, ",")},
 		renderedField{"container.environment", strings.Join(env, ",")},
+		renderedField{"container.command", commandText(c.Command)},
 		renderedField{"container.log_driver", logDriver},
 		renderedField{"container.log_options", logOpts},
 		renderedField{"container.health_check", health},
 		renderedField{"container.readonly_root_filesystem", strconv.FormatBool(aws.ToBool(c.ReadonlyRootFilesystem))},
 	)
+}
+
+// commandText renders a container command, "" for none (the image's CMD).
+func commandText(cmd []string) string {
+	if len(cmd) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%q", cmd)
 }
 
 func diffRendered(live, want []renderedField) []engine.Change {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math/big"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -18,10 +19,22 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
-// declareSecrets is the secrets phase: the admin credentials the service checks, kept in
-// Secrets Manager and handed to the tasks by ECS, never written anywhere else.
+// declareSecrets is the secrets phase: the admin credentials the service checks (and the
+// values service.secrets keeps beside them), kept in Secrets Manager and handed to the
+// tasks by ECS, never written anywhere else; and the existing secrets service.secrets
+// names, found so that the tasks and the execution role can name their ARNs.
 func declareSecrets(in *Inputs) ([]engine.Resource, error) {
-	return []engine.Resource{&adminSecret{in: in, api: in.AWS.SecretsManager()}}, nil
+	api := in.AWS.SecretsManager()
+	out := []engine.Resource{&adminSecret{in: in, api: api}}
+	for _, id := range namedSecrets(in) {
+		out = append(out, &secretRef{in: in, api: api, id: id})
+	}
+	return out, nil
+}
+
+// secretsResources has a resource of each type the phase can declare, for deleting.
+func secretsResources(in *Inputs) []engine.Resource {
+	return []engine.Resource{&secretRef{in: in}}
 }
 
 type secretAPI interface {
@@ -46,10 +59,11 @@ const (
 
 	// The words plan shows for a value change: never the value itself.
 	sensitiveFrom = "(sensitive)"
-	sensitiveTo   = "(sensitive, from ADMIN_USER/ADMIN_PASS)"
 )
 
-// adminSecret is the secret <app>-<env>-admin holding {"ADMIN_USER": .., "ADMIN_PASS": ..}.
+// adminSecret is the secret <app>-<env>-admin holding {"ADMIN_USER": .., "ADMIN_PASS": ..},
+// and the keys of service.secrets that name no secret, each from the deployer's variable
+// of the key's name.
 // Its value is read only to compare it with values the user gave explicitly; state holds
 // its name and ARN, nothing more.
 type adminSecret struct {
@@ -66,28 +80,103 @@ func adminSecretName(in *Inputs) string { return in.prefix() + "-admin" }
 // adminCreds is the secret's value. It has no String method on purpose, and nothing
 // formats it: the only place it goes is the SecretString of an API call.
 type adminCreds struct {
-	User string `json:"ADMIN_USER"`
-	Pass string `json:"ADMIN_PASS"`
+	User, Pass string
+	// Extra are the other keys, service.secrets' values among them.
+	Extra map[string]string
 }
 
 func (c adminCreds) secretString() (string, error) {
-	b, err := json.Marshal(c)
+	m := maps.Clone(c.Extra)
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[envAdminUser], m[envAdminPass] = c.User, c.Pass
+	b, err := json.Marshal(m)
 	if err != nil {
 		return "", errors.New("encoding the admin credentials failed") // never wrap: it could quote the value
 	}
 	return string(b), nil
 }
 
-// fromEnv overlays the credentials given in ADMIN_USER / ADMIN_PASS on c.
+// parseAdminCreds reads a stored value; what is not a JSON object of strings reads as
+// empty credentials, which then differ from anything wanted.
+func parseAdminCreds(s string) adminCreds {
+	var m map[string]any
+	if json.Unmarshal([]byte(s), &m) != nil {
+		return adminCreds{}
+	}
+	var c adminCreds
+	for k, v := range m {
+		str, _ := v.(string)
+		switch k {
+		case envAdminUser:
+			c.User = str
+		case envAdminPass:
+			c.Pass = str
+		default:
+			if c.Extra == nil {
+				c.Extra = map[string]string{}
+			}
+			c.Extra[k] = str
+		}
+	}
+	return c
+}
+
+func (c adminCreds) equal(o adminCreds) bool {
+	return c.User == o.User && c.Pass == o.Pass && maps.Equal(c.Extra, o.Extra)
+}
+
+// storedKeys are the keys of the admin secret that service.secrets reads and up stores
+// from the deployer's variables of the same names, sorted.
+func storedKeys(in *Inputs) []string {
+	var keys []string
+	for _, ref := range in.Config.Service.Secrets {
+		if ref.Secret == "" && ref.Key != envAdminUser && ref.Key != envAdminPass && !slices.Contains(keys, ref.Key) {
+			keys = append(keys, ref.Key)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// fromVars names the variables the admin secret's value comes from.
+func fromVars(in *Inputs) string {
+	return strings.Join(append([]string{envAdminUser, envAdminPass}, storedKeys(in)...), "/")
+}
+
+// fromEnv overlays the values given in ADMIN_USER / ADMIN_PASS and the stored keys'
+// variables on c.
 func (r *adminSecret) fromEnv(c adminCreds) (adminCreds, bool) {
 	user, pass := r.in.Getenv(envAdminUser), r.in.Getenv(envAdminPass)
+	given := user != "" || pass != ""
 	if user != "" {
 		c.User = user
 	}
 	if pass != "" {
 		c.Pass = pass
 	}
-	return c, user != "" || pass != ""
+	c.Extra = maps.Clone(c.Extra)
+	for _, k := range storedKeys(r.in) {
+		if v := r.in.Getenv(k); v != "" {
+			if c.Extra == nil {
+				c.Extra = map[string]string{}
+			}
+			c.Extra[k], given = v, true
+		}
+	}
+	return c, given
+}
+
+// missingKey is an error when a stored key has no value, given or stored: the tasks
+// could not start without it.
+func (r *adminSecret) missingKey(c adminCreds) error {
+	for _, k := range storedKeys(r.in) {
+		if _, ok := c.Extra[k]; !ok {
+			return fmt.Errorf("secret %s has no %s, which service.secrets reads: set %s in the environment of up to store it", adminSecretName(r.in), k, k)
+		}
+	}
+	return nil
 }
 
 func (r *adminSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
@@ -99,15 +188,20 @@ func (r *adminSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resour
 	if found == nil {
 		return nil, nil
 	}
-	// The stored value is read only when the user gave values to compare it with: a
-	// plain `up` never touches, or even reads, the credentials.
-	if _, given := r.fromEnv(adminCreds{}); given {
+	// The stored value is read only when the user gave values to compare it with, or
+	// service.secrets needs keys in it: a plain `up` never touches, or even reads, the
+	// credentials.
+	if _, given := r.fromEnv(adminCreds{}); given || len(storedKeys(r.in)) > 0 {
 		cur, err := readAdminCreds(ctx, r.api, found.Record.ARN)
 		if err != nil {
 			return nil, err
 		}
-		if want, _ := r.fromEnv(cur); want != cur {
-			found.Changes = append(found.Changes, engine.Change{Field: "value", From: sensitiveFrom, To: sensitiveTo})
+		want, _ := r.fromEnv(cur)
+		if err := r.missingKey(want); err != nil {
+			return nil, err
+		}
+		if !want.equal(cur) {
+			found.Changes = append(found.Changes, engine.Change{Field: "value", From: sensitiveFrom, To: "(sensitive, from " + fromVars(r.in) + ")"})
 		}
 	}
 	return found, nil
@@ -167,8 +261,8 @@ func AdminCredentials(ctx context.Context, api SecretReader, secretARN string) (
 	if err != nil {
 		return "", "", fmt.Errorf("reading the admin credentials from secret %s: %w", secretARN, err)
 	}
-	var c adminCreds
-	if json.Unmarshal([]byte(aws.ToString(out.SecretString)), &c) != nil || c.User == "" || c.Pass == "" {
+	c := parseAdminCreds(aws.ToString(out.SecretString))
+	if c.User == "" || c.Pass == "" {
 		return "", "", fmt.Errorf("secret %s does not hold {%q, %q}: run `fvdeploy up` to repair it", secretARN, envAdminUser, envAdminPass)
 	}
 	return c.User, c.Pass, nil
@@ -181,11 +275,7 @@ func readAdminCreds(ctx context.Context, api secretAPI, id string) (adminCreds, 
 	if err != nil {
 		return adminCreds{}, fmt.Errorf("reading the value of secret %s: %w", id, err)
 	}
-	var c adminCreds
-	if json.Unmarshal([]byte(aws.ToString(out.SecretString)), &c) != nil {
-		return adminCreds{}, nil
-	}
-	return c, nil
+	return parseAdminCreds(aws.ToString(out.SecretString)), nil
 }
 
 func (r *adminSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
@@ -198,6 +288,9 @@ func (r *adminSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resourc
 		return adoptSecret(ctx, r.in, r.api, r, d)
 	}
 	creds, _ := r.fromEnv(adminCreds{User: defaultAdminUser})
+	if err := r.missingKey(creds); err != nil {
+		return nil, err
+	}
 	generated := false
 	if creds.Pass == "" {
 		if creds.Pass, err = newPassword(); err != nil {
@@ -264,7 +357,10 @@ func (r *adminSecret) Update(ctx context.Context, _ engine.Deps, found *engine.F
 				return nil, err
 			}
 			want, _ := r.fromEnv(cur)
-			if want == cur {
+			if err := r.missingKey(want); err != nil {
+				return nil, err
+			}
+			if want.equal(cur) {
 				continue
 			}
 			if want.User == "" {
@@ -273,7 +369,7 @@ func (r *adminSecret) Update(ctx context.Context, _ engine.Deps, found *engine.F
 			if err := putAdminCreds(ctx, r.api, arn, want); err != nil {
 				return nil, err
 			}
-			r.in.Progress("stored the admin credentials given in ADMIN_USER/ADMIN_PASS in secret %s; running tasks keep the old ones until the service rolls", found.Record.ID)
+			r.in.Progress("stored the values given in %s in secret %s; running tasks keep the old ones until the service rolls", fromVars(r.in), found.Record.ID)
 		}
 	}
 	rec := found.Record
@@ -360,3 +456,76 @@ func secretTags(tags map[string]string) []smtypes.Tag {
 	}
 	return out
 }
+
+// namedSecrets are the existing secrets service.secrets names (name or ARN as given),
+// sorted, each once.
+func namedSecrets(in *Inputs) []string {
+	var ids []string
+	for _, ref := range in.Config.Service.Secrets {
+		if ref.Secret != "" && !slices.Contains(ids, ref.Secret) {
+			ids = append(ids, ref.Secret)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// keySecretRef is the key of the existing secret id names.
+func keySecretRef(id string) string { return "secrets/ref/" + id }
+
+// secretRefKeys are the keys of every named secret, for what depends on them.
+func secretRefKeys(in *Inputs) []string {
+	var keys []string
+	for _, id := range namedSecrets(in) {
+		keys = append(keys, keySecretRef(id))
+	}
+	return keys
+}
+
+// secretRef is an existing secret that service.secrets names. It is someone else's: found,
+// never created, changed or deleted. Its record holds the full ARN, which the task
+// definition's valueFrom with a JSON key and the execution role's policy need.
+type secretRef struct {
+	in  *Inputs
+	api secretAPI
+	id  string // name or ARN, as configured
+}
+
+func (r *secretRef) Key() string         { return keySecretRef(r.id) }
+func (r *secretRef) Type() string        { return "secretsmanager:secret-ref" }
+func (r *secretRef) DependsOn() []string { return nil }
+
+func (r *secretRef) Find(ctx context.Context, _ engine.Deps, _ *state.Resource) (*engine.Found, error) {
+	// Always by the configured id: a secret deleted and made again has a new ARN.
+	out, err := r.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.id)})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describing secret %s (service.secrets): %w", r.id, err)
+	}
+	if out.DeletedDate != nil {
+		return nil, nil
+	}
+	return &engine.Found{Record: state.Resource{ID: aws.ToString(out.Name), ARN: aws.ToString(out.ARN)}}, nil
+}
+
+// Create only finds the secret again: fvdeploy does not make the secrets it is told exist.
+func (r *secretRef) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	found, err := r.Find(ctx, deps, nil)
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, fmt.Errorf("secret %s, which service.secrets names, does not exist (or is scheduled for deletion) in %s: create it first", r.id, r.in.Region)
+	}
+	return &found.Record, nil
+}
+
+func (r *secretRef) Update(_ context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
+	rec := found.Record
+	return &rec, nil
+}
+
+// Delete leaves the secret: it is not fvdeploy's.
+func (r *secretRef) Delete(context.Context, *state.Resource) error { return nil }

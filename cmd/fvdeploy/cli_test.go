@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,6 +59,13 @@ func TestUsageAndInputErrors(t *testing.T) {
 			args: []string{"deploy"}, wantCode: 2, yaml: "image:\n  platform: linux/386\n",
 			wantErr: []string{`fvdeploy.yaml:2: image.platform: "linux/386": want linux/amd64 or linux/arm64`},
 		},
+		"completion for an unknown shell": {
+			args: []string{"completion", "tcsh"}, wantCode: 2,
+			wantErr: []string{`unknown command "tcsh" for "fvdeploy completion" (want bash, fish, powershell, zsh)`},
+		},
+		"unknown secrets subcommand": {
+			args: []string{"secrets", "show"}, wantCode: 2, wantErr: []string{`unknown command "show" for "fvdeploy secrets"`},
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -92,15 +103,76 @@ func TestHelpShowsExamples(t *testing.T) {
 	}
 }
 
+// With --output json, stdout is one JSON document and stderr JSON lines only, ending
+// with the error and the summary: the SDK's own warnings and the error are events too.
 func TestJSONErrorsStayParseable(t *testing.T) {
-	res := newCLI(t).Run(t, "up", "--env", "nope", "--output", "json")
-	var out struct {
-		Error    string `json:"error"`
-		ExitCode int    `json:"exit_code"`
+	// An instance metadata service that refuses IMDSv2 tokens: the SDK, finding no
+	// other credentials, warns that it falls back to IMDSv1, then finds none there either.
+	imds := httptest.NewServer(http.NotFoundHandler())
+	defer imds.Close()
+	noCredentials := map[string]string{
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+		"AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.URL,
 	}
-	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || out.ExitCode != 2 || !strings.Contains(out.Error, "--env") {
-		t.Errorf("stdout %q is not the JSON error (%v)", res.Stdout, err)
+	tests := map[string]struct {
+		args     []string
+		env      map[string]string
+		wantCode int
+		wantErr  string
+		wantLog  string
+	}{
+		"bad flag":       {args: []string{"up", "--env", "nope"}, wantCode: 2, wantErr: "--env"},
+		"no credentials": {args: []string{"status"}, env: noCredentials, wantCode: 2, wantErr: "none found", wantLog: "falling back to IMDSv1"},
+		"no region": {
+			args: []string{"plan"}, env: map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": ""},
+			wantCode: 2, wantErr: "no AWS region",
+		},
 	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := newCLI(t)
+			maps.Copy(c.Env, tc.env)
+			res := c.Run(t, append(tc.args, "--output", "json")...)
+			if res.Code != tc.wantCode {
+				t.Errorf("exit %d, want %d", res.Code, tc.wantCode)
+			}
+			var out struct {
+				Error    string `json:"error"`
+				ExitCode int    `json:"exit_code"`
+			}
+			if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || out.ExitCode != tc.wantCode || !strings.Contains(out.Error, tc.wantErr) {
+				t.Errorf("stdout %q is not the JSON error (%v)", res.Stdout, err)
+			}
+			events := jsonLines(t, res.Stderr)
+			if n := len(events); n < 2 || events[n-2]["event"] != "error" || events[n-1]["event"] != "summary" {
+				t.Fatalf("stderr does not end with the error and the summary:\n%s", res.Stderr)
+			}
+			if ev := events[len(events)-2]; ev["exit_code"] != float64(tc.wantCode) || !strings.Contains(ev["message"].(string), tc.wantErr) {
+				t.Errorf("error event %v", ev)
+			}
+			if tc.wantLog != "" && !slices.ContainsFunc(events, func(ev map[string]any) bool {
+				msg, _ := ev["message"].(string)
+				return ev["event"] == "log" && strings.Contains(msg, tc.wantLog)
+			}) {
+				t.Errorf("no log event with %q:\n%s", tc.wantLog, res.Stderr)
+			}
+		})
+	}
+}
+
+// jsonLines parses every line of s as a JSON object, failing on any other line.
+func jsonLines(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var events []map[string]any
+	for line := range strings.Lines(s) {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Errorf("stderr line is not JSON: %q", line)
+			continue
+		}
+		events = append(events, ev)
+	}
+	return events
 }
 
 func TestStatusAgainstTheEmulator(t *testing.T) {
@@ -113,6 +185,13 @@ func TestStatusAgainstTheEmulator(t *testing.T) {
 	var st statusJSON
 	if err := json.Unmarshal([]byte(res.Stdout), &st); err != nil {
 		t.Fatalf("status --output json is not JSON: %v\n%s", err, res.Stdout)
+	}
+	// The summary counts the whole run in seconds: status's dozens of calls to the
+	// emulator take well over 10 ms (a duration in hours, or from the renderer's first
+	// use, would not).
+	events := jsonLines(t, res.Stderr)
+	if d, ok := events[len(events)-1]["duration_s"].(float64); !ok || d < 0.01 || d > 3600 {
+		t.Errorf("summary duration_s %v, want the run's seconds:\n%s", events[len(events)-1], res.Stderr)
 	}
 	if st.Account != "123456789012" || st.Region != "us-east-1" || st.Env != "prod" || st.App != "fastapi-vars" || len(st.Resources) == 0 {
 		t.Errorf("status = %+v", st)
@@ -130,27 +209,41 @@ func TestStatusAgainstTheEmulator(t *testing.T) {
 
 func TestCredentialProblemsAreExplained(t *testing.T) {
 	tests := map[string]struct {
-		env  map[string]string
-		want string
+		env      map[string]string
+		args     []string
+		want     string
+		wantCode int
 	}{
-		"no credentials":        {env: map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, want: "none found (set AWS_PROFILE"},
-		"unreachable endpoint":  {env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, want: "the STS endpoint is unreachable"},
-		"no region anywhere":    {env: map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}, want: "no AWS region: pass --region"},
-		"region flag validated": {env: map[string]string{}, want: "region"},
+		"no credentials":       {env: map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, want: "none found (set AWS_PROFILE", wantCode: 2},
+		"unreachable endpoint": {env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, want: "the STS endpoint is unreachable", wantCode: 1},
+		"no region anywhere":   {env: map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}, want: "no AWS region: pass --region", wantCode: 2},
+		// up stops on its preflight, which names the failed checks; still bad input.
+		"up without a region": {
+			env: map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}, args: []string{"up", "--image", stackImage},
+			want: "region: none configured", wantCode: 2,
+		},
+		"up without credentials": {
+			env: map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, args: []string{"up", "--image", stackImage},
+			want: "credentials: checking AWS credentials: none found", wantCode: 2,
+		},
+		// doctor reports them as failed checks: any fail exits 1.
+		"doctor without credentials": {
+			env: map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, args: []string{"doctor", "--image", stackImage},
+			want: "none found", wantCode: 1,
+		},
+		"region flag validated": {args: []string{"status", "--region", "mars"}, want: "region", wantCode: 2},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			c := newCLI(t)
-			for k, v := range tc.env {
-				c.Env[k] = v
+			maps.Copy(c.Env, tc.env)
+			args := tc.args
+			if args == nil {
+				args = []string{"status"}
 			}
-			args := []string{"status", "--timeout", "20s"}
-			if name == "region flag validated" {
-				args = append(args, "--region", "mars")
-			}
-			res := c.Run(t, args...)
-			if res.Code == 0 || !strings.Contains(res.Stderr, tc.want) {
-				t.Errorf("exit %d, want failure mentioning %q:\n%s", res.Code, tc.want, res.Stderr)
+			res := c.Run(t, append(args, "--timeout", "20s")...)
+			if res.Code != tc.wantCode || !strings.Contains(res.Stdout+res.Stderr, tc.want) {
+				t.Errorf("exit %d, want %d mentioning %q:\nstdout:\n%s\nstderr:\n%s", res.Code, tc.wantCode, tc.want, res.Stdout, res.Stderr)
 			}
 		})
 	}

@@ -83,15 +83,33 @@ func renderDoctor(w io.Writer, r *doctor.Report) {
 	fmt.Fprintf(w, "%d ok, %d warnings, %d failed.\n", counts[doctor.OK], counts[doctor.Warn], counts[doctor.Fail])
 }
 
-// preflightError names the failed checks of a report, for up to stop on.
+// preflightError names the failed checks of a report, for up to stop on. It wraps the
+// errors behind them, so that a missing region or credentials exit 2 as bad input.
 func preflightError(r *doctor.Report) error {
 	failed := r.Failed()
 	if len(failed) == 0 {
 		return nil
 	}
 	lines := make([]string, len(failed))
+	causes := []error{errPreflight}
 	for i, c := range failed {
 		lines[i] = fmt.Sprintf("%s: %s\n    fix: %s", c.Name, c.Detail, c.Fix)
+		if c.Err != nil {
+			causes = append(causes, c.Err)
+		}
 	}
-	return fmt.Errorf("%w, nothing was changed; run `fvdeploy doctor` for every check:\n  %s", errPreflight, strings.Join(lines, "\n  "))
+	return &preflightFailure{
+		msg:    fmt.Sprintf("%v, nothing was changed; run `fvdeploy doctor` for every check:\n  %s", errPreflight, strings.Join(lines, "\n  ")),
+		causes: causes,
+	}
 }
+
+// preflightFailure is a failed preflight: its message lists the checks, and it wraps
+// errPreflight and the errors behind the checks.
+type preflightFailure struct {
+	msg    string
+	causes []error
+}
+
+func (e *preflightFailure) Error() string   { return e.msg }
+func (e *preflightFailure) Unwrap() []error { return e.causes }

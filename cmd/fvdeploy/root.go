@@ -60,6 +60,7 @@ type app struct {
 	stateLoc   string
 	output     string
 	yes        bool
+	verbose    bool
 	timeout    time.Duration
 	traceCalls string
 	recorder   *awsclients.Recorder
@@ -67,6 +68,8 @@ type app struct {
 	cfg *config.Config
 	// emitted records that the command's result document went to stdout.
 	emitted bool
+	// began is when the invocation started: the summary's duration counts from it.
+	began time.Time
 
 	progressOnce sync.Once
 	prog         *progress.Renderer
@@ -78,6 +81,7 @@ func (a *app) workspaceOptions() workspace.Options {
 	return workspace.Options{
 		Env: a.env, ConfigPath: a.configPath, Region: a.region, Registry: a.registry, Profile: a.profile,
 		StateLocation: a.stateLoc, Version: version, Recorder: a.recorder,
+		Log: func(level, msg string) { a.progress().Log("AWS SDK", level, msg) },
 	}
 }
 
@@ -95,7 +99,7 @@ func (a *app) progressf(format string, args ...any) {
 // once the --output flag is known.
 func (a *app) progress() *progress.Renderer {
 	a.progressOnce.Do(func() {
-		a.prog = progress.New(a.err, progress.DetectMode(a.err, a.json(), os.Getenv), nil)
+		a.prog = progress.New(a.err, progress.DetectMode(a.err, a.json(), os.Getenv), a.began, nil)
 	})
 	return a.prog
 }
@@ -166,6 +170,7 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 state lock held.`,
 	f.StringVar(&a.stateLoc, "state", "", "state location: a local folder (default .fvdeploy) or s3://bucket/prefix; env E's state is E.json there")
 	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	f.BoolVarP(&a.yes, "yes", "y", false, "answer yes to confirmations (required for destroy without a terminal)")
+	f.BoolVarP(&a.verbose, "verbose", "v", false, "end with every resource or check, unchanged and passed ones too, not only what changed or failed")
 	f.DurationVar(&a.timeout, "timeout", 45*time.Minute, "give up after this long (0 for no limit)")
 	f.StringVar(&a.traceCalls, "trace-calls", "", "write every AWS API call made to this file, one JSON object per line")
 	_ = f.MarkHidden("trace-calls")
@@ -174,12 +179,37 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 state lock held.`,
 		newUpCmd(a), newPlanCmd(a), newPhaseCmd(a), newBuildCmd(a), newDeployCmd(a), newRollbackCmd(a), newValidateCmd(a),
 		newStatusCmd(a), newDiagramCmd(a), newDoctorCmd(a), newLogsCmd(a), newDestroyCmd(a), newUnlockCmd(a), newSecretsCmd(a), newVersionCmd(a),
 	)
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() {
+			requireSubcommand(c)
+		}
+	}
 	return root
+}
+
+// requireSubcommand makes a command that only groups others (completion, secrets) refuse
+// an unknown subcommand with exit 2; cobra would print the help and exit 0. Alone, it
+// still shows the help.
+func requireSubcommand(cmd *cobra.Command) {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		var names []string
+		for _, c := range cmd.Commands() {
+			if c.IsAvailableCommand() {
+				names = append(names, c.Name())
+			}
+		}
+		return usagef("unknown command %q for %q (want %s)", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+	}
 }
 
 // run executes one command line and returns the process exit code.
 func run(ctx context.Context, args []string, s streams) int {
-	a := &app{streams: s, recorder: &awsclients.Recorder{}}
+	a := &app{streams: s, recorder: &awsclients.Recorder{}, began: time.Now()}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -194,8 +224,9 @@ func run(ctx context.Context, args []string, s streams) int {
 	if cmd, _, ferr := root.Find(args); ferr == nil && cmd != nil {
 		command = strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
 	}
-	a.progress().Summary(command, err == nil)
+	p := a.progress()
 	if err == nil {
+		p.Summary(command, true)
 		return exitOK
 	}
 	code := exitCode(err)
@@ -204,10 +235,11 @@ func run(ctx context.Context, args []string, s streams) int {
 	if a.json() && !a.emitted {
 		_ = json.NewEncoder(a.out).Encode(map[string]any{"error": err.Error(), "exit_code": code})
 	}
-	fmt.Fprintln(a.err, "Error:", err)
-	if code == exitUsage && isCobraUsage(err) {
+	p.Error(err, code)
+	if code == exitUsage && isCobraUsage(err) && !a.json() {
 		fmt.Fprintln(a.err, "Run 'fvdeploy --help' for usage.")
 	}
+	p.Summary(command, false)
 	return code
 }
 
@@ -218,7 +250,9 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &held):
 		return exitLockHeld
-	case errors.As(err, &usage), errors.Is(err, config.ErrInvalid), errors.As(err, &unknownPhase), isCobraUsage(err):
+	case errors.As(err, &usage), errors.Is(err, config.ErrInvalid), errors.As(err, &unknownPhase), isCobraUsage(err),
+		// Where to deploy and as whom are input too: the message says what to set.
+		errors.Is(err, awsclients.ErrNoRegion), errors.Is(err, awsclients.ErrNoCredentials):
 		return exitUsage
 	}
 	return exitFailed

@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 )
@@ -47,6 +48,9 @@ type Options struct {
 	Version string
 	// Recorder, when set, sees every API call made (see Recorder).
 	Recorder *Recorder
+	// Log receives the SDK's own log lines (level "warn" or "debug"), which it would
+	// otherwise print on stderr in its own format; nil drops them.
+	Log func(level, msg string)
 }
 
 // Clients holds one aws.Config and the service clients built from it.
@@ -57,6 +61,9 @@ type Clients struct {
 // ErrNoRegion means neither a flag, the environment nor the profile named a region.
 var ErrNoRegion = errors.New("no AWS region: pass --region, set AWS_REGION, or set region in your AWS profile or fvdeploy.yaml")
 
+// ErrNoCredentials means the SDK's default chain found no credentials.
+var ErrNoCredentials = errors.New("none found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`)")
+
 // Load resolves credentials and region through the SDK's default chain (environment,
 // shared config and SSO profiles, web identity/OIDC, instance roles), with adaptive
 // retries so that throttling slows fvdeploy down instead of failing it.
@@ -64,6 +71,7 @@ func Load(ctx context.Context, opts Options) (*Clients, error) {
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithRetryMode(aws.RetryModeAdaptive),
 		config.WithRetryMaxAttempts(10),
+		config.WithLogger(sdkLogger(opts.Log)),
 	}
 	if opts.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
@@ -87,6 +95,17 @@ func Load(ctx context.Context, opts Options) (*Clients, error) {
 		cfg.APIOptions = append(cfg.APIOptions, opts.Recorder.middleware)
 	}
 	return &Clients{Config: cfg}, nil
+}
+
+// sdkLogger hands the SDK's log lines to log, so that they reach the user through
+// fvdeploy's progress display (JSON events under --output json) instead of raw stderr.
+func sdkLogger(log func(level, msg string)) logging.Logger {
+	if log == nil {
+		return logging.Nop{}
+	}
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		log(strings.ToLower(string(c)), fmt.Sprintf(format, v...))
+	})
 }
 
 // Identity is who the credentials belong to.
@@ -114,7 +133,7 @@ func explainIdentityError(err error) error {
 	switch {
 	case strings.Contains(msg, "failed to retrieve credentials"), strings.Contains(msg, "no EC2 IMDS role found"),
 		strings.Contains(msg, "failed to refresh cached credentials"):
-		return fmt.Errorf("checking AWS credentials: none found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`): %w", err)
+		return fmt.Errorf("checking AWS credentials: %w: %w", ErrNoCredentials, err)
 	case errors.As(err, &opErr), errors.As(err, &netErr):
 		return fmt.Errorf("checking AWS credentials: the STS endpoint is unreachable (check your network, or AWS_ENDPOINT_URL if you set it): %w", err)
 	}

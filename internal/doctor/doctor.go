@@ -42,6 +42,9 @@ type Check struct {
 	Detail string `json:"detail"`
 	// Fix says what to do when the status is not ok.
 	Fix string `json:"fix,omitempty"`
+	// Err is the error behind a failure, when one is known (awsclients.ErrNoRegion, say),
+	// so that a command stopping on the report can tell bad input from a failure.
+	Err error `json:"-"`
 }
 
 // Report is every check, in the order they ran.
@@ -118,6 +121,7 @@ func checkAWS(ctx context.Context, r *Report, opts Options) *workspace.Workspace
 	switch {
 	case errors.Is(err, awsclients.ErrNoRegion):
 		r.add("region", Fail, "none configured", "pass --region, set AWS_REGION, or set region in fvdeploy.yaml or your AWS profile")
+		r.Checks[len(r.Checks)-1].Err = err
 		r.add("credentials", Fail, "not checked without a region", "set a region first")
 		return nil
 	case err != nil:
@@ -130,6 +134,7 @@ func checkAWS(ctx context.Context, r *Report, opts Options) *workspace.Workspace
 	if err != nil {
 		r.add("credentials", Fail, err.Error(),
 			"set AWS_PROFILE (and run `aws sso login` for an SSO profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; in GitHub Actions, configure OIDC credentials first")
+		r.Checks[len(r.Checks)-1].Err = err
 		return nil
 	}
 	r.add("credentials", OK, fmt.Sprintf("account %s as %s", id.Account, id.ARN), "")

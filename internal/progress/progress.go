@@ -45,7 +45,7 @@ func DetectMode(w io.Writer, jsonOutput bool, getenv func(string) string) Mode {
 
 // Event is one line of --output json progress.
 type Event struct {
-	Event    string   `json:"event"` // resource, wait, check, note or summary
+	Event    string   `json:"event"` // resource, wait, check, note, log, error or summary
 	Phase    string   `json:"phase,omitempty"`
 	Resource string   `json:"resource,omitempty"`
 	Action   string   `json:"action,omitempty"`
@@ -58,6 +58,8 @@ type Event struct {
 	OK       *bool    `json:"ok,omitempty"`
 	Evidence string   `json:"evidence,omitempty"`
 	Fix      string   `json:"fix,omitempty"`
+	Level    string   `json:"level,omitempty"`     // a log line's level
+	ExitCode *int     `json:"exit_code,omitempty"` // an error's
 	// Summary fields.
 	Command string         `json:"command,omitempty"`
 	Counts  map[string]int `json:"counts,omitempty"`
@@ -86,13 +88,17 @@ type waitSeen struct {
 // read afterwards, not watched.
 const PlainWaitEvery = 30 * time.Second
 
-// New returns a renderer writing to w; now is the clock (nil for the real one).
-func New(w io.Writer, mode Mode, now func() time.Time) *Renderer {
+// New returns a renderer writing to w; now is the clock (nil for the real one), begun
+// when the command started (zero: now), which the summary's duration counts from.
+func New(w io.Writer, mode Mode, begun time.Time, now func() time.Time) *Renderer {
 	if now == nil {
 		now = time.Now
 	}
+	if begun.IsZero() {
+		begun = now()
+	}
 	return &Renderer{w: w, mode: mode, now: now, started: map[string]time.Time{}, lastWait: map[string]waitSeen{},
-		begun: now(), counts: map[string]int{}}
+		begun: begun, counts: map[string]int{}}
 }
 
 // Mode reports how the renderer draws.
@@ -199,6 +205,30 @@ func (r *Renderer) Notef(format string, args ...any) {
 		return
 	}
 	r.line("%s", msg)
+}
+
+// Log passes on a line that a library logged (the AWS SDK's warnings): a log event, or
+// an appended line naming its source.
+func (r *Renderer) Log(source, level, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mode == JSON {
+		r.emit(Event{Event: "log", Level: level, Message: source + ": " + msg})
+		return
+	}
+	r.line("%s %s: %s", source, level, msg)
+}
+
+// Error reports the command's failure and its exit code: an error event, or the
+// "Error: ..." line.
+func (r *Renderer) Error(err error, exitCode int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mode == JSON {
+		r.emit(Event{Event: "error", Message: err.Error(), ExitCode: &exitCode})
+		return
+	}
+	r.line("Error: %v", err)
 }
 
 // Check reports a finished check.

@@ -18,7 +18,7 @@ func (c *clock) now() time.Time { return c.t }
 func story(mode Mode) string {
 	var b bytes.Buffer
 	c := &clock{t: time.Unix(0, 0)}
-	r := New(&b, mode, c.now)
+	r := New(&b, mode, c.t.Add(-time.Second), c.now)
 	r.Start("network/vpc", "create")
 	c.t = c.t.Add(2100 * time.Millisecond)
 	r.Done("network/vpc", "create")
@@ -28,6 +28,8 @@ func story(mode Mode) string {
 	c.t = c.t.Add(PlainWaitEvery)
 	r.Wait("deployment d1", "running 0 of 2")
 	r.Fail("cluster/service", "update", errors.New("updating cluster/service: boom"))
+	r.Log("AWS SDK", "warn", "falling back to IMDSv1")
+	r.Error(errors.New("up: 1 resource failed"), 1)
 	r.Summary("up", false)
 	return b.String()
 }
@@ -37,7 +39,9 @@ func TestPlainAppendsLinesAndRepeatsAWaitSparingly(t *testing.T) {
 	want := "creating network/vpc ...\ncreated network/vpc (2.1s)\n" +
 		"waiting for deployment d1: running 0 of 2 (0s)\n" +
 		"waiting for deployment d1: running 0 of 2 (35s)\n" +
-		"FAILED cluster/service: updating cluster/service: boom\n"
+		"FAILED cluster/service: updating cluster/service: boom\n" +
+		"AWS SDK warn: falling back to IMDSv1\n" +
+		"Error: up: 1 resource failed\n"
 	if got != want {
 		t.Errorf("got:\n%q\nwant:\n%q", got, want)
 	}
@@ -60,7 +64,7 @@ func TestJSONIsOneEventPerLineEndingWithASummary(t *testing.T) {
 		}
 		evs = append(evs, ev)
 	}
-	if len(evs) != 7 {
+	if len(evs) != 9 {
 		t.Fatalf("%d events: %q", len(evs), lines)
 	}
 	if ev := evs[1]; ev.Event != "resource" || ev.Phase != "network" || ev.Resource != "network/vpc" || ev.Action != "create" || ev.Status != "done" || *ev.Duration != 2.1 {
@@ -69,7 +73,15 @@ func TestJSONIsOneEventPerLineEndingWithASummary(t *testing.T) {
 	if ev := evs[5]; ev.Status != "failed" || ev.Error == "" || ev.Phase != "cluster" {
 		t.Errorf("failed event: %+v", ev)
 	}
-	if ev := evs[6]; ev.Event != "summary" || ev.Command != "up" || *ev.OK || ev.Counts["create"] != 1 || ev.Counts["failed"] != 1 {
+	if ev := evs[6]; ev.Event != "log" || ev.Level != "warn" || ev.Message != "AWS SDK: falling back to IMDSv1" {
+		t.Errorf("log event: %+v", ev)
+	}
+	if ev := evs[7]; ev.Event != "error" || ev.Message != "up: 1 resource failed" || ev.ExitCode == nil || *ev.ExitCode != 1 {
+		t.Errorf("error event: %+v", ev)
+	}
+	// The duration counts from when the command began, in seconds: 1 s before the
+	// renderer was made, then 2.1 + 5 + 30 s of work.
+	if ev := evs[8]; ev.Event != "summary" || ev.Command != "up" || *ev.OK || ev.Counts["create"] != 1 || ev.Counts["failed"] != 1 || *ev.Duration != 38.1 {
 		t.Errorf("summary: %+v", ev)
 	}
 }

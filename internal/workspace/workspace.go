@@ -24,6 +24,8 @@ type Options struct {
 	StateLocation string
 	Version       string
 	Recorder      *awsclients.Recorder
+	// Log receives the AWS SDK's own log lines (see awsclients.Options).
+	Log func(level, msg string)
 }
 
 // LoadConfig reads and validates the configuration, applying the --region flag.
@@ -87,7 +89,7 @@ func Clients(ctx context.Context, cfg *config.Config, opts Options) (*awsclients
 	if cfg != nil {
 		region = cfg.Region
 	}
-	return awsclients.Load(ctx, awsclients.Options{Region: region, Profile: opts.Profile, Version: opts.Version, Recorder: opts.Recorder})
+	return awsclients.Load(ctx, awsclients.Options{Region: region, Profile: opts.Profile, Version: opts.Version, Recorder: opts.Recorder, Log: opts.Log})
 }
 
 // Read returns the environment's state without locking (for status and logs); an

@@ -54,6 +54,9 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 				}
 				if len(planned.Items) == 0 {
 					a.progressf("Nothing to destroy: %s has no resources for %s-%s.", ws.Backend.Where(), ws.Config.App, ws.Config.Env)
+					if err := refreshOutputs(ctx, doc, save); err != nil {
+						return err
+					}
 					return a.emitResult(ws, "destroy", planned)
 				}
 				if !a.yes {
@@ -65,8 +68,11 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 						return err
 					}
 				}
-				res, err := eng.Destroy(ctx, nil, doc, save)
+				res, err := eng.Destroy(ctx, nil, doc, withOutputs(save))
 				if err != nil {
+					return err
+				}
+				if err := refreshOutputs(ctx, doc, save); err != nil {
 					return err
 				}
 				if err := a.emitResult(ws, "destroy", res); err != nil {

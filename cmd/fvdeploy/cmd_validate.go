@@ -82,7 +82,7 @@ recovery, failing when it takes longer than --timeout.`,
 			checks := suite.Run(ctx)
 			data := validateJSON{Command: "validate", App: ws.Config.App, Env: ws.Config.Env, URL: url,
 				OK: validate.Failed(checks) == 0, Checks: checks}
-			if err := a.emit(data, func(w io.Writer) { renderValidate(w, data) }); err != nil {
+			if err := a.emit(data, func(w io.Writer) { renderValidate(w, data, a.verbose) }); err != nil {
 				return err
 			}
 			if n := validate.Failed(checks); n > 0 {
@@ -117,12 +117,16 @@ type validateJSON struct {
 	Checks  []validate.Check `json:"checks"`
 }
 
-func renderValidate(w io.Writer, v validateJSON) {
+// renderValidate ends validate: the checks were shown as they finished, so only the
+// failed ones are told again, with their evidence and fix; verbose lists every check.
+func renderValidate(w io.Writer, v validateJSON, verbose bool) {
 	fmt.Fprintf(w, "%s-%s at %s\n", v.App, v.Env, v.URL)
 	for _, c := range v.Checks {
 		mark := "PASS"
 		if !c.OK {
 			mark = "FAIL"
+		} else if !verbose {
+			continue
 		}
 		fmt.Fprintf(w, "  %s %s\n       %s\n", mark, c.Name, c.Evidence)
 		if !c.OK && c.Fix != "" {

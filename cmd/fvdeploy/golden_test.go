@@ -52,8 +52,9 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-// The text and JSON that people and CI read, pinned: plan on an empty account, up,
-// status of the converged environment.
+// The text and JSON that people and CI read, pinned: plan on an empty account, up (its
+// summary; every resource with --verbose), status of the converged environment, plan
+// without --image (a build, in one line), destroy.
 func TestGoldenOutputs(t *testing.T) {
 	c := newCLI(t)
 	args := func(cmd string, extra ...string) []string {
@@ -63,6 +64,9 @@ func TestGoldenOutputs(t *testing.T) {
 	golden(t, "plan-dev.json", mustRun(t, c, args("plan", "--output", "json")...).Stdout)
 	golden(t, "up-dev.txt", mustRun(t, c, args("up")...).Stdout)
 	golden(t, "up-dev-again.json", mustRun(t, c, args("up", "--output", "json")...).Stdout)
+	golden(t, "up-dev-again-verbose.txt", mustRun(t, c, args("up", "--verbose")...).Stdout)
 	golden(t, "status-dev.txt", mustRun(t, c, "status", "--env", "dev").Stdout)
 	golden(t, "status-dev.json", mustRun(t, c, "status", "--env", "dev", "--output", "json").Stdout)
+	golden(t, "plan-dev-build.txt", mustRun(t, c, "plan", "--env", "dev", "--phases", "image,network,secrets,cluster").Stdout)
+	golden(t, "destroy-dev.txt", mustRun(t, c, "destroy", "--env", "dev", "--yes").Stdout)
 }

@@ -194,12 +194,18 @@ func TestImageAndDeployWithRealDocker(t *testing.T) {
 		if res := mustRun(t, c, "plan", "--env", "dev", "--phases", "image,network,secrets,cluster"); !strings.Contains(res.Stdout, "No changes") {
 			t.Errorf("plan after up:\n%s", res.Stdout)
 		}
-		// A change in the context: the plan says the task definition will run the new build.
+		// A change in the context: the plan says in one line that up would build and run
+		// a new image, without listing the build and the task definition as drift.
 		writeFile(t, c.Dir, "hello.txt", "v2\n")
 		commitAll(t, c.Dir, "v2")
 		res = mustRun(t, c, "plan", "--env", "dev", "--phases", "image,network,secrets,cluster")
-		if !strings.Contains(res.Stdout, "image/build") || !strings.Contains(res.Stdout, "container.image") || strings.Contains(res.Stdout, "No changes") {
+		if !strings.Contains(res.Stdout, "No changes: ") || !strings.Contains(res.Stdout, "up would build a new image from the working tree and run it") ||
+			strings.Contains(res.Stdout, "container.image") {
 			t.Errorf("plan after a change:\n%s", res.Stdout)
+		}
+		res = mustRun(t, c, "plan", "--env", "dev", "--phases", "image,network,secrets,cluster", "--output", "json")
+		if !strings.Contains(res.Stdout, `"builds_image": true`) || !strings.Contains(res.Stdout, `"key": "image/build"`) {
+			t.Errorf("plan --output json after a change:\n%s", res.Stdout)
 		}
 	})
 

@@ -58,21 +58,40 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 	}
 	eng.Report = a.report
 	return ws.Locked(ctx, op, func(doc *state.Document, save engine.Saver) error {
-		res, err := eng.Apply(ctx, resources, doc, save)
+		res, err := eng.Apply(ctx, resources, doc, withOutputs(save))
 		if err != nil {
 			return err
 		}
-		if outputs := phases.Outputs(doc); !maps.Equal(outputs, doc.Outputs) {
-			doc.Outputs = outputs
-			if err := save(context.WithoutCancel(ctx), doc); err != nil {
-				return fmt.Errorf("saving outputs: %w", err)
-			}
+		if err := refreshOutputs(ctx, doc, save); err != nil {
+			return err
 		}
 		if err := a.emitResult(ws, op, res); err != nil {
 			return err
 		}
 		return interrupted(ctx, op, a.reportKept(res))
 	})
+}
+
+// withOutputs derives the outputs from the resources in every save, so that state never
+// keeps the URL or image of what is gone, even after an interrupted run.
+func withOutputs(save engine.Saver) engine.Saver {
+	return func(ctx context.Context, doc *state.Document) error {
+		doc.Outputs = phases.Outputs(doc)
+		return save(ctx, doc)
+	}
+}
+
+// refreshOutputs saves the outputs when a walk that saved nothing left them stale.
+func refreshOutputs(ctx context.Context, doc *state.Document, save engine.Saver) error {
+	outputs := phases.Outputs(doc)
+	if maps.Equal(outputs, doc.Outputs) {
+		return nil
+	}
+	doc.Outputs = outputs
+	if err := save(context.WithoutCancel(ctx), doc); err != nil {
+		return fmt.Errorf("saving outputs: %w", err)
+	}
+	return nil
 }
 
 // preflightApply runs the doctor's checks before up or phase changes anything: warnings are
@@ -165,6 +184,9 @@ type resultJSON struct {
 	Cost *cost.Estimate `json:"cost,omitempty"`
 	// CostUnavailable says why there is no estimate (a region missing from the table).
 	CostUnavailable string `json:"cost_unavailable,omitempty"`
+	// BuildsImage says that up (no --image) would build a new image from the work tree and
+	// run it: the items phases.PendingBuild picks out are that, not drift.
+	BuildsImage bool `json:"builds_image,omitempty"`
 }
 
 func newResult(ws *workspace.Workspace, command string, res *engine.Result) resultJSON {
@@ -176,12 +198,13 @@ func newResult(ws *workspace.Workspace, command string, res *engine.Result) resu
 
 func (a *app) emitResult(ws *workspace.Workspace, command string, res *engine.Result) error {
 	data := newResult(ws, command, res)
-	return a.emit(data, func(w io.Writer) { renderResult(w, data, false) })
+	return a.emit(data, func(w io.Writer) { renderResult(w, data, false, a.verbose) })
 }
 
 // emitPlan is the plan and the monthly cost of the environment as configured.
 func (a *app) emitPlan(ws *workspace.Workspace, res *engine.Result) error {
 	data := newResult(ws, "plan", res)
+	data.BuildsImage = slices.ContainsFunc(res.Items, phases.PendingBuild)
 	est, err := cost.Of(ws.Config, ws.Region(), cost.DefaultAssumptions)
 	var noPrices *cost.ErrNoPrices
 	switch {
@@ -193,7 +216,7 @@ func (a *app) emitPlan(ws *workspace.Workspace, res *engine.Result) error {
 		data.Cost = est
 	}
 	return a.emit(data, func(w io.Writer) {
-		renderResult(w, data, true)
+		renderResult(w, data, true, a.verbose)
 		renderCost(w, data)
 	})
 }
@@ -216,11 +239,27 @@ var actionMarks = map[engine.Action]string{
 	engine.Create: "+", engine.Update: "~", engine.Replace: "-/+", engine.Delete: "-", engine.NoOp: " ", engine.Skip: "!",
 }
 
-func renderResult(w io.Writer, r resultJSON, plan bool) {
+// renderResult is the text form of up, phase, destroy and plan. A plan lists every
+// change, since nothing was shown before it; after an apply, whose progress lines named
+// each resource as it went, it is a summary: what changed or failed, with the details,
+// resources without details named once per action and phase. verbose lists every
+// resource, the unchanged too.
+//
+// A plan without --image says in one line that up would build and run a new image,
+// instead of listing the build and what runs it as changes.
+func renderResult(w io.Writer, r resultJSON, plan, verbose bool) {
 	fmt.Fprintf(w, "%s-%s (account %s, %s)\n", r.App, r.Env, r.Account, r.Region)
 	counts := map[engine.Action]int{}
 	failed, kept := 0, 0
+	changed := false
+	// Resources without details, by action and phase, in the order first seen.
+	grouped := map[string][]string{}
+	var groups []string
 	for _, it := range r.Items {
+		if plan && r.BuildsImage && phases.PendingBuild(it) {
+			continue
+		}
+		changed = changed || it.Action != engine.NoOp
 		switch {
 		case errors.Is(it.Err, phases.ErrDataKept):
 			kept++
@@ -229,32 +268,35 @@ func renderResult(w io.Writer, r resultJSON, plan bool) {
 		default:
 			counts[it.Action]++
 		}
-		if it.Action == engine.NoOp && it.Err == nil {
+		if it.Action == engine.NoOp && it.Err == nil && !verbose {
 			continue
 		}
-		mark, word := actionMarks[it.Action], string(it.Action)
-		if it.Action == engine.NoOp {
-			// Only a failure shows an unchanged resource: it could not be found or recorded.
-			mark, word = "!", "failed"
+		detailed := len(it.Changes) > 0 || it.Reason != "" || it.Err != nil && it.Action != engine.Skip
+		if plan || verbose || detailed {
+			renderItem(w, it)
+			continue
 		}
-		fmt.Fprintf(w, "  %-3s %-40s %s\n", mark, it.Key, word)
-		for _, c := range it.Changes {
-			fmt.Fprintf(w, "        %s\n", c)
+		phase, name, _ := strings.Cut(it.Key, "/")
+		g := string(it.Action) + " " + phase
+		if grouped[g] == nil {
+			groups = append(groups, g)
 		}
-		if it.Reason != "" {
-			fmt.Fprintf(w, "        because %s\n", it.Reason)
-		}
-		switch {
-		case errors.Is(it.Err, phases.ErrDataKept):
-			fmt.Fprintf(w, "        kept: %v\n", it.Err)
-		case it.Err != nil && it.Action != engine.Skip:
-			fmt.Fprintf(w, "        error: %v\n", it.Err)
-		}
+		grouped[g] = append(grouped[g], name)
 	}
+	for _, g := range groups {
+		action, phase, _ := strings.Cut(g, " ")
+		renderGroup(w, actionMarks[engine.Action(action)], pastTense[engine.Action(action)]+" in "+phase+": ", grouped[g])
+	}
+	const build = "up would build a new image from the working tree and run it (not drift; plan --image URI compares with an existing image)"
 	switch {
-	case !r.Changed && failed == 0:
+	case !changed && failed == 0 && plan && r.BuildsImage:
+		fmt.Fprintf(w, "No changes: %d resources up to date; %s.\n", counts[engine.NoOp], build)
+	case !changed && failed == 0:
 		fmt.Fprintf(w, "No changes: %d resources up to date.\n", counts[engine.NoOp])
 	case plan:
+		if r.BuildsImage {
+			fmt.Fprintf(w, "  *   %s\n", build)
+		}
 		fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to replace, %d to delete; %d unchanged",
 			counts[engine.Create], counts[engine.Update], counts[engine.Replace], counts[engine.Delete], counts[engine.NoOp])
 		if failed+counts[engine.Skip] > 0 {
@@ -270,6 +312,54 @@ func renderResult(w io.Writer, r resultJSON, plan bool) {
 		}
 		fmt.Fprintln(w, ".")
 	}
+}
+
+var pastTense = map[engine.Action]string{
+	engine.Create: "created", engine.Update: "updated", engine.Replace: "replaced", engine.Delete: "deleted", engine.Skip: "skipped",
+}
+
+// renderItem is one resource's line and its details.
+func renderItem(w io.Writer, it engine.Item) {
+	mark, word := actionMarks[it.Action], string(it.Action)
+	switch {
+	case it.Action == engine.NoOp && it.Err != nil:
+		// Only a failure shows an unchanged resource: it could not be found or recorded.
+		mark, word = "!", "failed"
+	case it.Action == engine.NoOp:
+		word = "unchanged"
+	}
+	fmt.Fprintf(w, "  %-3s %-40s %s\n", mark, it.Key, word)
+	for _, c := range it.Changes {
+		fmt.Fprintf(w, "        %s\n", c)
+	}
+	if it.Reason != "" {
+		fmt.Fprintf(w, "        because %s\n", it.Reason)
+	}
+	switch {
+	case errors.Is(it.Err, phases.ErrDataKept):
+		fmt.Fprintf(w, "        kept: %v\n", it.Err)
+	case it.Err != nil && it.Action != engine.Skip:
+		fmt.Fprintf(w, "        error: %v\n", it.Err)
+	}
+}
+
+// renderGroup names resources on one line after the mark and head, wrapped at 100
+// columns under the first name.
+func renderGroup(w io.Writer, mark, head string, names []string) {
+	line := fmt.Sprintf("  %-3s %s", mark, head)
+	indent := strings.Repeat(" ", len(line))
+	for i, n := range names {
+		sep := ", "
+		if i == len(names)-1 {
+			sep = ""
+		}
+		if i > 0 && len(line)+len(n)+len(sep) > 100 {
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
+			line = indent
+		}
+		line += n + sep
+	}
+	fmt.Fprintln(w, line)
 }
 
 // report passes the engine's events to the progress renderer.

@@ -12,9 +12,10 @@ import (
 func TestRenderResult(t *testing.T) {
 	base := resultJSON{App: "shop", Env: "prod", Account: "123456789012", Region: "eu-west-1"}
 	tests := map[string]struct {
-		items []engine.Item
-		plan  bool
-		want  string
+		items   []engine.Item
+		plan    bool
+		verbose bool
+		want    string
 	}{
 		"plan with every kind of change": {
 			plan: true,
@@ -48,8 +49,45 @@ No changes: 2 resources up to date.
 			want: `shop-prod (account 123456789012, eu-west-1)
   +   network/subnet-a                         create
         error: creating network/subnet-a: boom
-  !   network/alb                              skipped
+  !   skipped in network: alb
 0 created, 0 updated, 0 replaced, 0 deleted; 0 unchanged, 1 failed, 1 skipped.
+`,
+		},
+		// The progress lines named each resource: the summary names those without
+		// details once per action and phase, and details only what has them.
+		"apply summary": {
+			items: []engine.Item{
+				{Key: "network/vpc", Action: engine.NoOp},
+				{Key: "network/subnet-public-a", Action: engine.Create},
+				{Key: "network/subnet-private-a", Action: engine.Create},
+				{Key: "network/sg-alb", Action: engine.Update, Changes: []engine.Change{{Field: "ingress", From: "80", To: "80,443"}}},
+				{Key: "network/subnet-public-b", Action: engine.Create},
+				{Key: "network/subnet-private-b", Action: engine.Create},
+				{Key: "network/route-table-private-a", Action: engine.Create},
+				{Key: "network/route-table-private-b", Action: engine.Create},
+				{Key: "secrets/admin", Action: engine.Create},
+				{Key: "edge/waf", Action: engine.Delete},
+			},
+			want: `shop-prod (account 123456789012, eu-west-1)
+  ~   network/sg-alb                           update
+        ingress: "80" -> "80,443"
+  +   created in network: subnet-public-a, subnet-private-a, subnet-public-b, subnet-private-b,
+                          route-table-private-a, route-table-private-b
+  +   created in secrets: admin
+  -   deleted in edge: waf
+7 created, 1 updated, 0 replaced, 1 deleted; 1 unchanged, 0 failed, 0 skipped.
+`,
+		},
+		"verbose apply lists every resource": {
+			verbose: true,
+			items: []engine.Item{
+				{Key: "network/vpc", Action: engine.NoOp},
+				{Key: "network/alb", Action: engine.Create},
+			},
+			want: `shop-prod (account 123456789012, eu-west-1)
+      network/vpc                              unchanged
+  +   network/alb                              create
+1 created, 0 updated, 0 replaced, 0 deleted; 1 unchanged, 0 failed, 0 skipped.
 `,
 		},
 		"plan with a replace followed by a dependent, a failed lookup and a skipped dependent": {
@@ -79,7 +117,7 @@ Plan: 0 to create, 1 to update, 1 to replace, 0 to delete; 1 unchanged; 1 could 
 			r.Items = tc.items
 			r.Changed = (&engine.Result{Items: tc.items}).Changed()
 			var b strings.Builder
-			renderResult(&b, r, tc.plan)
+			renderResult(&b, r, tc.plan, tc.verbose)
 			if b.String() != tc.want {
 				t.Errorf("got:\n%s\nwant:\n%s", b.String(), tc.want)
 			}

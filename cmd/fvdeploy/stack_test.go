@@ -97,9 +97,20 @@ func TestUpConvergesAndDestroyLeavesNothing(t *testing.T) {
 	if !strings.Contains(res.Stdout, "No changes") {
 		t.Errorf("second up:\n%s", res.Stdout)
 	}
-	res = mustRun(t, c, "plan", "--env", "prod", "--phases", "network,secrets,cluster")
-	if !strings.Contains(res.Stdout, "No changes") {
-		t.Errorf("plan after up:\n%s", res.Stdout)
+	for _, args := range [][]string{{}, {"--image", stackImage}} {
+		res = mustRun(t, c, append([]string{"plan", "--env", "prod", "--phases", "network,secrets,cluster"}, args...)...)
+		if !strings.Contains(res.Stdout, "No changes") {
+			t.Errorf("plan %v after up:\n%s", args, res.Stdout)
+		}
+	}
+	// Without --image, plan says in one line that up would build an image from the work
+	// tree and run it: neither the build nor the task definition is listed as drift. The
+	// repository, never created by an up with --image, is a real change.
+	res = mustRun(t, c, "plan", "--env", "prod", "--phases", "image,network,secrets,cluster")
+	if !strings.Contains(res.Stdout, "up would build a new image from the working tree and run it (not drift") ||
+		strings.Contains(res.Stdout, "image/build") || strings.Contains(res.Stdout, "cluster/taskdef") ||
+		!strings.Contains(res.Stdout, "image/repository") || !strings.Contains(res.Stdout, "Plan: 1 to create, 0 to update") {
+		t.Errorf("plan without --image after up --image:\n%s", res.Stdout)
 	}
 
 	// dev stands beside prod with its own, smaller network.
@@ -112,6 +123,9 @@ func TestUpConvergesAndDestroyLeavesNothing(t *testing.T) {
 	if got := takeInventory(t, "fastapi-vars", "prod"); got != (inventory{}) {
 		t.Errorf("left behind after destroy: %+v", got)
 	}
+	if out := stateOutputs(t, c, "prod"); len(out) != 0 {
+		t.Errorf("state keeps outputs of what was destroyed: %v", out)
+	}
 	assertTeardownOrder(t, res.Stderr)
 	if got, want := takeInventory(t, "fastapi-vars", "dev"), wantStack(1, 1, 1, 2); got != want {
 		t.Errorf("destroying prod touched dev:\n got %+v\nwant %+v", got, want)
@@ -120,6 +134,54 @@ func TestUpConvergesAndDestroyLeavesNothing(t *testing.T) {
 	if !strings.Contains(res.Stderr, "Nothing to destroy") {
 		t.Errorf("second destroy:\n%s", res.Stderr)
 	}
+
+	// A destroy killed as it deletes the load balancer: state keeps the outputs of what
+	// it still records (the ALB's URL), and none of what is gone.
+	proxy := newKillingProxy(t)
+	cmd := c.Command("destroy", "--env", "dev", "--yes")
+	cmd.Env = append(cmd.Env, "AWS_ENDPOINT_URL="+proxy.URL)
+	proxy.mu.Lock()
+	proxy.op = "DeleteLoadBalancer"
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	proxy.pid = cmd.Process.Pid
+	proxy.mu.Unlock()
+	_ = cmd.Wait()
+	recorded, outputs := stateResources(t, c, "dev"), stateOutputs(t, c, "dev")
+	gone := 0
+	for output, key := range map[string]string{"url": "network/alb", "alb_dns": "network/alb", "service": "cluster/service", "image": "cluster/taskdef"} {
+		_, exists := recorded[key]
+		if !exists {
+			gone++
+		}
+		if _, kept := outputs[output]; kept != exists {
+			t.Errorf("after a partial destroy, output %s kept %v but %s in state %v", output, kept, key, exists)
+		}
+	}
+	if _, alb := recorded["network/alb"]; !alb || gone == 0 {
+		t.Fatalf("the partial destroy deleted nothing, or the load balancer (%d of 4 outputs' resources gone)", gone)
+	}
+	mustRun(t, c, "destroy", "--env", "dev", "--yes")
+	if out := stateOutputs(t, c, "dev"); len(out) != 0 {
+		t.Errorf("state keeps outputs after a resumed destroy: %v", out)
+	}
+}
+
+// stateOutputs reads the outputs in the local state of env.
+func stateOutputs(t testing.TB, c *testenv.CLI, env string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(c.Dir, ".fvdeploy", env+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Outputs map[string]string `json:"outputs"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Outputs
 }
 
 // assertTeardownOrder checks, from the progress lines, that each object was deleted only

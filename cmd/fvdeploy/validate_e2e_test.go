@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -118,12 +119,16 @@ func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("validate --security on a fresh up: exit %d\n%s\n%s", res.Code, res.Stdout, res.Stderr)
 	}
-	for _, w := range []string{"PASS GET / with the admin credentials answers 200", "PASS GET / without credentials answers 401",
-		"PASS GET / with wrong credentials answers 401", "PASS GET /health answers 200", "PASS target group", "PASS ECS service",
-		"PASS logs:", "PASS alarms", "PASS security: SG-ECS admits only SG-ALB", "All 17 checks passed."} {
-		if !strings.Contains(res.Stdout, w) {
-			t.Errorf("validate output lacks %q:\n%s", w, res.Stdout)
+	// Each check is said once, as it finishes; the result is the count.
+	for _, w := range []string{"ok   GET / with the admin credentials answers 200", "ok   GET / without credentials answers 401",
+		"ok   GET / with wrong credentials answers 401", "ok   GET /health answers 200", "ok   target group", "ok   ECS service",
+		"ok   logs:", "ok   alarms", "ok   security: SG-ECS admits only SG-ALB"} {
+		if !strings.Contains(res.Stderr, w) {
+			t.Errorf("validate progress lacks %q:\n%s", w, res.Stderr)
 		}
+	}
+	if strings.Contains(res.Stdout, "PASS") || !strings.Contains(res.Stdout, "All 17 checks passed.") {
+		t.Errorf("validate's result repeats the checks or lacks the count:\n%s", res.Stdout)
 	}
 	golden(t, "validate-prod.txt", res.Stdout)
 
@@ -161,12 +166,22 @@ func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res = c.Run(t, args...)
-	if res.Code != 1 {
-		t.Fatalf("validate after the password changed: exit %d, want 1\n%s\n%s", res.Code, res.Stdout, res.Stderr)
-	}
-	if !strings.Contains(res.Stdout, "FAIL GET / with the admin credentials answers 200") || !strings.Contains(res.Stdout, "HTTP 401 (want 200)") ||
-		!strings.Contains(res.Stderr, "validate: 1 of 8 checks failed") {
-		t.Errorf("validate did not name the failed 200 check:\n%s\n%s", res.Stdout, res.Stderr)
+	// The result names only the failed check; --verbose lists the passed ones too.
+	for _, verbose := range []bool{false, true} {
+		run := args
+		if verbose {
+			run = append(slices.Clone(args), "--verbose")
+		}
+		res = c.Run(t, run...)
+		if res.Code != 1 {
+			t.Fatalf("validate after the password changed: exit %d, want 1\n%s\n%s", res.Code, res.Stdout, res.Stderr)
+		}
+		if !strings.Contains(res.Stdout, "FAIL GET / with the admin credentials answers 200") || !strings.Contains(res.Stdout, "HTTP 401 (want 200)") ||
+			!strings.Contains(res.Stdout, "1 of 8 checks failed.") || !strings.Contains(res.Stderr, "validate: 1 of 8 checks failed") {
+			t.Errorf("validate did not name the failed 200 check:\n%s\n%s", res.Stdout, res.Stderr)
+		}
+		if passed := strings.Contains(res.Stdout, "PASS GET /health answers 200"); passed != verbose {
+			t.Errorf("verbose %v, passed checks listed %v:\n%s", verbose, passed, res.Stdout)
+		}
 	}
 }

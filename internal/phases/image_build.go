@@ -366,6 +366,22 @@ func (in *Inputs) image(deps engine.Deps) string {
 	return pendingImage
 }
 
+// PendingBuild reports whether a plan's item only stands for the image a run without
+// --image would build from the work tree: the build itself (a first one, or a rebuild
+// for changed sources), or what would run the image once built. That is what such a
+// run does, not drift.
+func PendingBuild(it engine.Item) bool {
+	if it.Err != nil {
+		return false
+	}
+	if it.Key == keyImageBuild {
+		return it.Action == engine.Create ||
+			it.Action == engine.Update && slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.Field == "image" })
+	}
+	return it.Action == engine.Update && it.Reason == "" && len(it.Changes) > 0 &&
+		!slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.To != pendingImage })
+}
+
 // imageDeps are the dependencies of what runs the image: the image phase's push, when
 // that phase runs in the same walk.
 func imageDeps(in *Inputs) []string {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
@@ -86,6 +87,26 @@ func TestNoRegionIsAnError(t *testing.T) {
 	t.Setenv("AWS_DEFAULT_REGION", "")
 	if _, err := Load(context.Background(), Options{}); err != ErrNoRegion {
 		t.Errorf("err = %v, want ErrNoRegion", err)
+	}
+}
+
+// The SDK's own log lines go to Options.Log, never to its default stderr logger.
+func TestSDKLogLinesGoToLog(t *testing.T) {
+	var got []string
+	c, err := Load(context.Background(), Options{Region: "us-east-1", Log: func(level, msg string) { got = append(got, level+" "+msg) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Config.Logger.Logf(logging.Warn, "falling back to IMDSv1: %s", "403")
+	if len(got) != 1 || got[0] != "warn falling back to IMDSv1: 403" {
+		t.Errorf("logged %q", got)
+	}
+	silent, err := Load(context.Background(), Options{Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := silent.Config.Logger.(logging.Nop); !ok {
+		t.Errorf("without Log the SDK logs with %T", silent.Config.Logger)
 	}
 }
 

@@ -118,9 +118,12 @@ func TestServiceRunsOnTheRuntimeGround(t *testing.T) {
 	step("validate passes every check through the ALB", func(t *testing.T) {
 		res := mustRun(t, c, "validate", "--env", "dev", "--url", alb)
 		for _, check := range []string{"target group: every target healthy", "logs: the service's access log lines for validate's requests arrive in CloudWatch"} {
-			if !strings.Contains(res.Stdout, "PASS "+check) {
-				t.Errorf("validate did not pass %q:\n%s", check, res.Stdout)
+			if !strings.Contains(res.Stderr, "ok   "+check) {
+				t.Errorf("validate did not pass %q:\n%s", check, res.Stderr)
 			}
+		}
+		if !strings.Contains(res.Stdout, "All 8 checks passed.") {
+			t.Errorf("validate's result:\n%s", res.Stdout)
 		}
 	})
 

@@ -265,11 +265,13 @@ func Defaults(env string) (*Config, error) {
 		Service: Service{
 			CPU: 256, Memory: 512,
 			Min: d.min, Desired: d.desired, Max: d.max, CPUTarget: 60,
-			ContainerPort:          8000,
-			HealthCheckPath:        "/health",
-			HealthCheckInterval:    10,
+			ContainerPort:   8000,
+			HealthCheckPath: "/health",
+			// A stateless API answering in milliseconds: a new task is judged healthy
+			// after 2 checks 5 s apart, and an old one drains in-flight requests in 10 s.
+			HealthCheckInterval:    5,
 			HealthyThreshold:       2,
-			DeregistrationDelay:    30,
+			DeregistrationDelay:    10,
 			HealthCheckGracePeriod: 60,
 			ScaleInCooldown:        300,
 			ScaleOutCooldown:       60,

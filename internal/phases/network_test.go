@@ -311,7 +311,7 @@ func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtec
 
 	tg := inv.tgs[0]
 	if tg.Protocol != elbtypes.ProtocolEnumHttp || aws.ToInt32(tg.Port) != 8000 || tg.TargetType != elbtypes.TargetTypeEnumIp || aws.ToString(tg.VpcId) != vpcID ||
-		aws.ToString(tg.HealthCheckPath) != "/health" || aws.ToInt32(tg.HealthCheckIntervalSeconds) != 10 || aws.ToInt32(tg.HealthyThresholdCount) != 2 ||
+		aws.ToString(tg.HealthCheckPath) != "/health" || aws.ToInt32(tg.HealthCheckIntervalSeconds) != 5 || aws.ToInt32(tg.HealthCheckTimeoutSeconds) != 4 || aws.ToInt32(tg.HealthyThresholdCount) != 2 ||
 		aws.ToInt32(tg.UnhealthyThresholdCount) != 3 || tg.Matcher == nil || aws.ToString(tg.Matcher.HttpCode) != "200" {
 		t.Errorf("%s: target group %+v", env, tg)
 	}
@@ -320,8 +320,8 @@ func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtec
 		t.Fatal(err)
 	}
 	for _, a := range tgAttrs.Attributes {
-		if aws.ToString(a.Key) == attrDeregistrationDelay && aws.ToString(a.Value) != "30" {
-			t.Errorf("%s: deregistration delay %s, want 30", env, aws.ToString(a.Value))
+		if aws.ToString(a.Key) == attrDeregistrationDelay && aws.ToString(a.Value) != "10" {
+			t.Errorf("%s: deregistration delay %s, want 10", env, aws.ToString(a.Value))
 		}
 	}
 

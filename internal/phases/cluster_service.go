@@ -33,7 +33,8 @@ type serviceLinkedRoleAPI interface {
 }
 
 // service is the Fargate service <app>-<env>: tasks in the private subnets without
-// public addresses, behind the target group, rolled with the circuit breaker.
+// public addresses, behind the target group, rolled back by the circuit breaker and by
+// its deployment alarms.
 type service struct {
 	in  *Inputs
 	api serviceAPI
@@ -118,11 +119,13 @@ func (r *service) Find(ctx context.Context, deps engine.Deps, rec *state.Resourc
 	// AWS always reports these; the emulator drops them on CreateService. Compare what
 	// is reported, so that the emulator's silence does not read as drift forever.
 	if dc := s.DeploymentConfiguration; dc != nil {
-		add("minimum_healthy_percent", strconv.Itoa(int(aws.ToInt32(dc.MinimumHealthyPercent))), "100")
-		add("maximum_percent", strconv.Itoa(int(aws.ToInt32(dc.MaximumPercent))), "200")
+		want := deploymentConfiguration(r.in)
+		add("minimum_healthy_percent", strconv.Itoa(int(aws.ToInt32(dc.MinimumHealthyPercent))), strconv.Itoa(int(*want.MinimumHealthyPercent)))
+		add("maximum_percent", strconv.Itoa(int(aws.ToInt32(dc.MaximumPercent))), strconv.Itoa(int(*want.MaximumPercent)))
 		if cb := dc.DeploymentCircuitBreaker; cb != nil {
 			add("circuit_breaker", fmt.Sprintf("enable=%t rollback=%t", cb.Enable, cb.Rollback), "enable=true rollback=true")
 		}
+		add("deployment_alarms", alarmsField(dc.Alarms), alarmsField(want.Alarms))
 	}
 	if g := s.HealthCheckGracePeriodSeconds; g != nil {
 		add("health_check_grace_period", strconv.Itoa(int(*g)), strconv.Itoa(svc.HealthCheckGracePeriod))
@@ -169,15 +172,38 @@ func (r *service) loadBalancers(w serviceWant) []ecstypes.LoadBalancer {
 	return []ecstypes.LoadBalancer{{TargetGroupArn: aws.String(w.targetGroup), ContainerName: aws.String(containerName), ContainerPort: aws.Int32(int32(r.in.Config.Service.ContainerPort))}}
 }
 
+// The rolling update's bounds: never below the desired count, at most twice it.
+const (
+	minimumHealthyPercent = 100
+	maximumPercent        = 200
+)
+
 // deploymentConfiguration is a rolling update that never drops below the desired count
-// (min 100 %, max 200 %), stopped and rolled back by the circuit breaker when new tasks
-// keep failing.
-func deploymentConfiguration() *ecstypes.DeploymentConfiguration {
+// (min 100 %, max 200 %), rolled back by the circuit breaker when new tasks keep failing
+// to start, and by the service's 5xx and p95 latency alarms when a revision that looks
+// healthy misbehaves under traffic.
+//
+// The service does not depend on those alarms, although the observability phase creates
+// them after it: ECS takes alarm names that do not exist yet (it reads their state only
+// while a deployment rolls), and the first deployment has no earlier one to roll back
+// to. A dependency would instead make `phase cluster` on a clean account need the
+// observability phase, whose other alarms need the service.
+func deploymentConfiguration(in *Inputs) *ecstypes.DeploymentConfiguration {
 	return &ecstypes.DeploymentConfiguration{
-		MinimumHealthyPercent:    aws.Int32(100),
-		MaximumPercent:           aws.Int32(200),
+		MinimumHealthyPercent:    aws.Int32(minimumHealthyPercent),
+		MaximumPercent:           aws.Int32(maximumPercent),
 		DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: true, Rollback: true},
+		Alarms:                   &ecstypes.DeploymentAlarms{AlarmNames: deploymentAlarmNames(in), Enable: true, Rollback: true},
 	}
+}
+
+// alarmsField renders deployment alarms for comparison and plans; nil is what AWS means
+// by none.
+func alarmsField(a *ecstypes.DeploymentAlarms) string {
+	if a == nil {
+		a = &ecstypes.DeploymentAlarms{}
+	}
+	return fmt.Sprintf("enable=%t rollback=%t alarms=%s", a.Enable, a.Rollback, strings.Join(slices.Sorted(slices.Values(a.AlarmNames)), ","))
 }
 
 func (r *service) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
@@ -201,7 +227,7 @@ func (r *service) Create(ctx context.Context, deps engine.Deps) (*state.Resource
 		DeploymentController:          &ecstypes.DeploymentController{Type: ecstypes.DeploymentControllerTypeEcs},
 		NetworkConfiguration:          r.networkConfiguration(w),
 		LoadBalancers:                 r.loadBalancers(w),
-		DeploymentConfiguration:       deploymentConfiguration(),
+		DeploymentConfiguration:       deploymentConfiguration(r.in),
 		HealthCheckGracePeriodSeconds: aws.Int32(int32(svc.HealthCheckGracePeriod)),
 		EnableECSManagedTags:          true,
 		PropagateTags:                 ecstypes.PropagateTagsService,
@@ -268,7 +294,7 @@ func (r *service) Update(ctx context.Context, deps engine.Deps, found *engine.Fo
 		TaskDefinition:                aws.String(w.taskDef),
 		NetworkConfiguration:          r.networkConfiguration(w),
 		LoadBalancers:                 r.loadBalancers(w),
-		DeploymentConfiguration:       deploymentConfiguration(),
+		DeploymentConfiguration:       deploymentConfiguration(r.in),
 		HealthCheckGracePeriodSeconds: aws.Int32(int32(r.in.Config.Service.HealthCheckGracePeriod)),
 		EnableECSManagedTags:          aws.Bool(true),
 		PropagateTags:                 ecstypes.PropagateTagsService,

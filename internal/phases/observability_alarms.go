@@ -67,6 +67,21 @@ func serviceDims(deps engine.Deps) map[string]string {
 	return map[string]string{"ClusterName": deps.Get(keyCluster).ID, "ServiceName": deps.Get(keyService).ID}
 }
 
+// The alarms that also judge a deployment: ECS rolls a new revision back when either
+// fires while it rolls out (see deploymentConfiguration).
+const (
+	alarm5xxTarget  = "alb-5xx-target"
+	alarmP95Latency = "alb-p95-latency"
+)
+
+// alarmName is the CloudWatch name of this environment's alarm spec.
+func alarmName(in *Inputs, spec string) string { return in.prefix() + "-" + spec }
+
+// deploymentAlarmNames are the CloudWatch names of the alarms that roll a deployment back.
+func deploymentAlarmNames(in *Inputs) []string {
+	return []string{alarmName(in, alarm5xxTarget), alarmName(in, alarmP95Latency)}
+}
+
 // alarmSpecs are the service's alarms. Every one notifies the topic on ALARM and on OK,
 // and fires when datapoints_to_alarm of the last evaluation_periods minutes breach.
 func alarmSpecs(in *Inputs) []alarmSpec {
@@ -83,14 +98,14 @@ func alarmSpecs(in *Inputs) []alarmSpec {
 				"Runbook: `fvdeploy status --env %s` for target health and running tasks; `fvdeploy logs --env %s` for crashes.", a.HTTP5xxCount, window, env, env),
 		},
 		{
-			name: "alb-5xx-target", namespace: "AWS/ApplicationELB", metric: "HTTPCode_Target_5XX_Count", statistic: cwtypes.StatisticSum,
+			name: alarm5xxTarget, namespace: "AWS/ApplicationELB", metric: "HTTPCode_Target_5XX_Count", statistic: cwtypes.StatisticSum,
 			comparison: cwtypes.ComparisonOperatorGreaterThanThreshold, threshold: float64(a.HTTP5xxCount),
 			missing: missingNotBreaching, deps: lbTG, dims: albDims(true),
 			description: fmt.Sprintf("The service answered more than %d 5xx per minute %s. "+
 				"Runbook: `fvdeploy logs --env %s` for the errors; if a deploy just went out, roll it back.", a.HTTP5xxCount, window, env),
 		},
 		{
-			name: "alb-p95-latency", namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", extended: "p95",
+			name: alarmP95Latency, namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", extended: "p95",
 			comparison: cwtypes.ComparisonOperatorGreaterThanThreshold, threshold: float64(a.P95LatencyMS) / 1000,
 			// No requests, no latency to judge: an idle service is not a slow one.
 			missing: missingNotBreaching, deps: lbTG, dims: albDims(true),
@@ -152,7 +167,7 @@ func (r *alarm) Key() string         { return keyAlarmPrefix + r.spec.name }
 func (r *alarm) Type() string        { return typeAlarm }
 func (r *alarm) DependsOn() []string { return append([]string{keyTopic}, r.spec.deps...) }
 
-func (r *alarm) name() string { return r.in.prefix() + "-" + r.spec.name }
+func (r *alarm) name() string { return alarmName(r.in, r.spec.name) }
 
 // desired is the alarm to put; ok is false while a dependency does not exist yet.
 func (r *alarm) desired(deps engine.Deps) (*cloudwatch.PutMetricAlarmInput, bool) {

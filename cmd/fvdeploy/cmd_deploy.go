@@ -48,9 +48,10 @@ holds it for this commit), register a new task definition revision if anything i
 changed, point the service at it, and wait until the rollout has completed: the PRIMARY
 deployment runs the new revision with as many tasks running as desired.
 
-A rollout that the deployment circuit breaker rolls back, or that has not completed
-within --wait-timeout, fails (exit 1) with the service's last events and why its tasks
-stopped. The network, the secret and the cluster must exist already (fvdeploy up).`,
+A rollout that the deployment circuit breaker rolls back, that a deployment alarm (the
+service's 5xx or p95 latency alarm) rolls back, or that has not completed within
+--wait-timeout, fails (exit 1) with the alarm's name, the service's last events and why
+its tasks stopped. The network, the secret and the cluster must exist already (fvdeploy up).`,
 		Example: `  fvdeploy deploy --env prod
   fvdeploy deploy --env prod --release v1.4.0
   fvdeploy deploy --env prod --image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:...`,

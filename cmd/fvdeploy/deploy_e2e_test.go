@@ -22,7 +22,7 @@ import (
 // for. Everything else reaches the emulator as it is.
 type rolloutProxy struct {
 	*httptest.Server
-	story string // "rollback" or "stall"
+	story string // "success", "alarm", "rollback" or "stall"
 
 	mu      sync.Mutex
 	oldTD   string
@@ -95,6 +95,19 @@ func (p *rolloutProxy) scripted() map[string]any {
 	newTD := newDep["taskDefinition"].(string)
 	now := float64(time.Now().Unix())
 	switch p.story {
+	case "success":
+		svc["deployments"] = []any{deploymentJSON("ecs-svc/new", newTD, "PRIMARY", "COMPLETED", 1, 1)}
+		svc["events"] = []any{map[string]any{"id": "e1", "createdAt": now, "message": "(service fastapi-vars-dev) has reached a steady state."}}
+	case "alarm":
+		// ECS names the alarm in the failed deployment's reason and in an event.
+		failed := deploymentJSON("ecs-svc/new", newTD, "ACTIVE", "FAILED", 1, 1)
+		failed["rolloutStateReason"] = "ECS deployment ecs-svc/new rolled back: alarm fastapi-vars-dev-alb-5xx-target in ALARM state."
+		svc["taskDefinition"] = p.oldTD
+		svc["deployments"] = []any{deploymentJSON("ecs-svc/rollback", p.oldTD, "PRIMARY", "IN_PROGRESS", 1, 1), failed}
+		svc["events"] = []any{
+			map[string]any{"id": "e2", "createdAt": now, "message": "(service fastapi-vars-dev) rolling back to deployment ecs-svc/rollback."},
+			map[string]any{"id": "e1", "createdAt": now - 1, "message": "(service fastapi-vars-dev) (deployment ecs-svc/new) deployment failed: alarm detected."},
+		}
 	case "rollback":
 		failed := deploymentJSON("ecs-svc/new", newTD, "ACTIVE", "FAILED", 1, 0)
 		failed["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
@@ -120,14 +133,23 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// deploy exits 1, and says which, when the circuit breaker rolled the service back or
-// when the wait runs out: never a "success" after a rollback.
-func TestDeployExitsOneWhenTheRolloutDoesNotComplete(t *testing.T) {
-	for story, want := range map[string][]string{
-		"rollback": {"deployment of ECS service fastapi-vars-dev rolled back", "rolled the service back to fastapi-vars-dev:1",
-			"ECS deployment circuit breaker: tasks failed to start.", "last service events:", "deployment failed: tasks failed to start."},
-		"stall": {"deployment of ECS service fastapi-vars-dev timed out", "still not rolled out after 2s", "desired 1, pending 1, running 0",
-			"has started 1 tasks"},
+// deploy exits 0 only when the new revision rolled out; it exits 1, and says which, when
+// a deployment alarm (named) or the circuit breaker rolled the service back, or when the
+// wait runs out: never a "success" after a rollback.
+func TestDeployReportsTheRolloutOutcome(t *testing.T) {
+	for story, tc := range map[string]struct {
+		code   int
+		want   []string // in stderr
+		refuse []string // not in stderr
+	}{
+		"success": {code: 0, refuse: []string{"rolled back", "ALARM"}},
+		"alarm": {code: 1, want: []string{"deployment of ECS service fastapi-vars-dev rolled back",
+			"alarm fastapi-vars-dev-alb-5xx-target went into ALARM and ECS rolled the service back to fastapi-vars-dev:1",
+			"last service events:", "deployment failed: alarm detected."}, refuse: []string{"circuit breaker"}},
+		"rollback": {code: 1, want: []string{"deployment of ECS service fastapi-vars-dev rolled back", "the circuit breaker rolled the service back to fastapi-vars-dev:1",
+			"ECS deployment circuit breaker: tasks failed to start.", "last service events:", "deployment failed: tasks failed to start."}, refuse: []string{"went into ALARM"}},
+		"stall": {code: 1, want: []string{"deployment of ECS service fastapi-vars-dev timed out", "still not rolled out after 2s", "desired 1, pending 1, running 0",
+			"has started 1 tasks"}},
 	} {
 		t.Run(story, func(t *testing.T) {
 			c := newCLI(t)
@@ -136,16 +158,21 @@ func TestDeployExitsOneWhenTheRolloutDoesNotComplete(t *testing.T) {
 			c.Env["AWS_ENDPOINT_URL_ECS"] = proxy.URL
 			other := strings.Replace(stackImage, "@sha256:5d", "@sha256:6d", 1)
 			res := c.Run(t, "deploy", "--env", "dev", "--image", other, "--wait-timeout", "2s")
-			if res.Code != 1 {
-				t.Fatalf("exit %d, want 1\n%s\n%s", res.Code, res.Stdout, res.Stderr)
+			if res.Code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", res.Code, tc.code, res.Stdout, res.Stderr)
 			}
-			for _, w := range want {
+			for _, w := range tc.want {
 				if !strings.Contains(res.Stderr, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, res.Stderr)
 				}
 			}
-			if strings.Contains(res.Stdout, "Rolled out") {
-				t.Errorf("a failed rollout reported success:\n%s", res.Stdout)
+			for _, w := range tc.refuse {
+				if strings.Contains(res.Stderr, w) {
+					t.Errorf("stderr says %q:\n%s", w, res.Stderr)
+				}
+			}
+			if rolled := strings.Contains(res.Stdout, "Rolled out fastapi-vars-dev:2"); rolled != (tc.code == 0) {
+				t.Errorf("exit %d, and stdout reports success %t:\n%s", res.Code, rolled, res.Stdout)
 			}
 		})
 	}

@@ -91,14 +91,16 @@ type RolloutResult struct {
 	Completed bool `json:"completed"`
 }
 
-// RolloutError is a rollout that did not complete: rolled back by the circuit breaker,
-// failed, or still going when the wait ran out. It carries what a person needs to find
-// out why.
+// RolloutError is a rollout that did not complete: rolled back by the circuit breaker or
+// a deployment alarm, failed, or still going when the wait ran out. It carries what a
+// person needs to find out why.
 type RolloutError struct {
 	Service string
 	// Kind is "rolled back", "failed" or "timed out".
-	Kind         string
-	Detail       string
+	Kind   string
+	Detail string
+	// Alarm names the deployment alarm that failed the rollout; "" when none did.
+	Alarm        string
 	Events       []string
 	StoppedTasks []string
 }
@@ -136,6 +138,12 @@ func Rollout(ctx context.Context, in *Inputs, doc *state.Document, taskDef strin
 	svc, err := w.describe(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// The alarms the service watches, as ECS has them; the configured ones where ECS does
+	// not say (the emulator drops them).
+	w.alarms = deploymentAlarmNames(in)
+	if dc := svc.DeploymentConfiguration; dc != nil && dc.Alarms != nil && len(dc.Alarms.AlarmNames) > 0 {
+		w.alarms = dc.Alarms.AlarmNames
 	}
 	for _, ev := range svc.Events {
 		w.seen[aws.ToString(ev.Id)] = true // only what happens from now on is news
@@ -181,6 +189,9 @@ type rolloutWatch struct {
 	cluster, service, target string
 	seen                     map[string]bool
 	last                     RolloutStatus
+	// alarms are the deployment alarms' names; news the service events since the start.
+	alarms []string
+	news   []string
 }
 
 func (w *rolloutWatch) describe(ctx context.Context) (*ecstypes.Service, error) {
@@ -223,12 +234,12 @@ func (w *rolloutWatch) wait(ctx context.Context, deployment string) error {
 	for {
 		svc, err := w.describe(ctx)
 		if ctx.Err() != nil {
-			return w.failure(context.WithoutCancel(ctx), "timed out", fmt.Sprintf("still not rolled out after %s (last seen: %s)", w.opts.Timeout, w.last))
+			return w.failure(context.WithoutCancel(ctx), "timed out", "", fmt.Sprintf("still not rolled out after %s (last seen: %s)", w.opts.Timeout, w.last))
 		}
 		if err != nil {
 			return err
 		}
-		w.news(svc)
+		w.record(svc)
 		p := primary(svc)
 		if deployment == "" && p != nil && aws.ToString(p.TaskDefinition) == w.target {
 			deployment = aws.ToString(p.Id)
@@ -244,9 +255,18 @@ func (w *rolloutWatch) wait(ctx context.Context, deployment string) error {
 		}
 		switch {
 		case p != nil && aws.ToString(p.TaskDefinition) != w.target && deployment != "":
-			return w.failure(ctx, "rolled back", fmt.Sprintf("the circuit breaker rolled the service back to %s%s", revisionName(aws.ToString(p.TaskDefinition)), reason(d)))
+			back := revisionName(aws.ToString(p.TaskDefinition))
+			if alarm := w.triggeredAlarm(d); alarm != "" {
+				return w.failure(ctx, "rolled back", alarm, fmt.Sprintf("alarm %s went into ALARM and ECS rolled the service back to %s%s", alarm, back, reason(d)))
+			}
+			return w.failure(ctx, "rolled back", "", fmt.Sprintf("the circuit breaker rolled the service back to %s%s", back, reason(d)))
 		case d != nil && d.RolloutState == ecstypes.DeploymentRolloutStateFailed:
-			return w.failure(ctx, "failed", "the rollout of "+revisionName(w.target)+" failed"+reason(d))
+			alarm := w.triggeredAlarm(d)
+			detail := "the rollout of " + revisionName(w.target) + " failed"
+			if alarm != "" {
+				detail += " on alarm " + alarm
+			}
+			return w.failure(ctx, "failed", alarm, detail+reason(d))
 		case d != nil && d == p && d.RolloutState == ecstypes.DeploymentRolloutStateCompleted && d.RunningCount == d.DesiredCount:
 			return nil
 		}
@@ -257,6 +277,24 @@ func (w *rolloutWatch) wait(ctx context.Context, deployment string) error {
 	}
 }
 
+// triggeredAlarm is the deployment alarm that ECS names in the failed deployment's
+// reason or in a service event since the rollout began ("… alarm <name> in ALARM
+// state"); "" when none is named, which is the circuit breaker's doing.
+func (w *rolloutWatch) triggeredAlarm(d *ecstypes.Deployment) string {
+	texts := w.news
+	if d != nil {
+		texts = append([]string{aws.ToString(d.RolloutStateReason)}, texts...)
+	}
+	for _, text := range texts {
+		for _, name := range w.alarms {
+			if strings.Contains(text, name) {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
 func reason(d *ecstypes.Deployment) string {
 	if d == nil || aws.ToString(d.RolloutStateReason) == "" {
 		return ""
@@ -264,14 +302,15 @@ func reason(d *ecstypes.Deployment) string {
 	return ": " + aws.ToString(d.RolloutStateReason)
 }
 
-// news passes on each service event not seen before, oldest first.
-func (w *rolloutWatch) news(svc *ecstypes.Service) {
+// record passes on each service event not seen before, oldest first, and keeps its message.
+func (w *rolloutWatch) record(svc *ecstypes.Service) {
 	for _, ev := range slices.Backward(svc.Events) {
 		id := aws.ToString(ev.Id)
 		if w.seen[id] {
 			continue
 		}
 		w.seen[id] = true
+		w.news = append(w.news, aws.ToString(ev.Message))
 		if w.opts.Event != nil {
 			w.opts.Event(aws.ToTime(ev.CreatedAt), aws.ToString(ev.Message))
 		}
@@ -288,8 +327,8 @@ func (w *rolloutWatch) status(d *ecstypes.Deployment) {
 }
 
 // failure is a RolloutError with the service's last events and why its tasks stopped.
-func (w *rolloutWatch) failure(ctx context.Context, kind, detail string) error {
-	e := &RolloutError{Service: w.service, Kind: kind, Detail: detail}
+func (w *rolloutWatch) failure(ctx context.Context, kind, alarm, detail string) error {
+	e := &RolloutError{Service: w.service, Kind: kind, Alarm: alarm, Detail: detail}
 	if svc, err := w.describe(ctx); err == nil {
 		for _, ev := range svc.Events[:min(5, len(svc.Events))] {
 			e.Events = append(e.Events, aws.ToTime(ev.CreatedAt).UTC().Format(time.RFC3339)+" "+aws.ToString(ev.Message))

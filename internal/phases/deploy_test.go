@@ -137,6 +137,16 @@ func TestRolloutStateMachine(t *testing.T) {
 		deployment("d-rollback", oldTD, "PRIMARY", ecstypes.DeploymentRolloutStateInProgress, 2, 0, 2),
 		deployment("d-new", newTD, "ACTIVE", ecstypes.DeploymentRolloutStateFailed, 2, 0, 0))
 	rolledBack.Deployments[1].RolloutStateReason = aws.String("ECS deployment circuit breaker: tasks failed to start.")
+	// ECS names the alarm in the failed deployment's reason and in a service event.
+	byAlarm := scriptedService(oldTD, []string{"has reached a steady state.", "has started 2 tasks.", "registered 2 targets.",
+		"(deployment d-new) deployment failed: alarm detected.", "rolling back to deployment d-rollback."},
+		deployment("d-rollback", oldTD, "PRIMARY", ecstypes.DeploymentRolloutStateInProgress, 2, 0, 2),
+		deployment("d-new", newTD, "ACTIVE", ecstypes.DeploymentRolloutStateFailed, 2, 0, 2))
+	byAlarm.Deployments[1].RolloutStateReason = aws.String("ECS deployment d-new rolled back. Alarm fastapi-vars-prod-alb-p95-latency in ALARM state.")
+	byAlarmEvent := scriptedService(oldTD, []string{"has reached a steady state.", "has started 2 tasks.",
+		"(deployment d-new) deployment failed: alarm fastapi-vars-prod-alb-5xx-target in ALARM state.", "rolling back to deployment d-rollback."},
+		deployment("d-rollback", oldTD, "PRIMARY", ecstypes.DeploymentRolloutStateInProgress, 2, 0, 2),
+		deployment("d-new", newTD, "ACTIVE", ecstypes.DeploymentRolloutStateFailed, 2, 0, 2))
 	failedTask := ecstypes.Task{TaskArn: aws.String("arn:aws:ecs:us-east-1:123456789012:task/fastapi-vars-prod/abc123"), TaskDefinitionArn: aws.String(newTD),
 		StoppedReason: aws.String("Essential container in task exited"),
 		Containers:    []ecstypes.Container{{Name: aws.String("app"), ExitCode: aws.Int32(3)}}}
@@ -149,6 +159,7 @@ func TestRolloutStateMachine(t *testing.T) {
 		wait      bool
 		timeout   time.Duration
 		wantKind  string // "" means success
+		wantAlarm string // the alarm a failure names
 		wantInErr []string
 		wantCalls []string
 		wantEvent []string
@@ -164,6 +175,17 @@ func TestRolloutStateMachine(t *testing.T) {
 			wantKind: "rolled back", wantCalls: []string{"UpdateService"},
 			wantInErr: []string{"rolled the service back to fastapi-vars-prod:6", "ECS deployment circuit breaker: tasks failed to start.",
 				"deployment d-new deployment failed", "abc123: Essential container in task exited; app exited 3"},
+		},
+		"deployment alarm rollback names the alarm": {
+			services: []ecstypes.Service{steady, started, halfway, byAlarm}, update: started, target: newTD, wait: true,
+			wantKind: "rolled back", wantAlarm: "fastapi-vars-prod-alb-p95-latency", wantCalls: []string{"UpdateService"},
+			wantInErr: []string{"alarm fastapi-vars-prod-alb-p95-latency went into ALARM and ECS rolled the service back to fastapi-vars-prod:6",
+				"deployment failed: alarm detected."},
+		},
+		"an alarm named only in the events is found": {
+			services: []ecstypes.Service{steady, started, byAlarmEvent}, update: started, target: newTD, wait: true,
+			wantKind: "rolled back", wantAlarm: "fastapi-vars-prod-alb-5xx-target", wantCalls: []string{"UpdateService"},
+			wantInErr: []string{"alarm fastapi-vars-prod-alb-5xx-target went into ALARM and ECS rolled the service back to fastapi-vars-prod:6"},
 		},
 		"a wait that runs out fails": {
 			services: []ecstypes.Service{steady, started, halfway}, update: started, target: newTD, wait: true, timeout: 50 * time.Millisecond,
@@ -221,6 +243,12 @@ func TestRolloutStateMachine(t *testing.T) {
 			var re *RolloutError
 			if !errors.As(err, &re) || re.Kind != tc.wantKind {
 				t.Fatalf("rollout: %v (%T), want a %q RolloutError", err, err, tc.wantKind)
+			}
+			if re.Alarm != tc.wantAlarm {
+				t.Errorf("the failure names alarm %q, want %q", re.Alarm, tc.wantAlarm)
+			}
+			if tc.wantAlarm == "" && strings.Contains(err.Error(), "went into ALARM") {
+				t.Errorf("a failure no alarm caused blames one:\n%v", err)
 			}
 			for _, w := range tc.wantInErr {
 				if !strings.Contains(err.Error(), w) {

@@ -187,6 +187,8 @@ type resultJSON struct {
 	// BuildsImage says that up (no --image) would build a new image from the work tree and
 	// run it: the items phases.PendingBuild picks out are that, not drift.
 	BuildsImage bool `json:"builds_image,omitempty"`
+	// Deployment is plan's model of how the service rolls out and how long it takes.
+	Deployment *phases.DeploymentModel `json:"deployment,omitempty"`
 }
 
 func newResult(ws *workspace.Workspace, command string, res *engine.Result) resultJSON {
@@ -215,10 +217,29 @@ func (a *app) emitPlan(ws *workspace.Workspace, res *engine.Result) error {
 	default:
 		data.Cost = est
 	}
+	model := phases.Deployment(ws.Config)
+	data.Deployment = &model
 	return a.emit(data, func(w io.Writer) {
 		renderResult(w, data, true, a.verbose)
+		renderDeployment(w, model)
 		renderCost(w, data)
 	})
+}
+
+func renderDeployment(w io.Writer, m phases.DeploymentModel) {
+	var rollback []string
+	if m.CircuitBreaker {
+		rollback = append(rollback, "the circuit breaker")
+	}
+	if len(m.RollbackAlarms) > 0 {
+		rollback = append(rollback, "alarms "+strings.Join(m.RollbackAlarms, ", "))
+	}
+	fmt.Fprintf(w, "\nDeployment: %s, %d%% to %d%% of the desired tasks running; rolled back by %s.\n",
+		m.Strategy, m.MinimumHealthyPercent, m.MaximumPercent, strings.Join(rollback, " and "))
+	fmt.Fprintf(w, "  one rolling step ~%d s: health check every %d s × %d healthy + %d s deregistration delay + ~%d s task start\n",
+		m.StepSeconds, m.HealthCheckInterval, m.HealthyThreshold, m.DeregistrationDelay, m.TaskStart)
+	fmt.Fprintf(w, "  a deploy at %d desired task(s): %d step(s), ~%d s, then ECS watches the alarms for its bake time\n",
+		m.DesiredCount, m.Steps, m.DeploySeconds)
 }
 
 func renderCost(w io.Writer, r resultJSON) {

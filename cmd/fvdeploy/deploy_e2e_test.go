@@ -46,7 +46,7 @@ func (p *rolloutProxy) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"services": []any{p.scripted()}, "failures": []any{}})
 		return
 	}
-	status, answer := p.forward(r, body)
+	status, answer := forwardToMoto(r, body)
 	if op == "UpdateService" && status == http.StatusOK {
 		var req struct{ TaskDefinition string }
 		var out map[string]any
@@ -73,7 +73,8 @@ func (p *rolloutProxy) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(answer)
 }
 
-func (p *rolloutProxy) forward(r *http.Request, body []byte) (int, []byte) {
+// forwardToMoto sends a request, its body already read, on to the emulator.
+func forwardToMoto(r *http.Request, body []byte) (int, []byte) {
 	req, _ := http.NewRequest(r.Method, moto.Endpoint+r.URL.Path, bytes.NewReader(body))
 	req.Header = r.Header.Clone()
 	resp, err := http.DefaultClient.Do(req)

@@ -111,7 +111,7 @@ func baseImage(ctx context.Context, rt *testenv.Runtime) (string, error) {
 	case testenv.PythonBaseCached():
 		say("importing the cached offline Python base image")
 	case os.Geteuid() == 0:
-		say("building the offline Python base image with debootstrap (about 2 minutes, once; then cached)")
+		say("building the offline Python base image with debootstrap (1 to 2 minutes, once; then cached)")
 	default:
 		say("no cached offline base image, and debootstrap needs root: the build pulls the Dockerfile's base image")
 		return "", nil

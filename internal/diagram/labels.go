@@ -15,6 +15,12 @@ func (v *VPC) label() string { return "VPC " + v.ID + " " + v.CIDR }
 
 func (s Subnet) label(kind string) string { return kind + " subnet " + s.ID + " " + s.CIDR }
 
+// The SVG's container titles: the kind and CIDR on a bold line, the ID on a smaller one,
+// so that the boxes stay narrow. The words are the labels' above.
+func (v *VPC) title() []string { return []string{"VPC " + v.CIDR, v.ID} }
+
+func (s Subnet) title(kind string) []string { return []string{kind + " subnet " + s.CIDR, s.ID} }
+
 func (a *ALB) lines() []string {
 	out := []string{"Application Load Balancer", a.Name}
 	for _, l := range a.Listeners {

@@ -3,9 +3,6 @@ package image
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,36 +10,10 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
-// gitRepo writes files into a new git work tree, commits them, and returns its folder.
-func gitRepo(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	writeFiles(t, dir, files)
-	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"}} {
-		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	return dir
-}
-
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // The project's own .dockerignore is an allow-list: "*" then "!" re-includes.
 func TestContextHonoursAllowListDockerignore(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	testenv.WriteFiles(t, dir, map[string]string{
 		".dockerignore":        "*\n!Dockerfile\n!api/requirements.txt\n!api/*.py\n",
 		"Dockerfile":           "FROM scratch\n",
 		"api/main.py":          "print()\n",
@@ -63,9 +34,9 @@ func TestContextHonoursAllowListDockerignore(t *testing.T) {
 	}
 	// The digest follows content and nothing else.
 	again, _ := LoadContext(dir, "Dockerfile")
-	writeFiles(t, dir, map[string]string{"README.md": "changed\n", "api/tests/test_x.py": "changed\n"})
+	testenv.WriteFiles(t, dir, map[string]string{"README.md": "changed\n", "api/tests/test_x.py": "changed\n"})
 	unrelated, _ := LoadContext(dir, "Dockerfile")
-	writeFiles(t, dir, map[string]string{"api/main.py": "print(1)\n"})
+	testenv.WriteFiles(t, dir, map[string]string{"api/main.py": "print(1)\n"})
 	changed, _ := LoadContext(dir, "Dockerfile")
 	if c.Digest != again.Digest || c.Digest != unrelated.Digest || c.Digest == changed.Digest {
 		t.Errorf("digests: %s %s %s %s", c.Digest, again.Digest, unrelated.Digest, changed.Digest)
@@ -90,7 +61,7 @@ func TestRepositoryContextIsTheApp(t *testing.T) {
 
 func TestRevisionIsDirtyOnlyForContextChanges(t *testing.T) {
 	ctx := context.Background()
-	dir := gitRepo(t, map[string]string{".dockerignore": "*\n!app.txt\n", "Dockerfile": "FROM scratch\nCOPY app.txt /\n", "app.txt": "v1\n"})
+	dir := testenv.GitRepo(t, map[string]string{".dockerignore": "*\n!app.txt\n", "Dockerfile": "FROM scratch\nCOPY app.txt /\n", "app.txt": "v1\n"})
 	load := func() Revision {
 		t.Helper()
 		c, err := LoadContext(dir, "Dockerfile")
@@ -108,11 +79,11 @@ func TestRevisionIsDirtyOnlyForContextChanges(t *testing.T) {
 		t.Fatalf("fresh commit: %+v, tag %s", clean, clean.Tag())
 	}
 	// State files and notes next to the code are not part of the image.
-	writeFiles(t, dir, map[string]string{".fvdeploy/dev.json": "{}", "NOTES.md": "x"})
+	testenv.WriteFiles(t, dir, map[string]string{".fvdeploy/dev.json": "{}", "NOTES.md": "x"})
 	if rev := load(); rev.Dirty {
 		t.Fatalf("files outside the context made the tree dirty: %+v", rev)
 	}
-	writeFiles(t, dir, map[string]string{"app.txt": "v2\n"})
+	testenv.WriteFiles(t, dir, map[string]string{"app.txt": "v2\n"})
 	if rev := load(); !rev.Dirty || rev.Tag() != clean.SHA[:12]+"-dirty" || !slices.Equal(rev.Changed, []string{"app.txt"}) {
 		t.Fatalf("a changed context file: %+v, tag %s", rev, rev.Tag())
 	}
@@ -160,7 +131,7 @@ func newEngine(t *testing.T) *Engine {
 func TestBuildAndPushFromScratch(t *testing.T) {
 	ctx := context.Background()
 	e := newEngine(t)
-	dir := gitRepo(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "hello\n"})
+	dir := testenv.GitRepo(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "hello\n"})
 	c, err := LoadContext(dir, "Dockerfile")
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +175,7 @@ func TestBuildAndPushFromScratch(t *testing.T) {
 func TestPushWithWrongPasswordFails(t *testing.T) {
 	ctx := context.Background()
 	e := newEngine(t)
-	dir := gitRepo(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "hi\n"})
+	dir := testenv.GitRepo(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "hi\n"})
 	c, err := LoadContext(dir, "Dockerfile")
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +199,7 @@ func TestPushWithWrongPasswordFails(t *testing.T) {
 // A failing Dockerfile step fails the build with the builder's message.
 func TestBuildErrorFailsWithTheBuildersMessage(t *testing.T) {
 	e := newEngine(t)
-	dir := gitRepo(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY missing.txt /\n"})
+	dir := testenv.GitRepo(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY missing.txt /\n"})
 	c, err := LoadContext(dir, "Dockerfile")
 	if err != nil {
 		t.Fatal(err)

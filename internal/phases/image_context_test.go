@@ -3,46 +3,20 @@ package phases
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
-
-// gitTree makes a git work tree holding files, committed.
-func gitTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	writeTree(t, dir, files)
-	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"}} {
-		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	return dir
-}
-
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // The build follows image.context and image.dockerfile: the context is that folder (its
 // files only, named from it), and only changes inside it make the build dirty.
 func TestSourcePlanFollowsImageContext(t *testing.T) {
 	ctx := context.Background()
-	repo := gitTree(t, map[string]string{
+	repo := testenv.GitRepo(t, map[string]string{
 		"Dockerfile":                     "FROM scratch\n",
 		"README.md":                      "root\n",
 		"services/api/docker/Dockerfile": "FROM scratch\nCOPY main.py /\n",
@@ -88,11 +62,11 @@ func TestSourcePlanFollowsImageContext(t *testing.T) {
 	}
 
 	// A change outside the context leaves it clean; one inside makes it dirty.
-	writeTree(t, repo, map[string]string{"README.md": "changed\n", "services/other/new.txt": "x"})
+	testenv.WriteFiles(t, repo, map[string]string{"README.md": "changed\n", "services/other/new.txt": "x"})
 	if p, err := plan("services/api", "docker/Dockerfile"); err != nil || p.rev.Dirty {
 		t.Fatalf("changes outside the context: dirty %v, err %v", p != nil && p.rev.Dirty, err)
 	}
-	writeTree(t, repo, map[string]string{"services/api/main.py": "print(2)\n"})
+	testenv.WriteFiles(t, repo, map[string]string{"services/api/main.py": "print(2)\n"})
 	p, err := plan("services/api", "docker/Dockerfile")
 	if err != nil {
 		t.Fatal(err)

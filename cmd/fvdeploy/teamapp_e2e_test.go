@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
 const teamAppYAML = `
@@ -58,15 +59,7 @@ func TestTeamAppThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := td.TaskDefinition.ContainerDefinitions[0]
-	var env, secrets []string
-	for _, kv := range app.Environment {
-		env = append(env, aws.ToString(kv.Name)+"="+aws.ToString(kv.Value))
-	}
-	for _, s := range app.Secrets {
-		secrets = append(secrets, aws.ToString(s.Name)+"="+aws.ToString(s.ValueFrom))
-	}
-	slices.Sort(env)
-	slices.Sort(secrets)
+	env, secrets := testenv.ContainerVars(app)
 	if want := []string{"GREETING=hello", "LOG_LEVEL=debug"}; !slices.Equal(env, want) {
 		t.Errorf("environment %v, want %v", env, want)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/state"
+	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
 // createTeamSecret makes a secret someone else owns, as a team would before deploying.
@@ -48,15 +49,7 @@ func TestClusterTeamAppSettings(t *testing.T) {
 
 	td := describeTaskDef(t, in, taskFamily(in))
 	app := appContainer(td.ContainerDefinitions)
-	var env, secrets []string
-	for _, kv := range app.Environment {
-		env = append(env, aws.ToString(kv.Name)+"="+aws.ToString(kv.Value))
-	}
-	for _, s := range app.Secrets {
-		secrets = append(secrets, aws.ToString(s.Name)+"="+aws.ToString(s.ValueFrom))
-	}
-	slices.Sort(env)
-	slices.Sort(secrets)
+	env, secrets := testenv.ContainerVars(*app)
 	if want := []string{"FEATURE_X=on", "LOG_LEVEL=debug"}; !slices.Equal(env, want) {
 		t.Errorf("environment %v, want %v", env, want)
 	}

@@ -42,9 +42,9 @@ type Runtime struct {
 	LogPath string
 }
 
-// RuntimeAccount is the account both emulators answer for (moto's, and ministack's
+// runtimeAccount is the account both emulators answer for (moto's, and ministack's
 // MINISTACK_ACCOUNT_ID), so that ARNs agree between them.
-const RuntimeAccount = "123456789012"
+const runtimeAccount = "123456789012"
 
 func ministackBinary() (string, error) {
 	p := filepath.Join(RepoRoot(), ".venv-runtime", "bin", "ministack")
@@ -118,7 +118,7 @@ func startRuntime(engine func(*Runtime) error) (rt *Runtime, err error) {
 	rt.cmd.Env = append(serverEnv(),
 		"GATEWAY_PORT="+strconv.Itoa(port),
 		"BIND_HOST=127.0.0.1",
-		"MINISTACK_ACCOUNT_ID="+RuntimeAccount,
+		"MINISTACK_ACCOUNT_ID="+runtimeAccount,
 		"MINISTACK_REGION=us-east-1",
 		"DOCKER_HOST="+rt.DockerHost,
 		// Its PID file, S3 data and scratch files stay in its own folder.
@@ -135,7 +135,9 @@ func startRuntime(engine func(*Runtime) error) (rt *Runtime, err error) {
 	}
 	go func() { _ = rt.cmd.Wait(); close(rt.exited) }()
 	if err := waitUntilAnswers(rt.Endpoint+"/_ministack/health", http.StatusOK, rt.exited, 60*time.Second); err != nil {
-		return rt, fmt.Errorf("ministack on %s (log: %s): %w", rt.Endpoint, rt.LogPath, err)
+		// Its folder goes with the failed start: the end of its log goes into the error.
+		log, _ := os.ReadFile(rt.LogPath)
+		return rt, fmt.Errorf("ministack on %s: %w: %s", rt.Endpoint, err, tail(log))
 	}
 	return rt, nil
 }

@@ -393,5 +393,7 @@ func (a *app) report(ev engine.Event) {
 		p.Done(ev.Key, string(ev.Action))
 	case engine.Failed:
 		p.Fail(ev.Key, string(ev.Action), ev.Err)
+	case engine.Noted:
+		a.progressf("%s: %s", ev.Key, ev.Note)
 	}
 }

@@ -90,7 +90,7 @@ func Load(ctx context.Context, opts Options) (*Clients, error) {
 	if version == "" {
 		version = "dev"
 	}
-	cfg.APIOptions = append(cfg.APIOptions, awsmiddleware.AddUserAgentKeyValue("fvdeploy", version))
+	cfg.APIOptions = append(cfg.APIOptions, awsmiddleware.AddUserAgentKeyValue("fvdeploy", version), markLostAnswers)
 	if opts.Recorder != nil {
 		cfg.APIOptions = append(cfg.APIOptions, opts.Recorder.middleware)
 	}

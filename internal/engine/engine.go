@@ -41,6 +41,8 @@ const (
 	Started Status = "started"
 	Done    Status = "done"
 	Failed  Status = "failed"
+	// Noted carries something the user should know about work in progress (Event.Note).
+	Noted Status = "noted"
 )
 
 // Event is progress on one resource.
@@ -50,6 +52,7 @@ type Event struct {
 	Action Action
 	Status Status
 	Err    error
+	Note   string
 }
 
 // Item is the outcome, or in a plan the intent, for one resource.
@@ -350,9 +353,9 @@ func (e *Engine) reconcileOne(ctx context.Context, r Resource, l *ledger) Item {
 	var rec *state.Resource
 	switch it.Action {
 	case Create:
-		rec, err = r.Create(ctx, l)
+		rec, err = e.create(ctx, r, l)
 	case Update:
-		rec, err = r.Update(ctx, l, found)
+		rec, err = e.update(ctx, r, l, found)
 	case Replace:
 		if err = r.Delete(ctx, &found.Record); err != nil {
 			return fail("replacing (delete)", err)
@@ -360,7 +363,7 @@ func (e *Engine) reconcileOne(ctx context.Context, r Resource, l *ledger) Item {
 		if err = l.set(ctx, key, nil); err != nil {
 			return fail("recording", err)
 		}
-		rec, err = r.Create(ctx, l)
+		rec, err = e.create(ctx, r, l)
 	}
 	if err != nil {
 		return fail(verb(it.Action), err)
@@ -370,6 +373,67 @@ func (e *Engine) reconcileOne(ctx context.Context, r Resource, l *ledger) Item {
 	}
 	e.report(Event{Key: key, Type: it.Type, Action: it.Action, Status: Done})
 	return it
+}
+
+// createAttempts bounds the creates of one object whose outcome stays unknown.
+const createAttempts = 3
+
+// create makes the object. A create that fails may still have happened (its answer was
+// lost, or the SDK's retry of it met "already exists"), so before it is tried again or
+// reported the object is looked for: what is found is adopted, and the create is repeated
+// only when nothing is found and the failure left the outcome unknown.
+func (e *Engine) create(ctx context.Context, r Resource, l *ledger) (*state.Resource, error) {
+	for attempt := 1; ; attempt++ {
+		rec, err := r.Create(ctx, l)
+		if err == nil {
+			return rec, nil
+		}
+		found, ferr := r.Find(ctx, l, nil)
+		if ferr != nil {
+			return nil, fmt.Errorf("%w; looking for it afterwards: %w", err, ferr)
+		}
+		if found != nil {
+			e.report(Event{Key: r.Key(), Type: r.Type(), Action: Create, Status: Noted,
+				Note: "found it after a failed create (" + err.Error() + "): adopted"})
+			return e.settle(ctx, r, l, found, err)
+		}
+		if !outcomeUnknown(err) || attempt == createAttempts {
+			return nil, err
+		}
+	}
+}
+
+// update changes the object in place; when that fails, a second look tells an update
+// whose answer was lost (nothing left to change) from one that did not happen.
+func (e *Engine) update(ctx context.Context, r Resource, l *ledger, found *Found) (*state.Resource, error) {
+	rec, err := r.Update(ctx, l, found)
+	if err == nil {
+		return rec, nil
+	}
+	again, ferr := r.Find(ctx, l, &found.Record)
+	if ferr != nil || again == nil || again.Replace || len(again.Changes) > 0 {
+		return nil, err
+	}
+	return &again.Record, nil
+}
+
+// settle takes an object found after a failed create: as it is, or updated in place to
+// what is declared. One that would have to be replaced is reported with the failure.
+func (e *Engine) settle(ctx context.Context, r Resource, l *ledger, found *Found, createErr error) (*state.Resource, error) {
+	switch {
+	case found.Replace:
+		return nil, fmt.Errorf("%w; found %s afterwards, but it differs in what cannot change in place: %v", createErr, found.Record.ID, found.Changes)
+	case len(found.Changes) > 0:
+		return r.Update(ctx, l, found)
+	}
+	return &found.Record, nil
+}
+
+// outcomeUnknown reports whether err says only a lookup can tell whether the write
+// happened (awsclients.OutcomeUnknownError, among others).
+func outcomeUnknown(err error) bool {
+	var u interface{ OutcomeUnknown() bool }
+	return errors.As(err, &u) && u.OutcomeUnknown()
 }
 
 func verb(a Action) string {

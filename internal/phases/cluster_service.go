@@ -2,9 +2,6 @@ package phases
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -232,7 +229,7 @@ func (r *service) Create(ctx context.Context, deps engine.Deps) (*state.Resource
 		EnableECSManagedTags:          true,
 		PropagateTags:                 ecstypes.PropagateTagsService,
 		Tags:                          ecsTags(r.in.tags(keyService)),
-		ClientToken:                   aws.String(serviceClientToken(r.in)),
+		ClientToken:                   aws.String(r.in.clientToken(keyService)),
 	}
 	var out *ecs.CreateServiceOutput
 	// A service-linked role just created takes a few seconds before ECS can use it.
@@ -254,17 +251,6 @@ func (r *service) Create(ctx context.Context, deps engine.Deps) (*state.Resource
 		return nil, err
 	}
 	return &rec, nil
-}
-
-// serviceClientToken is CreateService's idempotency token: the same for every retry of
-// one creation attempt (the SDK's and the wait above reuse the input), a new one for the
-// next attempt, so that a service deleted since is never "found" by an old token. The
-// app/env hash in front tells in CloudTrail which environment a creation was for.
-func serviceClientToken(in *Inputs) string {
-	sum := sha256.Sum256([]byte(in.Config.App + "/" + in.Config.Env))
-	nonce := make([]byte, 8)
-	_, _ = rand.Read(nonce)
-	return hex.EncodeToString(sum[:6]) + "-" + hex.EncodeToString(nonce) // 29 chars; ECS allows 36
 }
 
 // ensureServiceLinkedRole creates the service-linked role of an AWS service (AWSServiceRoleForECS,

@@ -214,6 +214,7 @@ func (r *certificate) Create(ctx context.Context, _ engine.Deps) (*state.Resourc
 		DomainName:              aws.String(domain),
 		SubjectAlternativeNames: names,
 		ValidationMethod:        acmtypes.ValidationMethodDns,
+		IdempotencyToken:        aws.String(r.in.clientToken(r.Key())),
 		KeyAlgorithm:            acmtypes.KeyAlgorithmRsa2048,
 		Tags:                    tags,
 	})

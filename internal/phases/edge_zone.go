@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -175,8 +174,8 @@ func (r *hostedZone) Create(ctx context.Context, _ engine.Deps) (*state.Resource
 	domain := dnsName(r.in.Config.Edge.Domain)
 	out, err := r.api.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{
 		Name: aws.String(domain),
-		// Unique per request, as Route 53 requires; the prefix marks the zone as ours.
-		CallerReference:  aws.String(r.callerRefPrefix() + strconv.FormatInt(time.Now().UnixNano(), 36)),
+		// Unique per run, as Route 53 requires; the prefix marks the zone as ours.
+		CallerReference:  aws.String(r.callerRefPrefix() + r.in.clientToken(keyZone)),
 		HostedZoneConfig: &r53types.HostedZoneConfig{Comment: aws.String("fvdeploy " + r.in.prefix() + " (" + keyZone + ")")},
 	})
 	if err != nil {

@@ -2,6 +2,9 @@ package phases
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -64,6 +67,20 @@ func remember[T any](in *Inputs, key string, fetch func() (T, error)) (T, error)
 	}
 	in.memo[key] = v
 	return v, nil
+}
+
+// clientToken is the idempotency token of the create of key in this run: the same for
+// the SDK's retries and the engine's repeats, so that AWS answers a repeat with the
+// object a lost answer hid; new in the next run, because AWS remembers a token after its
+// object is gone (Route 53 for ever). 32 hex characters fit every API's limits.
+func (in *Inputs) clientToken(key string) string {
+	nonce, _ := remember(in, "client token nonce", func() (string, error) {
+		b := make([]byte, 6)
+		_, err := rand.Read(b)
+		return hex.EncodeToString(b), err
+	})
+	sum := sha256.Sum256([]byte(in.Config.App + "/" + in.Config.Env + "/" + key))
+	return hex.EncodeToString(sum[:10]) + nonce
 }
 
 // prefix is what names of this app's objects in this environment start with.

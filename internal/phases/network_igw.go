@@ -91,7 +91,9 @@ func (r *igw) Create(ctx context.Context, deps engine.Deps) (*state.Resource, er
 }
 
 func (r *igw) attach(ctx context.Context, id, vpcID string) error {
-	if _, err := r.api.AttachInternetGateway(ctx, &ec2.AttachInternetGatewayInput{InternetGatewayId: &id, VpcId: &vpcID}); err != nil {
+	_, err := r.api.AttachInternetGateway(ctx, &ec2.AttachInternetGatewayInput{InternetGatewayId: &id, VpcId: &vpcID})
+	// Already attached: a retry whose first answer was lost. The next Find checks to what.
+	if err != nil && errorCode(err) != "Resource.AlreadyAssociated" {
 		return fmt.Errorf("attaching internet gateway %s to VPC %s: %w", id, vpcID, err)
 	}
 	return nil

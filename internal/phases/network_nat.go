@@ -186,6 +186,7 @@ func (r *nat) Create(ctx context.Context, deps engine.Deps) (*state.Resource, er
 		SubnetId:          &sub,
 		AllocationId:      &addr,
 		ConnectivityType:  ec2types.ConnectivityTypePublic,
+		ClientToken:       aws.String(r.in.clientToken(r.Key())),
 		TagSpecifications: ec2TagSpec(ec2types.ResourceTypeNatgateway, r.in.tags(r.Key())),
 	})
 	if err != nil {

@@ -196,6 +196,7 @@ func (r *routeTable) Create(ctx context.Context, deps engine.Deps) (*state.Resou
 	out, err := r.api.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{
 		VpcId:             &vpcID,
 		TagSpecifications: ec2TagSpec(ec2types.ResourceTypeRouteTable, r.in.tags(r.Key())),
+		ClientToken:       aws.String(r.in.clientToken(r.Key())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating route table %s: %w", r.Key(), err)
@@ -254,7 +255,10 @@ func (r *routeTable) setDefaultRoute(ctx context.Context, id, target string, cre
 	var err error
 	if create {
 		_, err = r.api.CreateRoute(ctx, &ec2.CreateRouteInput{RouteTableId: &id, DestinationCidrBlock: aws.String(defaultRoute), GatewayId: gw, NatGatewayId: natGW})
-	} else {
+	}
+	// There already: a retried create whose first answer was lost, or a route this table
+	// was found with. Either way it is pointed where it must go.
+	if !create || errorCode(err) == "RouteAlreadyExists" {
 		_, err = r.api.ReplaceRoute(ctx, &ec2.ReplaceRouteInput{RouteTableId: &id, DestinationCidrBlock: aws.String(defaultRoute), GatewayId: gw, NatGatewayId: natGW})
 	}
 	if err != nil {

@@ -144,10 +144,11 @@ func (r *webhookSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resou
 		return adoptSecret(ctx, r.in, r.api, r, d)
 	}
 	out, err := r.api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name:         aws.String(name),
-		Description:  aws.String(fmt.Sprintf("Chat webhook the alarms of %s (%s) are relayed to, managed by fvdeploy", r.in.Config.App, r.in.Config.Env)),
-		SecretString: aws.String(value),
-		Tags:         secretTags(r.in.tags(keyChatWebhook)),
+		Name:               aws.String(name),
+		Description:        aws.String(fmt.Sprintf("Chat webhook the alarms of %s (%s) are relayed to, managed by fvdeploy", r.in.Config.App, r.in.Config.Env)),
+		SecretString:       aws.String(value),
+		Tags:               secretTags(r.in.tags(keyChatWebhook)),
+		ClientRequestToken: aws.String(r.in.clientToken(keyChatWebhook)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating secret %s: %w", name, err)

@@ -303,10 +303,11 @@ func (r *adminSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resourc
 		return nil, err
 	}
 	out, err := r.api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name:         aws.String(name),
-		Description:  aws.String(fmt.Sprintf("Admin credentials of %s (%s), managed by fvdeploy", r.in.Config.App, r.in.Config.Env)),
-		SecretString: aws.String(value),
-		Tags:         secretTags(r.in.tags(keySecretAdmin)),
+		Name:               aws.String(name),
+		Description:        aws.String(fmt.Sprintf("Admin credentials of %s (%s), managed by fvdeploy", r.in.Config.App, r.in.Config.Env)),
+		SecretString:       aws.String(value),
+		Tags:               secretTags(r.in.tags(keySecretAdmin)),
+		ClientRequestToken: aws.String(r.in.clientToken(keySecretAdmin)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating secret %s: %w", name, err)

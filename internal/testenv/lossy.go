@@ -25,9 +25,9 @@ type LossyProxy struct {
 	seed     uint64
 	share    float64
 	mutating func(op string) bool
-	mu    sync.Mutex
-	calls map[string]int
-	lost  []string
+	mu       sync.Mutex
+	calls    map[string]int
+	lost     []string
 }
 
 // StartLossyProxy forwards to target (an emulator's endpoint) until the test ends.

@@ -161,6 +161,8 @@ type alarm struct {
 	in   *Inputs
 	api  alarmAPI
 	spec alarmSpec
+	// looked is set once Find has read the alarm in this run (see live).
+	looked bool
 }
 
 func (r *alarm) Key() string         { return keyAlarmPrefix + r.spec.name }
@@ -250,17 +252,12 @@ func (r *alarm) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 	if !ok {
 		return nil, nil
 	}
-	// Alarm names are unique in the account and region: the name is the lookup.
-	out, err := r.api.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{r.name()}, AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm}})
-	if err != nil {
-		return nil, fmt.Errorf("describing alarm %s: %w", r.name(), err)
+	m, err := r.live(ctx)
+	if err != nil || m == nil {
+		return nil, err
 	}
-	if len(out.MetricAlarms) == 0 {
-		return nil, nil
-	}
-	m := out.MetricAlarms[0]
 	found := &engine.Found{Record: state.Resource{ID: r.name(), ARN: aws.ToString(m.AlarmArn)}}
-	live, wanted := alarmFields(m), alarmFields(asMetricAlarm(want))
+	live, wanted := alarmFields(*m), alarmFields(asMetricAlarm(want))
 	for _, k := range slices.Sorted(maps.Keys(wanted)) {
 		if live[k] != wanted[k] {
 			found.Changes = append(found.Changes, engine.Change{Field: k, From: live[k], To: wanted[k]})
@@ -281,6 +278,50 @@ func (r *alarm) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
 	}
 	return found, nil
+}
+
+// live is the alarm as it is. Alarm names are unique in the account and region, so the
+// name is the lookup. The first look of a run comes from one listing of every alarm of
+// the environment (one call, not one per alarm); a second look, after a write, asks again.
+func (r *alarm) live(ctx context.Context) (*cwtypes.MetricAlarm, error) {
+	if !r.looked {
+		r.looked = true
+		all, err := remember(r.in, "alarms", func() (map[string]cwtypes.MetricAlarm, error) {
+			return describeAlarms(ctx, r.api, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(r.in.prefix() + "-")})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing the alarms of %s: %w", r.in.prefix(), err)
+		}
+		if m, ok := all[r.name()]; ok {
+			return &m, nil
+		}
+		return nil, nil
+	}
+	one, err := describeAlarms(ctx, r.api, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{r.name()}})
+	if err != nil {
+		return nil, fmt.Errorf("describing alarm %s: %w", r.name(), err)
+	}
+	if m, ok := one[r.name()]; ok {
+		return &m, nil
+	}
+	return nil, nil
+}
+
+// describeAlarms reads every page of metric alarms that in selects, by name.
+func describeAlarms(ctx context.Context, api alarmAPI, in *cloudwatch.DescribeAlarmsInput) (map[string]cwtypes.MetricAlarm, error) {
+	in.AlarmTypes = []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm}
+	out := map[string]cwtypes.MetricAlarm{}
+	p := cloudwatch.NewDescribeAlarmsPaginator(api, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range page.MetricAlarms {
+			out[aws.ToString(m.AlarmName)] = m
+		}
+	}
+	return out, nil
 }
 
 func (r *alarm) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {

@@ -83,15 +83,11 @@ func destroyExpecting(t *testing.T, in *Inputs, doc *state.Document, fakes []str
 	return res.Err()
 }
 
-func describeAlarms(t *testing.T, in *Inputs) map[string]cwtypes.MetricAlarm {
+func envAlarms(t *testing.T, in *Inputs) map[string]cwtypes.MetricAlarm {
 	t.Helper()
-	out, err := in.AWS.CloudWatch().DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(in.prefix() + "-")})
+	m, err := describeAlarms(context.Background(), in.AWS.CloudWatch(), &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(in.prefix() + "-")})
 	if err != nil {
 		t.Fatal(err)
-	}
-	m := map[string]cwtypes.MetricAlarm{}
-	for _, a := range out.MetricAlarms {
-		m[aws.ToString(a.AlarmName)] = a
 	}
 	return m
 }
@@ -210,7 +206,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 		"alb-unhealthy-hosts": {"AWS/ApplicationELB/UnHealthyHostCount", "Maximum", tgDims, "GreaterThanThreshold", "notBreaching", 0},
 		"ecs-running-tasks":   {"ECS/ContainerInsights/RunningTaskCount", "Average", svcDims, "LessThanThreshold", "breaching", 2},
 	}
-	alarms := describeAlarms(t, in)
+	alarms := envAlarms(t, in)
 	if len(alarms) != len(want) {
 		t.Errorf("%d alarms, want %d: %v", len(alarms), len(want), slices.Sorted(maps.Keys(alarms)))
 	}
@@ -393,7 +389,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if got := listTopicSubscribers(t, in, topic.ARN); !slices.Equal(got, wantSubs) {
 		t.Errorf("subscribers after repair %v, want %v", got, wantSubs)
 	}
-	if a := describeAlarms(t, in)["fastapi-vars-prod-alb-5xx-elb"]; aws.ToFloat64(a.Threshold) != 10 {
+	if a := envAlarms(t, in)["fastapi-vars-prod-alb-5xx-elb"]; aws.ToFloat64(a.Threshold) != 10 {
 		t.Errorf("alarm threshold after repair: %g, want 10", aws.ToFloat64(a.Threshold))
 	}
 	assertPrivateBucket(t, in, bucket, "AES256")
@@ -425,7 +421,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &logsBucket}); err == nil {
 		t.Error("the empty access log bucket was not deleted")
 	}
-	if left := describeAlarms(t, in); len(left) != 0 {
+	if left := envAlarms(t, in); len(left) != 0 {
 		t.Errorf("alarms left: %v", slices.Sorted(maps.Keys(left)))
 	}
 	if _, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: tr.Trail.TrailARN}); !isNotFound(err) {
@@ -516,7 +512,7 @@ func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.
 		t.Errorf("trail key %+v (%v), want %s", tr, err, keyARN)
 	}
 	// hml runs without Container Insights: the task count comes from the target group.
-	running := describeAlarms(t, in)["fastapi-vars-hml-ecs-running-tasks"]
+	running := envAlarms(t, in)["fastapi-vars-hml-ecs-running-tasks"]
 	tgFull := arnTail(doc.Resources[keyTG].ARN, ":")
 	if aws.ToString(running.MetricName) != "HealthyHostCount" || running.Statistic != cwtypes.StatisticMinimum ||
 		!strings.Contains(dimString(running.Dimensions), "TargetGroup="+tgFull) || aws.ToFloat64(running.Threshold) != 2 {

@@ -40,9 +40,9 @@ func declareObservability(in *Inputs) ([]engine.Resource, error) {
 		out = append(out, &topicKey{in: in, api: in.AWS.KMS()})
 	}
 	out = append(out, &topic{in: in, api: in.AWS.SNS(), kms: in.AWS.KMS()}, &subscriptions{in: in, api: in.AWS.SNS()})
-	cw := in.AWS.CloudWatch()
+	cw, listing := in.AWS.CloudWatch(), &alarmListing{}
 	for _, spec := range alarmSpecs(in) {
-		out = append(out, &alarm{in: in, api: cw, spec: spec})
+		out = append(out, &alarm{in: in, api: cw, spec: spec, listing: listing})
 	}
 	if in.Config.Observability.CloudTrail {
 		out = append(out, trailBucket(in), &trail{in: in, api: in.AWS.CloudTrail(), kms: in.AWS.KMS()})

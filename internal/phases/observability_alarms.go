@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -161,8 +162,10 @@ type alarm struct {
 	in   *Inputs
 	api  alarmAPI
 	spec alarmSpec
-	// looked is set once Find has read the alarm in this run (see live).
-	looked bool
+	// listing is shared by the alarms of one walk; looked is set once Find has read
+	// this alarm from it (see live).
+	listing *alarmListing
+	looked  bool
 }
 
 func (r *alarm) Key() string         { return keyAlarmPrefix + r.spec.name }
@@ -281,30 +284,44 @@ func (r *alarm) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 }
 
 // live is the alarm as it is. Alarm names are unique in the account and region, so the
-// name is the lookup. The first look of a run comes from one listing of every alarm of
-// the environment (one call, not one per alarm); a second look, after a write, asks again.
+// name is the lookup. Each alarm's first look in a walk comes from one listing of every
+// alarm of the environment (one call, not one per alarm); a second look, after a write,
+// asks again.
 func (r *alarm) live(ctx context.Context) (*cwtypes.MetricAlarm, error) {
-	if !r.looked {
+	var all map[string]cwtypes.MetricAlarm
+	var err error
+	if r.listing != nil && !r.looked {
 		r.looked = true
-		all, err := remember(r.in, "alarms", func() (map[string]cwtypes.MetricAlarm, error) {
-			return describeAlarms(ctx, r.api, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(r.in.prefix() + "-")})
-		})
+		all, err = r.listing.read(ctx, r.in, r.api)
 		if err != nil {
 			return nil, fmt.Errorf("listing the alarms of %s: %w", r.in.prefix(), err)
 		}
-		if m, ok := all[r.name()]; ok {
-			return &m, nil
-		}
-		return nil, nil
-	}
-	one, err := describeAlarms(ctx, r.api, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{r.name()}})
-	if err != nil {
+	} else if all, err = describeAlarms(ctx, r.api, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{r.name()}}); err != nil {
 		return nil, fmt.Errorf("describing alarm %s: %w", r.name(), err)
 	}
-	if m, ok := one[r.name()]; ok {
+	if m, ok := all[r.name()]; ok {
 		return &m, nil
 	}
 	return nil, nil
+}
+
+// alarmListing is every alarm of the environment, read once for the alarms of one walk.
+type alarmListing struct {
+	mu     sync.Mutex
+	alarms map[string]cwtypes.MetricAlarm
+}
+
+func (l *alarmListing) read(ctx context.Context, in *Inputs, api alarmAPI) (map[string]cwtypes.MetricAlarm, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.alarms == nil {
+		all, err := describeAlarms(ctx, api, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(in.prefix() + "-")})
+		if err != nil {
+			return nil, err
+		}
+		l.alarms = all
+	}
+	return l.alarms, nil
 }
 
 // describeAlarms reads every page of metric alarms that in selects, by name.

@@ -66,6 +66,7 @@ type logsAPI interface {
 	CreateLogGroup(ctx context.Context, in *cloudwatchlogs.CreateLogGroupInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogGroupOutput, error)
 	PutRetentionPolicy(ctx context.Context, in *cloudwatchlogs.PutRetentionPolicyInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutRetentionPolicyOutput, error)
 	DeleteLogGroup(ctx context.Context, in *cloudwatchlogs.DeleteLogGroupInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DeleteLogGroupOutput, error)
+	ListTagsForResource(ctx context.Context, in *cloudwatchlogs.ListTagsForResourceInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.ListTagsForResourceOutput, error)
 }
 
 // logGroup is a log group with the environment's retention (CloudWatch keeps logs
@@ -102,6 +103,11 @@ func (r *logGroup) Find(ctx context.Context, _ engine.Deps, rec *state.Resource)
 		if aws.ToString(g.LogGroupName) != name {
 			continue
 		}
+		if rec == nil {
+			if err := r.claim(ctx, name); err != nil {
+				return nil, err
+			}
+		}
 		found := &engine.Found{Record: state.Resource{ID: name, ARN: logGroupARN(r.in, name)}}
 		if got, want := aws.ToInt32(g.RetentionInDays), int32(r.in.Config.Logs.RetentionDays); got != want {
 			found.Changes = append(found.Changes, engine.Change{Field: "retention_days", From: retentionText(got), To: retentionText(want)})
@@ -109,6 +115,15 @@ func (r *logGroup) Find(ctx context.Context, _ engine.Deps, rec *state.Resource)
 		return found, nil
 	}
 	return nil, nil
+}
+
+// claim checks the ownership tags of a group found by name alone.
+func (r *logGroup) claim(ctx context.Context, name string) error {
+	out, err := r.api.ListTagsForResource(ctx, &cloudwatchlogs.ListTagsForResourceInput{ResourceArn: aws.String(logGroupARN(r.in, name))})
+	if err != nil {
+		return fmt.Errorf("reading the tags of log group %s: %w", name, err)
+	}
+	return r.in.claim("log group", name, r.key, out.Tags)
 }
 
 func retentionText(days int32) string {
@@ -120,9 +135,7 @@ func retentionText(days int32) string {
 
 func (r *logGroup) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
 	name := r.name
-	_, err := r.api.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(name), Tags: r.in.tags(r.key)})
-	// Already there: created by a run that crashed before saving; the retention is set below.
-	if err != nil && errorCode(err) != "ResourceAlreadyExistsException" {
+	if _, err := r.api.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(name), Tags: r.in.tags(r.key)}); err != nil {
 		return nil, fmt.Errorf("creating log group %s: %w", name, err)
 	}
 	if err := r.setRetention(ctx, name); err != nil {
@@ -208,6 +221,15 @@ func (r *cluster) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) 
 	}
 	if c == nil {
 		return nil, nil
+	}
+	if rec == nil {
+		have := map[string]string{}
+		for _, t := range c.Tags {
+			have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		if err := r.in.claim("ECS cluster", aws.ToString(c.ClusterName), keyCluster, have); err != nil {
+			return nil, err
+		}
 	}
 	found := &engine.Found{Record: state.Resource{ID: aws.ToString(c.ClusterName), ARN: aws.ToString(c.ClusterArn)}}
 	got := "disabled"

@@ -78,6 +78,15 @@ func (r *role) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) 
 	if err != nil {
 		return nil, fmt.Errorf("reading IAM role %s: %w", name, err)
 	}
+	have := map[string]string{}
+	for _, t := range out.Role.Tags {
+		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	if rec == nil {
+		if err := r.in.claim("IAM role", name, r.key, have); err != nil {
+			return nil, err
+		}
+	}
 	found := &engine.Found{Record: state.Resource{ID: name, ARN: aws.ToString(out.Role.Arn)}}
 	if d, err := policyDiff(aws.ToString(out.Role.AssumeRolePolicyDocument), r.trust); err != nil {
 		return nil, fmt.Errorf("reading the trust policy of IAM role %s: %w", name, err)
@@ -117,10 +126,6 @@ func (r *role) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) 
 				found.Changes = append(found.Changes, *d)
 			}
 		}
-	}
-	have := map[string]string{}
-	for _, t := range out.Role.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	if from, to, drift := tagDrift(r.in.tags(r.key), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})

@@ -25,7 +25,7 @@ func ec2Tags(tags map[string]string) []ec2types.Tag {
 // ec2TagFilters find the object carrying the key's fvdeploy tags.
 func ec2TagFilters(tags map[string]string) []ec2types.Filter {
 	var out []ec2types.Filter
-	for _, k := range []string{"fvdeploy:app", "fvdeploy:env", "fvdeploy:key"} {
+	for _, k := range ownershipTags {
 		out = append(out, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{tags[k]}})
 	}
 	return out

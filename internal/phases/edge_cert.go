@@ -186,7 +186,7 @@ func certOwned(ctx context.Context, api certAPI, arn string, want map[string]str
 	for _, t := range out.Tags {
 		got[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	for _, k := range []string{"fvdeploy:app", "fvdeploy:env", "fvdeploy:key"} {
+	for _, k := range ownershipTags {
 		if got[k] != want[k] {
 			return false, nil
 		}

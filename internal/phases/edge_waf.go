@@ -215,13 +215,7 @@ func (r *webACL) owned(ctx context.Context, arn string) error {
 			got[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	want := r.in.tags(keyWAFACL)
-	for _, k := range []string{"fvdeploy:app", "fvdeploy:env", "fvdeploy:key"} {
-		if got[k] != want[k] {
-			return fmt.Errorf("web ACL %s already exists but was not created by fvdeploy for %s (tag %s is %q); rename or delete it", arn, keyWAFACL, k, got[k])
-		}
-	}
-	return nil
+	return r.in.claim("web ACL", arn, keyWAFACL, got)
 }
 
 func (r *webACL) description() *string {

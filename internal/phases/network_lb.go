@@ -161,7 +161,7 @@ func (r *alb) describe(ctx context.Context, rec *state.Resource) (*elbtypes.Load
 		return nil, fmt.Errorf("looking up load balancer %s: %w", r.name(), err)
 	}
 	lb := &out.LoadBalancers[0]
-	if err := elbOwned(ctx, r.api, aws.ToString(lb.LoadBalancerArn), r.in.tags(keyALB)); err != nil {
+	if err := elbOwned(ctx, r.in, r.api, "load balancer", aws.ToString(lb.LoadBalancerArn), keyALB); err != nil {
 		return nil, err
 	}
 	return lb, nil
@@ -421,7 +421,7 @@ func (r *targetGroup) describe(ctx context.Context, rec *state.Resource) (*elbty
 		return nil, fmt.Errorf("looking up target group %s: %w", r.name(), err)
 	}
 	tg := &out.TargetGroups[0]
-	if err := elbOwned(ctx, r.api, aws.ToString(tg.TargetGroupArn), r.in.tags(keyTG)); err != nil {
+	if err := elbOwned(ctx, r.in, r.api, "target group", aws.ToString(tg.TargetGroupArn), keyTG); err != nil {
 		return nil, err
 	}
 	return tg, nil

@@ -56,7 +56,7 @@ func findEC2[T any](ctx context.Context, what, key, id string,
 
 // ec2Tagged reports whether tags carry the fvdeploy tags of want.
 func ec2Tagged(tags []ec2types.Tag, want map[string]string) bool {
-	for _, k := range []string{"fvdeploy:app", "fvdeploy:env", "fvdeploy:key"} {
+	for _, k := range ownershipTags {
 		if !slices.ContainsFunc(tags, func(t ec2types.Tag) bool { return aws.ToString(t.Key) == k && aws.ToString(t.Value) == want[k] }) {
 			return false
 		}
@@ -131,10 +131,10 @@ type elbTagsAPI interface {
 	DescribeTags(ctx context.Context, in *elbv2.DescribeTagsInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTagsOutput, error)
 }
 
-// elbOwned checks that a load balancer object found by name carries this resource's
+// elbOwned checks that a load balancer object found by name carries key's ownership
 // tags: names are unique per account and region, so one fvdeploy did not create must be
 // reported, never adopted.
-func elbOwned(ctx context.Context, api elbTagsAPI, arn string, want map[string]string) error {
+func elbOwned(ctx context.Context, in *Inputs, api elbTagsAPI, what, arn, key string) error {
 	out, err := api.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{arn}})
 	if err != nil {
 		return fmt.Errorf("reading the tags of %s: %w", arn, err)
@@ -145,12 +145,7 @@ func elbOwned(ctx context.Context, api elbTagsAPI, arn string, want map[string]s
 			got[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	for _, k := range []string{"fvdeploy:app", "fvdeploy:env", "fvdeploy:key"} {
-		if got[k] != want[k] {
-			return fmt.Errorf("%s already exists but was not created by fvdeploy for %s (tag %s is %q); rename or delete it", arn, want["fvdeploy:key"], k, got[k])
-		}
-	}
-	return nil
+	return in.claim(what, arn, key, got)
 }
 
 func elbTags(tags map[string]string) []elbtypes.Tag {

@@ -274,8 +274,10 @@ func (r *alarm) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 	for _, t := range tags.Tags {
 		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	if rec == nil && have["fvdeploy:key"] != r.Key() {
-		return nil, fmt.Errorf("alarm %s exists but fvdeploy did not create it: delete or rename it", r.name())
+	if rec == nil {
+		if err := r.in.claim("alarm", r.name(), r.Key(), have); err != nil {
+			return nil, err
+		}
 	}
 	if from, to, drift := tagDrift(r.in.tags(r.Key()), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})

@@ -104,9 +104,9 @@ func (r *webhookSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Reso
 	if err != nil || d == nil {
 		return nil, err
 	}
-	found := foundSecret(d, r.in.tags(keyChatWebhook))
-	if found == nil {
-		return nil, nil
+	found, err := foundSecret(r.in, keyChatWebhook, d, rec)
+	if err != nil || found == nil {
+		return nil, err
 	}
 	if given := r.in.Getenv(EnvChatWebhookURL); given != "" {
 		out, err := r.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: d.ARN})

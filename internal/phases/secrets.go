@@ -184,9 +184,9 @@ func (r *adminSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resour
 	if err != nil || d == nil {
 		return nil, err
 	}
-	found := foundSecret(d, r.in.tags(keySecretAdmin))
-	if found == nil {
-		return nil, nil
+	found, err := foundSecret(r.in, keySecretAdmin, d, rec)
+	if err != nil || found == nil {
+		return nil, err
 	}
 	// The stored value is read only when the user gave values to compare it with, or
 	// service.secrets needs keys in it: a plain `up` never touches, or even reads, the
@@ -234,19 +234,26 @@ func describeSecret(ctx context.Context, api secretAPI, name string, rec *state.
 // foundSecret is a described secret as found, with its tags compared to want. A secret
 // scheduled for deletion still holds the name but is unusable: to the plan it is absent
 // (nil), and Create restores it.
-func foundSecret(d *secretsmanager.DescribeSecretOutput, want map[string]string) *engine.Found {
+// foundSecret is the secret of key as described, nil when it is scheduled for deletion.
+// Found by name alone (rec is nil), it must carry key's ownership tags.
+func foundSecret(in *Inputs, key string, d *secretsmanager.DescribeSecretOutput, rec *state.Resource) (*engine.Found, error) {
 	if d.DeletedDate != nil {
-		return nil
+		return nil, nil
 	}
 	found := &engine.Found{Record: state.Resource{ID: aws.ToString(d.Name), ARN: aws.ToString(d.ARN)}}
 	have := map[string]string{}
 	for _, t := range d.Tags {
 		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	if from, to, drift := tagDrift(want, have); drift {
+	if rec == nil {
+		if err := in.claim("secret", found.Record.ID, key, have); err != nil {
+			return nil, err
+		}
+	}
+	if from, to, drift := tagDrift(in.tags(key), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
 	}
-	return found
+	return found, nil
 }
 
 // SecretReader is what AdminCredentials needs from Secrets Manager.

@@ -320,6 +320,16 @@ func (e *Engine) reconcileOne(ctx context.Context, r Resource, l *ledger) Item {
 	default:
 		it.Action = NoOp
 	}
+	if found != nil && len(found.Extras) > 0 {
+		if l.save == nil {
+			it.Changes = append(it.Changes, Change{Field: "duplicates", From: recordIDs(found.Extras), To: "(deleted)"})
+			if it.Action == NoOp {
+				it.Action = Update
+			}
+		} else if err := e.removeExtras(ctx, r, found.Extras); err != nil {
+			return fail("removing duplicates of", err)
+		}
+	}
 	if l.save == nil {
 		if replaced := l.replacedAmong(r.DependsOn()); len(replaced) > 0 && found != nil {
 			// Found against the dependency as it is now; up finds it again against the
@@ -420,6 +430,9 @@ func (e *Engine) update(ctx context.Context, r Resource, l *ledger, found *Found
 // settle takes an object found after a failed create: as it is, or updated in place to
 // what is declared. One that would have to be replaced is reported with the failure.
 func (e *Engine) settle(ctx context.Context, r Resource, l *ledger, found *Found, createErr error) (*state.Resource, error) {
+	if err := e.removeExtras(ctx, r, found.Extras); err != nil {
+		return nil, err
+	}
 	switch {
 	case found.Replace:
 		return nil, fmt.Errorf("%w; found %s afterwards, but it differs in what cannot change in place: %v", createErr, found.Record.ID, found.Changes)
@@ -427,6 +440,26 @@ func (e *Engine) settle(ctx context.Context, r Resource, l *ledger, found *Found
 		return r.Update(ctx, l, found)
 	}
 	return &found.Record, nil
+}
+
+// removeExtras deletes the duplicates Find reported beside the object it keeps.
+func (e *Engine) removeExtras(ctx context.Context, r Resource, extras []state.Resource) error {
+	for _, x := range extras {
+		if err := r.Delete(ctx, &x); err != nil {
+			return err
+		}
+		e.report(Event{Key: r.Key(), Type: r.Type(), Status: Noted,
+			Note: "deleted " + x.ID + ", a duplicate carrying the same ownership tags (left by a lost answer or an interrupted run)"})
+	}
+	return nil
+}
+
+func recordIDs(recs []state.Resource) string {
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	return strings.Join(ids, ",")
 }
 
 // outcomeUnknown reports whether err says only a lookup can tell whether the write

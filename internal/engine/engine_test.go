@@ -17,13 +17,16 @@ import (
 // cloud is an in-memory account: objects carry their logical key as a tag, so Find can
 // adopt them without state, exactly as the real resources do.
 type cloud struct {
-	mu          sync.Mutex
-	objs        map[string]*object // by ID
-	next        int
-	calls       []string // mutating calls, in order: "create a", "update a", "delete a"
-	failFind    map[string]error
-	failCreate  map[string]error
-	failDelete  map[string]error
+	mu         sync.Mutex
+	objs       map[string]*object // by ID
+	next       int
+	calls      []string // mutating calls, in order: "create a", "update a", "delete a"
+	failFind   map[string]error
+	failCreate map[string]error
+	failDelete map[string]error
+	// lose counts, per key, creates that take effect and whose answer is then lost;
+	// drop counts creates that fail with an unknown outcome without taking effect.
+	lose, drop  map[string]int
 	inflight    int
 	maxInflight int
 	// gate, when set, holds every Create until it is closed.
@@ -40,7 +43,8 @@ type object struct {
 }
 
 func newCloud() *cloud {
-	return &cloud{objs: map[string]*object{}, failFind: map[string]error{}, failCreate: map[string]error{}, failDelete: map[string]error{}}
+	return &cloud{objs: map[string]*object{}, failFind: map[string]error{}, failCreate: map[string]error{}, failDelete: map[string]error{},
+		lose: map[string]int{}, drop: map[string]int{}}
 }
 
 func (c *cloud) record(call string) {
@@ -92,19 +96,29 @@ func (r *fakeRes) Find(_ context.Context, deps Deps, rec *state.Resource) (*Foun
 	}
 	var id string
 	var o *object
+	var extras []state.Resource
 	if rec != nil {
 		id, o = rec.ID, r.c.objs[rec.ID]
 	} else {
+		var ids []string
 		for oid, obj := range r.c.objs {
 			if obj.key == r.key {
-				id, o = oid, obj
+				ids = append(ids, oid)
+			}
+		}
+		slices.Sort(ids)
+		for i, oid := range ids {
+			if i == 0 {
+				id, o = oid, r.c.objs[oid]
+			} else {
+				extras = append(extras, state.Resource{ID: oid})
 			}
 		}
 	}
 	if o == nil {
 		return nil, nil
 	}
-	f := &Found{Record: state.Resource{ID: id, Attrs: map[string]string{"value": o.value}}}
+	f := &Found{Record: state.Resource{ID: id, Attrs: map[string]string{"value": o.value}}, Extras: extras}
 	if o.value != r.want {
 		f.Changes = []Change{{Field: "value", From: o.value, To: r.want}}
 		f.Replace = o.fixed
@@ -148,9 +162,17 @@ func (r *fakeRes) Create(_ context.Context, deps Deps) (*state.Resource, error) 
 	}
 	r.c.mu.Lock()
 	defer r.c.mu.Unlock()
+	if r.c.drop[r.key] > 0 {
+		r.c.drop[r.key]--
+		return nil, lostAnswer{}
+	}
 	r.c.next++
 	id := fmt.Sprintf("id-%d", r.c.next)
 	r.c.objs[id] = &object{key: r.key, value: r.want, deps: seen}
+	if r.c.lose[r.key] > 0 {
+		r.c.lose[r.key]--
+		return nil, lostAnswer{}
+	}
 	return &state.Resource{ID: id, Attrs: map[string]string{"value": r.want}}, nil
 }
 
@@ -413,6 +435,117 @@ func TestApplyRepairsDriftAndAdoptsWithoutDuplicates(t *testing.T) {
 	}
 	if len(c.objs) != 6 || len(doc.Resources) != 6 {
 		t.Errorf("objects %d, state %d: want 6 each, no duplicates", len(c.objs), len(doc.Resources))
+	}
+}
+
+// lostAnswer is a create whose outcome only a lookup can tell, as awsclients reports it.
+type lostAnswer struct{}
+
+func (lostAnswer) Error() string        { return "no answer to the create, which may have taken effect" }
+func (lostAnswer) OutcomeUnknown() bool { return true }
+
+// TestCreateIsResolvedBeforeItIsRepeatedOrReported: a failed create is looked for first;
+// only a create whose outcome is unknown and which left nothing is repeated; duplicates
+// carrying one key's tags are deleted, in a plan only shown.
+func TestCreateIsResolvedBeforeItIsRepeatedOrReported(t *testing.T) {
+	for name, tc := range map[string]struct {
+		setup     func(c *cloud)
+		wantErr   string
+		wantCalls []string // mutating calls on network/vpc
+	}{
+		"answer lost after the create: adopted, not made twice": {
+			setup:     func(c *cloud) { c.lose["network/vpc"] = 1 },
+			wantCalls: []string{"create network/vpc"},
+		},
+		"outcome unknown and nothing made: created again": {
+			setup:     func(c *cloud) { c.drop["network/vpc"] = 1 },
+			wantCalls: []string{"create network/vpc", "create network/vpc"},
+		},
+		"outcome unknown every time: given up after three creates": {
+			setup:     func(c *cloud) { c.drop["network/vpc"] = 5 },
+			wantErr:   "creating network/vpc: no answer to the create",
+			wantCalls: []string{"create network/vpc", "create network/vpc", "create network/vpc"},
+		},
+		"a refused create is reported, not repeated": {
+			setup:     func(c *cloud) { c.failCreate["network/vpc"] = errors.New("InvalidParameterValue") },
+			wantErr:   "creating network/vpc: InvalidParameterValue",
+			wantCalls: []string{"create network/vpc"},
+		},
+		"duplicates with the same tags: the lowest ID is kept, the others deleted": {
+			setup: func(c *cloud) {
+				c.objs["id-a"] = &object{key: "network/vpc", value: "10.0.0.0/16"}
+				c.objs["id-b"] = &object{key: "network/vpc", value: "10.0.0.0/16"}
+				c.objs["id-c"] = &object{key: "network/vpc", value: "10.0.0.0/16"}
+			},
+			wantCalls: []string{"delete network/vpc", "delete network/vpc"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newCloud()
+			tc.setup(c)
+			doc := newDoc()
+			var notes []string
+			var mu sync.Mutex
+			e := &Engine{Report: func(ev Event) {
+				if ev.Status == Noted {
+					mu.Lock()
+					notes = append(notes, ev.Note)
+					mu.Unlock()
+				}
+			}}
+			res, err := e.Apply(context.Background(), stack(c), doc, (&saves{}).save)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var vpcCalls []string
+			for _, m := range c.mutations() {
+				if strings.HasSuffix(m, " network/vpc") {
+					vpcCalls = append(vpcCalls, m)
+				}
+			}
+			if !slices.Equal(vpcCalls, tc.wantCalls) {
+				t.Errorf("calls on the VPC: %v, want %v", vpcCalls, tc.wantCalls)
+			}
+			if tc.wantErr != "" {
+				if res.Err() == nil || !strings.Contains(res.Err().Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", res.Err(), tc.wantErr)
+				}
+				return
+			}
+			if res.Err() != nil {
+				t.Fatal(res.Err())
+			}
+			if len(c.objs) != 6 || len(doc.Resources) != 6 {
+				t.Errorf("objects %d, state %d: want 6 each, no duplicates", len(c.objs), len(doc.Resources))
+			}
+			if len(tc.wantCalls) > 0 && tc.wantCalls[0] == "delete network/vpc" {
+				if doc.Resources["network/vpc"].ID != "id-a" || len(notes) != 2 || !strings.Contains(notes[0], "a duplicate carrying the same ownership tags") {
+					t.Errorf("kept %s, notes %q: want id-a kept and each deletion said", doc.Resources["network/vpc"].ID, notes)
+				}
+			}
+		})
+	}
+}
+
+func TestPlanShowsDuplicatesToDelete(t *testing.T) {
+	c := newCloud()
+	applyOrFail(t, c, newDoc())
+	c.objs["id-0"] = &object{key: "network/sg", value: "80", deps: map[string]string{}}
+	doc := newDoc()
+	res, err := (&Engine{}).Plan(context.Background(), stack(c), doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range res.Items {
+		if it.Key != "network/sg" {
+			continue
+		}
+		if it.Action != Update || !slices.ContainsFunc(it.Changes, func(ch Change) bool { return ch.Field == "duplicates" }) {
+			t.Errorf("plan for network/sg: %s %v, want an update naming the duplicates", it.Action, it.Changes)
+		}
+	}
+	if len(c.objs) != 7 {
+		t.Errorf("plan deleted something: %d objects", len(c.objs))
 	}
 }
 

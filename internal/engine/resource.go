@@ -44,6 +44,9 @@ type Found struct {
 	// Replace means the changes cannot be made in place: the object is deleted and
 	// created again.
 	Replace bool
+	// Extras are other objects carrying this resource's ownership tags: duplicates that
+	// a lost answer left. The engine deletes them, with the resource's Delete, and says so.
+	Extras []state.Resource
 }
 
 // Change is one field that differs between the live and the desired object.

@@ -38,19 +38,19 @@ func (r *igw) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (
 	if vpc == nil {
 		return nil, nil
 	}
-	g, err := r.describe(ctx, rec)
+	g, extras, err := r.describe(ctx, rec)
 	if err != nil || g == nil {
 		return nil, err
 	}
-	found := &engine.Found{Record: state.Resource{ID: aws.ToString(g.InternetGatewayId)}}
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(g.InternetGatewayId)}, Extras: extras}
 	if attached := attachedVPCs(g); len(attached) != 1 || attached[0] != vpc.ID {
 		found.Changes = []engine.Change{{Field: "attached_to", From: fmt.Sprint(attached), To: "[" + vpc.ID + "]"}}
 	}
 	return found, nil
 }
 
-func (r *igw) describe(ctx context.Context, rec *state.Resource) (*ec2types.InternetGateway, error) {
-	return findEC2(ctx, "internet gateway", keyIGW, recID(rec),
+func (r *igw) describe(ctx context.Context, rec *state.Resource) (*ec2types.InternetGateway, []state.Resource, error) {
+	return findEC2(ctx, "internet gateway", keyIGW, recID(rec), func(g ec2types.InternetGateway) string { return aws.ToString(g.InternetGatewayId) },
 		func(ctx context.Context, id string) ([]ec2types.InternetGateway, error) {
 			out, err := r.api.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{InternetGatewayIds: []string{id}})
 			if err != nil {

@@ -34,7 +34,7 @@ func (r *eip) Type() string        { return "ec2:eip" }
 func (r *eip) DependsOn() []string { return nil }
 
 func (r *eip) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	a, err := findEC2(ctx, "Elastic IP", r.Key(), recID(rec),
+	a, extras, err := findEC2(ctx, "Elastic IP", r.Key(), recID(rec), func(a ec2types.Address) string { return aws.ToString(a.AllocationId) },
 		func(ctx context.Context, id string) ([]ec2types.Address, error) {
 			out, err := r.api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{AllocationIds: []string{id}})
 			if err != nil {
@@ -52,7 +52,7 @@ func (r *eip) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*en
 	if err != nil || a == nil {
 		return nil, err
 	}
-	return &engine.Found{Record: eipRecord(aws.ToString(a.AllocationId), aws.ToString(a.PublicIp))}, nil
+	return &engine.Found{Record: eipRecord(aws.ToString(a.AllocationId), aws.ToString(a.PublicIp)), Extras: extras}, nil
 }
 
 func eipRecord(allocationID, publicIP string) state.Resource {
@@ -129,7 +129,7 @@ func (r *nat) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (
 	live := func(all []ec2types.NatGateway) []ec2types.NatGateway {
 		return slices.DeleteFunc(all, func(g ec2types.NatGateway) bool { return !slices.Contains(natLive, string(g.State)) })
 	}
-	g, err := findEC2(ctx, "NAT gateway", r.Key(), recID(rec),
+	g, extras, err := findEC2(ctx, "NAT gateway", r.Key(), recID(rec), func(g ec2types.NatGateway) string { return aws.ToString(g.NatGatewayId) },
 		func(ctx context.Context, id string) ([]ec2types.NatGateway, error) {
 			out, err := r.api.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{NatGatewayIds: []string{id}})
 			if isNATNotFound(err) {
@@ -152,7 +152,7 @@ func (r *nat) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (
 	if err != nil || g == nil {
 		return nil, err
 	}
-	found := &engine.Found{Record: state.Resource{ID: aws.ToString(g.NatGatewayId)}}
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(g.NatGatewayId)}, Extras: extras}
 	if got := aws.ToString(g.SubnetId); got != sub.ID {
 		found.Changes = append(found.Changes, engine.Change{Field: "subnet", From: got, To: sub.ID})
 		found.Replace = true

@@ -102,11 +102,11 @@ func (r *routeTable) Find(ctx context.Context, deps engine.Deps, rec *state.Reso
 	if !ok {
 		return nil, nil
 	}
-	t, err := r.describe(ctx, recID(rec))
+	t, extras, err := r.describe(ctx, recID(rec))
 	if err != nil || t == nil {
 		return nil, err
 	}
-	found := &engine.Found{Record: state.Resource{ID: aws.ToString(t.RouteTableId)}}
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(t.RouteTableId)}, Extras: extras}
 	if got := aws.ToString(t.VpcId); got != vpcID {
 		found.Changes = []engine.Change{{Field: "vpc", From: got, To: vpcID}}
 		found.Replace = true
@@ -116,8 +116,8 @@ func (r *routeTable) Find(ctx context.Context, deps engine.Deps, rec *state.Reso
 	return found, nil
 }
 
-func (r *routeTable) describe(ctx context.Context, id string) (*ec2types.RouteTable, error) {
-	return findEC2(ctx, "route table", r.Key(), id,
+func (r *routeTable) describe(ctx context.Context, id string) (*ec2types.RouteTable, []state.Resource, error) {
+	return findEC2(ctx, "route table", r.Key(), id, func(t ec2types.RouteTable) string { return aws.ToString(t.RouteTableId) },
 		func(ctx context.Context, id string) ([]ec2types.RouteTable, error) {
 			out, err := r.api.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{id}})
 			if err != nil {
@@ -209,7 +209,7 @@ func (r *routeTable) Create(ctx context.Context, deps engine.Deps) (*state.Resou
 
 func (r *routeTable) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
 	_, target, subnets, _ := r.desired(deps)
-	t, err := r.describe(ctx, found.Record.ID)
+	t, _, err := r.describe(ctx, found.Record.ID)
 	if err != nil {
 		return nil, err
 	}

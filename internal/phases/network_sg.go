@@ -60,7 +60,7 @@ func (r *securityGroup) Find(ctx context.Context, deps engine.Deps, rec *state.R
 	if vpc == nil {
 		return nil, nil
 	}
-	g, err := findEC2(ctx, "security group", r.Key(), recID(rec),
+	g, extras, err := findEC2(ctx, "security group", r.Key(), recID(rec), func(g ec2types.SecurityGroup) string { return aws.ToString(g.GroupId) },
 		func(ctx context.Context, id string) ([]ec2types.SecurityGroup, error) {
 			return describeSecurityGroup(ctx, r.api, id)
 		},
@@ -74,7 +74,7 @@ func (r *securityGroup) Find(ctx context.Context, deps engine.Deps, rec *state.R
 	if err != nil || g == nil {
 		return nil, err
 	}
-	found := &engine.Found{Record: state.Resource{ID: aws.ToString(g.GroupId), Attrs: map[string]string{"name": aws.ToString(g.GroupName)}}}
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(g.GroupId), Attrs: map[string]string{"name": aws.ToString(g.GroupName)}}, Extras: extras}
 	// Name and VPC cannot change in place. The description cannot either, and is not
 	// compared: rewording it in a later version must not replace anyone's groups.
 	for _, c := range []engine.Change{{Field: "vpc", From: aws.ToString(g.VpcId), To: vpc.ID}, {Field: "name", From: aws.ToString(g.GroupName), To: r.name()}} {

@@ -65,7 +65,7 @@ func (r *subnet) Find(ctx context.Context, deps engine.Deps, rec *state.Resource
 	if err != nil {
 		return nil, err
 	}
-	s, err := findEC2(ctx, "subnet", r.Key(), recID(rec),
+	s, extras, err := findEC2(ctx, "subnet", r.Key(), recID(rec), func(s ec2types.Subnet) string { return aws.ToString(s.SubnetId) },
 		func(ctx context.Context, id string) ([]ec2types.Subnet, error) {
 			out, err := r.api.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{id}})
 			if err != nil {
@@ -84,7 +84,7 @@ func (r *subnet) Find(ctx context.Context, deps engine.Deps, rec *state.Resource
 		return nil, err
 	}
 	gotAZ, gotCIDR := aws.ToString(s.AvailabilityZone), aws.ToString(s.CidrBlock)
-	found := &engine.Found{Record: state.Resource{ID: aws.ToString(s.SubnetId), Attrs: map[string]string{"az": gotAZ, "cidr": gotCIDR}}}
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(s.SubnetId), Attrs: map[string]string{"az": gotAZ, "cidr": gotCIDR}}, Extras: extras}
 	for _, c := range []engine.Change{{Field: "vpc", From: aws.ToString(s.VpcId), To: vpc.ID}, {Field: "availability_zone", From: gotAZ, To: az}, {Field: "cidr_block", From: gotCIDR, To: cidr}} {
 		if c.From != c.To {
 			found.Changes = append(found.Changes, c)

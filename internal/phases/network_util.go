@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,30 +29,35 @@ var azLetters = []string{"a", "b", "c"}
 
 // findEC2 looks an object up by the ID recorded in state, then, when state has none or
 // that object is gone, by its fvdeploy tags (what names the kind of object in errors).
-func findEC2[T any](ctx context.Context, what, key, id string,
+// Several objects with the tags of one key are duplicates a lost answer left: the one
+// with the lowest ID is kept, and the others come back as extras (records for Delete),
+// which the engine removes.
+func findEC2[T any](ctx context.Context, what, key, id string, idOf func(T) string,
 	byID func(ctx context.Context, id string) ([]T, error),
 	byTags func(ctx context.Context) ([]T, error),
-) (*T, error) {
+) (*T, []state.Resource, error) {
 	if id != "" {
 		items, err := byID(ctx, id)
 		if err != nil && !isNotFound(err) {
-			return nil, fmt.Errorf("describing %s %s: %w", what, id, err)
+			return nil, nil, fmt.Errorf("describing %s %s: %w", what, id, err)
 		}
 		if err == nil && len(items) == 1 {
-			return &items[0], nil
+			return &items[0], nil, nil
 		}
 	}
 	items, err := byTags(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("looking up the %s of %s by its tags: %w", what, key, err)
+		return nil, nil, fmt.Errorf("looking up the %s of %s by its tags: %w", what, key, err)
 	}
-	switch len(items) {
-	case 0:
-		return nil, nil
-	case 1:
-		return &items[0], nil
+	if len(items) == 0 {
+		return nil, nil, nil
 	}
-	return nil, fmt.Errorf("%d %ss carry the tags of %s; delete the extra ones or record the right one in state", len(items), what, key)
+	slices.SortFunc(items, func(a, b T) int { return strings.Compare(idOf(a), idOf(b)) })
+	var extras []state.Resource
+	for _, x := range items[1:] {
+		extras = append(extras, state.Resource{ID: idOf(x)})
+	}
+	return &items[0], extras, nil
 }
 
 // ec2Tagged reports whether tags carry the fvdeploy tags of want.

@@ -35,11 +35,11 @@ func (r *vpc) Type() string        { return "ec2:vpc" }
 func (r *vpc) DependsOn() []string { return nil }
 
 func (r *vpc) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	v, err := r.describe(ctx, rec)
+	v, extras, err := r.describe(ctx, rec)
 	if err != nil || v == nil {
 		return nil, err
 	}
-	found := &engine.Found{Record: state.Resource{ID: aws.ToString(v.VpcId), Attrs: map[string]string{"cidr": aws.ToString(v.CidrBlock)}}}
+	found := &engine.Found{Record: state.Resource{ID: aws.ToString(v.VpcId), Attrs: map[string]string{"cidr": aws.ToString(v.CidrBlock)}}, Extras: extras}
 	if got, want := aws.ToString(v.CidrBlock), r.in.Config.Network.VPCCIDR; got != want {
 		found.Changes = append(found.Changes, engine.Change{Field: "cidr_block", From: got, To: want})
 		found.Replace = true
@@ -58,27 +58,22 @@ func (r *vpc) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*en
 
 // describe finds the VPC by its recorded ID, or by tags when state has none or the
 // recorded one is gone.
-func (r *vpc) describe(ctx context.Context, rec *state.Resource) (*ec2types.Vpc, error) {
-	if rec != nil && rec.ID != "" {
-		out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{rec.ID}})
-		if err != nil && !isNotFound(err) {
-			return nil, fmt.Errorf("describing VPC %s: %w", rec.ID, err)
-		}
-		if err == nil && len(out.Vpcs) == 1 {
-			return &out.Vpcs[0], nil
-		}
-	}
-	out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: ec2TagFilters(r.in.tags(keyVPC))})
-	if err != nil {
-		return nil, fmt.Errorf("looking up the VPC by its tags: %w", err)
-	}
-	switch len(out.Vpcs) {
-	case 0:
-		return nil, nil
-	case 1:
-		return &out.Vpcs[0], nil
-	}
-	return nil, fmt.Errorf("%d VPCs carry the tags of %s; delete the extra ones or record the right one in state", len(out.Vpcs), keyVPC)
+func (r *vpc) describe(ctx context.Context, rec *state.Resource) (*ec2types.Vpc, []state.Resource, error) {
+	return findEC2(ctx, "VPC", keyVPC, recID(rec), func(v ec2types.Vpc) string { return aws.ToString(v.VpcId) },
+		func(ctx context.Context, id string) ([]ec2types.Vpc, error) {
+			out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{id}})
+			if err != nil {
+				return nil, err
+			}
+			return out.Vpcs, nil
+		},
+		func(ctx context.Context) ([]ec2types.Vpc, error) {
+			out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: ec2TagFilters(r.in.tags(keyVPC))})
+			if err != nil {
+				return nil, err
+			}
+			return out.Vpcs, nil
+		})
 }
 
 func (r *vpc) attribute(ctx context.Context, id string, attr ec2types.VpcAttributeName) (bool, error) {

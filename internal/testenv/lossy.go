@@ -27,7 +27,14 @@ type LossyProxy struct {
 	mutating func(op string) bool
 	mu       sync.Mutex
 	calls    map[string]int
-	lost     []string
+	writes   []Write
+}
+
+// Write is one call that may change something, as the proxy saw it.
+type Write struct {
+	Op   string
+	Body string
+	Lost bool
 }
 
 // StartLossyProxy forwards to target (an emulator's endpoint) until the test ends.
@@ -49,7 +56,7 @@ func StartLossyProxy(t testing.TB, target string, seed uint64, share float64, mu
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		op, mutating := p.operation(r, body)
-		if !mutating || !p.loses(op) {
+		if !mutating || !p.loses(op, body) {
 			forward.ServeHTTP(w, r)
 			return
 		}
@@ -68,7 +75,7 @@ func StartLossyProxy(t testing.TB, target string, seed uint64, share float64, mu
 }
 
 // loses decides, once per call, whether this call's answer is dropped.
-func (p *LossyProxy) loses(op string) bool {
+func (p *LossyProxy) loses(op string, body []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := p.calls[op]
@@ -78,17 +85,26 @@ func (p *LossyProxy) loses(op string) bool {
 	h.Write([]byte(op))
 	_ = binary.Write(h, binary.LittleEndian, uint64(n))
 	lose := float64(h.Sum64()>>11)/float64(1<<53) < p.share
-	if lose {
-		p.lost = append(p.lost, op)
-	}
+	p.writes = append(p.writes, Write{Op: op, Body: string(body), Lost: lose})
 	return lose
+}
+
+// Writes lists the calls that may change something, in order.
+func (p *LossyProxy) Writes() []Write {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Write(nil), p.writes...)
 }
 
 // Lost lists the operations whose answer was dropped, in order.
 func (p *LossyProxy) Lost() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.lost...)
+	var ops []string
+	for _, w := range p.Writes() {
+		if w.Lost {
+			ops = append(ops, w.Op)
+		}
+	}
+	return ops
 }
 
 // operation names the AWS operation of a request in each of the wire protocols the SDK

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
@@ -29,6 +30,8 @@ type Engine struct {
 	// Scope, when set, limits pruning to the state keys it accepts: running one phase
 	// must not delete what the other phases own.
 	Scope func(key string) bool
+	// SettleDelay replaces DefaultSettleDelay (tests make it short).
+	SettleDelay time.Duration
 }
 
 func (e *Engine) inScope(key string) bool { return e.Scope == nil || e.Scope(key) }
@@ -388,6 +391,11 @@ func (e *Engine) reconcileOne(ctx context.Context, r Resource, l *ledger) Item {
 // createAttempts bounds the creates of one object whose outcome stays unknown.
 const createAttempts = 3
 
+// DefaultSettleDelay is how long a create with an unknown outcome is given to show in
+// AWS's describe calls, which are eventually consistent, before the second look that
+// decides whether to create again.
+const DefaultSettleDelay = 3 * time.Second
+
 // create makes the object. A create that fails may still have happened (its answer was
 // lost, or the SDK's retry of it met "already exists"), so before it is tried again or
 // reported the object is looked for: what is found is adopted, and the create is repeated
@@ -399,6 +407,12 @@ func (e *Engine) create(ctx context.Context, r Resource, l *ledger) (*state.Reso
 			return rec, nil
 		}
 		found, ferr := r.Find(ctx, l, nil)
+		if ferr == nil && found == nil && outcomeUnknown(err) {
+			if werr := e.settleDelay(ctx); werr != nil {
+				return nil, errors.Join(err, werr)
+			}
+			found, ferr = r.Find(ctx, l, nil)
+		}
 		if ferr != nil {
 			return nil, fmt.Errorf("%w; looking for it afterwards: %w", err, ferr)
 		}
@@ -410,6 +424,19 @@ func (e *Engine) create(ctx context.Context, r Resource, l *ledger) (*state.Reso
 		if !outcomeUnknown(err) || attempt == createAttempts {
 			return nil, err
 		}
+	}
+}
+
+func (e *Engine) settleDelay(ctx context.Context) error {
+	d := e.SettleDelay
+	if d == 0 {
+		d = DefaultSettleDelay
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }
 

@@ -486,7 +486,7 @@ func TestCreateIsResolvedBeforeItIsRepeatedOrReported(t *testing.T) {
 			doc := newDoc()
 			var notes []string
 			var mu sync.Mutex
-			e := &Engine{Report: func(ev Event) {
+			e := &Engine{SettleDelay: time.Millisecond, Report: func(ev Event) {
 				if ev.Status == Noted {
 					mu.Lock()
 					notes = append(notes, ev.Note)

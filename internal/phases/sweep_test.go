@@ -1,0 +1,299 @@
+package phases
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// sweepFixture makes one kind of object through the SDK, behind fvdeploy's back, and
+// says whether one still exists.
+type sweepFixture struct {
+	// types are what the sweep reports for one object: a security group is also its rules.
+	types  []string
+	key    string
+	create func(t *testing.T, in *Inputs, name string, tags map[string]string) string
+	exists func(t *testing.T, in *Inputs, id string) bool
+}
+
+func sweepCheck(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var sweepFixtures = map[string]sweepFixture{
+	"eip": {types: []string{"ec2:eip"}, key: "network/eip-nat-a",
+		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+			out, err := in.AWS.EC2().AllocateAddress(context.Background(), &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: sweepEC2Tags(ec2types.ResourceTypeElasticIp, tags)})
+			sweepCheck(t, err)
+			return aws.ToString(out.AllocationId)
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.EC2().DescribeAddresses(context.Background(), &ec2.DescribeAddressesInput{})
+			sweepCheck(t, err)
+			return slices.ContainsFunc(out.Addresses, func(a ec2types.Address) bool { return aws.ToString(a.AllocationId) == id })
+		}},
+	"vpc": {types: []string{"ec2:vpc"}, key: "network/vpc",
+		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+			out, err := in.AWS.EC2().CreateVpc(context.Background(), &ec2.CreateVpcInput{CidrBlock: aws.String("10.77.0.0/16"), TagSpecifications: sweepEC2Tags(ec2types.ResourceTypeVpc, tags)})
+			sweepCheck(t, err)
+			return aws.ToString(out.Vpc.VpcId)
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.EC2().DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
+			sweepCheck(t, err)
+			return slices.ContainsFunc(out.Vpcs, func(v ec2types.Vpc) bool { return aws.ToString(v.VpcId) == id })
+		}},
+	"security group": {types: []string{"ec2:security-group", "ec2:security-group-rules"}, key: "network/sg-alb",
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			out, err := in.AWS.EC2().CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{GroupName: &name, Description: aws.String("sweep test"),
+				TagSpecifications: sweepEC2Tags(ec2types.ResourceTypeSecurityGroup, tags)})
+			sweepCheck(t, err)
+			return aws.ToString(out.GroupId)
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.EC2().DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{})
+			sweepCheck(t, err)
+			return slices.ContainsFunc(out.SecurityGroups, func(g ec2types.SecurityGroup) bool { return aws.ToString(g.GroupId) == id })
+		}},
+	"kms key": {types: []string{"kms:key"}, key: keyTopicKey,
+		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+			out, err := in.AWS.KMS().CreateKey(context.Background(), &kms.CreateKeyInput{Tags: kmsTags(tags)})
+			sweepCheck(t, err)
+			return aws.ToString(out.KeyMetadata.KeyId)
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.KMS().DescribeKey(context.Background(), &kms.DescribeKeyInput{KeyId: &id})
+			sweepCheck(t, err)
+			return out.KeyMetadata.KeyState != kmstypes.KeyStatePendingDeletion
+		}},
+	"iam role": {types: []string{"iam:role"}, key: keyTaskRole,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.IAM().CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: &name, Tags: iamTags(tags),
+				AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			_, err := in.AWS.IAM().GetRole(context.Background(), &iam.GetRoleInput{RoleName: &id})
+			if isNotFound(err) {
+				return false
+			}
+			sweepCheck(t, err)
+			return true
+		}},
+	"log group": {types: []string{"logs:log-group"}, key: keyLogGroup,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			name = "/ecs/" + name
+			_, err := in.AWS.Logs().CreateLogGroup(context.Background(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &name, Tags: tags})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.Logs().DescribeLogGroups(context.Background(), &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: &id})
+			sweepCheck(t, err)
+			return len(out.LogGroups) > 0
+		}},
+	"secret": {types: []string{"secretsmanager:secret"}, key: keySecretAdmin,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.SecretsManager().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String("{}"), Tags: secretTags(tags)})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			_, err := in.AWS.SecretsManager().DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: &id})
+			if isNotFound(err) {
+				return false
+			}
+			sweepCheck(t, err)
+			return true
+		}},
+	"sns topic": {types: []string{"sns:topic"}, key: keyTopic,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.SNS().CreateTopic(context.Background(), &sns.CreateTopicInput{Name: &name, Tags: snsTags(tags)})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.SNS().ListTopics(context.Background(), &sns.ListTopicsInput{})
+			sweepCheck(t, err)
+			return slices.ContainsFunc(out.Topics, func(tp snstypes.Topic) bool { return strings.HasSuffix(aws.ToString(tp.TopicArn), ":"+id) })
+		}},
+	"alarm": {types: []string{typeAlarm}, key: "observability/alarm-5xx",
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.CloudWatch().PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{AlarmName: &name, Tags: cwTags(tags),
+				Namespace: aws.String("AWS/ECS"), MetricName: aws.String("CPUUtilization"), Statistic: cwtypes.StatisticAverage, Period: aws.Int32(60),
+				EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(90), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.CloudWatch().DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{id}})
+			sweepCheck(t, err)
+			return len(out.MetricAlarms) > 0
+		}},
+}
+
+func sweepEC2Tags(rt ec2types.ResourceType, tags map[string]string) []ec2types.TagSpecification {
+	if len(tags) == 0 {
+		return nil
+	}
+	return ec2TagSpec(rt, tags)
+}
+
+// TestSweepFindsAndDeletesOnlyOwnedOrphans creates, behind fvdeploy's back, objects of
+// several kinds with prod's tags (two of them with the same fvdeploy:key, as a retried
+// create whose first answer was lost leaves them), and decoys of each kind: dev's, another
+// app's and untagged ones named like prod's. The sweep must find exactly prod's, and
+// deleting them through the engine must leave every decoy.
+func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
+	prod, _ := newTestInputs(t, "prod", nil)
+	dev, _ := inputsBeside(t, "dev", nil)
+	other, _ := inputsBeside(t, "prod", nil)
+	other.Config.App = "other-app"
+	ctx := context.Background()
+
+	type made struct{ kind, id string }
+	var owned, decoys []made
+	want := map[string]bool{} // "type id"
+	for kind, f := range sweepFixtures {
+		short := strings.ReplaceAll(kind, " ", "")
+		for i := range 2 {
+			id := f.create(t, prod, prod.prefix()+"-"+short+string(rune('a'+i)), prod.tags(f.key))
+			owned = append(owned, made{kind, id})
+			for _, typ := range f.types {
+				want[typ+" "+id] = true
+			}
+		}
+		for _, d := range []*Inputs{dev, other} {
+			decoys = append(decoys, made{kind, f.create(t, d, d.prefix()+"-"+short, d.tags(f.key))})
+		}
+		decoys = append(decoys, made{kind, f.create(t, prod, prod.prefix()+"-"+short+"-untagged", nil)})
+	}
+	// One of prod's objects is recorded: it is state's to delete, not the sweep's.
+	doc := newDoc(prod)
+	recordedEIP := sweepFixtures["eip"].create(t, prod, "", prod.tags("network/eip-nat-b"))
+	doc.Resources["network/eip-nat-b"] = &state.Resource{Type: "ec2:eip", ID: recordedEIP}
+
+	orphans, err := Sweep(ctx, prod, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	keys := map[string]bool{}
+	for _, o := range orphans {
+		got[o.Type+" "+o.ID] = true
+		if keys[o.Key] {
+			t.Errorf("two orphans under key %s", o.Key)
+		}
+		keys[o.Key] = true
+		if o.Record.Type != o.Type || o.Record.ID != o.ID {
+			t.Errorf("orphan %s has record %+v", o, o.Record)
+		}
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("sweep missed %s", k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("sweep found %s, which is not prod's or is recorded", k)
+		}
+	}
+
+	AddOrphans(doc, orphans)
+	res, err := newEngine(t, prod).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatalf("deleting the orphans: %v", err)
+	}
+	for _, m := range owned {
+		if sweepFixtures[m.kind].exists(t, prod, m.id) {
+			t.Errorf("orphan %s %s is still there", m.kind, m.id)
+		}
+	}
+	for _, m := range decoys {
+		if !sweepFixtures[m.kind].exists(t, prod, m.id) {
+			t.Errorf("decoy %s %s was deleted", m.kind, m.id)
+		}
+	}
+	if left, err := Sweep(ctx, prod, newDoc(prod)); err != nil || len(left) != 0 {
+		t.Errorf("a second sweep finds %v (err %v)", left, err)
+	}
+}
+
+// TestSweepOrdersOrphansForTeardown checks that orphans are deleted after what depends
+// on them and before what they depend on, recorded or not: moto deletes in any order,
+// so the order of the calls is the proof.
+func TestSweepOrdersOrphansForTeardown(t *testing.T) {
+	in, rec := newTestInputs(t, "prod", nil)
+	ctx := context.Background()
+	e := in.AWS.EC2()
+	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.78.0.0/16"), TagSpecifications: ec2TagSpec(ec2types.ResourceTypeVpc, in.tags(keyVPC))})
+	sweepCheck(t, err)
+	vpcID := aws.ToString(vpc.Vpc.VpcId)
+	// The VPC is recorded; a subnet and a NAT gateway in it, and the NAT's address, are not.
+	doc := newDoc(in)
+	doc.Resources[keyVPC] = &state.Resource{Type: "ec2:vpc", ID: vpcID}
+	sub, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: &vpcID, CidrBlock: aws.String("10.78.0.0/20"), TagSpecifications: ec2TagSpec(ec2types.ResourceTypeSubnet, in.tags("network/subnet-public-a"))})
+	sweepCheck(t, err)
+	eip, err := e.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: ec2TagSpec(ec2types.ResourceTypeElasticIp, in.tags("network/eip-nat-a"))})
+	sweepCheck(t, err)
+	_, err = e.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: sub.Subnet.SubnetId, AllocationId: eip.AllocationId, TagSpecifications: ec2TagSpec(ec2types.ResourceTypeNatgateway, in.tags("network/nat-a"))})
+	sweepCheck(t, err)
+
+	orphans, err := Sweep(ctx, in, doc)
+	sweepCheck(t, err)
+	var types []string
+	for _, o := range orphans {
+		types = append(types, o.Type)
+	}
+	if slices.Sort(types); !slices.Equal(types, []string{"ec2:eip", "ec2:nat-gateway", "ec2:subnet"}) {
+		t.Fatalf("sweep found %v", orphans)
+	}
+	AddOrphans(doc, orphans)
+	mark := len(rec.Calls())
+	res, err := newEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
+	sweepCheck(t, err)
+	sweepCheck(t, res.Err())
+	for _, p := range [][2]string{{"EC2.DeleteNatGateway", "EC2.ReleaseAddress"}, {"EC2.DeleteNatGateway", "EC2.DeleteSubnet"}, {"EC2.DeleteSubnet", "EC2.DeleteVpc"}} {
+		first, then := callIndex(rec, mark, p[0]), callIndex(rec, mark, p[1])
+		if first < 0 || then < 0 || first > then {
+			t.Errorf("%s must come before %s (positions %d, %d)", p[0], p[1], first, then)
+		}
+	}
+}
+
+// TestSweepKindsHaveDeleters: every type the sweep reports must have a deleter, or
+// destroy would find an orphan it cannot remove.
+func TestSweepKindsHaveDeleters(t *testing.T) {
+	in, _ := inputsBeside(t, "prod", nil)
+	deleters, err := Deleters(in)
+	sweepCheck(t, err)
+	for _, k := range append(sweepKinds, sweepKind{typ: "secretsmanager:webhook-secret"}) {
+		if _, ok := deleters[k.typ]; !ok {
+			t.Errorf("the sweep lists %s, which no deleter removes", k.typ)
+		}
+	}
+}

@@ -73,7 +73,9 @@ var sweepKinds = []sweepKind{
 	{typ: "ec2:internet-gateway", what: "internet gateways", level: 1, list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
 		out, err := api.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{Filters: f})
 		return ec2Candidates(out, err, func(o *ec2.DescribeInternetGatewaysOutput) []ec2types.InternetGateway { return o.InternetGateways },
-			func(g ec2types.InternetGateway) ([]ec2types.Tag, string) { return g.Tags, aws.ToString(g.InternetGatewayId) })
+			func(g ec2types.InternetGateway) ([]ec2types.Tag, string) {
+				return g.Tags, aws.ToString(g.InternetGatewayId)
+			})
 	})},
 	{typ: "ec2:eip", what: "Elastic IPs", level: 1, list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
 		out, err := api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: f})
@@ -557,7 +559,9 @@ func serviceScaling[T any](in *Inputs, items []T, resourceID func(T) string, key
 func listScalableTargets(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api scalingSweepAPI = in.AWS.AutoScaling()
 	targets, err := drain(ctx, applicationautoscaling.NewDescribeScalableTargetsPaginator(api, &applicationautoscaling.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs}),
-		func(o *applicationautoscaling.DescribeScalableTargetsOutput) []aastypes.ScalableTarget { return o.ScalableTargets })
+		func(o *applicationautoscaling.DescribeScalableTargetsOutput) []aastypes.ScalableTarget {
+			return o.ScalableTargets
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -568,7 +572,9 @@ func listScalableTargets(ctx context.Context, in *Inputs) ([]candidate, error) {
 func listScalingPolicies(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api scalingSweepAPI = in.AWS.AutoScaling()
 	policies, err := drain(ctx, applicationautoscaling.NewDescribeScalingPoliciesPaginator(api, &applicationautoscaling.DescribeScalingPoliciesInput{ServiceNamespace: aastypes.ServiceNamespaceEcs}),
-		func(o *applicationautoscaling.DescribeScalingPoliciesOutput) []aastypes.ScalingPolicy { return o.ScalingPolicies })
+		func(o *applicationautoscaling.DescribeScalingPoliciesOutput) []aastypes.ScalingPolicy {
+			return o.ScalingPolicies
+		})
 	if err != nil {
 		return nil, err
 	}

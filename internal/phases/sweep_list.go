@@ -529,6 +529,11 @@ func listTaskDefs(ctx context.Context, in *Inputs) ([]candidate, error) {
 	return tagEach(ctx, families,
 		func(ctx context.Context, family string) (map[string]string, error) {
 			out, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(family), Include: []ecstypes.TaskDefinitionField{ecstypes.TaskDefinitionFieldTags}})
+			// A family whose revisions were all deregistered meanwhile cannot be described
+			// (moto keeps listing it as ACTIVE, and may answer an INACTIVE revision).
+			if isTaskDefNotFound(err) || err == nil && out.TaskDefinition.Status != ecstypes.TaskDefinitionStatusActive {
+				return nil, nil
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -22,7 +22,9 @@ func newDestroyCmd(a *app) *cobra.Command {
 		Use:   "destroy",
 		Short: "Delete everything fvdeploy created for an environment, in reverse order",
 		Long: `Delete every resource the environment's state records, dependents first, removing
-each from state as soon as it is gone. It asks you to type the environment's name; without
+each from state as soon as it is gone, and every object that carries the environment's
+ownership tags but that state does not record (a create whose answer was lost, a lost
+state): those are listed as "found outside state" before anything is deleted. It asks you to type the environment's name; without
 a terminal it needs --yes. After a partial failure, run it again: it continues where it
 stopped. Buckets that hold data (audit trail, access logs) are kept unless you pass
 --purge-data; destroy then says what it kept.`,
@@ -52,7 +54,14 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 				if err != nil {
 					return err
 				}
-				if len(planned.Items) == 0 {
+				orphans, err := phases.Sweep(ctx, in, doc)
+				if err != nil {
+					return err
+				}
+				for _, o := range orphans {
+					a.progressf("found outside state: %s", o)
+				}
+				if len(planned.Items) == 0 && len(orphans) == 0 {
 					a.progressf("Nothing to destroy: %s has no resources for %s-%s.", ws.Backend.Where(), ws.Config.App, ws.Config.Env)
 					if err := refreshOutputs(ctx, doc, save); err != nil {
 						return err
@@ -60,14 +69,20 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 					return a.emitResult(ws, "destroy", planned)
 				}
 				if !a.yes {
-					a.progressf("This deletes %d resources of %s-%s in account %s (%s):", len(planned.Items), ws.Config.App, ws.Config.Env, ws.Identity.Account, ws.Region())
+					a.progressf("This deletes %d resources of %s-%s in account %s (%s):", len(planned.Items)+len(orphans), ws.Config.App, ws.Config.Env, ws.Identity.Account, ws.Region())
 					for _, it := range planned.Items {
 						a.progressf("  - %s (%s)", it.Key, it.Type)
+					}
+					for _, o := range orphans {
+						a.progressf("  - %s (%s, found outside state)", o.Key, o.Type)
 					}
 					if err := confirm(a, ws.Config.Env); err != nil {
 						return err
 					}
 				}
+				// State records the orphans from the first save on, so that a destroy
+				// stopped halfway resumes them like the rest.
+				phases.AddOrphans(doc, orphans)
 				res, err := eng.Destroy(ctx, nil, doc, withOutputs(save))
 				if err != nil {
 					return err
@@ -75,7 +90,15 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 				if err := refreshOutputs(ctx, doc, save); err != nil {
 					return err
 				}
-				if err := a.emitResult(ws, "destroy", res); err != nil {
+				data := newResult(ws, "destroy", res)
+				data.OutsideState = orphans
+				err = a.emit(data, func(w io.Writer) {
+					renderResult(w, data, false, a.verbose)
+					if len(orphans) > 0 {
+						fmt.Fprintf(w, "%d of them were found outside state, by the tags of %s-%s.\n", len(orphans), ws.Config.App, ws.Config.Env)
+					}
+				})
+				if err != nil {
 					return err
 				}
 				return interrupted(ctx, "destroy", a.reportKept(res))

@@ -189,6 +189,9 @@ type resultJSON struct {
 	BuildsImage bool `json:"builds_image,omitempty"`
 	// Deployment is plan's model of how the service rolls out and how long it takes.
 	Deployment *phases.DeploymentModel `json:"deployment,omitempty"`
+	// OutsideState lists what destroy found by the environment's tags that state did not
+	// record; its items are among the resources, under the keys given here.
+	OutsideState []phases.Orphan `json:"outside_state,omitempty"`
 }
 
 func newResult(ws *workspace.Workspace, command string, res *engine.Result) resultJSON {

@@ -136,6 +136,18 @@ func drain[P, O, T any](ctx context.Context, p pager[P, O], items func(*P) []T) 
 	return out, nil
 }
 
+// listTagged reads the tags of every item of every page that items keeps, one call an
+// item, for services whose listings carry none.
+func listTagged[P, O, T any](ctx context.Context, p pager[P, O], items func(*P) []T,
+	tags func(context.Context, T) (map[string]string, error), rec func(T) state.Resource,
+) ([]candidate, error) {
+	all, err := drain(ctx, p, items)
+	if err != nil {
+		return nil, err
+	}
+	return tagEach(ctx, all, tags, rec)
+}
+
 // tagMap turns any service's tag list into a map.
 func tagMap[T any](tags []T, kv func(T) (k, v *string)) map[string]string {
 	out := make(map[string]string, len(tags))
@@ -146,8 +158,7 @@ func tagMap[T any](tags []T, kv func(T) (k, v *string)) map[string]string {
 	return out
 }
 
-// tagEach reads each item's tags, one call per item, for services whose listings carry
-// none. A "not found" means the item went meanwhile.
+// tagEach reads each item's tags. A "not found" means the item went meanwhile.
 func tagEach[T any](ctx context.Context, items []T, tags func(context.Context, T) (map[string]string, error), rec func(T) state.Resource) ([]candidate, error) {
 	var out []candidate
 	for _, it := range items {
@@ -288,11 +299,10 @@ type iamSweepAPI interface {
 
 func listRoles(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api iamSweepAPI = in.AWS.IAM()
-	roles, err := drain(ctx, iam.NewListRolesPaginator(api, &iam.ListRolesInput{}), func(o *iam.ListRolesOutput) []iamtypes.Role { return o.Roles })
-	if err != nil {
-		return nil, err
-	}
-	return tagEach(ctx, named(in, roles, func(r iamtypes.Role) string { return aws.ToString(r.RoleName) }),
+	return listTagged(ctx, iam.NewListRolesPaginator(api, &iam.ListRolesInput{}),
+		func(o *iam.ListRolesOutput) []iamtypes.Role {
+			return named(in, o.Roles, func(r iamtypes.Role) string { return aws.ToString(r.RoleName) })
+		},
 		func(ctx context.Context, r iamtypes.Role) (map[string]string, error) {
 			// The role's tags fit in one page: fvdeploy sets four.
 			out, err := api.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: r.RoleName})
@@ -417,19 +427,13 @@ type r53SweepAPI interface {
 // parent domain's) is never the environment's to delete, whatever its tags.
 func listZones(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api r53SweepAPI = in.AWS.Route53()
-	zones, err := drain(ctx, route53.NewListHostedZonesPaginator(api, &route53.ListHostedZonesInput{}),
-		func(o *route53.ListHostedZonesOutput) []r53types.HostedZone { return o.HostedZones })
-	if err != nil {
-		return nil, err
-	}
 	z := &hostedZone{in: in}
-	var ours []r53types.HostedZone
-	for _, zone := range zones {
-		if strings.HasPrefix(aws.ToString(zone.CallerReference), z.callerRefPrefix()) {
-			ours = append(ours, zone)
-		}
-	}
-	return tagEach(ctx, ours,
+	return listTagged(ctx, route53.NewListHostedZonesPaginator(api, &route53.ListHostedZonesInput{}),
+		func(o *route53.ListHostedZonesOutput) []r53types.HostedZone {
+			return slices.DeleteFunc(o.HostedZones, func(zone r53types.HostedZone) bool {
+				return !strings.HasPrefix(aws.ToString(zone.CallerReference), z.callerRefPrefix())
+			})
+		},
 		func(ctx context.Context, zone r53types.HostedZone) (map[string]string, error) {
 			out, err := api.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceType: r53types.TagResourceTypeHostedzone, ResourceId: aws.String(zoneID(aws.ToString(zone.Id)))})
 			if err != nil || out.ResourceTagSet == nil {
@@ -521,12 +525,8 @@ func listServices(ctx context.Context, in *Inputs) ([]candidate, error) {
 // the deleter retires every revision of the family.
 func listTaskDefs(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api ecsSweepAPI = in.AWS.ECS()
-	families, err := drain(ctx, ecs.NewListTaskDefinitionFamiliesPaginator(api, &ecs.ListTaskDefinitionFamiliesInput{FamilyPrefix: aws.String(in.prefix()), Status: ecstypes.TaskDefinitionFamilyStatusActive}),
-		func(o *ecs.ListTaskDefinitionFamiliesOutput) []string { return o.Families })
-	if err != nil {
-		return nil, err
-	}
-	return tagEach(ctx, families,
+	return listTagged(ctx, ecs.NewListTaskDefinitionFamiliesPaginator(api, &ecs.ListTaskDefinitionFamiliesInput{FamilyPrefix: aws.String(in.prefix()), Status: ecstypes.TaskDefinitionFamilyStatusActive}),
+		func(o *ecs.ListTaskDefinitionFamiliesOutput) []string { return o.Families },
 		func(ctx context.Context, family string) (map[string]string, error) {
 			out, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(family), Include: []ecstypes.TaskDefinitionField{ecstypes.TaskDefinitionFieldTags}})
 			// A family whose revisions were all deregistered meanwhile cannot be described
@@ -600,11 +600,7 @@ type kmsSweepAPI interface {
 // records the alias that names each key, which the deleter removes with it.
 func listKeys(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api kmsSweepAPI = in.AWS.KMS()
-	keys, err := drain(ctx, kms.NewListKeysPaginator(api, &kms.ListKeysInput{}), func(o *kms.ListKeysOutput) []kmstypes.KeyListEntry { return o.Keys })
-	if err != nil {
-		return nil, err
-	}
-	tagged, err := tagEach(ctx, keys,
+	tagged, err := listTagged(ctx, kms.NewListKeysPaginator(api, &kms.ListKeysInput{}), func(o *kms.ListKeysOutput) []kmstypes.KeyListEntry { return o.Keys },
 		func(ctx context.Context, k kmstypes.KeyListEntry) (map[string]string, error) {
 			out, err := api.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: k.KeyId})
 			if err != nil {
@@ -649,18 +645,14 @@ type snsSweepAPI interface {
 
 func listTopics(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api snsSweepAPI = in.AWS.SNS()
-	topics, err := drain(ctx, sns.NewListTopicsPaginator(api, &sns.ListTopicsInput{}), func(o *sns.ListTopicsOutput) []string {
+	name := func(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }
+	return listTagged(ctx, sns.NewListTopicsPaginator(api, &sns.ListTopicsInput{}), func(o *sns.ListTopicsOutput) []string {
 		var arns []string
 		for _, t := range o.Topics {
 			arns = append(arns, aws.ToString(t.TopicArn))
 		}
-		return arns
-	})
-	if err != nil {
-		return nil, err
-	}
-	name := func(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }
-	return tagEach(ctx, named(in, topics, name),
+		return named(in, arns, name)
+	},
 		func(ctx context.Context, arn string) (map[string]string, error) {
 			out, err := api.ListTagsForResource(ctx, &sns.ListTagsForResourceInput{ResourceArn: &arn})
 			if err != nil {
@@ -678,12 +670,8 @@ type cwSweepAPI interface {
 
 func listAlarms(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api cwSweepAPI = in.AWS.CloudWatch()
-	alarms, err := drain(ctx, cloudwatch.NewDescribeAlarmsPaginator(api, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(in.prefix() + "-")}),
-		func(o *cloudwatch.DescribeAlarmsOutput) []cwtypes.MetricAlarm { return o.MetricAlarms })
-	if err != nil {
-		return nil, err
-	}
-	return tagEach(ctx, alarms,
+	return listTagged(ctx, cloudwatch.NewDescribeAlarmsPaginator(api, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(in.prefix() + "-")}),
+		func(o *cloudwatch.DescribeAlarmsOutput) []cwtypes.MetricAlarm { return o.MetricAlarms },
 		func(ctx context.Context, a cwtypes.MetricAlarm) (map[string]string, error) {
 			out, err := api.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: a.AlarmArn})
 			if err != nil {
@@ -739,12 +727,8 @@ type acmSweepAPI interface {
 
 func listCertificates(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api acmSweepAPI = in.AWS.ACM()
-	certs, err := drain(ctx, acm.NewListCertificatesPaginator(api, &acm.ListCertificatesInput{}),
-		func(o *acm.ListCertificatesOutput) []acmtypes.CertificateSummary { return o.CertificateSummaryList })
-	if err != nil {
-		return nil, err
-	}
-	return tagEach(ctx, certs,
+	return listTagged(ctx, acm.NewListCertificatesPaginator(api, &acm.ListCertificatesInput{}),
+		func(o *acm.ListCertificatesOutput) []acmtypes.CertificateSummary { return o.CertificateSummaryList },
 		func(ctx context.Context, c acmtypes.CertificateSummary) (map[string]string, error) {
 			out, err := api.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: c.CertificateArn})
 			if err != nil {
@@ -765,12 +749,10 @@ type lambdaSweepAPI interface {
 
 func listFunctions(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api lambdaSweepAPI = in.AWS.Lambda()
-	fns, err := drain(ctx, lambda.NewListFunctionsPaginator(api, &lambda.ListFunctionsInput{}),
-		func(o *lambda.ListFunctionsOutput) []lambdatypes.FunctionConfiguration { return o.Functions })
-	if err != nil {
-		return nil, err
-	}
-	return tagEach(ctx, named(in, fns, func(f lambdatypes.FunctionConfiguration) string { return aws.ToString(f.FunctionName) }),
+	return listTagged(ctx, lambda.NewListFunctionsPaginator(api, &lambda.ListFunctionsInput{}),
+		func(o *lambda.ListFunctionsOutput) []lambdatypes.FunctionConfiguration {
+			return named(in, o.Functions, func(f lambdatypes.FunctionConfiguration) string { return aws.ToString(f.FunctionName) })
+		},
 		func(ctx context.Context, f lambdatypes.FunctionConfiguration) (map[string]string, error) {
 			out, err := api.ListTags(ctx, &lambda.ListTagsInput{Resource: f.FunctionArn})
 			if err != nil {
@@ -793,18 +775,10 @@ type s3SweepAPI interface {
 // names does. The deleter keeps one holding data unless --purge-data.
 func listBuckets(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api s3SweepAPI = in.AWS.S3()
-	buckets, err := drain(ctx, s3.NewListBucketsPaginator(api, &s3.ListBucketsInput{BucketRegion: aws.String(in.Region)}),
-		func(o *s3.ListBucketsOutput) []s3types.Bucket { return o.Buckets })
-	if err != nil {
-		return nil, err
-	}
-	var ours []s3types.Bucket
-	for _, b := range buckets {
-		if strings.Contains(aws.ToString(b.Name), in.prefix()+"-") {
-			ours = append(ours, b)
-		}
-	}
-	return tagEach(ctx, ours,
+	return listTagged(ctx, s3.NewListBucketsPaginator(api, &s3.ListBucketsInput{BucketRegion: aws.String(in.Region)}),
+		func(o *s3.ListBucketsOutput) []s3types.Bucket {
+			return slices.DeleteFunc(o.Buckets, func(b s3types.Bucket) bool { return !strings.Contains(aws.ToString(b.Name), in.prefix()+"-") })
+		},
 		func(ctx context.Context, b s3types.Bucket) (map[string]string, error) {
 			out, err := api.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b.Name})
 			if code := errorCode(err); code == "NoSuchTagSet" || code == "NoSuchBucket" {
@@ -829,19 +803,10 @@ type trailSweepAPI interface {
 // shadows and belong to another region's deployment.
 func listTrails(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api trailSweepAPI = in.AWS.CloudTrail()
-	trails, err := drain(ctx, cloudtrail.NewListTrailsPaginator(api, &cloudtrail.ListTrailsInput{}), func(o *cloudtrail.ListTrailsOutput) []cttypes.TrailInfo {
-		var home []cttypes.TrailInfo
-		for _, t := range o.Trails {
-			if aws.ToString(t.HomeRegion) == in.Region {
-				home = append(home, t)
-			}
-		}
-		return home
-	})
-	if err != nil {
-		return nil, err
-	}
-	return tagEach(ctx, named(in, trails, func(t cttypes.TrailInfo) string { return aws.ToString(t.Name) }),
+	return listTagged(ctx, cloudtrail.NewListTrailsPaginator(api, &cloudtrail.ListTrailsInput{}), func(o *cloudtrail.ListTrailsOutput) []cttypes.TrailInfo {
+		home := slices.DeleteFunc(o.Trails, func(t cttypes.TrailInfo) bool { return aws.ToString(t.HomeRegion) != in.Region })
+		return named(in, home, func(t cttypes.TrailInfo) string { return aws.ToString(t.Name) })
+	},
 		func(ctx context.Context, t cttypes.TrailInfo) (map[string]string, error) {
 			out, err := api.ListTags(ctx, &cloudtrail.ListTagsInput{ResourceIdList: []string{aws.ToString(t.TrailARN)}})
 			if err != nil || len(out.ResourceTagList) == 0 {

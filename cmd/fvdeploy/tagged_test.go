@@ -43,14 +43,8 @@ import (
 // they count when their resource ID names the environment's service (…/<app>-<env>/…).
 func taggedLeft(t *testing.T, app, env string) map[string][]string {
 	t.Helper()
-	ctx := context.Background()
-	c := testClients(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("listing what is tagged %s/%s: %v", app, env, err)
-		}
-	}
+	must := fatalOn(t, "listing what is tagged "+app+"/"+env)
+	ctx, c := context.Background(), testClients(t)
 	left := map[string][]string{}
 	add := func(kind, id string) { left[kind] = append(left[kind], id) }
 	mine := func(tags map[string]string) bool {
@@ -82,12 +76,13 @@ func taggedLeft(t *testing.T, app, env string) map[string][]string {
 	}
 
 	iamc := c.IAM()
+	iamTag := func(tg iamtypes.Tag) (*string, *string) { return tg.Key, tg.Value }
 	roles, err := iamc.ListRoles(ctx, &iam.ListRolesInput{})
 	must(err)
 	for _, r := range roles.Roles {
 		tags, err := iamc.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: r.RoleName})
 		must(err)
-		if mine(tagsOf(tags.Tags, func(tg iamtypes.Tag) (*string, *string) { return tg.Key, tg.Value })) {
+		if mine(tagsOf(tags.Tags, iamTag)) {
 			add("iam:role", aws.ToString(r.RoleName))
 		}
 	}
@@ -96,7 +91,7 @@ func taggedLeft(t *testing.T, app, env string) map[string][]string {
 	for _, p := range providers.OpenIDConnectProviderList {
 		got, err := iamc.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: p.Arn})
 		must(err)
-		if mine(tagsOf(got.Tags, func(tg iamtypes.Tag) (*string, *string) { return tg.Key, tg.Value })) {
+		if mine(tagsOf(got.Tags, iamTag)) {
 			add("iam:oidc-provider", aws.ToString(p.Arn))
 		}
 	}
@@ -159,6 +154,16 @@ func taggedLeft(t *testing.T, app, env string) map[string][]string {
 		}
 	}
 	return left
+}
+
+// fatalOn ends the test on an error, saying what was being done.
+func fatalOn(t *testing.T, what string) func(error) {
+	return func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
 }
 
 func tagsOf[T any](tags []T, kv func(T) (k, v *string)) map[string]string {

@@ -39,6 +39,16 @@ func sweepCheck(t *testing.T, err error) {
 	}
 }
 
+// present says whether a describe found its object, failing the test on other errors.
+func present(t *testing.T, err error) bool {
+	t.Helper()
+	if isNotFound(err) {
+		return false
+	}
+	sweepCheck(t, err)
+	return true
+}
+
 var sweepFixtures = map[string]sweepFixture{
 	"eip": {types: []string{"ec2:eip"}, key: "network/eip-nat-a",
 		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
@@ -94,11 +104,7 @@ var sweepFixtures = map[string]sweepFixture{
 		},
 		exists: func(t *testing.T, in *Inputs, id string) bool {
 			_, err := in.AWS.IAM().GetRole(context.Background(), &iam.GetRoleInput{RoleName: &id})
-			if isNotFound(err) {
-				return false
-			}
-			sweepCheck(t, err)
-			return true
+			return present(t, err)
 		}},
 	"log group": {types: []string{"logs:log-group"}, key: keyLogGroup,
 		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
@@ -120,11 +126,7 @@ var sweepFixtures = map[string]sweepFixture{
 		},
 		exists: func(t *testing.T, in *Inputs, id string) bool {
 			_, err := in.AWS.SecretsManager().DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: &id})
-			if isNotFound(err) {
-				return false
-			}
-			sweepCheck(t, err)
-			return true
+			return present(t, err)
 		}},
 	"sns topic": {types: []string{"sns:topic"}, key: keyTopic,
 		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {

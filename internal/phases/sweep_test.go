@@ -7,17 +7,30 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/aws/aws-sdk-go-v2/service/wafv2"
+	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
@@ -152,6 +165,135 @@ var sweepFixtures = map[string]sweepFixture{
 			sweepCheck(t, err)
 			return len(out.MetricAlarms) > 0
 		}},
+	"subnet": {types: []string{"ec2:subnet"}, key: "network/subnet-private-a",
+		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+			vpc, err := in.AWS.EC2().CreateVpc(context.Background(), &ec2.CreateVpcInput{CidrBlock: aws.String("10.79.0.0/16")})
+			sweepCheck(t, err)
+			out, err := in.AWS.EC2().CreateSubnet(context.Background(), &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.79.0.0/20"),
+				TagSpecifications: sweepEC2Tags(ec2types.ResourceTypeSubnet, tags)})
+			sweepCheck(t, err)
+			return aws.ToString(out.Subnet.SubnetId)
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.EC2().DescribeSubnets(context.Background(), &ec2.DescribeSubnetsInput{})
+			sweepCheck(t, err)
+			return slices.ContainsFunc(out.Subnets, func(s ec2types.Subnet) bool { return aws.ToString(s.SubnetId) == id })
+		}},
+	"tg": {types: []string{"elbv2:target-group"}, key: "network/tg",
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			// A Lambda target group needs no VPC; the deleter does not mind the kind.
+			_, err := in.AWS.ELB().CreateTargetGroup(context.Background(), &elbv2.CreateTargetGroupInput{Name: &name, TargetType: elbtypes.TargetTypeEnumLambda, Tags: elbTags(tags)})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			_, err := in.AWS.ELB().DescribeTargetGroups(context.Background(), &elbv2.DescribeTargetGroupsInput{Names: []string{id}})
+			return present(t, err)
+		}},
+	"ecs cluster": {types: []string{"ecs:cluster"}, key: keyCluster,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.ECS().CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: &name, Tags: ecsTags(tags)})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.ECS().DescribeClusters(context.Background(), &ecs.DescribeClustersInput{Clusters: []string{id}})
+			sweepCheck(t, err)
+			return len(out.Clusters) == 1 && aws.ToString(out.Clusters[0].Status) == "ACTIVE"
+		}},
+	"task definition": {types: []string{"ecs:task-definition"}, key: keyTaskDef,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.ECS().RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{Family: &name, Tags: ecsTags(tags),
+				ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"), Image: aws.String(testImage), Memory: aws.Int32(512)}}})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.ECS().DescribeTaskDefinition(context.Background(), &ecs.DescribeTaskDefinitionInput{TaskDefinition: &id})
+			if isTaskDefNotFound(err) {
+				return false
+			}
+			sweepCheck(t, err)
+			return out.TaskDefinition.Status == ecstypes.TaskDefinitionStatusActive
+		}},
+	"bucket": {types: []string{"s3:bucket"}, key: keyTrailBucket,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.S3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &name})
+			sweepCheck(t, err)
+			if len(tags) > 0 {
+				_, err = in.AWS.S3().PutBucketTagging(context.Background(), &s3.PutBucketTaggingInput{Bucket: &name,
+					Tagging: &s3types.Tagging{TagSet: sweepTags(tags, func(k, v string) s3types.Tag { return s3types.Tag{Key: &k, Value: &v} })}})
+				sweepCheck(t, err)
+			}
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			_, err := in.AWS.S3().HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: &id})
+			return present(t, err)
+		}},
+	"certificate": {types: []string{"acm:certificate"}, key: keyCertificate,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			out, err := in.AWS.ACM().RequestCertificate(context.Background(), &acm.RequestCertificateInput{DomainName: aws.String(name + ".example.com"),
+				ValidationMethod: acmtypes.ValidationMethodDns, Tags: sweepTags(tags, func(k, v string) acmtypes.Tag { return acmtypes.Tag{Key: &k, Value: &v} })})
+			sweepCheck(t, err)
+			arn := aws.ToString(out.CertificateArn)
+			return arn[strings.LastIndex(arn, "/")+1:]
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.ACM().ListCertificates(context.Background(), &acm.ListCertificatesInput{})
+			sweepCheck(t, err)
+			return slices.ContainsFunc(out.CertificateSummaryList, func(c acmtypes.CertificateSummary) bool {
+				return strings.HasSuffix(aws.ToString(c.CertificateArn), "/"+id)
+			})
+		}},
+	"web acl": {types: []string{"wafv2:web-acl"}, key: keyWAFACL,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			out, err := in.AWS.WAF().CreateWebACL(context.Background(), &wafv2.CreateWebACLInput{Name: &name, Scope: waftypes.ScopeRegional,
+				DefaultAction:    &waftypes.DefaultAction{Allow: &waftypes.AllowAction{}},
+				VisibilityConfig: &waftypes.VisibilityConfig{MetricName: &name},
+				Tags:             sweepTags(tags, func(k, v string) waftypes.Tag { return waftypes.Tag{Key: &k, Value: &v} })})
+			sweepCheck(t, err)
+			return aws.ToString(out.Summary.Id)
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.WAF().ListWebACLs(context.Background(), &wafv2.ListWebACLsInput{Scope: waftypes.ScopeRegional})
+			sweepCheck(t, err)
+			return slices.ContainsFunc(out.WebACLs, func(a waftypes.WebACLSummary) bool { return aws.ToString(a.Id) == id })
+		}},
+	"hosted zone": {types: []string{"route53:hosted-zone"}, key: keyZone,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			// fvdeploy's caller reference marks a zone it created; an adopted one has another.
+			return sweepZone(t, in, name, (&hostedZone{in: in}).callerRefPrefix()+name, tags)
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			_, err := in.AWS.Route53().GetHostedZone(context.Background(), &route53.GetHostedZoneInput{Id: &id})
+			if r53NotFound(err) {
+				return false
+			}
+			sweepCheck(t, err)
+			return true
+		}},
+}
+
+// sweepTags turns tags into any service's tag list.
+func sweepTags[T any](tags map[string]string, tag func(k, v string) T) []T {
+	var out []T
+	for k, v := range tags {
+		out = append(out, tag(k, v))
+	}
+	return out
+}
+
+func sweepZone(t *testing.T, in *Inputs, name, callerRef string, tags map[string]string) string {
+	out, err := in.AWS.Route53().CreateHostedZone(context.Background(), &route53.CreateHostedZoneInput{Name: aws.String(name + ".example.com"), CallerReference: &callerRef})
+	sweepCheck(t, err)
+	id := zoneID(aws.ToString(out.HostedZone.Id))
+	if len(tags) > 0 {
+		_, err = in.AWS.Route53().ChangeTagsForResource(context.Background(), &route53.ChangeTagsForResourceInput{ResourceType: r53types.TagResourceTypeHostedzone, ResourceId: &id,
+			AddTags: sweepTags(tags, func(k, v string) r53types.Tag { return r53types.Tag{Key: &k, Value: &v} })})
+		sweepCheck(t, err)
+	}
+	return id
 }
 
 func sweepEC2Tags(rt ec2types.ResourceType, tags map[string]string) []ec2types.TagSpecification {
@@ -190,6 +332,9 @@ func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
 		}
 		decoys = append(decoys, made{kind, f.create(t, prod, prod.prefix()+"-"+short+"-untagged", nil)})
 	}
+	// A zone carrying prod's tags that fvdeploy did not create (an adopted parent zone)
+	// is never the environment's to delete.
+	decoys = append(decoys, made{"hosted zone", sweepZone(t, prod, "parent", "someone-else", prod.tags(keyZone))})
 	// One of prod's objects is recorded: it is state's to delete, not the sweep's.
 	doc := newDoc(prod)
 	recordedEIP := sweepFixtures["eip"].create(t, prod, "", prod.tags("network/eip-nat-b"))
@@ -297,5 +442,57 @@ func TestSweepKindsHaveDeleters(t *testing.T) {
 		if _, ok := deleters[k.typ]; !ok {
 			t.Errorf("the sweep lists %s, which no deleter removes", k.typ)
 		}
+	}
+}
+
+// TestSweepLeavesTheSharedRepositoryToOtherEnvs: an ECR repository no state records,
+// shared by dev and prod (fvdeploy:envs), is found by both; prod's sweep only takes prod
+// off it, and it goes with dev, the last environment.
+func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
+	prod, _ := newTestInputs(t, "prod", nil)
+	dev, _ := inputsBeside(t, "dev", nil)
+	ctx := context.Background()
+	repo := (&repository{in: prod}).wantTags(map[string]string{tagEnvs: "dev"})
+	if _, err := prod.AWS.ECR().CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(prod.Config.ImageRepository()), Tags: ecrTags(repo)}); err != nil {
+		t.Fatal(err)
+	}
+	envs := func() (string, bool) {
+		out, err := prod.AWS.ECR().DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{})
+		sweepCheck(t, err)
+		if len(out.Repositories) == 0 {
+			return "", false
+		}
+		tags, err := prod.AWS.ECR().ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: out.Repositories[0].RepositoryArn})
+		sweepCheck(t, err)
+		for _, tg := range tags.Tags {
+			if aws.ToString(tg.Key) == tagEnvs {
+				return aws.ToString(tg.Value), true
+			}
+		}
+		return "", true
+	}
+	sweepAndDestroy := func(in *Inputs) {
+		t.Helper()
+		doc := newDoc(in)
+		orphans, err := Sweep(ctx, in, doc)
+		sweepCheck(t, err)
+		if len(orphans) != 1 || orphans[0].Type != "ecr:repository" || orphans[0].ID != in.Config.ImageRepository() {
+			t.Fatalf("%s's sweep found %v", in.Config.Env, orphans)
+		}
+		AddOrphans(doc, orphans)
+		res, err := newEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
+		sweepCheck(t, err)
+		sweepCheck(t, res.Err())
+	}
+	sweepAndDestroy(prod)
+	if got, exists := envs(); !exists || got != "dev" {
+		t.Fatalf("after prod's sweep the repository exists %v with fvdeploy:envs %q, want dev's alone", exists, got)
+	}
+	if left, err := Sweep(ctx, prod, newDoc(prod)); err != nil || len(left) != 0 {
+		t.Errorf("prod's second sweep finds %v (err %v)", left, err)
+	}
+	sweepAndDestroy(dev)
+	if _, exists := envs(); exists {
+		t.Error("the repository outlived its last environment")
 	}
 }

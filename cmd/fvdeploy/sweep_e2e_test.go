@@ -116,11 +116,14 @@ func TestDestroySweepsOrphansOutsideState(t *testing.T) {
 		t.Errorf("destroying prod touched dev:\nbefore %v\n after %v", devBefore, devAfter)
 	}
 
-	// Nothing in state, one orphan in the account: destroy still finds and deletes it.
+	// Nothing in state, one orphan in the account: destroy still finds it, lists it among
+	// what the person at the terminal confirms, and deletes it.
 	late := orphanEIP(t, "prod", "network/eip-nat-b")
-	res = mustRun(t, c, "destroy", "--env", "prod", "--yes")
-	if !strings.Contains(res.Stderr, "found outside state: ec2:eip "+late) || strings.Contains(res.Stderr, "Nothing to destroy") {
-		t.Errorf("destroy with an empty state and an orphan:\n%s", res.Stderr)
+	stderr := confirmedDestroy(t, c, "prod")
+	if !strings.Contains(stderr, "found outside state: ec2:eip "+late) || strings.Contains(stderr, "Nothing to destroy") ||
+		!strings.Contains(stderr, "This deletes 1 resources of fastapi-vars-prod") ||
+		!strings.Contains(stderr, "  - network/eip-nat-b ("+late+") (ec2:eip, found outside state)") {
+		t.Errorf("destroy with an empty state and an orphan:\n%s", stderr)
 	}
 	if left := taggedLeft(t, "fastapi-vars", "prod"); len(left) != 0 {
 		t.Errorf("tagged with prod after the second destroy: %v", left)

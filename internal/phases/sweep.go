@@ -22,7 +22,6 @@ type Orphan struct {
 	// Tag is its fvdeploy:key tag: the resource it was created as.
 	Tag    string         `json:"fvdeploy_key"`
 	Record state.Resource `json:"-"`
-	level  int
 }
 
 func (o Orphan) String() string { return fmt.Sprintf("%s %s (fvdeploy:key %s)", o.Type, o.ID, o.Tag) }
@@ -39,15 +38,12 @@ type candidate struct {
 type sweepKind struct {
 	typ  string
 	what string // names the kind in errors: "listing <what> tagged app/env"
-	// level is the kind's place in creation order: an orphan is deleted before every
-	// object of a lower level and after every orphan of a higher one.
-	level int
-	list  func(ctx context.Context, in *Inputs) ([]candidate, error)
+	list func(ctx context.Context, in *Inputs) ([]candidate, error)
 }
 
 // Sweep finds what carries fvdeploy:app and fvdeploy:env of the environment (or, for the
 // shared ECR repository, lists it in fvdeploy:envs) but doc does not record, in
-// creation order. Each Record is shaped as its type's deleter expects.
+// kind order. Each Record is shaped as its type's deleter expects.
 func Sweep(ctx context.Context, in *Inputs, doc *state.Document) ([]Orphan, error) {
 	var out []Orphan
 	for _, k := range sweepKinds {
@@ -63,7 +59,7 @@ func Sweep(ctx context.Context, in *Inputs, doc *state.Document) ([]Orphan, erro
 			rec := c.rec
 			rec.Type = typ
 			tag := cmp.Or(c.tags["fvdeploy:key"], typ)
-			out = append(out, Orphan{Key: tag + " (" + rec.ID + ")", Type: typ, ID: rec.ID, Tag: tag, Record: rec, level: k.level})
+			out = append(out, Orphan{Key: tag + " (" + rec.ID + ")", Type: typ, ID: rec.ID, Tag: tag, Record: rec})
 		}
 	}
 	return out, nil
@@ -95,34 +91,62 @@ func recorded(doc *state.Document, typ string, rec state.Resource) bool {
 	return false
 }
 
+// builtOn says, for the kinds that need it, what each kind is built on or uses, and so
+// must outlive it: AWS refuses to delete a VPC that holds subnets, a subnet or Elastic IP
+// a NAT gateway uses, a target group a listener uses, a cluster with services.
+var builtOn = map[string][]string{
+	"ec2:subnet":                              {"ec2:vpc"},
+	"ec2:internet-gateway":                    {"ec2:vpc"},
+	"ec2:security-group":                      {"ec2:vpc"},
+	"ec2:security-group-rules":                {"ec2:security-group"},
+	"ec2:route-table":                         {"ec2:vpc", "ec2:subnet", "ec2:internet-gateway"},
+	"ec2:nat-gateway":                         {"ec2:subnet", "ec2:eip", "ec2:internet-gateway"},
+	"elbv2:target-group":                      {"ec2:vpc"},
+	"elbv2:load-balancer":                     {"ec2:subnet", "ec2:security-group", "ec2:internet-gateway", "elbv2:target-group", "acm:certificate", "wafv2:web-acl"},
+	"ecs:service":                             {"ecs:cluster", "ecs:task-definition", "elbv2:target-group", "ec2:subnet", "ec2:security-group", "iam:role"},
+	"application-autoscaling:scalable-target": {"ecs:service"},
+	"application-autoscaling:scaling-policy":  {"application-autoscaling:scalable-target"},
+	"acm:certificate":                         {"route53:hosted-zone"},
+	"wafv2:web-acl":                           {"s3:bucket"},
+	"sns:topic":                               {"kms:key"},
+	typeAlarm:                                 {"sns:topic"},
+	"cloudtrail:trail":                        {"s3:bucket"},
+	"lambda:function":                         {"iam:role", "secretsmanager:webhook-secret", "logs:log-group"},
+	"iam:role":                                {"iam:oidc-provider"},
+}
+
+// underneath lists every kind typ is built on, directly or not.
+func underneath(typ string) map[string]bool {
+	out := map[string]bool{}
+	var walk func(string)
+	walk = func(t string) {
+		for _, u := range builtOn[t] {
+			if !out[u] {
+				out[u] = true
+				walk(u)
+			}
+		}
+	}
+	walk(typ)
+	return out
+}
+
 // AddOrphans puts the orphans in doc, so that the engine's Destroy deletes them with the
 // recorded objects, in dependency order, and state keeps those it could not delete for
-// the next run. Each orphan depends on every object, recorded or not, of a kind created
-// before its own (an orphan subnet goes before the recorded VPC, an orphan NAT gateway
-// before the subnets and Elastic IPs). Recorded objects keep their recorded
-// dependencies: what state records was built on recorded objects, not on orphans.
+// the next run. Each orphan depends on every object, recorded or not, of a kind it is
+// built on (an orphan subnet goes before the recorded VPC, an orphan NAT gateway before
+// the subnets and Elastic IPs); a failure then holds back only those. Recorded objects
+// keep their recorded dependencies: what state records was built on recorded objects.
 func AddOrphans(doc *state.Document, orphans []Orphan) {
-	levels := map[string]int{}
-	for _, k := range sweepKinds {
-		levels[k.typ] = k.level
-	}
-	orphanLevel := map[string]int{}
 	for _, o := range orphans {
 		rec := o.Record
 		doc.Resources[o.Key] = &rec
-		orphanLevel[o.Key] = o.level
 	}
 	for _, o := range orphans {
+		under := underneath(o.Type)
 		rec := doc.Resources[o.Key]
 		for _, key := range slices.Sorted(maps.Keys(doc.Resources)) {
-			level, isOrphan := orphanLevel[key]
-			if !isOrphan {
-				var known bool
-				if level, known = levels[doc.Resources[key].Type]; !known {
-					continue
-				}
-			}
-			if level < o.level {
+			if under[doc.Resources[key].Type] {
 				rec.DependsOn = append(rec.DependsOn, key)
 			}
 		}

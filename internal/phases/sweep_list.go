@@ -44,56 +44,56 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
-// sweepKinds are the kinds of object the sweep looks for, by level of creation order.
+// sweepKinds are the kinds of object the sweep looks for (builtOn orders their deletion).
 // Listeners go with their load balancer, subscriptions with their topic, DNS records
 // and WAF associations and logging with their zone, load balancer or ACL. Not swept:
 // Access Analyzer and AWS Config, account-wide singletons that fvdeploy finds by name
 // and records, never duplicates.
 var sweepKinds = []sweepKind{
-	{typ: "ec2:vpc", what: "VPCs", level: 0, list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
+	{typ: "ec2:vpc", what: "VPCs", list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
 		out, err := api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: f})
 		return ec2Candidates(out, err, func(o *ec2.DescribeVpcsOutput) []ec2types.Vpc { return o.Vpcs },
 			func(v ec2types.Vpc) ([]ec2types.Tag, string) { return v.Tags, aws.ToString(v.VpcId) })
 	})},
-	{typ: "kms:key", what: "KMS keys", level: 0, list: listKeys},
-	{typ: "s3:bucket", what: "S3 buckets", level: 0, list: listBuckets},
-	{typ: "iam:oidc-provider", what: "IAM OIDC providers", level: 0, list: listOIDCProviders},
-	{typ: "logs:log-group", what: "log groups", level: 0, list: listLogGroups},
-	{typ: "secretsmanager:secret", what: "secrets", level: 0, list: listSecrets},
-	{typ: "ecr:repository", what: "ECR repositories", level: 0, list: listRepository},
-	{typ: "route53:hosted-zone", what: "hosted zones", level: 0, list: listZones},
-	{typ: "ecs:cluster", what: "ECS clusters", level: 0, list: listClusters},
-	{typ: "ecs:task-definition", what: "task definitions", level: 0, list: listTaskDefs},
+	{typ: "kms:key", what: "KMS keys", list: listKeys},
+	{typ: "s3:bucket", what: "S3 buckets", list: listBuckets},
+	{typ: "iam:oidc-provider", what: "IAM OIDC providers", list: listOIDCProviders},
+	{typ: "logs:log-group", what: "log groups", list: listLogGroups},
+	{typ: "secretsmanager:secret", what: "secrets", list: listSecrets},
+	{typ: "ecr:repository", what: "ECR repositories", list: listRepository},
+	{typ: "route53:hosted-zone", what: "hosted zones", list: listZones},
+	{typ: "ecs:cluster", what: "ECS clusters", list: listClusters},
+	{typ: "ecs:task-definition", what: "task definitions", list: listTaskDefs},
 
-	{typ: "ec2:subnet", what: "subnets", level: 1, list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
+	{typ: "ec2:subnet", what: "subnets", list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
 		out, err := api.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: f})
 		return ec2Candidates(out, err, func(o *ec2.DescribeSubnetsOutput) []ec2types.Subnet { return o.Subnets },
 			func(s ec2types.Subnet) ([]ec2types.Tag, string) { return s.Tags, aws.ToString(s.SubnetId) })
 	})},
-	{typ: "ec2:internet-gateway", what: "internet gateways", level: 1, list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
+	{typ: "ec2:internet-gateway", what: "internet gateways", list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
 		out, err := api.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{Filters: f})
 		return ec2Candidates(out, err, func(o *ec2.DescribeInternetGatewaysOutput) []ec2types.InternetGateway { return o.InternetGateways },
 			func(g ec2types.InternetGateway) ([]ec2types.Tag, string) {
 				return g.Tags, aws.ToString(g.InternetGatewayId)
 			})
 	})},
-	{typ: "ec2:eip", what: "Elastic IPs", level: 1, list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
+	{typ: "ec2:eip", what: "Elastic IPs", list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
 		out, err := api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: f})
 		return ec2Candidates(out, err, func(o *ec2.DescribeAddressesOutput) []ec2types.Address { return o.Addresses },
 			func(a ec2types.Address) ([]ec2types.Tag, string) { return a.Tags, aws.ToString(a.AllocationId) })
 	})},
-	{typ: "ec2:security-group", what: "security groups", level: 1, list: listEC2(securityGroups(""))},
-	{typ: "iam:role", what: "IAM roles", level: 1, list: listRoles},
-	{typ: "acm:certificate", what: "certificates", level: 1, list: listCertificates},
-	{typ: "sns:topic", what: "SNS topics", level: 1, list: listTopics},
-	{typ: "cloudtrail:trail", what: "trails", level: 1, list: listTrails},
-	{typ: "lambda:function", what: "Lambda functions", level: 1, list: listFunctions},
+	{typ: "ec2:security-group", what: "security groups", list: listEC2(securityGroups(""))},
+	{typ: "iam:role", what: "IAM roles", list: listRoles},
+	{typ: "acm:certificate", what: "certificates", list: listCertificates},
+	{typ: "sns:topic", what: "SNS topics", list: listTopics},
+	{typ: "cloudtrail:trail", what: "trails", list: listTrails},
+	{typ: "lambda:function", what: "Lambda functions", list: listFunctions},
 
 	// A group's rules are revoked before any group goes: groups of a lost state may name
 	// each other, and AWS refuses to delete a group another one's rule references. They
 	// are recorded as up records them, as <group key>-rules.
-	{typ: "ec2:security-group-rules", what: "security groups", level: 2, list: listEC2(securityGroups("-rules"))},
-	{typ: "ec2:nat-gateway", what: "NAT gateways", level: 2, list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
+	{typ: "ec2:security-group-rules", what: "security groups", list: listEC2(securityGroups("-rules"))},
+	{typ: "ec2:nat-gateway", what: "NAT gateways", list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
 		out, err := api.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: f})
 		// A deleted gateway stays listed for an hour; the sweep checks the tags again
 		// anyway (moto ignores the tag filter here).
@@ -102,19 +102,19 @@ var sweepKinds = []sweepKind{
 		},
 			func(g ec2types.NatGateway) ([]ec2types.Tag, string) { return g.Tags, aws.ToString(g.NatGatewayId) })
 	})},
-	{typ: "ec2:route-table", what: "route tables", level: 2, list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
+	{typ: "ec2:route-table", what: "route tables", list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
 		out, err := api.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: f})
 		return ec2Candidates(out, err, func(o *ec2.DescribeRouteTablesOutput) []ec2types.RouteTable { return o.RouteTables },
 			func(t ec2types.RouteTable) ([]ec2types.Tag, string) { return t.Tags, aws.ToString(t.RouteTableId) })
 	})},
-	{typ: "elbv2:target-group", what: "target groups", level: 2, list: listTargetGroups},
-	{typ: typeAlarm, what: "alarms", level: 2, list: listAlarms},
-	{typ: "wafv2:web-acl", what: "web ACLs", level: 2, list: listWebACLs},
+	{typ: "elbv2:target-group", what: "target groups", list: listTargetGroups},
+	{typ: typeAlarm, what: "alarms", list: listAlarms},
+	{typ: "wafv2:web-acl", what: "web ACLs", list: listWebACLs},
 
-	{typ: "elbv2:load-balancer", what: "load balancers", level: 3, list: listLoadBalancers},
-	{typ: "ecs:service", what: "ECS services", level: 4, list: listServices},
-	{typ: "application-autoscaling:scalable-target", what: "scalable targets", level: 5, list: listScalableTargets},
-	{typ: "application-autoscaling:scaling-policy", what: "scaling policies", level: 6, list: listScalingPolicies},
+	{typ: "elbv2:load-balancer", what: "load balancers", list: listLoadBalancers},
+	{typ: "ecs:service", what: "ECS services", list: listServices},
+	{typ: "application-autoscaling:scalable-target", what: "scalable targets", list: listScalableTargets},
+	{typ: "application-autoscaling:scaling-policy", what: "scaling policies", list: listScalingPolicies},
 }
 
 // pager is an SDK paginator, whatever the service.

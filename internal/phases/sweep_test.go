@@ -433,7 +433,7 @@ func TestSweepOrdersOrphansForTeardown(t *testing.T) {
 }
 
 // TestSweepKindsHaveDeleters: every type the sweep reports must have a deleter, or
-// destroy would find an orphan it cannot remove.
+// destroy would find an orphan it cannot remove, and no kind may be built on itself.
 func TestSweepKindsHaveDeleters(t *testing.T) {
 	in, _ := inputsBeside(t, "prod", nil)
 	deleters, err := Deleters(in)
@@ -445,6 +445,9 @@ func TestSweepKindsHaveDeleters(t *testing.T) {
 	for _, typ := range types {
 		if _, ok := deleters[typ]; !ok {
 			t.Errorf("the sweep lists %s, which no deleter removes", typ)
+		}
+		if underneath(typ)[typ] {
+			t.Errorf("%s is built on itself: destroy could not order it", typ)
 		}
 	}
 }

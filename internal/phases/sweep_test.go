@@ -1,6 +1,8 @@
 package phases
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"slices"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -22,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -273,6 +278,59 @@ var sweepFixtures = map[string]sweepFixture{
 			sweepCheck(t, err)
 			return true
 		}},
+	"function": {types: []string{"lambda:function"}, key: keyChatRelay,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			// Its role and log group are untagged: only the function is the test's.
+			role, err := in.AWS.IAM().CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String(name + "-role"),
+				AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+			sweepCheck(t, err)
+			_, err = in.AWS.Lambda().CreateFunction(context.Background(), &lambda.CreateFunctionInput{FunctionName: &name, Role: role.Role.Arn,
+				Runtime: lambdatypes.RuntimePython312, Handler: aws.String("h.handler"), Code: &lambdatypes.FunctionCode{ZipFile: sweepZip(t)}, Tags: tags})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			_, err := in.AWS.Lambda().GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: &id})
+			return present(t, err)
+		}},
+	"trail": {types: []string{"cloudtrail:trail"}, key: keyTrail,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			bucket := name + "-logs"
+			_, err := in.AWS.S3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket})
+			sweepCheck(t, err)
+			_, err = in.AWS.CloudTrail().CreateTrail(context.Background(), &cloudtrail.CreateTrailInput{Name: &name, S3BucketName: &bucket, TagsList: ctTags(tags)})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			_, err := in.AWS.CloudTrail().GetTrail(context.Background(), &cloudtrail.GetTrailInput{Name: &id})
+			return present(t, err)
+		}},
+	"oidc provider": {types: []string{"iam:oidc-provider"}, key: keyOIDCProvider,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			host := name + ".example.com"
+			_, err := in.AWS.IAM().CreateOpenIDConnectProvider(context.Background(), &iam.CreateOpenIDConnectProviderInput{Url: aws.String("https://" + host),
+				ClientIDList: []string{stsAudience}, ThumbprintList: []string{strings.Repeat("a", 40)}, Tags: iamTags(tags)})
+			sweepCheck(t, err)
+			return host
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			_, err := in.AWS.IAM().GetOpenIDConnectProvider(context.Background(), &iam.GetOpenIDConnectProviderInput{
+				OpenIDConnectProviderArn: aws.String("arn:aws:iam::" + in.Account + ":oidc-provider/" + id)})
+			return present(t, err)
+		}},
+}
+
+// sweepZip is the smallest zip a Lambda function accepts; moto runs none of it.
+func sweepZip(t *testing.T) []byte {
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	f, err := w.Create("h.py")
+	sweepCheck(t, err)
+	_, err = f.Write([]byte("def handler(event, context):\n    return None\n"))
+	sweepCheck(t, err)
+	sweepCheck(t, w.Close())
+	return buf.Bytes()
 }
 
 // sweepTags turns tags into any service's tag list.

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
@@ -559,5 +561,69 @@ func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
 	sweepAndDestroy(dev)
 	if _, exists := envs(); exists {
 		t.Error("the repository outlived its last environment")
+	}
+}
+
+// TestSweepFindsAServiceOutsideState: a second service in the recorded cluster, with its
+// scalable target and policy, none of them recorded, as a lost answer to CreateService
+// leaves them. The sweep finds all three, and destroy takes the policy, the target and the
+// service down before the cluster (moto would delete in any order: the calls prove it).
+// Another environment's service in a cluster of its own stays.
+func TestSweepFindsAServiceOutsideState(t *testing.T) {
+	in, rec := newTestInputs(t, "prod", nil)
+	dev, _ := inputsBeside(t, "dev", nil)
+	ctx := context.Background()
+	scale := func(in *Inputs, cluster, svc string) string {
+		e := in.AWS.ECS()
+		c, err := e.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: &cluster, Tags: ecsTags(in.tags(keyCluster))})
+		sweepCheck(t, err)
+		_, err = e.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: &svc,
+			ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"), Image: aws.String(testImage), Memory: aws.Int32(512)}}})
+		sweepCheck(t, err)
+		_, err = e.CreateService(ctx, &ecs.CreateServiceInput{Cluster: &cluster, ServiceName: &svc, TaskDefinition: &svc, DesiredCount: aws.Int32(1), Tags: ecsTags(in.tags(keyService))})
+		sweepCheck(t, err)
+		id := "service/" + cluster + "/" + svc
+		_, err = in.AWS.AutoScaling().RegisterScalableTarget(ctx, &applicationautoscaling.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceEcs,
+			ResourceId: &id, ScalableDimension: ecsDesiredCount, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(2)})
+		sweepCheck(t, err)
+		_, err = in.AWS.AutoScaling().PutScalingPolicy(ctx, &applicationautoscaling.PutScalingPolicyInput{PolicyName: aws.String(svc + "-cpu"), ServiceNamespace: aastypes.ServiceNamespaceEcs,
+			ResourceId: &id, ScalableDimension: ecsDesiredCount, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+			TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(60),
+				PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeECSServiceAverageCPUUtilization}}})
+		sweepCheck(t, err)
+		return aws.ToString(c.Cluster.ClusterArn)
+	}
+	clusterARN := scale(in, clusterName(in), serviceName(in)+"-2")
+	scale(dev, clusterName(dev), serviceName(dev))
+	doc := newDoc(in)
+	doc.Resources[keyCluster] = &state.Resource{Type: "ecs:cluster", ID: clusterName(in), ARN: clusterARN}
+
+	orphans, err := Sweep(ctx, in, doc)
+	sweepCheck(t, err)
+	var got []string
+	for _, o := range orphans {
+		got = append(got, o.Type+" "+o.ID)
+	}
+	// The task definitions are registered untagged: they are nobody's.
+	want := []string{"ecs:service " + serviceName(in) + "-2",
+		"application-autoscaling:scalable-target service/" + clusterName(in) + "/" + serviceName(in) + "-2",
+		"application-autoscaling:scaling-policy " + serviceName(in) + "-2-cpu"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("sweep found %v, want %v", got, want)
+	}
+	AddOrphans(doc, orphans)
+	mark := len(rec.Calls())
+	res, err := newEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
+	sweepCheck(t, err)
+	sweepCheck(t, res.Err())
+	order := []string{"Application Auto Scaling.DeleteScalingPolicy", "Application Auto Scaling.DeregisterScalableTarget", "ECS.DeleteService", "ECS.DeleteCluster"}
+	for i := 1; i < len(order); i++ {
+		first, then := callIndex(rec, mark, order[i-1]), callIndex(rec, mark, order[i])
+		if first < 0 || then < 0 || first > then {
+			t.Errorf("%s must come before %s (positions %d, %d)", order[i-1], order[i], first, then)
+		}
+	}
+	if left, err := Sweep(ctx, dev, newDoc(dev)); err != nil || len(left) != 4 {
+		t.Errorf("dev's cluster, service, target and policy after prod's destroy: %v (err %v)", left, err)
 	}
 }

@@ -39,6 +39,9 @@ type sweepKind struct {
 	typ  string
 	what string // names the kind in errors: "listing <what> tagged app/env"
 	list func(ctx context.Context, in *Inputs) ([]candidate, error)
+	// companionOf, when set, is the type of the object this kind is part of: one state
+	// records under that type is not an orphan either.
+	companionOf string
 }
 
 // Sweep finds what carries fvdeploy:app and fvdeploy:env of the environment (or, for the
@@ -53,7 +56,7 @@ func Sweep(ctx context.Context, in *Inputs, doc *state.Document) ([]Orphan, erro
 		}
 		for _, c := range found {
 			typ := cmp.Or(c.typ, k.typ)
-			if !ownedByEnv(in, c.tags) || recorded(doc, typ, c.rec) {
+			if !ownedByEnv(in, c.tags) || recorded(doc, typ, c.rec) || k.companionOf != "" && recorded(doc, k.companionOf, c.rec) {
 				continue
 			}
 			rec := c.rec

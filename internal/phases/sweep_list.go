@@ -89,10 +89,11 @@ var sweepKinds = []sweepKind{
 	{typ: "cloudtrail:trail", what: "trails", list: listTrails},
 	{typ: "lambda:function", what: "Lambda functions", list: listFunctions},
 
-	// A group's rules are revoked before any group goes: groups of a lost state may name
-	// each other, and AWS refuses to delete a group another one's rule references. They
-	// are recorded as up records them, as <group key>-rules.
-	{typ: "ec2:security-group-rules", what: "security groups", list: listEC2(securityGroups("-rules"))},
+	// An orphan group's rules are revoked before any group goes: groups of a lost state
+	// may name each other, and AWS refuses to delete a group another one's rule
+	// references. They are keyed as up keys them, <group key>-rules; a recorded group's
+	// rules are state's (a resumed destroy may have revoked them already).
+	{typ: "ec2:security-group-rules", what: "security groups", list: listEC2(securityGroups("-rules")), companionOf: "ec2:security-group"},
 	{typ: "ec2:nat-gateway", what: "NAT gateways", list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
 		out, err := api.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: f})
 		// A deleted gateway stays listed for an hour; the sweep checks the tags again

@@ -365,9 +365,10 @@ func sweepEC2Tags(rt ec2types.ResourceType, tags map[string]string) []ec2types.T
 
 // TestSweepFindsAndDeletesOnlyOwnedOrphans creates, behind fvdeploy's back, objects of
 // several kinds with prod's tags (two of them with the same fvdeploy:key, as a retried
-// create whose first answer was lost leaves them), and decoys of each kind: dev's, another
-// app's and untagged ones named like prod's. The sweep must find exactly prod's, and
-// deleting them through the engine must leave every decoy.
+// create whose first answer was lost leaves them), and decoys of each kind: dev's,
+// another app's, untagged ones named like prod's, and prod's that state records. The
+// sweep must find exactly prod's unrecorded ones, and deleting them through the engine
+// must leave every decoy.
 func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
 	prod, _ := newTestInputs(t, "prod", nil)
 	dev, _ := inputsBeside(t, "dev", nil)
@@ -399,6 +400,10 @@ func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
 	doc := newDoc(prod)
 	recordedEIP := sweepFixtures["eip"].create(t, prod, "", prod.tags("network/eip-nat-b"))
 	doc.Resources["network/eip-nat-b"] = &state.Resource{Type: "ec2:eip", ID: recordedEIP}
+	// A recorded group whose rules' record is gone (a resumed destroy revoked them) is
+	// state's too, rules and all.
+	recordedSG := sweepFixtures["security group"].create(t, prod, prod.prefix()+"-recorded", prod.tags("network/sg-ecs"))
+	doc.Resources["network/sg-ecs"] = &state.Resource{Type: "ec2:security-group", ID: recordedSG}
 
 	orphans, err := Sweep(ctx, prod, doc)
 	if err != nil {

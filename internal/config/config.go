@@ -29,6 +29,7 @@ type Config struct {
 	CICD          CICD          `yaml:"cicd"`
 	ALB           ALB           `yaml:"alb"`
 	Image         Image         `yaml:"image"`
+	Deploy        Deploy        `yaml:"deploy"`
 
 	// origins records where in the file each value was set, so that Validate
 	// can point at the line.
@@ -149,6 +150,32 @@ type ALB struct {
 	DeletionProtection bool `yaml:"deletion_protection"`
 }
 
+// The deployment strategies: ECS's native ones, named as in fvdeploy.yaml.
+const (
+	StrategyRolling   = "rolling"
+	StrategyCanary    = "canary"
+	StrategyLinear    = "linear"
+	StrategyBlueGreen = "blue_green"
+)
+
+// Deploy is how a new revision reaches production traffic. Rolling replaces tasks behind
+// the one target group; the other three start a full green set in a second target group
+// and move the production listener rule's traffic to it: all at once (blue_green), a
+// share first (canary), or in equal steps (linear).
+type Deploy struct {
+	Strategy string `yaml:"strategy"`
+	// CanaryPercent of production traffic goes to the new revision for CanaryBakeMinutes
+	// before the rest follows.
+	CanaryPercent     int `yaml:"canary_percent"`
+	CanaryBakeMinutes int `yaml:"canary_bake_minutes"`
+	// LinearStepPercent of production traffic moves per step, LinearStepBakeMinutes apart.
+	LinearStepPercent     int `yaml:"linear_step_percent"`
+	LinearStepBakeMinutes int `yaml:"linear_step_bake_minutes"`
+	// BakeMinutes is how long both revisions keep running once all traffic is on the new
+	// one: a rollback in that window is a switch back, with no task to start.
+	BakeMinutes int `yaml:"bake_minutes"`
+}
+
 // Image is the service image: how it is built and where it is pushed.
 type Image struct {
 	// Repository is the ECR repository; empty means the app's name. Environments share it:
@@ -242,10 +269,11 @@ var envDefaults = map[string]struct {
 	retentionDays        int
 	containerInsights    bool
 	branches, tags       []string // what the CI deploy role trusts
+	strategy             string
 }{
-	"dev":  {NATSingle, 1, 1, 2, false, false, 7, false, []string{"dev"}, []string{}},
-	"hml":  {NATSingle, 2, 2, 4, true, false, 30, false, []string{"hml"}, []string{}},
-	"prod": {NATPerAZ, 2, 2, 6, true, true, 30, true, []string{"main"}, []string{"v*"}},
+	"dev":  {NATSingle, 1, 1, 2, false, false, 7, false, []string{"dev"}, []string{}, StrategyRolling},
+	"hml":  {NATSingle, 2, 2, 4, true, false, 30, false, []string{"hml"}, []string{}, StrategyRolling},
+	"prod": {NATPerAZ, 2, 2, 6, true, true, 30, true, []string{"main"}, []string{"v*"}, StrategyCanary},
 }
 
 // EnvNames lists the environments, cheapest first.
@@ -287,5 +315,10 @@ func Defaults(env string) (*Config, error) {
 		ALB:           ALB{DeletionProtection: d.deletionProtect},
 		Image: Image{Platform: "linux/amd64", Keep: 30, ImmutableTags: true, BuildArgs: []string{},
 			Context: ".", Dockerfile: "Dockerfile"},
+		// Prod sends 10 % of its traffic to a new revision for 5 minutes, the window of the
+		// 5xx and latency alarms (5 one-minute periods), before the rest; both revisions
+		// then run 2 more minutes, when a rollback is a switch of traffic, not a restart.
+		Deploy: Deploy{Strategy: d.strategy, CanaryPercent: 10, CanaryBakeMinutes: 5,
+			LinearStepPercent: 25, LinearStepBakeMinutes: 2, BakeMinutes: 2},
 	}, nil
 }

@@ -63,6 +63,7 @@ func TestDefaultsShared(t *testing.T) {
 		Alarms: Alarms{CPUPercent: 80, MemoryPercent: 80, P95LatencyMS: 1000, HTTP5xxCount: 10, EvaluationPeriods: 5, DatapointsToAlarm: 3, Email: []string{}, HTTPS: []string{}},
 		CICD:   CICD{Branches: []string{"dev"}, Tags: []string{}},
 		Image:  Image{Platform: "linux/amd64", Keep: 30, ImmutableTags: true, BuildArgs: []string{}, Context: ".", Dockerfile: "Dockerfile"},
+		Deploy: Deploy{Strategy: StrategyRolling, CanaryPercent: 10, CanaryBakeMinutes: 5, LinearStepPercent: 25, LinearStepBakeMinutes: 2, BakeMinutes: 2},
 	}
 	got, err := Defaults("dev")
 	if err != nil {
@@ -137,5 +138,18 @@ func TestImageRepositoryDefaultsToTheApp(t *testing.T) {
 	c.Image.Repository = "team/shop"
 	if got := c.ImageRepository(); got != "team/shop" {
 		t.Errorf("ImageRepository() = %q, want team/shop", got)
+	}
+}
+
+// Prod reaches its traffic by canary with alarm rollback; dev and hml roll.
+func TestDefaultStrategies(t *testing.T) {
+	for env, want := range map[string]string{"dev": StrategyRolling, "hml": StrategyRolling, "prod": StrategyCanary} {
+		c, err := Defaults(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Deploy.Strategy != want {
+			t.Errorf("%s strategy %q, want %q", env, c.Deploy.Strategy, want)
+		}
 	}
 }

@@ -114,6 +114,7 @@ observability: {cloudtrail: true, container_insights: true, alb_access_logs: tru
 cicd: {github_repo: fvdeploy/shop, branches: [main, release], tags: ["v*"]}
 image: {repository: team/shop, registry: "127.0.0.1:5000", platform: linux/arm64, keep: 10, immutable_tags: false, build_args: [BASE_IMAGE=python:3.12-slim],
   context: services/api, dockerfile: Dockerfile.prod}
+deploy: {strategy: linear, canary_percent: 5, canary_bake_minutes: 10, linear_step_percent: 20, linear_step_bake_minutes: 3, bake_minutes: 4}
 `, env: "dev", change: func(c *Config) {
 			*c = Config{
 				App: "every-field", Env: "dev", Region: "eu-west-3",
@@ -127,7 +128,8 @@ image: {repository: team/shop, registry: "127.0.0.1:5000", platform: linux/arm64
 					Secrets: map[string]SecretRef{"DB_PASS": {Secret: "team/db", Key: "password"}},
 					Command: []string{"uvicorn", "main:app"},
 				},
-				ALB: ALB{DeletionProtection: true},
+				Deploy: Deploy{Strategy: StrategyLinear, CanaryPercent: 5, CanaryBakeMinutes: 10, LinearStepPercent: 20, LinearStepBakeMinutes: 3, BakeMinutes: 4},
+				ALB:    ALB{DeletionProtection: true},
 				Edge: Edge{Domain: "api.example.com", ZoneID: "Z123ABC", SANs: []string{"www.example.com"},
 					TLSPolicy: "ELBSecurityPolicy-TLS13-1-3-2021-06", WAF: true, WAFRateLimit: 500, WAFLogs: true, WAFLogExpiryDays: 30},
 				Logs: Logs{RetentionDays: 90},
@@ -172,6 +174,7 @@ func TestLoadErrors(t *testing.T) {
 		"transposed key":        {file: "service:\n  memroy: 512\n", want: `fvdeploy.yaml:2: service.memroy: unknown field (did you mean "memory"?)`},
 		"evn not suggested":     {file: "evn: prod\n", want: "fvdeploy.yaml:1: evn: unknown field"},
 		"misspelt environments": {file: "enviroments: {}\n", want: `fvdeploy.yaml:1: enviroments: unknown field (did you mean "environments"?)`},
+		"unknown deploy key":    {file: "deploy:\n  strategy: canary\n  canary_bake: 3\n", want: `fvdeploy.yaml:3: deploy.canary_bake: unknown field`},
 		"unknown key in env":    {file: "environments:\n  dev:\n    service: {nope: 1}\n", want: "fvdeploy.yaml:3: environments.dev.service.nope: unknown field"},
 		"unknown key other env": {file: "environments:\n  prod:\n    alarms:\n      sms: [x]\n", want: "fvdeploy.yaml:4: environments.prod.alarms.sms: unknown field"},
 		"nested environments":   {file: "environments:\n  dev:\n    environments: {}\n", want: "fvdeploy.yaml:3: environments.dev.environments: unknown field"},

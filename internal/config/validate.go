@@ -133,6 +133,17 @@ func (c *Config) Validate() error {
 		v.check(arg != "", fmt.Sprintf("service.command[%d]", i), arg, "empty argument")
 	}
 
+	d := c.Deploy
+	strategies := []string{StrategyRolling, StrategyCanary, StrategyLinear, StrategyBlueGreen}
+	v.check(slices.Contains(strategies, d.Strategy), "deploy.strategy", d.Strategy, "%q: want %s", d.Strategy, strings.Join(strategies, ", "))
+	// ECS's ranges: a canary share from 0.1 to 100 %, a linear step from 3 to 100 %,
+	// bake times up to a day. A 100 % canary or step would be blue_green by another name.
+	v.between("deploy.canary_percent", d.CanaryPercent, 1, 99)
+	v.between("deploy.linear_step_percent", d.LinearStepPercent, 3, 99)
+	v.between("deploy.canary_bake_minutes", d.CanaryBakeMinutes, 0, 1440)
+	v.between("deploy.linear_step_bake_minutes", d.LinearStepBakeMinutes, 0, 1440)
+	v.between("deploy.bake_minutes", d.BakeMinutes, 0, 1440)
+
 	e := c.Edge
 	v.check(e.Domain == "" || len(e.Domain) <= 253 && dnsName.MatchString(e.Domain), "edge.domain", e.Domain,
 		"%q is not a DNS name like api.example.com (lowercase, no trailing dot)", e.Domain)

@@ -44,7 +44,7 @@ func privateSubnetKeys(in *Inputs) []string {
 func declareCluster(in *Inputs) ([]engine.Resource, error) {
 	ecsc, iamc, aas := in.AWS.ECS(), in.AWS.IAM(), in.AWS.AutoScaling()
 	trust := ecsTasksTrustPolicy()
-	return []engine.Resource{
+	return append([]engine.Resource{
 		&logGroup{in: in, api: in.AWS.Logs(), key: keyLogGroup, name: logGroupName(in)},
 		&cluster{in: in, api: ecsc},
 		&role{in: in, api: iamc, key: keyExecRole, name: boundedName(in.prefix()+"-exec", 64), trust: trust,
@@ -56,7 +56,7 @@ func declareCluster(in *Inputs) ([]engine.Resource, error) {
 		&service{in: in, api: ecsc, iam: iamc},
 		&scalableTarget{in: in, api: aas},
 		&scalingPolicy{in: in, api: aas},
-	}, nil
+	}, declareStrategy(in)...), nil
 }
 
 // ---- log group ----

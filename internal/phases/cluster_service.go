@@ -43,7 +43,7 @@ func (r *service) Type() string { return "ecs:service" }
 func (r *service) DependsOn() []string {
 	// The rules too: tasks must be reachable from the ALB as soon as they start, and
 	// teardown removes the service before it revokes them.
-	return append([]string{keyCluster, keyTaskDef, keySG(sgECS), keySGRules(sgECS), keyTG, keyListenerHTTP}, privateSubnetKeys(r.in)...)
+	return slices.Concat([]string{keyCluster, keyTaskDef, keySG(sgECS), keySGRules(sgECS), keyTG, keyListenerHTTP}, privateSubnetKeys(r.in), strategyDeps(r.in))
 }
 
 func serviceName(in *Inputs) string { return in.prefix() }
@@ -52,6 +52,8 @@ func serviceName(in *Inputs) string { return in.prefix() }
 type serviceWant struct {
 	cluster, taskDef, targetGroup string
 	subnets, groups               []string
+	// The traffic-shifting strategies' objects; "" under rolling.
+	altTargetGroup, prodRule, lbRole string
 }
 
 func (r *service) want(deps engine.Deps) (serviceWant, bool) {
@@ -68,7 +70,7 @@ func (r *service) want(deps engine.Deps) (serviceWant, bool) {
 		}
 		w.subnets = append(w.subnets, s.ID)
 	}
-	return w, true
+	return w, strategyWant(r.in, deps, &w)
 }
 
 func (r *service) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
@@ -108,11 +110,7 @@ func (r *service) Find(ctx context.Context, deps engine.Deps, rec *state.Resourc
 		publicIP = string(ecstypes.AssignPublicIpDisabled)
 	}
 	add("assign_public_ip", publicIP, string(ecstypes.AssignPublicIpDisabled))
-	var lbs []string
-	for _, lb := range s.LoadBalancers {
-		lbs = append(lbs, fmt.Sprintf("%s %s:%d", aws.ToString(lb.TargetGroupArn), aws.ToString(lb.ContainerName), aws.ToInt32(lb.ContainerPort)))
-	}
-	add("load_balancers", strings.Join(lbs, ";"), fmt.Sprintf("%s %s:%d", w.targetGroup, containerName, svc.ContainerPort))
+	add("load_balancers", loadBalancersField(s.LoadBalancers, w.targetGroup, w.altTargetGroup), loadBalancersField(r.loadBalancers(w), w.targetGroup, w.altTargetGroup))
 	// AWS always reports these; the emulator drops them on CreateService. Compare what
 	// is reported, so that the emulator's silence does not read as drift forever.
 	if dc := s.DeploymentConfiguration; dc != nil {
@@ -123,6 +121,7 @@ func (r *service) Find(ctx context.Context, deps engine.Deps, rec *state.Resourc
 			add("circuit_breaker", fmt.Sprintf("enable=%t rollback=%t", cb.Enable, cb.Rollback), "enable=true rollback=true")
 		}
 		add("deployment_alarms", alarmsField(dc.Alarms), alarmsField(want.Alarms))
+		add("deployment_strategy", strategyField(dc), strategyField(want))
 	}
 	if g := s.HealthCheckGracePeriodSeconds; g != nil {
 		add("health_check_grace_period", strconv.Itoa(int(*g)), strconv.Itoa(svc.HealthCheckGracePeriod))
@@ -166,7 +165,8 @@ func (r *service) networkConfiguration(w serviceWant) *ecstypes.NetworkConfigura
 }
 
 func (r *service) loadBalancers(w serviceWant) []ecstypes.LoadBalancer {
-	return []ecstypes.LoadBalancer{{TargetGroupArn: aws.String(w.targetGroup), ContainerName: aws.String(containerName), ContainerPort: aws.Int32(int32(r.in.Config.Service.ContainerPort))}}
+	return []ecstypes.LoadBalancer{{TargetGroupArn: aws.String(w.targetGroup), ContainerName: aws.String(containerName), ContainerPort: aws.Int32(int32(r.in.Config.Service.ContainerPort)),
+		AdvancedConfiguration: advancedConfiguration(w)}}
 }
 
 // The rolling update's bounds: never below the desired count, at most twice it.
@@ -186,12 +186,12 @@ const (
 // to. A dependency would instead make `phase cluster` on a clean account need the
 // observability phase, whose other alarms need the service.
 func deploymentConfiguration(in *Inputs) *ecstypes.DeploymentConfiguration {
-	return &ecstypes.DeploymentConfiguration{
+	return withStrategy(in, &ecstypes.DeploymentConfiguration{
 		MinimumHealthyPercent:    aws.Int32(minimumHealthyPercent),
 		MaximumPercent:           aws.Int32(maximumPercent),
 		DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: true, Rollback: true},
 		Alarms:                   &ecstypes.DeploymentAlarms{AlarmNames: deploymentAlarmNames(in), Enable: true, Rollback: true},
-	}
+	})
 }
 
 // alarmsField renders deployment alarms for comparison and plans; nil is what AWS means
@@ -274,6 +274,15 @@ func (r *service) Update(ctx context.Context, deps engine.Deps, found *engine.Fo
 		return nil, fmt.Errorf("ECS service %s: the cluster, task definition or network it needs does not exist", serviceName(r.in))
 	}
 	name := found.Record.ID
+	live, err := r.describe(ctx, w.cluster, name)
+	if err != nil {
+		return nil, err
+	}
+	if prev := deps.Get(keyAltTG); !shiftsTraffic(r.in) && prev != nil && live != nil && len(live.LoadBalancers) > 0 &&
+		aws.ToString(live.LoadBalancers[0].TargetGroupArn) == prev.ARN {
+		return nil, errStrandedTraffic(r.in, name, prev.ARN, w.targetGroup)
+	}
+	w = liveOrder(live, w)
 	input := &ecs.UpdateServiceInput{
 		Cluster:                       aws.String(w.cluster),
 		Service:                       aws.String(name),

@@ -32,11 +32,20 @@ func serviceDeps(in *Inputs) *state.Document {
 	doc.Resources[keySG(sgECS)] = &state.Resource{ID: "sg-1"}
 	doc.Resources[keyTG] = &state.Resource{ARN: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1"}
 	doc.Resources[keyListenerHTTP] = &state.Resource{ID: "listener"}
+	doc.Resources[keyAltTG] = &state.Resource{ARN: altTGARN}
+	doc.Resources[keyProdRule] = &state.Resource{ARN: prodRuleARN}
+	doc.Resources[keyLBRole] = &state.Resource{ARN: lbRoleARN}
 	for i, k := range privateSubnetKeys(in) {
 		doc.Resources[k] = &state.Resource{ID: "subnet-" + string(rune('a'+i))}
 	}
 	return doc
 }
+
+const (
+	altTGARN    = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg-alt/2"
+	prodRuleARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/l1/r1"
+	lbRoleARN   = "arn:aws:iam::123456789012:role/fastapi-vars-prod-ecs-lb"
+)
 
 type docDeps struct{ doc *state.Document }
 
@@ -132,6 +141,14 @@ func checkDeploymentConfiguration(t *testing.T, call, env string, dc *ecstypes.D
 	if aws.ToInt32(dc.MinimumHealthyPercent) != 100 || aws.ToInt32(dc.MaximumPercent) != 200 {
 		t.Errorf("%s min/max percent %d/%d, want 100/200", call, aws.ToInt32(dc.MinimumHealthyPercent), aws.ToInt32(dc.MaximumPercent))
 	}
+	// Prod reaches its traffic by a 10 % canary baked 5 minutes; dev and hml roll.
+	want := "ROLLING"
+	if env == "prod" {
+		want = "CANARY 10% for 5 min, bake 2 min"
+	}
+	if got := strategyField(dc); got != want {
+		t.Errorf("%s strategy %q, want %q", call, got, want)
+	}
 }
 
 // The service is created rolling with the circuit breaker and with this environment's
@@ -167,8 +184,10 @@ func TestServiceCreateSendsDeploymentAlarms(t *testing.T) {
 func TestServiceDeploymentAlarmsDrift(t *testing.T) {
 	want := "enable=true rollback=true alarms=" + strings.Join(deploymentAlarmsOf("prod"), ",")
 	withAlarms := func(a *ecstypes.DeploymentAlarms) *ecstypes.DeploymentConfiguration {
-		return &ecstypes.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(100), MaximumPercent: aws.Int32(200),
-			DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: true, Rollback: true}, Alarms: a}
+		cfg, _ := config.Defaults("prod")
+		dc := deploymentConfiguration(&Inputs{Config: cfg})
+		dc.Alarms = a
+		return dc
 	}
 	tests := map[string]struct {
 		live *ecstypes.DeploymentConfiguration

@@ -74,7 +74,9 @@ func fakeNetwork(t *testing.T, in *Inputs, doc *state.Document) []string {
 		t.Fatal(err)
 	}
 	doc.Resources[keyListenerHTTP] = &state.Resource{Type: "elbv2:listener", ID: aws.ToString(l.Listeners[0].ListenerArn), ARN: aws.ToString(l.Listeners[0].ListenerArn)}
-	return append(keys, keySG(sgECS), keySGRules(sgECS), keyTG, keyListenerHTTP)
+	// The alternate target group of prod's canary is in the VPC.
+	doc.Resources[keyVPC] = &state.Resource{Type: "ec2:vpc", ID: aws.ToString(vpcID)}
+	return append(keys, keyVPC, keySG(sgECS), keySGRules(sgECS), keyTG, keyListenerHTTP)
 }
 
 // progressLog collects what the phases tell the person watching.
@@ -257,7 +259,8 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		}
 	}
 	slices.Sort(roleNames)
-	if !slices.Equal(roleNames, []string{"fastapi-vars-prod-exec", "fastapi-vars-prod-task"}) {
+	// The third is the role ECS shifts prod's canary traffic with.
+	if !slices.Equal(roleNames, []string{"fastapi-vars-prod-ecs-lb", "fastapi-vars-prod-exec", "fastapi-vars-prod-task"}) {
 		t.Fatalf("roles: %v", roleNames)
 	}
 	assertExecutionPolicy(t, in, secretARN)
@@ -372,7 +375,8 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	if it.Action != engine.Update || !slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.Field == "desired_count" && c.From == "0" && c.To == "2" }) {
 		t.Fatalf("plan after desired count drift: %+v", it)
 	}
-	if len(plan.Items) != 9 || slices.ContainsFunc(plan.Items, func(i engine.Item) bool { return i.Key != keyService && i.Action != engine.NoOp }) {
+	// 9 resources, and 3 for prod's canary: the alternate target group, the rule, the role.
+	if len(plan.Items) != 12 || slices.ContainsFunc(plan.Items, func(i engine.Item) bool { return i.Key != keyService && i.Action != engine.NoOp }) {
 		t.Fatalf("plan touches more than the service: %+v", plan.Items)
 	}
 	from = len(rec.Calls())
@@ -421,6 +425,9 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		{"Application Auto Scaling.DeregisterScalableTarget", "ECS.DeleteService"},
 		{"ECS.DeleteService", "ECS.DeleteCluster"},
 		{"ECS.DeleteService", "ECS.DeregisterTaskDefinition"},
+		// The canary's objects outlive the service that uses them.
+		{"ECS.DeleteService", "Elastic Load Balancing v2.DeleteRule"},
+		{"Elastic Load Balancing v2.DeleteRule", "Elastic Load Balancing v2.DeleteTargetGroup"},
 	}
 	for _, o := range order {
 		if i, j := lastCallIndex(rec, from, o[0]), callIndex(rec, from, o[1]); i < 0 || j < 0 || i > j {
@@ -430,8 +437,8 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	if i, j := lastCallIndex(rec, from, "ECS.DeregisterTaskDefinition"), callIndex(rec, from, "IAM.DeleteRole"); i < 0 || j < 0 || i > j {
 		t.Errorf("destroy: the roles (first DeleteRole at %d) went before the task definition (last deregistered at %d)", j, i)
 	}
-	if n := countCalls(rec, from, "IAM.DeleteRole"); n != 2 {
-		t.Errorf("destroy deleted %d roles, want 2", n)
+	if n := countCalls(rec, from, "IAM.DeleteRole"); n != 3 {
+		t.Errorf("destroy deleted %d roles, want 3 (execution, task, traffic shifting)", n)
 	}
 	assertClusterGone(t, in)
 }

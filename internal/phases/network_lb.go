@@ -302,15 +302,28 @@ type targetGroupAPI interface {
 type targetGroup struct {
 	in  *Inputs
 	api targetGroupAPI
+	// alternate is the second group that the traffic-shifting strategies start a new
+	// revision in (cluster_strategy.go): the same group, another key and name.
+	alternate bool
 }
 
 const attrDeregistrationDelay = "deregistration_delay.timeout_seconds"
 
-func (r *targetGroup) Key() string         { return keyTG }
+func (r *targetGroup) Key() string {
+	if r.alternate {
+		return keyAltTG
+	}
+	return keyTG
+}
 func (r *targetGroup) Type() string        { return "elbv2:target-group" }
 func (r *targetGroup) DependsOn() []string { return []string{keyVPC} }
 
-func (r *targetGroup) name() string { return r.in.prefix() }
+func (r *targetGroup) name() string {
+	if r.alternate {
+		return r.in.prefix() + "-alt"
+	}
+	return r.in.prefix()
+}
 
 // healthCheck is the part of a target group that Find compares field by field.
 type healthCheck struct {
@@ -421,7 +434,7 @@ func (r *targetGroup) describe(ctx context.Context, rec *state.Resource) (*elbty
 		return nil, fmt.Errorf("looking up target group %s: %w", r.name(), err)
 	}
 	tg := &out.TargetGroups[0]
-	if err := elbOwned(ctx, r.in, r.api, "target group", aws.ToString(tg.TargetGroupArn), keyTG); err != nil {
+	if err := elbOwned(ctx, r.in, r.api, "target group", aws.ToString(tg.TargetGroupArn), r.Key()); err != nil {
 		return nil, err
 	}
 	return tg, nil
@@ -443,7 +456,7 @@ func (r *targetGroup) Create(ctx context.Context, deps engine.Deps) (*state.Reso
 		HealthyThresholdCount:      &hc.healthy,
 		UnhealthyThresholdCount:    &hc.unhealthy,
 		Matcher:                    &elbtypes.Matcher{HttpCode: &hc.matcher},
-		Tags:                       elbTags(r.in.tags(keyTG)),
+		Tags:                       elbTags(r.in.tags(r.Key())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating target group %s: %w", r.name(), err)

@@ -1,0 +1,396 @@
+package phases
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// The resources ECS's traffic-shifting strategies (blue_green, canary, linear) need on
+// top of the rolling service: a second target group for the new revision's tasks, a
+// listener rule whose weighted forward ECS moves from one group to the other, and a role
+// ECS assumes to move it. Rolling declares none of them; switching back prunes them after
+// the service has let go of them.
+const (
+	keyAltTG    = "cluster/tg-alternate"
+	keyProdRule = "cluster/listener-rule"
+	keyLBRole   = "cluster/lb-role"
+)
+
+// prodRulePriority puts the production rule before the listener's default action, which
+// it shadows: path /* matches every request.
+const prodRulePriority = 10
+
+// shiftsTraffic reports whether the strategy moves traffic between two target groups.
+func shiftsTraffic(in *Inputs) bool { return in.Config.Deploy.Strategy != config.StrategyRolling }
+
+// productionListenerKey is the listener that serves the service: 443 with a domain (port
+// 80 then redirects, and a rule there would bypass the redirect), 80 without.
+func productionListenerKey(in *Inputs) string {
+	if in.Config.Edge.Domain != "" {
+		return keyListenerHTTPS
+	}
+	return keyListenerHTTP
+}
+
+// declareStrategy is the traffic-shifting strategies' part of the cluster phase.
+func declareStrategy(in *Inputs) []engine.Resource {
+	if !shiftsTraffic(in) {
+		return nil
+	}
+	elbc := in.AWS.ELB()
+	return []engine.Resource{
+		&targetGroup{in: in, api: elbc, alternate: true},
+		&listenerRule{in: in, api: elbc},
+		&role{in: in, api: in.AWS.IAM(), key: keyLBRole, name: boundedName(in.prefix()+"-ecs-lb", 64), trust: ecsTrustPolicy(),
+			deps: []string{keyTG, keyAltTG, keyProdRule, productionListenerKey(in)}, policy: lbRolePolicy,
+			description: "Role ECS assumes to shift " + in.prefix() + "'s traffic between its two target groups"},
+	}
+}
+
+// ecsStrategy is the strategy as ECS names it.
+func ecsStrategy(s string) ecstypes.DeploymentStrategy {
+	switch s {
+	case config.StrategyCanary:
+		return ecstypes.DeploymentStrategyCanary
+	case config.StrategyLinear:
+		return ecstypes.DeploymentStrategyLinear
+	case config.StrategyBlueGreen:
+		return ecstypes.DeploymentStrategyBlueGreen
+	}
+	return ecstypes.DeploymentStrategyRolling
+}
+
+// withStrategy adds the configured strategy to a deployment configuration. The circuit
+// breaker and the alarms stay: ECS applies both to rolling and to the blue/green family.
+func withStrategy(in *Inputs, dc *ecstypes.DeploymentConfiguration) *ecstypes.DeploymentConfiguration {
+	d := in.Config.Deploy
+	dc.Strategy = ecsStrategy(d.Strategy)
+	switch d.Strategy {
+	case config.StrategyCanary:
+		dc.CanaryConfiguration = &ecstypes.CanaryConfiguration{CanaryPercent: aws.Float64(float64(d.CanaryPercent)), CanaryBakeTimeInMinutes: aws.Int32(int32(d.CanaryBakeMinutes))}
+	case config.StrategyLinear:
+		dc.LinearConfiguration = &ecstypes.LinearConfiguration{StepPercent: aws.Float64(float64(d.LinearStepPercent)), StepBakeTimeInMinutes: aws.Int32(int32(d.LinearStepBakeMinutes))}
+	}
+	if shiftsTraffic(in) {
+		dc.BakeTimeInMinutes = aws.Int32(int32(d.BakeMinutes))
+	}
+	return dc
+}
+
+// strategyField renders a deployment configuration's strategy for comparison and plans;
+// what ECS leaves out is rolling.
+func strategyField(dc *ecstypes.DeploymentConfiguration) string {
+	s := dc.Strategy
+	if s == "" {
+		s = ecstypes.DeploymentStrategyRolling
+	}
+	out := string(s)
+	if c := dc.CanaryConfiguration; s == ecstypes.DeploymentStrategyCanary && c != nil {
+		out += fmt.Sprintf(" %g%% for %d min", aws.ToFloat64(c.CanaryPercent), aws.ToInt32(c.CanaryBakeTimeInMinutes))
+	}
+	if c := dc.LinearConfiguration; s == ecstypes.DeploymentStrategyLinear && c != nil {
+		out += fmt.Sprintf(" %g%% steps %d min apart", aws.ToFloat64(c.StepPercent), aws.ToInt32(c.StepBakeTimeInMinutes))
+	}
+	if s != ecstypes.DeploymentStrategyRolling {
+		out += fmt.Sprintf(", bake %d min", aws.ToInt32(dc.BakeTimeInMinutes))
+	}
+	return out
+}
+
+// advancedConfiguration is what a traffic-shifting service's load balancer entry adds:
+// where the new revision starts, the rule ECS moves, and the role it moves it with.
+func advancedConfiguration(w serviceWant) *ecstypes.AdvancedConfiguration {
+	if w.altTargetGroup == "" {
+		return nil
+	}
+	return &ecstypes.AdvancedConfiguration{AlternateTargetGroupArn: aws.String(w.altTargetGroup),
+		ProductionListenerRule: aws.String(w.prodRule), RoleArn: aws.String(w.lbRole)}
+}
+
+// loadBalancersField renders the service's load balancer entries for comparison. ECS
+// alternates the two target groups from one blue/green-family deployment to the next, so
+// an entry whose groups are the wanted ones swapped is rendered as the wanted order.
+func loadBalancersField(lbs []ecstypes.LoadBalancer, tg, alt string) string {
+	var out []string
+	for _, lb := range lbs {
+		primary, other := aws.ToString(lb.TargetGroupArn), ""
+		s := fmt.Sprintf("%s:%d", aws.ToString(lb.ContainerName), aws.ToInt32(lb.ContainerPort))
+		if a := lb.AdvancedConfiguration; a != nil {
+			other = aws.ToString(a.AlternateTargetGroupArn)
+			s += fmt.Sprintf(" rule=%s role=%s", aws.ToString(a.ProductionListenerRule), aws.ToString(a.RoleArn))
+		}
+		if alt != "" && primary == alt && other == tg {
+			primary, other = other, primary
+		}
+		if other != "" {
+			s = "alternate=" + other + " " + s
+		}
+		out = append(out, primary+" "+s)
+	}
+	return strings.Join(out, ";")
+}
+
+// liveOrder keeps the primary and alternate groups in the order ECS has them now, so an
+// update does not swap them under a live deployment's traffic.
+func liveOrder(s *ecstypes.Service, w serviceWant) serviceWant {
+	if s == nil || len(s.LoadBalancers) == 0 || w.altTargetGroup == "" {
+		return w
+	}
+	if aws.ToString(s.LoadBalancers[0].TargetGroupArn) == w.altTargetGroup {
+		w.targetGroup, w.altTargetGroup = w.altTargetGroup, w.targetGroup
+	}
+	return w
+}
+
+// errStrandedTraffic is the switch to rolling refused while ECS serves production from
+// the alternate group: the rolling service would start its tasks in the primary group
+// and the pruned rule would take the traffic with it.
+func errStrandedTraffic(in *Inputs, service, alt, tg string) error {
+	return fmt.Errorf("switching ECS service %s to deploy.strategy rolling: its production traffic is in the alternate target group %s since the last %s deployment, "+
+		"and a rolling service uses %s only; deploy once more with the current strategy (traffic then returns to %s), or run `fvdeploy rollback --env %s`, then switch",
+		service, alt, in.Config.Deploy.Strategy, tg, tg, in.Config.Env)
+}
+
+// ---- listener rule ----
+
+type listenerRuleAPI interface {
+	elbTagsAPI
+	DescribeRules(ctx context.Context, in *elbv2.DescribeRulesInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeRulesOutput, error)
+	CreateRule(ctx context.Context, in *elbv2.CreateRuleInput, opts ...func(*elbv2.Options)) (*elbv2.CreateRuleOutput, error)
+	ModifyRule(ctx context.Context, in *elbv2.ModifyRuleInput, opts ...func(*elbv2.Options)) (*elbv2.ModifyRuleOutput, error)
+	DeleteRule(ctx context.Context, in *elbv2.DeleteRuleInput, opts ...func(*elbv2.Options)) (*elbv2.DeleteRuleOutput, error)
+}
+
+// listenerRule is the production listener rule: every path, forwarded to the two target
+// groups by weight. It starts with all traffic on the primary group; from then on the
+// weights are ECS's, which moves them during a deployment, and are never drift.
+type listenerRule struct {
+	in  *Inputs
+	api listenerRuleAPI
+}
+
+func (r *listenerRule) Key() string  { return keyProdRule }
+func (r *listenerRule) Type() string { return "elbv2:listener-rule" }
+func (r *listenerRule) DependsOn() []string {
+	return []string{productionListenerKey(r.in), keyTG, keyAltTG}
+}
+
+// listenerOfRule is the listener ARN a rule ARN belongs to:
+// …:listener-rule/app/<lb>/<id>/<listener>/<rule> -> …:listener/app/<lb>/<id>/<listener>.
+func listenerOfRule(ruleARN string) string {
+	i := strings.LastIndex(ruleARN, "/")
+	if i < 0 {
+		return ""
+	}
+	return strings.Replace(ruleARN[:i], ":listener-rule/", ":listener/", 1)
+}
+
+func forwardGroups(actions []elbtypes.Action) []string {
+	var out []string
+	for _, a := range actions {
+		if a.Type != elbtypes.ActionTypeEnumForward {
+			continue
+		}
+		if a.ForwardConfig != nil && len(a.ForwardConfig.TargetGroups) > 0 {
+			for _, t := range a.ForwardConfig.TargetGroups {
+				out = append(out, aws.ToString(t.TargetGroupArn))
+			}
+		} else if a.TargetGroupArn != nil {
+			out = append(out, aws.ToString(a.TargetGroupArn))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func pathPatterns(conds []elbtypes.RuleCondition) string {
+	var out []string
+	for _, c := range conds {
+		vals := c.Values
+		if c.PathPatternConfig != nil {
+			vals = c.PathPatternConfig.Values
+		}
+		out = append(out, aws.ToString(c.Field)+"="+strings.Join(vals, ","))
+	}
+	return strings.Join(out, ";")
+}
+
+func allPaths() []elbtypes.RuleCondition {
+	return []elbtypes.RuleCondition{{Field: aws.String("path-pattern"), PathPatternConfig: &elbtypes.PathPatternConditionConfig{Values: []string{"/*"}}}}
+}
+
+// weighted forwards to the groups with the given weights.
+func weighted(groups []string, weights []int32) []elbtypes.Action {
+	var tgs []elbtypes.TargetGroupTuple
+	for i, g := range groups {
+		tgs = append(tgs, elbtypes.TargetGroupTuple{TargetGroupArn: aws.String(g), Weight: aws.Int32(weights[i])})
+	}
+	return []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, ForwardConfig: &elbtypes.ForwardActionConfig{TargetGroups: tgs}}}
+}
+
+func (r *listenerRule) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	l, tg, alt := deps.Get(productionListenerKey(r.in)), deps.Get(keyTG), deps.Get(keyAltTG)
+	if l == nil || tg == nil || alt == nil {
+		return nil, nil
+	}
+	rule, err := r.describe(ctx, rec, l.ARN, tg.ARN)
+	if err != nil || rule == nil {
+		return nil, err
+	}
+	arn := aws.ToString(rule.RuleArn)
+	found := &engine.Found{Record: state.Resource{ID: arn, ARN: arn, Attrs: map[string]string{"listener": listenerOfRule(arn)}}}
+	if from := listenerOfRule(arn); from != l.ARN {
+		// A rule cannot move: the domain came or went, and the serving listener with it.
+		found.Changes = append(found.Changes, engine.Change{Field: "listener", From: from, To: l.ARN})
+		found.Replace = true
+		return found, nil
+	}
+	if got, want := pathPatterns(rule.Conditions), pathPatterns(allPaths()); got != want {
+		found.Changes = append(found.Changes, engine.Change{Field: "conditions", From: got, To: want})
+	}
+	want := []string{tg.ARN, alt.ARN}
+	slices.Sort(want)
+	if got := forwardGroups(rule.Actions); !slices.Equal(got, want) {
+		found.Changes = append(found.Changes, engine.Change{Field: "target_groups", From: strings.Join(got, ","), To: strings.Join(want, ",")})
+	}
+	return found, nil
+}
+
+// describe finds the rule by its recorded ARN, else among the listener's rules the one
+// forwarding to the primary group and carrying this resource's tags.
+func (r *listenerRule) describe(ctx context.Context, rec *state.Resource, listener, tg string) (*elbtypes.Rule, error) {
+	if rec != nil && rec.ARN != "" {
+		out, err := r.api.DescribeRules(ctx, &elbv2.DescribeRulesInput{RuleArns: []string{rec.ARN}})
+		if err != nil && !isNotFound(err) && errorCode(err) != "RuleNotFound" {
+			return nil, fmt.Errorf("describing listener rule %s: %w", rec.ARN, err)
+		}
+		if err == nil && len(out.Rules) == 1 {
+			return &out.Rules[0], nil
+		}
+	}
+	out, err := r.api.DescribeRules(ctx, &elbv2.DescribeRulesInput{ListenerArn: aws.String(listener)})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the rules of listener %s: %w", listener, err)
+	}
+	for i := range out.Rules {
+		rule := &out.Rules[i]
+		if aws.ToBool(rule.IsDefault) || !slices.Contains(forwardGroups(rule.Actions), tg) {
+			continue
+		}
+		if elbOwned(ctx, r.in, r.api, "listener rule", aws.ToString(rule.RuleArn), keyProdRule) == nil {
+			return rule, nil
+		}
+	}
+	return nil, nil
+}
+
+func (r *listenerRule) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	l, tg, alt := deps.Get(productionListenerKey(r.in)), deps.Get(keyTG), deps.Get(keyAltTG)
+	out, err := r.api.CreateRule(ctx, &elbv2.CreateRuleInput{
+		ListenerArn: aws.String(l.ARN),
+		Priority:    aws.Int32(prodRulePriority),
+		Conditions:  allPaths(),
+		Actions:     weighted([]string{tg.ARN, alt.ARN}, []int32{100, 0}),
+		Tags:        elbTags(r.in.tags(keyProdRule)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the production listener rule on %s: %w", l.ARN, err)
+	}
+	arn := aws.ToString(out.Rules[0].RuleArn)
+	return &state.Resource{ID: arn, ARN: arn, Attrs: map[string]string{"listener": l.ARN}}, nil
+}
+
+// Update puts back the path and the two groups. Weights already on exactly these two
+// groups are ECS's and are kept; otherwise all traffic goes to the group ECS serves from.
+func (r *listenerRule) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
+	tg, alt := deps.Get(keyTG), deps.Get(keyAltTG)
+	groups, weights := []string{tg.ARN, alt.ARN}, []int32{100, 0}
+	if rule, err := r.describe(ctx, &found.Record, "", ""); err == nil && rule != nil {
+		for _, a := range rule.Actions {
+			if a.ForwardConfig == nil || len(a.ForwardConfig.TargetGroups) != 2 {
+				continue
+			}
+			live := a.ForwardConfig.TargetGroups
+			if got := forwardGroups(rule.Actions); slices.Equal(got, slices.Sorted(slices.Values(groups))) {
+				groups = []string{aws.ToString(live[0].TargetGroupArn), aws.ToString(live[1].TargetGroupArn)}
+				weights = []int32{aws.ToInt32(live[0].Weight), aws.ToInt32(live[1].Weight)}
+			}
+		}
+	}
+	_, err := r.api.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: aws.String(found.Record.ARN), Conditions: allPaths(), Actions: weighted(groups, weights)})
+	if err != nil {
+		return nil, fmt.Errorf("modifying listener rule %s: %w", found.Record.ARN, err)
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+func (r *listenerRule) Delete(ctx context.Context, rec *state.Resource) error {
+	_, err := r.api.DeleteRule(ctx, &elbv2.DeleteRuleInput{RuleArn: aws.String(rec.ARN)})
+	if err != nil && !isNotFound(err) && errorCode(err) != "RuleNotFound" {
+		return fmt.Errorf("deleting listener rule %s: %w", rec.ARN, err)
+	}
+	return nil
+}
+
+// ---- the role ECS shifts traffic with ----
+
+// ecsTrustPolicy lets ECS itself (not its tasks) assume the role.
+func ecsTrustPolicy() string {
+	return policyJSON(policyStatement{Effect: "Allow", Principal: map[string]string{"Service": "ecs.amazonaws.com"}, Action: []string{"sts:AssumeRole"}})
+}
+
+// lbRolePolicy is AmazonECSInfrastructureRolePolicyForLoadBalancers narrowed to this
+// service's objects: reads (which take no resource), (de)registering tasks in its two
+// groups, and moving its production rule and listener.
+func lbRolePolicy(in *Inputs, deps engine.Deps, _ string) (string, bool) {
+	tg, alt, rule, l := deps.Get(keyTG), deps.Get(keyAltTG), deps.Get(keyProdRule), deps.Get(productionListenerKey(in))
+	if tg == nil || alt == nil || rule == nil || l == nil || rule.ARN == "" {
+		return "", false
+	}
+	return policyJSON(
+		policyStatement{Sid: "ReadLoadBalancing", Effect: "Allow", Resource: []string{"*"}, Action: []string{
+			"elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+			"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"}},
+		policyStatement{Sid: "RegisterTasks", Effect: "Allow", Resource: []string{tg.ARN, alt.ARN}, Action: []string{
+			"elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"}},
+		policyStatement{Sid: "ShiftTraffic", Effect: "Allow", Resource: []string{rule.ARN, l.ARN}, Action: []string{
+			"elasticloadbalancing:ModifyRule", "elasticloadbalancing:ModifyListener"}},
+	), true
+}
+
+// strategyDeps are what a traffic-shifting service depends on besides the rolling one's.
+func strategyDeps(in *Inputs) []string {
+	if !shiftsTraffic(in) {
+		return nil
+	}
+	return []string{keyAltTG, keyProdRule, keyLBRole}
+}
+
+// strategyWant fills the traffic-shifting part of the service's want; false while one of
+// its objects does not exist yet.
+func strategyWant(in *Inputs, deps engine.Deps, w *serviceWant) bool {
+	if !shiftsTraffic(in) {
+		return true
+	}
+	alt, rule, role := deps.Get(keyAltTG), deps.Get(keyProdRule), deps.Get(keyLBRole)
+	if alt == nil || rule == nil || role == nil {
+		return false
+	}
+	w.altTargetGroup, w.prodRule, w.lbRole = alt.ARN, rule.ARN, role.ARN
+	return true
+}

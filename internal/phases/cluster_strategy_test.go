@@ -1,0 +1,140 @@
+package phases
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/config"
+)
+
+// Each strategy reaches ECS as its native one, with the circuit breaker and the alarms
+// kept, and the traffic-shifting ones with the alternate group, rule and role.
+func TestServiceStrategies(t *testing.T) {
+	tests := map[string]struct {
+		strategy string
+		want     string
+		advanced bool
+	}{
+		"rolling":    {strategy: config.StrategyRolling, want: "ROLLING"},
+		"canary":     {strategy: config.StrategyCanary, want: "CANARY 10% for 5 min, bake 2 min", advanced: true},
+		"linear":     {strategy: config.StrategyLinear, want: "LINEAR 25% steps 2 min apart, bake 2 min", advanced: true},
+		"blue_green": {strategy: config.StrategyBlueGreen, want: "BLUE_GREEN, bake 2 min", advanced: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			echo := &ecsEcho{}
+			r, deps := stubbedService(t, "prod", echo)
+			r.in.Config.Deploy.Strategy = tc.strategy
+			if got := strings.Contains(strings.Join(r.DependsOn(), ","), keyProdRule); got != tc.advanced {
+				t.Errorf("depends on the listener rule: %t, want %t", got, tc.advanced)
+			}
+			rec, err := r.Create(context.Background(), deps)
+			if err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			in := echo.created[0]
+			dc := in.DeploymentConfiguration
+			if got := strategyField(dc); got != tc.want {
+				t.Errorf("strategy %q, want %q", got, tc.want)
+			}
+			if cb := dc.DeploymentCircuitBreaker; cb == nil || !cb.Enable || !cb.Rollback {
+				t.Errorf("circuit breaker %+v, want on with rollback", cb)
+			}
+			if a := dc.Alarms; a == nil || !a.Enable || !a.Rollback || len(a.AlarmNames) != 2 {
+				t.Errorf("alarms %s", alarmsField(a))
+			}
+			a := in.LoadBalancers[0].AdvancedConfiguration
+			if !tc.advanced {
+				if a != nil {
+					t.Errorf("rolling sent advancedConfiguration %+v", a)
+				}
+			} else if a == nil || aws.ToString(a.AlternateTargetGroupArn) != altTGARN || aws.ToString(a.ProductionListenerRule) != prodRuleARN ||
+				aws.ToString(a.RoleArn) != lbRoleARN || a.TestListenerRule != nil {
+				t.Errorf("advancedConfiguration %+v", a)
+			}
+			found, err := r.Find(context.Background(), deps, rec)
+			if err != nil || found == nil || len(found.Changes) != 0 {
+				t.Errorf("a second run: %+v, %v; want no change", found, err)
+			}
+		})
+	}
+}
+
+// A live rolling service switched to canary gets one UpdateService with the strategy
+// and the load balancer's advanced configuration; ECS's swap of the two groups after a
+// deployment is no drift; back to rolling is refused while the traffic is in the
+// alternate group, and done once it is not.
+func TestServiceStrategySwitch(t *testing.T) {
+	ctx := context.Background()
+	echo := &ecsEcho{}
+	r, deps := stubbedService(t, "prod", echo)
+	r.in.Config.Deploy.Strategy = config.StrategyRolling
+	rec, err := r.Create(ctx, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r.in.Config.Deploy.Strategy = config.StrategyCanary
+	found, err := r.Find(ctx, deps, rec)
+	if err != nil || found == nil {
+		t.Fatalf("find: %v %v", found, err)
+	}
+	var fields []string
+	for _, c := range found.Changes {
+		fields = append(fields, c.Field)
+	}
+	if strings.Join(fields, ",") != "load_balancers,deployment_strategy" {
+		t.Fatalf("changes %v, want load_balancers and deployment_strategy", found.Changes)
+	}
+	if _, err := r.Update(ctx, deps, found); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	u := echo.updated[0]
+	if got := strategyField(u.DeploymentConfiguration); got != "CANARY 10% for 5 min, bake 2 min" {
+		t.Errorf("UpdateService strategy %q", got)
+	}
+	if a := u.LoadBalancers[0].AdvancedConfiguration; a == nil || aws.ToString(a.AlternateTargetGroupArn) != altTGARN {
+		t.Errorf("UpdateService load balancers %+v", u.LoadBalancers)
+	}
+	live := *echo.svc
+	live.DeploymentConfiguration = u.DeploymentConfiguration
+	live.LoadBalancers = u.LoadBalancers
+	echo.svc = &live
+
+	// ECS has moved production to the alternate group and names it first.
+	swapped := live
+	swapped.LoadBalancers = []ecstypes.LoadBalancer{live.LoadBalancers[0]}
+	swapped.LoadBalancers[0].TargetGroupArn = aws.String(altTGARN)
+	adv := *live.LoadBalancers[0].AdvancedConfiguration
+	adv.AlternateTargetGroupArn = live.LoadBalancers[0].TargetGroupArn
+	swapped.LoadBalancers[0].AdvancedConfiguration = &adv
+	echo.svc = &swapped
+	if found, err := r.Find(ctx, deps, rec); err != nil || len(found.Changes) != 0 {
+		t.Errorf("the groups swapped by ECS read as %v, %v; want no change", found.Changes, err)
+	}
+
+	r.in.Config.Deploy.Strategy = config.StrategyRolling
+	found, err = r.Find(ctx, deps, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Update(ctx, deps, found)
+	if err == nil || !strings.Contains(err.Error(), "deploy once more with the current strategy") || !strings.Contains(err.Error(), altTGARN) {
+		t.Fatalf("switch to rolling with traffic in the alternate group: %v, want a refusal saying what to do", err)
+	}
+	if len(echo.updated) != 1 {
+		t.Errorf("the refused switch sent UpdateService")
+	}
+
+	echo.svc = &live
+	if _, err := r.Update(ctx, deps, found); err != nil {
+		t.Fatalf("switch to rolling with traffic in the primary group: %v", err)
+	}
+	if u := echo.updated[1]; u.LoadBalancers[0].AdvancedConfiguration != nil || strategyField(u.DeploymentConfiguration) != "ROLLING" {
+		t.Errorf("back to rolling sent %+v, %s", u.LoadBalancers, strategyField(u.DeploymentConfiguration))
+	}
+}

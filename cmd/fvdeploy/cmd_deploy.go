@@ -121,14 +121,16 @@ func saveOutputs(ctx context.Context, doc *state.Document, save engine.Saver) er
 	return nil
 }
 
-// rolloutOptions shows the rollout as it goes: each new service event once, and the
-// deployment's counts as a wait (redrawn in place on a terminal, repeated sparingly in
+// rolloutOptions shows the rollout as it goes: each new stage and each new service event
+// once, and the stage with the deployment's counts as a wait (redrawn in place on a terminal, repeated sparingly in
 // CI logs, an event each under --output json).
 func (a *app) rolloutOptions(wait rolloutFlags) phases.RolloutOptions {
 	p := a.progress()
 	return phases.RolloutOptions{
 		Wait: !wait.noWait, Timeout: wait.waitTimeout,
 		Event: func(at time.Time, msg string) { p.Notef("%s %s", at.UTC().Format("15:04:05"), msg) },
+		// Each stage once, in order: what the person waiting wants to know first.
+		Stage: func(s phases.RolloutStage) { p.Notef("rollout: %s", s) },
 		Status: func(s phases.RolloutStatus) {
 			p.Wait("deployment "+s.Deployment, s.String())
 		},

@@ -54,6 +54,7 @@ type rolloutAPI interface {
 	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, opts ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
 	ListTasks(ctx context.Context, in *ecs.ListTasksInput, opts ...func(*ecs.Options)) (*ecs.ListTasksOutput, error)
 	DescribeTasks(ctx context.Context, in *ecs.DescribeTasksInput, opts ...func(*ecs.Options)) (*ecs.DescribeTasksOutput, error)
+	serviceDeploymentsAPI
 }
 
 // RolloutOptions say how to roll and how long to wait.
@@ -66,6 +67,9 @@ type RolloutOptions struct {
 	// service event, once.
 	Status func(RolloutStatus)
 	Event  func(at time.Time, message string)
+	// Stage is told each new stage once, in order: new tasks starting, healthy, traffic
+	// shifted, baking, cleaning up, done.
+	Stage func(RolloutStage)
 }
 
 // RolloutStatus is where the new deployment stands.
@@ -73,10 +77,16 @@ type RolloutStatus struct {
 	Deployment                      string
 	Desired, Pending, Running, Fail int32
 	State                           string
+	// Stage is the current stage with the time left in a bake.
+	Stage string
 }
 
 func (s RolloutStatus) String() string {
-	return fmt.Sprintf("desired %d, pending %d, running %d, failed %d, rollout %s", s.Desired, s.Pending, s.Running, s.Fail, s.State)
+	out := fmt.Sprintf("desired %d, pending %d, running %d, failed %d, rollout %s", s.Desired, s.Pending, s.Running, s.Fail, s.State)
+	if s.Stage != "" {
+		out = s.Stage + "; " + out
+	}
+	return out
 }
 
 // RolloutResult is what a rollout did.
@@ -166,10 +176,12 @@ func Rollout(ctx context.Context, in *Inputs, doc *state.Document, taskDef strin
 			return nil, &RolloutError{Service: w.service, Kind: "failed", Detail: fmt.Sprintf("ECS accepted %s but started no deployment of it", revisionName(taskDef))}
 		}
 		deployment = aws.ToString(p.Id)
+		w.sdARN = aws.ToString(out.Service.CurrentServiceDeployment)
 	} else {
 		res.Previous = ""
 		if p := primary(svc); p != nil && aws.ToString(p.TaskDefinition) == taskDef {
 			deployment = aws.ToString(p.Id)
+			w.sdARN = aws.ToString(svc.CurrentServiceDeployment)
 		}
 	}
 	if !opts.Wait {
@@ -192,6 +204,15 @@ type rolloutWatch struct {
 	// alarms are the deployment alarms' names; news the service events since the start.
 	alarms []string
 	news   []string
+	// sdARN is ECS's service deployment of the rollout ("" when ECS names none); noSD
+	// is set once the endpoint has shown it cannot describe one.
+	sdARN string
+	noSD  bool
+	// current is the stage now, lastStage the last one passed on; since when each bake
+	// was first seen.
+	current   RolloutStage
+	lastStage string
+	since     map[string]time.Time
 }
 
 func (w *rolloutWatch) describe(ctx context.Context) (*ecstypes.Service, error) {
@@ -250,10 +271,33 @@ func (w *rolloutWatch) wait(ctx context.Context, deployment string) error {
 				d = &svc.Deployments[i]
 			}
 		}
+		sd, err := w.serviceDeployment(ctx)
+		if err != nil {
+			continue // the wait ran out; the next round says so
+		}
+		w.showStage(w.stage(d, sd, time.Now()))
 		if d != nil {
 			w.status(d)
 		}
+		runsTarget := p != nil && aws.ToString(p.TaskDefinition) == w.target
+		if back, alarm, why := rolledBack(sd); back {
+			if alarm == "" {
+				alarm = w.triggeredAlarm(d)
+			}
+			if why != "" {
+				why = ": " + why
+			}
+			if alarm != "" {
+				return w.failure(ctx, "rolled back", alarm, fmt.Sprintf("alarm %s went into ALARM and ECS rolled the service back%s", alarm, why))
+			}
+			return w.failure(ctx, "rolled back", "", "the circuit breaker rolled the service back"+why)
+		}
 		switch {
+		case sd != nil && sd.Status == ecstypes.ServiceDeploymentStatusStopped:
+			return w.failure(ctx, "failed", "", "ECS stopped the deployment of "+revisionName(w.target)+": "+aws.ToString(sd.StatusReason))
+		case sd != nil && sd.Status == ecstypes.ServiceDeploymentStatusSuccessful && runsTarget:
+			w.showStage(RolloutStage{Name: StageDone})
+			return nil
 		case p != nil && aws.ToString(p.TaskDefinition) != w.target && deployment != "":
 			back := revisionName(aws.ToString(p.TaskDefinition))
 			if alarm := w.triggeredAlarm(d); alarm != "" {
@@ -267,7 +311,9 @@ func (w *rolloutWatch) wait(ctx context.Context, deployment string) error {
 				detail += " on alarm " + alarm
 			}
 			return w.failure(ctx, "failed", alarm, detail+reason(d))
-		case d != nil && d == p && d.RolloutState == ecstypes.DeploymentRolloutStateCompleted && d.RunningCount == d.DesiredCount:
+		case d != nil && d == p && d.RolloutState == ecstypes.DeploymentRolloutStateCompleted && d.RunningCount == d.DesiredCount &&
+			(sd == nil || sd.Status == ecstypes.ServiceDeploymentStatusSuccessful):
+			w.showStage(RolloutStage{Name: StageDone})
 			return nil
 		}
 		select {
@@ -319,7 +365,7 @@ func (w *rolloutWatch) record(svc *ecstypes.Service) {
 
 func (w *rolloutWatch) status(d *ecstypes.Deployment) {
 	s := RolloutStatus{Deployment: aws.ToString(d.Id), Desired: d.DesiredCount, Pending: d.PendingCount, Running: d.RunningCount,
-		Fail: d.FailedTasks, State: string(d.RolloutState)}
+		Fail: d.FailedTasks, State: string(d.RolloutState), Stage: w.current.String()}
 	if s != w.last && w.opts.Status != nil {
 		w.opts.Status(s)
 	}

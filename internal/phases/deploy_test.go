@@ -38,6 +38,8 @@ type ecsScript struct {
 	update   ecstypes.Service
 	tasks    []ecstypes.Task
 	calls    []string
+	// sds answer DescribeServiceDeployments in turn, the last one repeating.
+	sds []ecstypes.ServiceDeployment
 }
 
 func (s *ecsScript) stub(stack *middleware.Stack) error {
@@ -68,6 +70,15 @@ func (s *ecsScript) stub(stack *middleware.Stack) error {
 				out = &ecs.ListTasksOutput{TaskArns: arns}
 			case "DescribeTasks":
 				out = &ecs.DescribeTasksOutput{Tasks: s.tasks}
+			case "DescribeServiceDeployments":
+				if len(s.sds) == 0 {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, errors.New("UnknownOperationException: DescribeServiceDeployments")
+				}
+				sd := s.sds[0]
+				if len(s.sds) > 1 {
+					s.sds = s.sds[1:]
+				}
+				out = &ecs.DescribeServiceDeploymentsOutput{ServiceDeployments: []ecstypes.ServiceDeployment{sd}}
 			default:
 				return middleware.InitializeOutput{}, middleware.Metadata{}, fmt.Errorf("unscripted call %s", op)
 			}

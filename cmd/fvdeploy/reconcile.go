@@ -9,7 +9,9 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/cost"
 	"github.com/fvdeploy/fvdeploy/internal/doctor"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
@@ -237,12 +239,30 @@ func renderDeployment(w io.Writer, m phases.DeploymentModel) {
 	if len(m.RollbackAlarms) > 0 {
 		rollback = append(rollback, "alarms "+strings.Join(m.RollbackAlarms, ", "))
 	}
-	fmt.Fprintf(w, "\nDeployment: %s, %d%% to %d%% of the desired tasks running; rolled back by %s.\n",
-		m.Strategy, m.MinimumHealthyPercent, m.MaximumPercent, strings.Join(rollback, " and "))
-	fmt.Fprintf(w, "  one rolling step ~%d s: health check every %d s × %d healthy + %d s deregistration delay + ~%d s task start\n",
-		m.StepSeconds, m.HealthCheckInterval, m.HealthyThreshold, m.DeregistrationDelay, m.TaskStart)
-	fmt.Fprintf(w, "  a deploy at %d desired task(s): %d step(s), ~%d s, then ECS watches the alarms for its bake time\n",
-		m.DesiredCount, m.Steps, m.DeploySeconds)
+	by := strings.Join(rollback, " and ")
+	if m.Strategy == config.StrategyRolling {
+		fmt.Fprintf(w, "\nDeployment: %s, %d%% to %d%% of the desired tasks running; rolled back by %s.\n",
+			m.Strategy, m.MinimumHealthyPercent, m.MaximumPercent, by)
+		fmt.Fprintf(w, "  one rolling step ~%d s: health check every %d s × %d healthy + %d s deregistration delay + ~%d s task start\n",
+			m.StepSeconds, m.HealthCheckInterval, m.HealthyThreshold, m.DeregistrationDelay, m.TaskStart)
+		fmt.Fprintf(w, "  a deploy at %d desired task(s): %d step(s), ~%d s, then ECS watches the alarms for its bake time\n",
+			m.DesiredCount, m.Steps, m.DeploySeconds)
+		return
+	}
+	var shift string
+	switch m.Strategy {
+	case config.StrategyCanary:
+		shift = fmt.Sprintf("%d%% of production traffic for %d min, then all of it", m.CanaryPercent, m.CanaryBakeMinutes)
+	case config.StrategyLinear:
+		shift = fmt.Sprintf("production traffic in %d steps of %d%%, %d min apart", m.TrafficShifts, m.LinearStepPercent, m.LinearStepBakeMinutes)
+	default:
+		shift = "all production traffic at once"
+	}
+	fmt.Fprintf(w, "\nDeployment: %s, a full new set of tasks in the alternate target group, then %s; both revisions kept %d min after; rolled back by %s.\n",
+		m.Strategy, shift, m.BakeMinutes, by)
+	fmt.Fprintf(w, "  new revision ready ~%d s: ~%d s task start + health check every %d s × %d healthy\n",
+		m.ReadySeconds, m.TaskStart, m.HealthCheckInterval, m.HealthyThreshold)
+	fmt.Fprintf(w, "  a deploy ~%s: %s\n", (time.Duration(m.DeploySeconds) * time.Second).String(), m.Formula)
 }
 
 func renderCost(w io.Writer, r resultJSON) {

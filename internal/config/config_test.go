@@ -54,7 +54,7 @@ func TestDefaultsShared(t *testing.T) {
 		Network: Network{VPCCIDR: "10.0.0.0/16", AZCount: 2, NAT: NATSingle},
 		Service: Service{
 			CPU: 256, Memory: 512, Min: 1, Desired: 1, Max: 2, CPUTarget: 60, ContainerPort: 8000,
-			HealthCheckPath: "/health", HealthCheckInterval: 5, HealthyThreshold: 2, DeregistrationDelay: 10,
+			HealthCheckPath: "/health", HealthCheckInterval: 5, HealthyThreshold: 2, DeregistrationDelay: 5,
 			HealthCheckGracePeriod: 60, ScaleInCooldown: 300, ScaleOutCooldown: 60,
 			EgressCIDRs: []string{"0.0.0.0/0"}, EgressPorts: []int{443},
 		},

@@ -60,7 +60,7 @@ var strategyStages = map[string]struct {
 	stages []string
 }{
 	config.StrategyRolling: {
-		sds: []ecstypes.ServiceDeployment{sdAt("SCALE_UP", 0, -1), sdAt("SCALE_UP", 2, -1), sdAt("CLEAN_UP", 2, -1), sdDone()},
+		sds:    []ecstypes.ServiceDeployment{sdAt("SCALE_UP", 0, -1), sdAt("SCALE_UP", 2, -1), sdAt("CLEAN_UP", 2, -1), sdDone()},
 		stages: []string{"new tasks starting: 0/2 running", "new tasks starting: 2/2 running", "cleaning up: stopping the old revision", "done"},
 	},
 	config.StrategyCanary: {

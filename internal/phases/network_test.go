@@ -320,8 +320,8 @@ func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtec
 		t.Fatal(err)
 	}
 	for _, a := range tgAttrs.Attributes {
-		if aws.ToString(a.Key) == attrDeregistrationDelay && aws.ToString(a.Value) != "10" {
-			t.Errorf("%s: deregistration delay %s, want 10", env, aws.ToString(a.Value))
+		if aws.ToString(a.Key) == attrDeregistrationDelay && aws.ToString(a.Value) != "5" {
+			t.Errorf("%s: deregistration delay %s, want 5", env, aws.ToString(a.Value))
 		}
 	}
 

@@ -54,7 +54,7 @@ func golden(t *testing.T, name, got string) {
 
 // The text and JSON that people and CI read, pinned: plan on an empty account, up (its
 // summary; every resource with --verbose), status of the converged environment, plan
-// without --image (a build, in one line), destroy.
+// without --image (a build, in one line), destroy; prod's plan with its canary.
 func TestGoldenOutputs(t *testing.T) {
 	c := newCLI(t)
 	args := func(cmd string, extra ...string) []string {
@@ -69,4 +69,6 @@ func TestGoldenOutputs(t *testing.T) {
 	golden(t, "status-dev.json", mustRun(t, c, "status", "--env", "dev", "--output", "json").Stdout)
 	golden(t, "plan-dev-build.txt", mustRun(t, c, "plan", "--env", "dev", "--phases", "image,network,secrets,cluster").Stdout)
 	golden(t, "destroy-dev.txt", mustRun(t, c, "destroy", "--env", "dev", "--yes").Stdout)
+	// Prod's canary: the strategy's objects in the plan, and its modelled deploy time.
+	golden(t, "plan-prod.txt", mustRun(t, c, "plan", "--env", "prod", "--phases", "network,secrets,cluster", "--image", stackImage).Stdout)
 }

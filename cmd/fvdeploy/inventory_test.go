@@ -23,7 +23,7 @@ import (
 // autoscaling and still lists deleted NAT gateways, so each service is asked directly.
 type inventory struct {
 	VPCs, Subnets, AZs, IGWs, NATs, EIPs, RouteTables, SGs   int
-	ALBs, TGs, Listeners                                     int
+	ALBs, TGs, Listeners, ListenerRules                      int
 	Secrets, Clusters, LogGroups, Roles, TaskDefs, Services  int
 	ScalableTargets, ScalingPolicies, ServiceDesired, MinCap int
 	MaxCap                                                   int
@@ -87,6 +87,15 @@ func takeInventory(t *testing.T, app, env string) inventory {
 			ls, err := elb.DescribeListeners(ctx, &elasticloadbalancingv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn})
 			must(err)
 			inv.Listeners += len(ls.Listeners)
+			for _, l := range ls.Listeners {
+				rules, err := elb.DescribeRules(ctx, &elasticloadbalancingv2.DescribeRulesInput{ListenerArn: l.ListenerArn})
+				must(err)
+				for _, r := range rules.Rules {
+					if !aws.ToBool(r.IsDefault) {
+						inv.ListenerRules++
+					}
+				}
+			}
 		}
 	}
 	tgs, err := elb.DescribeTargetGroups(ctx, &elasticloadbalancingv2.DescribeTargetGroupsInput{})

@@ -33,6 +33,14 @@ func upArgs(env string, extra ...string) []string {
 	return append([]string{"up", "--env", env, "--phases", "network,secrets,cluster", "--image", stackImage}, extra...)
 }
 
+// wantProdStack is prod's stack: its canary adds the alternate target group, the
+// production listener rule and the role ECS shifts traffic with.
+func wantProdStack() inventory {
+	inv := wantStack(2, 2, 2, 6)
+	inv.TGs, inv.ListenerRules, inv.Roles = 2, 1, 3
+	return inv
+}
+
 func wantStack(nats, desired, minCap, maxCap int) inventory {
 	return inventory{
 		VPCs: 1, Subnets: 4, AZs: 2, IGWs: 1, NATs: nats, EIPs: nats, RouteTables: 3, SGs: 2,
@@ -85,7 +93,7 @@ func TestUpConvergesAndDestroyLeavesNothing(t *testing.T) {
 	trace := func(name string) string { return filepath.Join(c.Dir, name) }
 
 	mustRun(t, c, upArgs("prod", "--trace-calls", trace("up1"))...)
-	if got, want := takeInventory(t, "fastapi-vars", "prod"), wantStack(2, 2, 2, 6); got != want {
+	if got, want := takeInventory(t, "fastapi-vars", "prod"), wantProdStack(); got != want {
 		t.Errorf("prod inventory:\n got %+v\nwant %+v", got, want)
 	}
 
@@ -274,7 +282,7 @@ func TestDriftShowsInPlanAndUpRestoresIt(t *testing.T) {
 		}
 	}
 	mustRun(t, c, upArgs("prod")...)
-	if got, want := takeInventory(t, "fastapi-vars", "prod"), wantStack(2, 2, 2, 6); got != want {
+	if got, want := takeInventory(t, "fastapi-vars", "prod"), wantProdStack(); got != want {
 		t.Errorf("after repair:\n got %+v\nwant %+v", got, want)
 	}
 	res = mustRun(t, c, "plan", "--env", "prod", "--phases", "network,secrets,cluster")
@@ -349,7 +357,7 @@ func TestCrashRightAfterCreateIsAdoptedNotDuplicated(t *testing.T) {
 			}
 			// The local lock died with the process; the re-run resumes.
 			mustRun(t, c, upArgs("prod")...)
-			if got, want := takeInventory(t, "fastapi-vars", "prod"), wantStack(2, 2, 2, 6); got != want {
+			if got, want := takeInventory(t, "fastapi-vars", "prod"), wantProdStack(); got != want {
 				t.Errorf("after a crash at %s:\n got %+v\nwant %+v", op, got, want)
 			}
 		})

@@ -48,6 +48,12 @@ func declareStrategy(in *Inputs) []engine.Resource {
 	if !shiftsTraffic(in) {
 		return nil
 	}
+	return strategyResources(in)
+}
+
+// strategyResources are those resources under any strategy: their Delete needs only a
+// state record, so they also delete what a traffic-shifting strategy left behind.
+func strategyResources(in *Inputs) []engine.Resource {
 	elbc := in.AWS.ELB()
 	return []engine.Resource{
 		&targetGroup{in: in, api: elbc, alternate: true},

@@ -8,7 +8,7 @@ VENV := .venv
 ENV ?= dev
 FVDEPLOY := bin/fvdeploy
 
-.PHONY: help all fvdeploy build push deploy doctor test test-deps test-go test-api lint lint-workflows fmt demo bench bench-api clean
+.PHONY: help all fvdeploy build push deploy doctor test test-deps test-go test-api lint lint-workflows fmt demo bench bench-api image-figures clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -74,6 +74,9 @@ bench: test-deps ## reconcile speed against the emulator
 
 bench-api: test-deps ## the service's throughput and latency under wrk
 	scripts/bench-api.sh
+
+image-figures: ## the image's compressed size and container start to first 200 on /health (prints)
+	FVDEPLOY_IMAGE_FIGURES=1 go test -count=1 -v -run TestImageFigures ./internal/image
 
 clean:
 	rm -rf bin

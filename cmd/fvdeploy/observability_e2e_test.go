@@ -94,9 +94,11 @@ func TestObservabilityAndCICDThroughTheBinary(t *testing.T) {
 	}
 	topicARN := "arn:aws:sns:us-east-1:123456789012:fastapi-vars-prod-alerts"
 	want := map[string]string{
-		"alb-5xx-elb":         "AWS/ApplicationELB HTTPCode_ELB_5XX_Count Sum [" + lbDim + "] GreaterThanThreshold 10",
-		"alb-5xx-target":      "AWS/ApplicationELB HTTPCode_Target_5XX_Count Sum [" + tgDims + "] GreaterThanThreshold 10",
-		"alb-p95-latency":     "AWS/ApplicationELB TargetResponseTime p95 [" + tgDims + "] GreaterThanThreshold 1",
+		"alb-5xx-elb": "AWS/ApplicationELB HTTPCode_ELB_5XX_Count Sum [" + lbDim + "] GreaterThanThreshold 10",
+		// Prod's canary may serve from either target group: its deployment alarms watch the
+		// whole load balancer.
+		"alb-5xx-target":      "AWS/ApplicationELB HTTPCode_Target_5XX_Count Sum [" + lbDim + "] GreaterThanThreshold 10",
+		"alb-p95-latency":     "AWS/ApplicationELB TargetResponseTime p95 [" + lbDim + "] GreaterThanThreshold 1",
 		"ecs-cpu":             "AWS/ECS CPUUtilization Average [" + svcDims + "] GreaterThanThreshold 80",
 		"ecs-memory":          "AWS/ECS MemoryUtilization Average [" + svcDims + "] GreaterThanThreshold 80",
 		"alb-unhealthy-hosts": "AWS/ApplicationELB UnHealthyHostCount Maximum [" + tgDims + "] GreaterThanThreshold 0",

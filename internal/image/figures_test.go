@@ -92,7 +92,9 @@ func startToHealthy(ctx context.Context, t *testing.T, api *client.Client, ref s
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _, _ = api.ContainerRemove(context.Background(), created.ID, client.ContainerRemoveOptions{Force: true}) }()
+	defer func() {
+		_, _ = api.ContainerRemove(context.Background(), created.ID, client.ContainerRemoveOptions{Force: true})
+	}()
 	start := time.Now()
 	if _, err := api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		t.Fatal(err)

@@ -138,3 +138,23 @@ func TestServiceStrategySwitch(t *testing.T) {
 		t.Errorf("back to rolling sent %+v, %s", u.LoadBalancers, strategyField(u.DeploymentConfiguration))
 	}
 }
+
+// The deployment alarms follow the new revision: per target group while it rolls in the
+// one group, on the whole load balancer when it may serve from either.
+func TestDeploymentAlarmsWatchTheNewRevision(t *testing.T) {
+	for strategy, byTG := range map[string]bool{config.StrategyRolling: true, config.StrategyCanary: false, config.StrategyLinear: false, config.StrategyBlueGreen: false} {
+		cfg, err := config.Defaults("prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Deploy.Strategy = strategy
+		for _, spec := range alarmSpecs(&Inputs{Config: cfg}) {
+			if spec.name != alarm5xxTarget && spec.name != alarmP95Latency {
+				continue
+			}
+			if got := strings.Contains(strings.Join(spec.deps, ","), keyTG); got != byTG {
+				t.Errorf("%s: alarm %s depends on the target group: %t, want %t", strategy, spec.name, got, byTG)
+			}
+		}
+	}
+}

@@ -89,6 +89,13 @@ func alarmSpecs(in *Inputs) []alarmSpec {
 	a, env := in.Config.Alarms, in.Config.Env
 	lb, lbTG, svc := []string{keyALB}, []string{keyALB, keyTG}, []string{keyCluster, keyService}
 	window := fmt.Sprintf("in %d of %d minutes", a.DatapointsToAlarm, a.EvaluationPeriods)
+	// The deployment alarms must see the new revision: under a traffic-shifting strategy it
+	// serves from whichever of the two target groups ECS started it in, so they watch the
+	// whole load balancer instead of the primary group.
+	deployDeps, deployByTG := lbTG, true
+	if shiftsTraffic(in) {
+		deployDeps, deployByTG = lb, false
+	}
 	specs := []alarmSpec{
 		{
 			name: "alb-5xx-elb", namespace: "AWS/ApplicationELB", metric: "HTTPCode_ELB_5XX_Count", statistic: cwtypes.StatisticSum,
@@ -101,7 +108,7 @@ func alarmSpecs(in *Inputs) []alarmSpec {
 		{
 			name: alarm5xxTarget, namespace: "AWS/ApplicationELB", metric: "HTTPCode_Target_5XX_Count", statistic: cwtypes.StatisticSum,
 			comparison: cwtypes.ComparisonOperatorGreaterThanThreshold, threshold: float64(a.HTTP5xxCount),
-			missing: missingNotBreaching, deps: lbTG, dims: albDims(true),
+			missing: missingNotBreaching, deps: deployDeps, dims: albDims(deployByTG),
 			description: fmt.Sprintf("The service answered more than %d 5xx per minute %s. "+
 				"Runbook: `fvdeploy logs --env %s` for the errors; if a deploy just went out, roll it back.", a.HTTP5xxCount, window, env),
 		},
@@ -109,7 +116,7 @@ func alarmSpecs(in *Inputs) []alarmSpec {
 			name: alarmP95Latency, namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", extended: "p95",
 			comparison: cwtypes.ComparisonOperatorGreaterThanThreshold, threshold: float64(a.P95LatencyMS) / 1000,
 			// No requests, no latency to judge: an idle service is not a slow one.
-			missing: missingNotBreaching, deps: lbTG, dims: albDims(true),
+			missing: missingNotBreaching, deps: deployDeps, dims: albDims(deployByTG),
 			description: fmt.Sprintf("95th percentile response time above %d ms %s. "+
 				"Runbook: check CPU and memory alarms and task count (`fvdeploy status --env %s`); slow dependencies show in `fvdeploy logs --env %s`.", a.P95LatencyMS, window, env, env),
 		},

@@ -160,3 +160,27 @@ func TestTargetsCheck(t *testing.T) {
 		})
 	}
 }
+
+// Under a traffic-shifting strategy the tasks are in whichever group the last deployment
+// started them: both groups count.
+func TestTargetsCheckCountsBothGroups(t *testing.T) {
+	d := deployed
+	d.AlternateTargetGroup = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/fastapi-vars-prod-alt/2"
+	for name, tc := range map[string]struct {
+		primary, alternate *elbv2.DescribeTargetHealthOutput
+		ok                 bool
+		want               string
+	}{
+		"all in the alternate group": {health(), health("10.0.0.1=healthy", "10.0.0.2=healthy"), true, "2 healthy target(s)"},
+		"split while baking":         {health("10.0.0.1=healthy"), health("10.0.0.2=healthy"), true, "2 healthy target(s)"},
+		"unhealthy in the alternate": {health("10.0.0.1=healthy", "10.0.0.2=healthy"), health("10.0.0.3=unhealthy"), false, "10.0.0.3:8000 unhealthy"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := testenv.NewSDKStub(t, map[string][]any{"DescribeTargetHealth": {tc.primary, tc.alternate}})
+			c := Targets(context.Background(), s.ELB(), d, 2)
+			if c.OK != tc.ok || !strings.Contains(c.Evidence, tc.want) || (!c.OK && c.Fix == "") {
+				t.Errorf("got %+v, want ok=%v with %q", c, tc.ok, tc.want)
+			}
+		})
+	}
+}

@@ -114,13 +114,21 @@ func targetHealth(ctx context.Context, api TargetsAPI, tg string) (healthy int, 
 	return healthy, unhealthy, nil
 }
 
-// Targets proves every registered target is healthy and there are at least minimum.
+// Targets proves every registered target is healthy and there are at least minimum,
+// counting both groups of a traffic-shifting strategy.
 func Targets(ctx context.Context, api TargetsAPI, d phases.Deployed, minimum int) Check {
 	name := fmt.Sprintf("target group: every target healthy, at least %d", minimum)
 	if d.TargetGroup == "" {
 		return fail(name, "run `fvdeploy up` to create the network phase", "state records no target group")
 	}
 	healthy, unhealthy, err := targetHealth(ctx, api, d.TargetGroup)
+	// A blue/green-family deployment leaves the tasks in whichever group it started them.
+	if alt := d.AlternateTargetGroup; alt != "" && err == nil {
+		var h int
+		var u []string
+		h, u, err = targetHealth(ctx, api, alt)
+		healthy, unhealthy = healthy+h, append(unhealthy, u...)
+	}
 	switch {
 	case err != nil:
 		return fail(name, "check the credentials' elasticloadbalancing:DescribeTargetHealth permission", "%v", err)

@@ -13,20 +13,20 @@ type Deployed struct {
 	// TaskDefinition is the revision state records: the one the service must run.
 	TaskDefinition string
 	TargetGroup    string // ARN
-	// AlternateTargetGroup is the traffic-shifting strategies' second group (ARN), which
-	// serves the service after every other deployment; "" under rolling.
-	AlternateTargetGroup string
-	LoadBalancer         string // ARN
-	ListenerHTTP         string // ARN
-	ListenerHTTPS        string // ARN; set only when the edge put TLS in front
-	VPC                  string
-	SGALB, SGECS         string
-	LogGroup             string
-	ExecutionRole        string // role name
-	InlinePolicy         string // the name of fvdeploy's inline policy on its roles
-	Secret               string // ARN
-	Repository           string // ECR repository name
-	URL                  string
+	// AltTargetGroup is the traffic-shifting strategies' second group (ARN), which serves
+	// the service after every other deployment; "" under rolling.
+	AltTargetGroup string
+	LoadBalancer   string // ARN
+	ListenerHTTP   string // ARN
+	ListenerHTTPS  string // ARN; set only when the edge put TLS in front
+	VPC            string
+	SGALB, SGECS   string
+	LogGroup       string
+	ExecutionRole  string // role name
+	InlinePolicy   string // the name of fvdeploy's inline policy on its roles
+	Secret         string // ARN
+	Repository     string // ECR repository name
+	URL            string
 }
 
 // DeployedObjects reads Deployed from a state document.
@@ -40,21 +40,21 @@ func DeployedObjects(doc *state.Document) Deployed {
 	svc := get(keyService)
 	return Deployed{
 		Cluster: svc.Attrs["cluster"], Service: svc.ID,
-		TaskDefinition:       get(keyTaskDef).ARN,
-		TargetGroup:          get(keyTG).ARN,
-		AlternateTargetGroup: get(keyAltTG).ARN,
-		LoadBalancer:         get(keyALB).ARN,
-		ListenerHTTP:         get(keyListenerHTTP).ARN,
-		ListenerHTTPS:        get(keyListenerHTTPS).ARN,
-		VPC:                  get(keyVPC).ID,
-		SGALB:                get(keySG(sgALB)).ID,
-		SGECS:                get(keySG(sgECS)).ID,
-		LogGroup:             get(keyLogGroup).ID,
-		ExecutionRole:        get(keyExecRole).ID,
-		InlinePolicy:         inlinePolicyName,
-		Secret:               get(keySecretAdmin).ARN,
-		Repository:           get(keyImageRepo).ID,
-		URL:                  Outputs(doc)["url"],
+		TaskDefinition: get(keyTaskDef).ARN,
+		TargetGroup:    get(keyTG).ARN,
+		AltTargetGroup: get(keyAltTG).ARN,
+		LoadBalancer:   get(keyALB).ARN,
+		ListenerHTTP:   get(keyListenerHTTP).ARN,
+		ListenerHTTPS:  get(keyListenerHTTPS).ARN,
+		VPC:            get(keyVPC).ID,
+		SGALB:          get(keySG(sgALB)).ID,
+		SGECS:          get(keySG(sgECS)).ID,
+		LogGroup:       get(keyLogGroup).ID,
+		ExecutionRole:  get(keyExecRole).ID,
+		InlinePolicy:   inlinePolicyName,
+		Secret:         get(keySecretAdmin).ARN,
+		Repository:     get(keyImageRepo).ID,
+		URL:            Outputs(doc)["url"],
 	}
 }
 

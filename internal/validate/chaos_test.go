@@ -165,7 +165,7 @@ func TestTargetsCheck(t *testing.T) {
 // started them: both groups count.
 func TestTargetsCheckCountsBothGroups(t *testing.T) {
 	d := deployed
-	d.AlternateTargetGroup = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/fastapi-vars-prod-alt/2"
+	d.AltTargetGroup = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/fastapi-vars-prod-alt/2"
 	for name, tc := range map[string]struct {
 		primary, alternate *elbv2.DescribeTargetHealthOutput
 		ok                 bool

@@ -123,7 +123,7 @@ func Targets(ctx context.Context, api TargetsAPI, d phases.Deployed, minimum int
 	}
 	healthy, unhealthy, err := targetHealth(ctx, api, d.TargetGroup)
 	// A blue/green-family deployment leaves the tasks in whichever group it started them.
-	if alt := d.AlternateTargetGroup; alt != "" && err == nil {
+	if alt := d.AltTargetGroup; alt != "" && err == nil {
 		var h int
 		var u []string
 		h, u, err = targetHealth(ctx, api, alt)

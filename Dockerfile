@@ -18,9 +18,6 @@ RUN if [ "$INSTALL_REQUIREMENTS" = true ]; then pip install --no-cache-dir -r re
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 
 COPY api/*.py ./
-# Bytecode compiled at build time: the read-only root (and PYTHONDONTWRITEBYTECODE) means
-# every start would compile the app's modules again.
-RUN python -m compileall -q .
 
 # Numeric so runtimes can verify runAsNonRoot without reading /etc/passwd.
 USER 10001:10001
@@ -32,7 +29,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
 
 # With several workers uvicorn exits 0 when they fail to start, so the credentials are
-# checked first, in the shell (exit 3 with main.py's message): importing the app once
-# more only to check them cost a second FastAPI import on every task start. exec keeps
-# uvicorn as PID 1. Workers come from WEB_CONCURRENCY, which uvicorn reads itself.
-CMD ["sh", "-c", "if [ -z \"$ADMIN_USER\" ] || [ -z \"$ADMIN_PASS\" ]; then echo 'fvdeploy api: refusing to start: ADMIN_USER and ADMIN_PASS must be set and non-empty' >&2; exit 3; fi; exec uvicorn main:app --host 0.0.0.0 --port 8000 --proxy-headers --forwarded-allow-ips='*' --loop uvloop --http httptools --no-access-log"]
+# checked first ("import main" exits 3 with a message); exec keeps uvicorn as PID 1.
+# Workers come from WEB_CONCURRENCY, which uvicorn reads itself.
+CMD ["sh", "-c", "python -c 'import main' && exec uvicorn main:app --host 0.0.0.0 --port 8000 --proxy-headers --forwarded-allow-ips='*' --loop uvloop --http httptools --no-access-log"]

@@ -53,7 +53,7 @@ func declareCluster(in *Inputs) ([]engine.Resource, error) {
 		&role{in: in, api: iamc, key: keyTaskRole, name: boundedName(in.prefix()+"-task", 64), trust: trust, policy: taskPolicy,
 			description: "ECS task role of " + in.prefix() + ": what the application itself may call (nothing by default; X-Ray with tracing on)"},
 		&taskDef{in: in, api: ecsc},
-		&service{in: in, api: ecsc, iam: iamc},
+		&service{in: in, api: ecsc, iam: iamc, elb: in.AWS.ELB()},
 		&scalableTarget{in: in, api: aas},
 		&scalingPolicy{in: in, api: aas},
 	}, declareStrategy(in)...), nil

@@ -36,6 +36,8 @@ type service struct {
 	in  *Inputs
 	api serviceAPI
 	iam serviceLinkedRoleAPI
+	// elb reads the production listener rule before a switch back to rolling.
+	elb ruleReader
 }
 
 func (r *service) Key() string  { return keyService }
@@ -278,9 +280,14 @@ func (r *service) Update(ctx context.Context, deps engine.Deps, found *engine.Fo
 	if err != nil {
 		return nil, err
 	}
-	if prev := deps.Get(keyAltTG); !shiftsTraffic(r.in) && prev != nil && live != nil && len(live.LoadBalancers) > 0 &&
-		aws.ToString(live.LoadBalancers[0].TargetGroupArn) == prev.ARN {
-		return nil, errStrandedTraffic(r.in, name, prev.ARN, w.targetGroup)
+	if alt := deps.Get(keyAltTG); !shiftsTraffic(r.in) && alt != nil {
+		stranded, err := altServes(ctx, r.elb, live, alt, deps.Get(keyProdRule))
+		if err != nil {
+			return nil, err
+		}
+		if stranded {
+			return nil, errStrandedTraffic(r.in, name, alt.ARN, w.targetGroup)
+		}
 	}
 	w = liveOrder(live, w)
 	input := &ecs.UpdateServiceInput{

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go/middleware"
 
@@ -60,6 +62,8 @@ type ecsEcho struct {
 	live    *ecstypes.Service
 	created []*ecs.CreateServiceInput
 	updated []*ecs.UpdateServiceInput
+	// altWeight is the production listener rule's weight on the alternate group.
+	altWeight int32
 }
 
 func (e *ecsEcho) option(stack *middleware.Stack) error {
@@ -84,6 +88,9 @@ func (e *ecsEcho) option(stack *middleware.Stack) error {
 				e.live = nil
 				e.svc.DeploymentConfiguration = p.DeploymentConfiguration
 				out = &ecs.UpdateServiceOutput{Service: e.svc}
+			case *elbv2.DescribeRulesInput:
+				out = &elbv2.DescribeRulesOutput{Rules: []elbtypes.Rule{{RuleArn: aws.String(prodRuleARN), Actions: weighted(
+					[]string{"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1", altTGARN}, []int32{100 - e.altWeight, e.altWeight})}}}
 			case *ecs.DescribeServicesInput:
 				svc := e.svc
 				if e.live != nil {
@@ -106,7 +113,7 @@ func stubbedService(t *testing.T, env string, echo *ecsEcho) (*service, engine.D
 	in := &Inputs{Config: cfg, Account: "123456789012", Region: "us-east-1", Progress: t.Logf, PollInterval: time.Millisecond,
 		AWS: &awsclients.Clients{Config: aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{},
 			APIOptions: []func(*middleware.Stack) error{echo.option}}}}
-	return &service{in: in, api: in.AWS.ECS(), iam: in.AWS.IAM()}, docDeps{serviceDeps(in)}
+	return &service{in: in, api: in.AWS.ECS(), iam: in.AWS.IAM(), elb: in.AWS.ELB()}, docDeps{serviceDeps(in)}
 }
 
 // echoed is the service as ECS describes it after being created with in.

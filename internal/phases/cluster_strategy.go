@@ -159,6 +159,46 @@ func liveOrder(s *ecstypes.Service, w serviceWant) serviceWant {
 	return w
 }
 
+type ruleReader interface {
+	DescribeRules(ctx context.Context, in *elbv2.DescribeRulesInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeRulesOutput, error)
+}
+
+// altServes reports whether ECS serves production from the alternate group: the service
+// names it first, or the production rule (still in state, pruned after the switch) gives
+// it weight. Either reading alone would do on AWS; both are cheap, and which one ECS
+// updates after a deployment is not documented.
+func altServes(ctx context.Context, api ruleReader, live *ecstypes.Service, alt, rule *state.Resource) (bool, error) {
+	if alt == nil {
+		return false, nil
+	}
+	if live != nil && len(live.LoadBalancers) > 0 && aws.ToString(live.LoadBalancers[0].TargetGroupArn) == alt.ARN {
+		return true, nil
+	}
+	if rule == nil || rule.ARN == "" {
+		return false, nil
+	}
+	out, err := api.DescribeRules(ctx, &elbv2.DescribeRulesInput{RuleArns: []string{rule.ARN}})
+	if isNotFound(err) || errorCode(err) == "RuleNotFound" {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading the production listener rule %s: %w", rule.ARN, err)
+	}
+	for _, r := range out.Rules {
+		for _, a := range r.Actions {
+			if a.ForwardConfig == nil {
+				continue
+			}
+			for _, t := range a.ForwardConfig.TargetGroups {
+				if aws.ToString(t.TargetGroupArn) == alt.ARN && aws.ToInt32(t.Weight) > 0 {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
+}
+
 // errStrandedTraffic is the switch to rolling refused while ECS serves production from
 // the alternate group: the rolling service would start its tasks in the primary group
 // and the pruned rule would take the traffic with it.

@@ -130,7 +130,14 @@ func TestServiceStrategySwitch(t *testing.T) {
 		t.Errorf("the refused switch sent UpdateService")
 	}
 
+	// The service names the primary group first, but the rule sends the traffic to the
+	// alternate one: refused all the same.
 	echo.svc = &live
+	echo.altWeight = 100
+	if _, err := r.Update(ctx, deps, found); err == nil || !strings.Contains(err.Error(), "deploy once more with the current strategy") {
+		t.Fatalf("switch to rolling with the rule's traffic in the alternate group: %v, want a refusal", err)
+	}
+	echo.altWeight = 0
 	if _, err := r.Update(ctx, deps, found); err != nil {
 		t.Fatalf("switch to rolling with traffic in the primary group: %v", err)
 	}

@@ -22,12 +22,17 @@ import (
 // for. Everything else reaches the emulator as it is.
 type rolloutProxy struct {
 	*httptest.Server
-	story string // "success", "alarm", "rollback" or "stall"
+	story string // "success", "alarm", "rollback", "stall", "canary" or "canary-alarm"
 
 	mu      sync.Mutex
 	oldTD   string
 	service map[string]any // the emulator's last word on the service
+	sdPolls int            // DescribeServiceDeployments calls so far
 }
+
+// canaryDeployment is the service deployment ECS would name after UpdateService; the
+// emulator has none, so the canary stories answer DescribeServiceDeployments here.
+const canaryDeployment = "arn:aws:ecs:us-east-1:123456789012:service-deployment/fastapi-vars-dev/fastapi-vars-dev/sd1"
 
 func newRolloutProxy(t *testing.T, story string) *rolloutProxy {
 	p := &rolloutProxy{story: story}
@@ -42,6 +47,10 @@ func (p *rolloutProxy) serve(w http.ResponseWriter, r *http.Request) {
 	op := target[strings.LastIndex(target, ".")+1:]
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if op == "DescribeServiceDeployments" && strings.HasPrefix(p.story, "canary") {
+		writeJSON(w, map[string]any{"serviceDeployments": []any{p.serviceDeployment()}, "failures": []any{}})
+		return
+	}
 	if op == "DescribeServices" && p.service != nil {
 		writeJSON(w, map[string]any{"services": []any{p.scripted()}, "failures": []any{}})
 		return
@@ -55,6 +64,9 @@ func (p *rolloutProxy) serve(w http.ResponseWriter, r *http.Request) {
 			svc["deployments"] = []any{
 				deploymentJSON("ecs-svc/new", req.TaskDefinition, "PRIMARY", "IN_PROGRESS", 1, 0),
 				deploymentJSON("ecs-svc/old", p.oldTD, "ACTIVE", "COMPLETED", 1, 1),
+			}
+			if strings.HasPrefix(p.story, "canary") {
+				svc["currentServiceDeployment"] = canaryDeployment
 			}
 			p.service = svc
 			writeJSON(w, out)
@@ -118,10 +130,34 @@ func (p *rolloutProxy) scripted() map[string]any {
 			map[string]any{"id": "e2", "createdAt": now, "message": "(service fastapi-vars-dev) rolling back to deployment ecs-svc/rollback."},
 			map[string]any{"id": "e1", "createdAt": now - 1, "message": "(service fastapi-vars-dev) (deployment ecs-svc/new) deployment failed: tasks failed to start."},
 		}
+	case "canary", "canary-alarm":
+		// The outcome is the service deployment's to tell (serviceDeployment).
+		svc["deployments"] = []any{deploymentJSON("ecs-svc/new", newTD, "PRIMARY", "IN_PROGRESS", 1, 1)}
 	case "stall":
 		svc["events"] = []any{map[string]any{"id": "e1", "createdAt": now, "message": "(service fastapi-vars-dev) has started 1 tasks: (task abc)."}}
 	}
 	return svc
+}
+
+// serviceDeployment is the canary's service deployment, a stage further at each poll:
+// new tasks, 10 % of the traffic, then all of it and the bake, then done — or, for
+// "canary-alarm", a rollback by the p95 latency alarm while at 10 %.
+func (p *rolloutProxy) serviceDeployment() map[string]any {
+	at := func(stage string, weight float64) map[string]any {
+		return map[string]any{"serviceDeploymentArn": canaryDeployment, "status": "IN_PROGRESS", "lifecycleStage": stage,
+			"targetServiceRevision": map[string]any{"requestedTaskCount": 1, "runningTaskCount": 1, "requestedProductionTrafficWeight": weight}}
+	}
+	steps := []map[string]any{at("SCALE_UP", 0), at("PRODUCTION_TRAFFIC_SHIFT", 10), at("BAKE_TIME", 100),
+		{"serviceDeploymentArn": canaryDeployment, "status": "SUCCESSFUL"}}
+	if p.story == "canary-alarm" {
+		steps = []map[string]any{at("SCALE_UP", 0), at("PRODUCTION_TRAFFIC_SHIFT", 10),
+			{"serviceDeploymentArn": canaryDeployment, "status": "ROLLBACK_IN_PROGRESS", "rollback": map[string]any{"reason": "Alarm detected."},
+				"alarms": map[string]any{"status": "TRIGGERED", "alarmNames": []string{"fastapi-vars-dev-alb-5xx-target", "fastapi-vars-dev-alb-p95-latency"},
+					"triggeredAlarmNames": []string{"fastapi-vars-dev-alb-p95-latency"}}}}
+	}
+	sd := steps[min(p.sdPolls, len(steps)-1)]
+	p.sdPolls++
+	return sd
 }
 
 func deploymentJSON(id, td, status, rollout string, desired, running int) map[string]any {
@@ -208,5 +244,49 @@ func TestRollbackPutsThePreviousRevisionBack(t *testing.T) {
 	res = c.Run(t, "rollback", "--env", "dev", "--no-wait")
 	if res.Code != 1 || !strings.Contains(res.Stderr, "no earlier ACTIVE revision") {
 		t.Errorf("second rollback: exit %d\n%s", res.Code, res.Stderr)
+	}
+}
+
+// A canary deploy under the binary: each stage ECS reports is printed once, in order, on
+// stderr; a rollback by an alarm while at 10 % exits 1 naming it.
+func TestDeployShowsTheCanaryStages(t *testing.T) {
+	for story, tc := range map[string]struct {
+		code   int
+		stages []string // in stderr, in this order
+		want   []string
+	}{
+		"canary": {code: 0, stages: []string{"rollout: new tasks starting: 1/1 running", "rollout: traffic shifted: 10 % (5 min left)",
+			"rollout: baking: both revisions running, all traffic on the new one (2 min left)", "rollout: done"}},
+		"canary-alarm": {code: 1, stages: []string{"rollout: new tasks starting: 1/1 running", "rollout: traffic shifted: 10 % (5 min left)"},
+			want: []string{"alarm fastapi-vars-dev-alb-p95-latency went into ALARM and ECS rolled the service back: Alarm detected."}},
+	} {
+		t.Run(story, func(t *testing.T) {
+			c := newCLI(t)
+			writeFile(t, c.Dir, "fvdeploy.yaml", "deploy: {strategy: canary}\n")
+			mustRun(t, c, upArgs("dev")...)
+			proxy := newRolloutProxy(t, story)
+			c.Env["AWS_ENDPOINT_URL_ECS"] = proxy.URL
+			other := strings.Replace(stackImage, "@sha256:5d", "@sha256:6d", 1)
+			res := c.Run(t, "deploy", "--env", "dev", "--image", other, "--wait-timeout", "1m")
+			if res.Code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", res.Code, tc.code, res.Stdout, res.Stderr)
+			}
+			at := 0
+			for _, st := range tc.stages {
+				i := strings.Index(res.Stderr[at:], st)
+				if i < 0 {
+					t.Fatalf("stderr lacks %q after what came before, or has it out of order:\n%s", st, res.Stderr)
+				}
+				at += i + len(st)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(res.Stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, res.Stderr)
+				}
+			}
+			if strings.Count(res.Stderr, "rollout: traffic shifted: 10 %") != 1 {
+				t.Errorf("a stage printed more than once:\n%s", res.Stderr)
+			}
+		})
 	}
 }

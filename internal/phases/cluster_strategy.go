@@ -295,7 +295,7 @@ func (r *listenerRule) Find(ctx context.Context, deps engine.Deps, rec *state.Re
 		return nil, err
 	}
 	arn := aws.ToString(rule.RuleArn)
-	found := &engine.Found{Record: state.Resource{ID: arn, ARN: arn, Attrs: map[string]string{"listener": listenerOfRule(arn)}}}
+	found := &engine.Found{Record: state.Resource{ID: arn, ARN: arn}}
 	if from := listenerOfRule(arn); from != l.ARN {
 		// A rule cannot move: the domain came or went, and the serving listener with it.
 		found.Changes = append(found.Changes, engine.Change{Field: "listener", From: from, To: l.ARN})
@@ -357,15 +357,17 @@ func (r *listenerRule) Create(ctx context.Context, deps engine.Deps) (*state.Res
 		return nil, fmt.Errorf("creating the production listener rule on %s: %w", l.ARN, err)
 	}
 	arn := aws.ToString(out.Rules[0].RuleArn)
-	return &state.Resource{ID: arn, ARN: arn, Attrs: map[string]string{"listener": l.ARN}}, nil
+	return &state.Resource{ID: arn, ARN: arn}, nil
 }
 
 // Update puts back the path and the two groups. Weights already on exactly these two
-// groups are ECS's and are kept; otherwise all traffic goes to the group ECS serves from.
+// groups are ECS's and are kept; otherwise all traffic goes to the primary group, as at
+// creation.
 func (r *listenerRule) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
 	tg, alt := deps.Get(keyTG), deps.Get(keyAltTG)
 	groups, weights := []string{tg.ARN, alt.ARN}, []int32{100, 0}
-	if rule, err := r.describe(ctx, &found.Record, "", ""); err == nil && rule != nil {
+	if out, err := r.api.DescribeRules(ctx, &elbv2.DescribeRulesInput{RuleArns: []string{found.Record.ARN}}); err == nil && len(out.Rules) == 1 {
+		rule := out.Rules[0]
 		for _, a := range rule.Actions {
 			if a.ForwardConfig == nil || len(a.ForwardConfig.TargetGroups) != 2 {
 				continue

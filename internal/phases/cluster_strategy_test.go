@@ -2,13 +2,16 @@ package phases
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/engine"
 )
 
 // Each strategy reaches ECS as its native one, with the circuit breaker and the alarms
@@ -163,5 +166,61 @@ func TestDeploymentAlarmsWatchTheNewRevision(t *testing.T) {
 				t.Errorf("%s: alarm %s depends on the target group: %t, want %t", strategy, spec.name, got, byTG)
 			}
 		}
+	}
+}
+
+// The production rule against the emulator: created forwarding all traffic to the primary
+// group; weights ECS moved are not drift; a rule changed by hand (one group dropped) is
+// put back with one ModifyRule, all traffic on the primary group as at creation.
+func TestProductionListenerRule(t *testing.T) {
+	ctx := context.Background()
+	in, rec := newTestInputs(t, "prod", nil)
+	doc := newDoc(in)
+	fakeNetwork(t, in, doc)
+	applyScoped(t, in, doc, "secrets", "cluster")
+	elb := in.AWS.ELB()
+	tg, alt, rule := doc.Resources[keyTG].ARN, doc.Resources[keyAltTG].ARN, doc.Resources[keyProdRule].ARN
+	weights := func() string {
+		out, err := elb.DescribeRules(ctx, &elbv2.DescribeRulesInput{RuleArns: []string{rule}})
+		if err != nil || len(out.Rules) != 1 {
+			t.Fatalf("describing the rule: %v", err)
+		}
+		r := out.Rules[0]
+		var parts []string
+		for _, g := range r.Actions[0].ForwardConfig.TargetGroups {
+			name := "primary"
+			if aws.ToString(g.TargetGroupArn) == alt {
+				name = "alternate"
+			}
+			parts = append(parts, fmt.Sprintf("%s=%d", name, aws.ToInt32(g.Weight)))
+		}
+		return aws.ToString(r.Priority) + " " + pathPatterns(r.Conditions) + " " + strings.Join(parts, ",")
+	}
+	if got := weights(); got != "10 path-pattern=/* primary=100,alternate=0" {
+		t.Fatalf("rule %s", got)
+	}
+
+	// ECS moved the traffic during a deployment.
+	if _, err := elb.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: aws.String(rule), Actions: weighted([]string{tg, alt}, []int32{0, 100})}); err != nil {
+		t.Fatal(err)
+	}
+	if it := item(planPhases(t, in, doc, "secrets", "cluster"), keyProdRule); it.Action != engine.NoOp {
+		t.Errorf("weights moved by ECS plan as %+v", it)
+	}
+
+	// Someone pointed the rule at the alternate group alone.
+	if _, err := elb.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: aws.String(rule), Actions: forwardTo(alt)}); err != nil {
+		t.Fatal(err)
+	}
+	if it := item(planPhases(t, in, doc, "secrets", "cluster"), keyProdRule); it.Action != engine.Update || it.Changes[0].Field != "target_groups" {
+		t.Fatalf("a rule with one group plans as %+v", it)
+	}
+	from := len(rec.Calls())
+	applyScoped(t, in, doc, "secrets", "cluster")
+	if m := mutations(rec, from); strings.Join(m, ",") != "Elastic Load Balancing v2.ModifyRule" {
+		t.Errorf("the repair took %v, want one ModifyRule", m)
+	}
+	if got := weights(); got != "10 path-pattern=/* primary=100,alternate=0" {
+		t.Errorf("repaired rule %s", got)
 	}
 }

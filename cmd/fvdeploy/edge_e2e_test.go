@@ -154,7 +154,7 @@ func checkServedEdge(t *testing.T, zone string, rateLimit int64) *edgeState {
 		}
 	}
 	https := s.listeners[443]
-	if https.Protocol != elbtypes.ProtocolEnumHttps || aws.ToString(https.SslPolicy) != "ELBSecurityPolicy-TLS13-1-2-2021-06" ||
+	if https.Protocol != elbtypes.ProtocolEnumHttps || aws.ToString(https.SslPolicy) != "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09" ||
 		len(https.Certificates) != 1 || aws.ToString(https.Certificates[0].CertificateArn) != s.certs[0] ||
 		len(https.DefaultActions) != 1 || aws.ToString(https.DefaultActions[0].TargetGroupArn) != s.tgARN {
 		t.Errorf("listener 443: %s %s %+v %+v; want HTTPS, the TLS 1.3 policy, the certificate, forward to %s",

@@ -308,7 +308,7 @@ func Defaults(env string) (*Config, error) {
 			EgressCIDRs:            []string{"0.0.0.0/0"},
 			EgressPorts:            []int{443},
 		},
-		Edge: Edge{WAF: d.waf, TLSPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06", WAFRateLimit: 1000, WAFLogExpiryDays: 90, SANs: []string{}},
+		Edge: Edge{WAF: d.waf, TLSPolicy: "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09", WAFRateLimit: 1000, WAFLogExpiryDays: 90, SANs: []string{}},
 		Logs: Logs{RetentionDays: d.retentionDays},
 		Alarms: Alarms{CPUPercent: 80, MemoryPercent: 80, P95LatencyMS: 1000, HTTP5xxCount: 10,
 			EvaluationPeriods: 5, DatapointsToAlarm: 3, Email: []string{}, HTTPS: []string{}},

@@ -24,8 +24,6 @@ var (
 	zoneID     = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	email      = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	githubRepo = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
-	// Current ALB policies: TLS 1.3 families and the TLS 1.2-only and forward-secrecy ones.
-	currentTLSPolicy = regexp.MustCompile(`^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)[A-Za-z0-9-]*$`)
 	// ECR's repository name rule.
 	ecrRepository = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 	registryHost  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[::1\])(:\d{1,5})?$`)
@@ -155,8 +153,8 @@ func (c *Config) Validate() error {
 		v.check(len(san) <= 253 && dnsName.MatchString(strings.TrimPrefix(san, "*.")), fmt.Sprintf("edge.sans[%d]", i), san,
 			"%q is not a DNS name like www.example.com or *.example.com", san)
 	}
-	v.check(currentTLSPolicy.MatchString(e.TLSPolicy), "edge.tls_policy", e.TLSPolicy,
-		"%q is not a current ELB TLS policy (want TLS 1.2 or later, e.g. ELBSecurityPolicy-TLS13-1-2-2021-06)", e.TLSPolicy)
+	v.check(CurrentTLSPolicy(e.TLSPolicy), "edge.tls_policy", e.TLSPolicy,
+		"%q is not an ELB TLS policy that negotiates only TLS 1.2 or later (want one of %s)", e.TLSPolicy, strings.Join(TLSPolicies(), ", "))
 	v.between("edge.waf_rate_limit", e.WAFRateLimit, 10, 2000000000)
 	v.check(!e.WAFLogs || e.WAF, "edge.waf_logs", e.WAFLogs, "on while edge.waf is off: there is no web ACL to log")
 	v.between("edge.waf_log_expiry_days", e.WAFLogExpiryDays, 1, 3650)
@@ -300,6 +298,46 @@ func list(ns []int) string {
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
+// tlsPolicies are AWS's predefined ELB security policies whose lowest protocol is TLS 1.2
+// (AWS's published list for Application Load Balancers, December 2026). A list, not a
+// pattern: ELB refuses any other name, and a pattern would pass a typo or an older
+// policy with a modern-looking name (TLS13-1-0, TLS13-1-1 and FS-1-1 allow TLS 1.0/1.1).
+var tlsPolicies = []string{
+	// TLS 1.3 and 1.2, hybrid post-quantum key exchange (2025-09). Res-PQ is AWS's recommendation.
+	"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
+	// TLS 1.3 and 1.2, classical key exchange.
+	"ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+	"ELBSecurityPolicy-TLS13-1-3-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+	// TLS 1.2 only.
+	"ELBSecurityPolicy-TLS-1-2-2017-01",
+	"ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+	"ELBSecurityPolicy-FS-1-2-2019-08",
+	"ELBSecurityPolicy-FS-1-2-Res-2019-08",
+	"ELBSecurityPolicy-FS-1-2-Res-2020-10",
+}
+
+// TLSPolicies lists the ELB security policies edge.tls_policy accepts.
+func TLSPolicies() []string { return slices.Clone(tlsPolicies) }
+
 // CurrentTLSPolicy reports whether an ELB security policy is one fvdeploy accepts as
 // current (TLS 1.2 or later); validate --security audits the live listener with it.
-func CurrentTLSPolicy(name string) bool { return currentTLSPolicy.MatchString(name) }
+func CurrentTLSPolicy(name string) bool { return slices.Contains(tlsPolicies, name) }

@@ -137,15 +137,22 @@ func TestValidate(t *testing.T) {
 		"sans no domain":     {change: func(c *Config) { c.Edge.SANs = []string{"www.example.com"} }, want: `edge.sans: set without edge.domain`},
 		"sans bad":           {change: func(c *Config) { c.Edge.Domain, c.Edge.SANs = "api.example.com", []string{"no spaces.com"} }, want: `edge.sans[0]: "no spaces.com" is not a DNS name like www.example.com or *.example.com`},
 		"tls policy current": {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-TLS13-1-3-2021-06" }},
-		"tls policy old":     {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-2016-08" }, want: `edge.tls_policy: "ELBSecurityPolicy-2016-08" is not a current ELB TLS policy (want TLS 1.2 or later, e.g. ELBSecurityPolicy-TLS13-1-2-2021-06)`},
-		"waf rate too low":   {change: func(c *Config) { c.Edge.WAFRateLimit = 5 }, want: `edge.waf_rate_limit: 5 is out of range (want 10 to 2000000000)`},
-		"waf logs":           {change: func(c *Config) { c.Edge.WAF, c.Edge.WAFLogs = true, true }},
-		"waf logs no waf":    {change: func(c *Config) { c.Edge.WAF, c.Edge.WAFLogs = false, true }, want: `edge.waf_logs: on while edge.waf is off: there is no web ACL to log`},
-		"waf log expiry 0":   {change: func(c *Config) { c.Edge.WAFLogExpiryDays = 0 }, want: `edge.waf_log_expiry_days: 0 is out of range (want 1 to 3650)`},
-		"periods":            {change: func(c *Config) { c.Alarms.EvaluationPeriods, c.Alarms.DatapointsToAlarm = 10, 10 }},
-		"periods 0":          {change: func(c *Config) { c.Alarms.EvaluationPeriods = 0 }, want: `alarms.evaluation_periods: 0 is out of range (want 1 to 100)`},
-		"datapoints above":   {change: func(c *Config) { c.Alarms.DatapointsToAlarm = 6 }, want: `alarms.datapoints_to_alarm: 6: want 1 to alarms.evaluation_periods (5)`},
-		"kms alias":          {change: func(c *Config) { c.Observability.KMSKeyID = "alias/ops-logs" }},
+		"tls policy fips pq": {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09" }},
+		"tls policy 1.2 fs":  {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-FS-1-2-Res-2020-10" }},
+		"tls policy old":     {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-2016-08" }, want: tlsPolicyError("ELBSecurityPolicy-2016-08")},
+		// Names a pattern would have let through: TLS 1.0/1.1 under a TLS13 name, a typo.
+		"tls policy tls13 1.0": {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-TLS13-1-0-PQ-2025-09" }, want: tlsPolicyError("ELBSecurityPolicy-TLS13-1-0-PQ-2025-09")},
+		"tls policy tls13 1.1": {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-TLS13-1-1-2021-06" }, want: tlsPolicyError("ELBSecurityPolicy-TLS13-1-1-2021-06")},
+		"tls policy fs 1.1":    {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-FS-1-1-2019-08" }, want: tlsPolicyError("ELBSecurityPolicy-FS-1-1-2019-08")},
+		"tls policy typo":      {change: func(c *Config) { c.Edge.TLSPolicy = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-9" }, want: tlsPolicyError("ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-9")},
+		"waf rate too low":     {change: func(c *Config) { c.Edge.WAFRateLimit = 5 }, want: `edge.waf_rate_limit: 5 is out of range (want 10 to 2000000000)`},
+		"waf logs":             {change: func(c *Config) { c.Edge.WAF, c.Edge.WAFLogs = true, true }},
+		"waf logs no waf":      {change: func(c *Config) { c.Edge.WAF, c.Edge.WAFLogs = false, true }, want: `edge.waf_logs: on while edge.waf is off: there is no web ACL to log`},
+		"waf log expiry 0":     {change: func(c *Config) { c.Edge.WAFLogExpiryDays = 0 }, want: `edge.waf_log_expiry_days: 0 is out of range (want 1 to 3650)`},
+		"periods":              {change: func(c *Config) { c.Alarms.EvaluationPeriods, c.Alarms.DatapointsToAlarm = 10, 10 }},
+		"periods 0":            {change: func(c *Config) { c.Alarms.EvaluationPeriods = 0 }, want: `alarms.evaluation_periods: 0 is out of range (want 1 to 100)`},
+		"datapoints above":     {change: func(c *Config) { c.Alarms.DatapointsToAlarm = 6 }, want: `alarms.datapoints_to_alarm: 6: want 1 to alarms.evaluation_periods (5)`},
+		"kms alias":            {change: func(c *Config) { c.Observability.KMSKeyID = "alias/ops-logs" }},
 		"kms arn": {change: func(c *Config) {
 			c.Observability.KMSKeyID = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 		}},
@@ -250,5 +257,30 @@ func TestValidateReportsAll(t *testing.T) {
 	}
 	if got, want := strings.Join(fields, " "), "app service.min logs.retention_days"; got != want {
 		t.Errorf("fields = %s, want %s", got, want)
+	}
+}
+
+// tlsPolicyError is the error for a refused edge.tls_policy: it names every allowed policy.
+func tlsPolicyError(name string) string {
+	return `edge.tls_policy: "` + name + `" is not an ELB TLS policy that negotiates only TLS 1.2 or later (want one of ` +
+		strings.Join(TLSPolicies(), ", ") + `)`
+}
+
+func TestTLSPolicies(t *testing.T) {
+	// The default is AWS's current recommendation and on the list; every name is TLS 1.2+.
+	for _, env := range []string{"dev", "hml", "prod"} {
+		c, err := Defaults(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := c.Edge.TLSPolicy; d != "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09" || !CurrentTLSPolicy(d) {
+			t.Errorf("%s: default TLS policy %q", env, d)
+		}
+	}
+	for _, p := range TLSPolicies() {
+		if !strings.HasPrefix(p, "ELBSecurityPolicy-TLS13-1-2-") && !strings.HasPrefix(p, "ELBSecurityPolicy-TLS13-1-3-") &&
+			!strings.HasPrefix(p, "ELBSecurityPolicy-TLS-1-2-") && !strings.HasPrefix(p, "ELBSecurityPolicy-FS-1-2-") {
+			t.Errorf("%s does not name a TLS 1.2+ policy family", p)
+		}
 	}
 }

@@ -43,9 +43,9 @@ func privateSubnetKeys(in *Inputs) []string {
 // target group, and CPU target tracking on its task count.
 func declareCluster(in *Inputs) ([]engine.Resource, error) {
 	ecsc, iamc, aas := in.AWS.ECS(), in.AWS.IAM(), in.AWS.AutoScaling()
-	trust := ecsTasksTrustPolicy()
+	trust := ecsTasksTrustPolicy(in)
 	return append([]engine.Resource{
-		&logGroup{in: in, api: in.AWS.Logs(), key: keyLogGroup, name: logGroupName(in)},
+		&logGroup{in: in, api: in.AWS.Logs(), kms: in.AWS.KMS(), key: keyLogGroup, name: logGroupName(in)},
 		&cluster{in: in, api: ecsc},
 		&role{in: in, api: iamc, key: keyExecRole, name: boundedName(in.prefix()+"-exec", 64), trust: trust,
 			deps: slices.Concat([]string{keySecretAdmin, keyLogGroup}, secretRefKeys(in), imageDeps(in)), policy: executionPolicy,
@@ -67,20 +67,26 @@ type logsAPI interface {
 	PutRetentionPolicy(ctx context.Context, in *cloudwatchlogs.PutRetentionPolicyInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutRetentionPolicyOutput, error)
 	DeleteLogGroup(ctx context.Context, in *cloudwatchlogs.DeleteLogGroupInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DeleteLogGroupOutput, error)
 	ListTagsForResource(ctx context.Context, in *cloudwatchlogs.ListTagsForResourceInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.ListTagsForResourceOutput, error)
+	AssociateKmsKey(ctx context.Context, in *cloudwatchlogs.AssociateKmsKeyInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.AssociateKmsKeyOutput, error)
 }
 
 // logGroup is a log group with the environment's retention (CloudWatch keeps logs
 // forever otherwise, and bills for it): /ecs/<app>-<env>, where the tasks' awslogs
-// driver writes, and the alarm relay function's.
+// driver writes, and the alarm relay function's. It is encrypted with the environment's
+// KMS key (kms_key.go), whose policy lets CloudWatch Logs use it for these groups only.
 type logGroup struct {
 	in        *Inputs
 	api       logsAPI
+	kms       kmsDescribeAPI
 	key, name string
 }
 
 func (r *logGroup) Key() string         { return r.key }
 func (r *logGroup) Type() string        { return "logs:log-group" }
-func (r *logGroup) DependsOn() []string { return nil }
+func (r *logGroup) DependsOn() []string { return envKeyDeps(r.in) }
+
+// keyToCreate stands for the environment's key in a plan that creates it.
+const keyToCreate = "(the environment's key, to be created)"
 
 func logGroupName(in *Inputs) string { return "/ecs/" + in.prefix() }
 
@@ -89,7 +95,7 @@ func logGroupARN(in *Inputs, name string) string {
 	return fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s", awsPartition(in.Region), in.Region, in.Account, name)
 }
 
-func (r *logGroup) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
+func (r *logGroup) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
 	name := r.name
 	if rec != nil && rec.ID != "" {
 		name = rec.ID
@@ -112,6 +118,20 @@ func (r *logGroup) Find(ctx context.Context, _ engine.Deps, rec *state.Resource)
 		if got, want := aws.ToInt32(g.RetentionInDays), int32(r.in.Config.Logs.RetentionDays); got != want {
 			found.Changes = append(found.Changes, engine.Change{Field: "retention_days", From: retentionText(got), To: retentionText(want)})
 		}
+		// A group made before the key existed is found all the same: it gains the key.
+		key, ok, err := envKeyARN(ctx, r.in, r.kms, deps)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			key = keyToCreate
+		}
+		if got := aws.ToString(g.KmsKeyId); got != key {
+			if got == "" {
+				got = "(none)"
+			}
+			found.Changes = append(found.Changes, engine.Change{Field: "kms_key", From: got, To: key})
+		}
 		return found, nil
 	}
 	return nil, nil
@@ -133,9 +153,16 @@ func retentionText(days int32) string {
 	return strconv.Itoa(int(days))
 }
 
-func (r *logGroup) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
+func (r *logGroup) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
 	name := r.name
-	if _, err := r.api.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(name), Tags: r.in.tags(r.key)}); err != nil {
+	key, ok, err := envKeyARN(ctx, r.in, r.kms, deps)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("creating log group %s: the environment's KMS key does not exist", name)
+	}
+	if _, err := r.api.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(name), KmsKeyId: aws.String(key), Tags: r.in.tags(r.key)}); err != nil {
 		return nil, fmt.Errorf("creating log group %s: %w", name, err)
 	}
 	if err := r.setRetention(ctx, name); err != nil {
@@ -152,9 +179,28 @@ func (r *logGroup) setRetention(ctx context.Context, name string) error {
 	return nil
 }
 
-func (r *logGroup) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
-	if err := r.setRetention(ctx, found.Record.ID); err != nil {
-		return nil, err
+func (r *logGroup) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
+	name := found.Record.ID
+	for _, c := range found.Changes {
+		switch c.Field {
+		case "retention_days":
+			if err := r.setRetention(ctx, name); err != nil {
+				return nil, err
+			}
+		case "kms_key":
+			// The key read now, not the plan's: a plan may only have known it as to be created.
+			key, ok, err := envKeyARN(ctx, r.in, r.kms, deps)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, fmt.Errorf("encrypting log group %s: the environment's KMS key does not exist", name)
+			}
+			// New events are encrypted with the key; those already stored stay readable.
+			if _, err := r.api.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String(name), KmsKeyId: aws.String(key)}); err != nil {
+				return nil, fmt.Errorf("encrypting log group %s with KMS key %s: %w", name, key, err)
+			}
+		}
 	}
 	rec := found.Record
 	return &rec, nil

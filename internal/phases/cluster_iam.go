@@ -88,7 +88,7 @@ func (r *role) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) 
 		}
 	}
 	found := &engine.Found{Record: state.Resource{ID: name, ARN: aws.ToString(out.Role.Arn)}}
-	if d, err := policyDiff(aws.ToString(out.Role.AssumeRolePolicyDocument), r.trust); err != nil {
+	if d, err := resourcePolicyDiff(aws.ToString(out.Role.AssumeRolePolicyDocument), r.trust); err != nil {
 		return nil, fmt.Errorf("reading the trust policy of IAM role %s: %w", name, err)
 	} else if d != nil {
 		d.Field = fieldTrustPolicy
@@ -279,11 +279,6 @@ func taskPolicy(in *Inputs, _ engine.Deps, _ string) (string, bool) {
 	}
 	return policyJSON(policyStatement{Sid: "XRayTraces", Effect: "Allow",
 		Action: []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, Resource: []string{"*"}}), true
-}
-
-// ecsTasksTrustPolicy lets ECS tasks assume the role.
-func ecsTasksTrustPolicy() string {
-	return policyJSON(policyStatement{Effect: "Allow", Principal: map[string]string{"Service": "ecs-tasks.amazonaws.com"}, Action: []string{"sts:AssumeRole"}})
 }
 
 // Statement IDs of the execution policy; grantedRepository reads the ECR one back.

@@ -58,7 +58,7 @@ func strategyResources(in *Inputs) []engine.Resource {
 	return []engine.Resource{
 		&targetGroup{in: in, api: elbc, alternate: true},
 		&listenerRule{in: in, api: elbc},
-		&role{in: in, api: in.AWS.IAM(), key: keyLBRole, name: boundedName(in.prefix()+"-ecs-lb", 64), trust: ecsTrustPolicy(),
+		&role{in: in, api: in.AWS.IAM(), key: keyLBRole, name: boundedName(in.prefix()+"-ecs-lb", 64), trust: ecsTrustPolicy(in),
 			deps: []string{keyTG, keyAltTG, keyProdRule, productionListenerKey(in)}, policy: lbRolePolicy,
 			description: "Role ECS assumes to shift " + in.prefix() + "'s traffic between its two target groups"},
 	}
@@ -396,11 +396,6 @@ func (r *listenerRule) Delete(ctx context.Context, rec *state.Resource) error {
 }
 
 // ---- the role ECS shifts traffic with ----
-
-// ecsTrustPolicy lets ECS itself (not its tasks) assume the role.
-func ecsTrustPolicy() string {
-	return policyJSON(policyStatement{Effect: "Allow", Principal: map[string]string{"Service": "ecs.amazonaws.com"}, Action: []string{"sts:AssumeRole"}})
-}
 
 // lbRolePolicy is AmazonECSInfrastructureRolePolicyForLoadBalancers narrowed to this
 // service's objects: reads (which take no resource), (de)registering tasks in its two

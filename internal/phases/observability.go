@@ -7,8 +7,6 @@ import (
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
@@ -18,7 +16,6 @@ import (
 
 // The observability phase's fixed keys; each alarm is keyAlarmPrefix + its name.
 const (
-	keyTopicKey      = "observability/topic-key"
 	keyTopic         = "observability/topic"
 	keySubscriptions = "observability/subscriptions"
 	keyAlarmPrefix   = "observability/alarm-"
@@ -36,9 +33,6 @@ const (
 // log group's.
 func declareObservability(in *Inputs) ([]engine.Resource, error) {
 	var out []engine.Resource
-	if in.Config.Observability.KMSKeyID == "" {
-		out = append(out, &topicKey{in: in, api: in.AWS.KMS()})
-	}
 	out = append(out, &topic{in: in, api: in.AWS.SNS(), kms: in.AWS.KMS()}, &subscriptions{in: in, api: in.AWS.SNS()})
 	cw, listing := in.AWS.CloudWatch(), &alarmListing{}
 	for _, spec := range alarmSpecs(in) {
@@ -64,7 +58,6 @@ func declareObservability(in *Inputs) ([]engine.Resource, error) {
 // switched off).
 func observabilityResources(in *Inputs) []engine.Resource {
 	return append([]engine.Resource{
-		&topicKey{in: in, api: in.AWS.KMS()},
 		&topic{in: in, api: in.AWS.SNS(), kms: in.AWS.KMS()},
 		&subscriptions{in: in, api: in.AWS.SNS()},
 		&alarm{in: in, api: in.AWS.CloudWatch()},
@@ -83,211 +76,6 @@ func topicName(in *Inputs) string { return in.prefix() + "-alerts" }
 
 func topicARN(in *Inputs) string {
 	return fmt.Sprintf("arn:%s:sns:%s:%s:%s", awsPartition(in.Region), in.Region, in.Account, topicName(in))
-}
-
-// ---- the topic's KMS key ----
-
-type kmsKeyAPI interface {
-	kmsDescribeAPI
-	CreateKey(ctx context.Context, in *kms.CreateKeyInput, opts ...func(*kms.Options)) (*kms.CreateKeyOutput, error)
-	EnableKey(ctx context.Context, in *kms.EnableKeyInput, opts ...func(*kms.Options)) (*kms.EnableKeyOutput, error)
-	GetKeyPolicy(ctx context.Context, in *kms.GetKeyPolicyInput, opts ...func(*kms.Options)) (*kms.GetKeyPolicyOutput, error)
-	PutKeyPolicy(ctx context.Context, in *kms.PutKeyPolicyInput, opts ...func(*kms.Options)) (*kms.PutKeyPolicyOutput, error)
-	GetKeyRotationStatus(ctx context.Context, in *kms.GetKeyRotationStatusInput, opts ...func(*kms.Options)) (*kms.GetKeyRotationStatusOutput, error)
-	EnableKeyRotation(ctx context.Context, in *kms.EnableKeyRotationInput, opts ...func(*kms.Options)) (*kms.EnableKeyRotationOutput, error)
-	ListResourceTags(ctx context.Context, in *kms.ListResourceTagsInput, opts ...func(*kms.Options)) (*kms.ListResourceTagsOutput, error)
-	TagResource(ctx context.Context, in *kms.TagResourceInput, opts ...func(*kms.Options)) (*kms.TagResourceOutput, error)
-	CreateAlias(ctx context.Context, in *kms.CreateAliasInput, opts ...func(*kms.Options)) (*kms.CreateAliasOutput, error)
-	UpdateAlias(ctx context.Context, in *kms.UpdateAliasInput, opts ...func(*kms.Options)) (*kms.UpdateAliasOutput, error)
-	DeleteAlias(ctx context.Context, in *kms.DeleteAliasInput, opts ...func(*kms.Options)) (*kms.DeleteAliasOutput, error)
-	ScheduleKeyDeletion(ctx context.Context, in *kms.ScheduleKeyDeletionInput, opts ...func(*kms.Options)) (*kms.ScheduleKeyDeletionOutput, error)
-}
-
-type kmsDescribeAPI interface {
-	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, opts ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
-}
-
-// topicKey is a customer managed key for the alarm topic, made when no key is
-// configured. The AWS managed alias/aws/sns would not do: its policy cannot be changed to
-// let CloudWatch use it, and alarms then fail to publish to the topic without a word.
-type topicKey struct {
-	in  *Inputs
-	api kmsKeyAPI
-}
-
-func (r *topicKey) Key() string         { return keyTopicKey }
-func (r *topicKey) Type() string        { return "kms:key" }
-func (r *topicKey) DependsOn() []string { return nil }
-
-func (r *topicKey) alias() string { return "alias/" + r.in.prefix() + "-alerts" }
-
-// policy lets the account's IAM policies govern the key (KMS refuses a policy that would
-// lock the account out) and CloudWatch alarms encrypt what they publish to the topic.
-func (r *topicKey) policy() string {
-	return policyDoc(
-		stmt{Sid: "AccountAdministers", Effect: "Allow", Principal: map[string]string{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", awsPartition(r.in.Region), r.in.Account)},
-			Action: []string{"kms:*"}, Resource: []string{"*"}},
-		stmt{Sid: "CloudWatchAlarmsPublish", Effect: "Allow", Principal: map[string]string{"Service": "cloudwatch.amazonaws.com"},
-			Action: []string{"kms:Decrypt", "kms:GenerateDataKey*"}, Resource: []string{"*"}},
-	)
-}
-
-func (r *topicKey) describe(ctx context.Context, rec *state.Resource) (*kmstypes.KeyMetadata, bool, error) {
-	ids := []string{r.alias()}
-	if rec != nil && rec.ID != "" {
-		ids = []string{rec.ID, r.alias()}
-	}
-	for i, id := range ids {
-		out, err := r.api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
-		if isNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, false, fmt.Errorf("describing KMS key %s: %w", id, err)
-		}
-		// A key scheduled for deletion is on its way out: a new one takes its place.
-		if out.KeyMetadata.KeyState == kmstypes.KeyStatePendingDeletion {
-			continue
-		}
-		return out.KeyMetadata, i == len(ids)-1, nil
-	}
-	return nil, false, nil
-}
-
-func (r *topicKey) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	k, byAlias, err := r.describe(ctx, rec)
-	if err != nil || k == nil {
-		return nil, err
-	}
-	id := aws.ToString(k.KeyId)
-	found := &engine.Found{Record: state.Resource{ID: id, ARN: aws.ToString(k.Arn), Attrs: map[string]string{"alias": r.alias()}}}
-	tags, err := r.api.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: &id})
-	if err != nil {
-		return nil, fmt.Errorf("reading the tags of KMS key %s: %w", id, err)
-	}
-	have := map[string]string{}
-	for _, t := range tags.Tags {
-		have[aws.ToString(t.TagKey)] = aws.ToString(t.TagValue)
-	}
-	if byAlias && have["fvdeploy:key"] != keyTopicKey {
-		return nil, fmt.Errorf("%s points to KMS key %s, which fvdeploy did not create: delete the alias or set observability.kms_key_id to that key", r.alias(), id)
-	}
-	if from, to, drift := tagDrift(r.in.tags(keyTopicKey), have); drift {
-		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
-	}
-	if k.KeyState != kmstypes.KeyStateEnabled {
-		found.Changes = append(found.Changes, engine.Change{Field: "state", From: string(k.KeyState), To: string(kmstypes.KeyStateEnabled)})
-	}
-	pol, err := r.api.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: &id, PolicyName: aws.String("default")})
-	if err != nil {
-		return nil, fmt.Errorf("reading the policy of KMS key %s: %w", id, err)
-	}
-	if d, err := resourcePolicyDiff(aws.ToString(pol.Policy), r.policy()); err != nil {
-		return nil, fmt.Errorf("reading the policy of KMS key %s: %w", id, err)
-	} else if d != nil {
-		d.Field = "policy"
-		found.Changes = append(found.Changes, *d)
-	}
-	rot, err := r.api.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: &id})
-	if err != nil {
-		return nil, fmt.Errorf("reading the rotation of KMS key %s: %w", id, err)
-	}
-	if !rot.KeyRotationEnabled {
-		found.Changes = append(found.Changes, engine.Change{Field: "rotation", From: "false", To: "true"})
-	}
-	return found, nil
-}
-
-func (r *topicKey) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
-	out, err := r.api.CreateKey(ctx, &kms.CreateKeyInput{
-		Description: aws.String("Encrypts the alarm topic " + topicName(r.in) + " (fvdeploy)"),
-		KeySpec:     kmstypes.KeySpecSymmetricDefault,
-		KeyUsage:    kmstypes.KeyUsageTypeEncryptDecrypt,
-		Policy:      aws.String(r.policy()),
-		Tags:        kmsTags(r.in.tags(keyTopicKey)),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating the KMS key of topic %s: %w", topicName(r.in), err)
-	}
-	id := aws.ToString(out.KeyMetadata.KeyId)
-	if _, err := r.api.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: &id}); err != nil {
-		return nil, fmt.Errorf("enabling rotation of KMS key %s: %w", id, err)
-	}
-	// The alias is how a run that lost its state finds the key again. It may still name
-	// a key from a run that crashed, or one scheduled for deletion: point it here.
-	_, err = r.api.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(r.alias()), TargetKeyId: &id})
-	if errorCode(err) == "AlreadyExistsException" {
-		_, err = r.api.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String(r.alias()), TargetKeyId: &id})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pointing %s at KMS key %s: %w", r.alias(), id, err)
-	}
-	return &state.Resource{ID: id, ARN: aws.ToString(out.KeyMetadata.Arn), Attrs: map[string]string{"alias": r.alias()}}, nil
-}
-
-func (r *topicKey) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
-	id := aws.String(found.Record.ID)
-	for _, c := range found.Changes {
-		var err error
-		switch c.Field {
-		case "tags":
-			_, err = r.api.TagResource(ctx, &kms.TagResourceInput{KeyId: id, Tags: kmsTags(r.in.tags(keyTopicKey))})
-		case "state":
-			_, err = r.api.EnableKey(ctx, &kms.EnableKeyInput{KeyId: id})
-		case "policy":
-			_, err = r.api.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: id, PolicyName: aws.String("default"), Policy: aws.String(r.policy())})
-		case "rotation":
-			_, err = r.api.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: id})
-		}
-		if err != nil {
-			return nil, fmt.Errorf("updating %s of KMS key %s: %w", c.Field, found.Record.ID, err)
-		}
-	}
-	rec := found.Record
-	return &rec, nil
-}
-
-// Delete removes the alias and schedules the key's deletion after KMS's shortest
-// waiting period (7 days), during which `aws kms cancel-key-deletion` brings it back.
-func (r *topicKey) Delete(ctx context.Context, rec *state.Resource) error {
-	alias := rec.Attrs["alias"]
-	if alias == "" {
-		alias = r.alias()
-	}
-	if _, err := r.api.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: &alias}); err != nil && !isNotFound(err) {
-		return fmt.Errorf("deleting KMS alias %s: %w", alias, err)
-	}
-	_, err := r.api.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(rec.ID), PendingWindowInDays: aws.Int32(7)})
-	// KMSInvalidStateException: already scheduled for deletion.
-	if err != nil && !isNotFound(err) && errorCode(err) != "KMSInvalidStateException" {
-		return fmt.Errorf("scheduling the deletion of KMS key %s: %w", rec.ID, err)
-	}
-	return nil
-}
-
-func kmsTags(tags map[string]string) []kmstypes.Tag {
-	out := make([]kmstypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, kmstypes.Tag{TagKey: aws.String(k), TagValue: aws.String(tags[k])})
-	}
-	return out
-}
-
-// configuredKeyARN resolves observability.kms_key_id (a key ID, key ARN or alias) to the
-// key's ARN, once per run: CloudTrail reports the key it uses by ARN whatever it was
-// given, so comparing needs the ARN. "" when no key is configured.
-func configuredKeyARN(ctx context.Context, in *Inputs, api kmsDescribeAPI) (string, error) {
-	id := in.Config.Observability.KMSKeyID
-	if id == "" {
-		return "", nil
-	}
-	return remember(in, "kms-key-arn", func() (string, error) {
-		out, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &id})
-		if err != nil {
-			return "", fmt.Errorf("looking up observability.kms_key_id %s: %w", id, err)
-		}
-		return aws.ToString(out.KeyMetadata.Arn), nil
-	})
 }
 
 // ---- the alarm topic ----
@@ -310,26 +98,13 @@ type topic struct {
 	kms kmsDescribeAPI
 }
 
-func (r *topic) Key() string  { return keyTopic }
-func (r *topic) Type() string { return "sns:topic" }
-func (r *topic) DependsOn() []string {
-	if r.in.Config.Observability.KMSKeyID == "" {
-		return []string{keyTopicKey}
-	}
-	return nil
-}
+func (r *topic) Key() string         { return keyTopic }
+func (r *topic) Type() string        { return "sns:topic" }
+func (r *topic) DependsOn() []string { return envKeyDeps(r.in) }
 
 // keyARN is the ARN of the key the topic should use; ok is false while it does not exist.
 func (r *topic) keyARN(ctx context.Context, deps engine.Deps) (arn string, ok bool, err error) {
-	if r.in.Config.Observability.KMSKeyID != "" {
-		arn, err := configuredKeyARN(ctx, r.in, r.kms)
-		return arn, err == nil, err
-	}
-	k := deps.Get(keyTopicKey)
-	if k == nil {
-		return "", false, nil
-	}
-	return k.ARN, true, nil
+	return envKeyARN(ctx, r.in, r.kms, deps)
 }
 
 func (r *topic) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {

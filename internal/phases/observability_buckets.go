@@ -52,12 +52,19 @@ type bucketAPI interface {
 	DeleteBucket(ctx context.Context, in *s3.DeleteBucketInput, opts ...func(*s3.Options)) (*s3.DeleteBucketOutput, error)
 	GetBucketLifecycleConfiguration(ctx context.Context, in *s3.GetBucketLifecycleConfigurationInput, opts ...func(*s3.Options)) (*s3.GetBucketLifecycleConfigurationOutput, error)
 	PutBucketLifecycleConfiguration(ctx context.Context, in *s3.PutBucketLifecycleConfigurationInput, opts ...func(*s3.Options)) (*s3.PutBucketLifecycleConfigurationOutput, error)
+	GetBucketOwnershipControls(ctx context.Context, in *s3.GetBucketOwnershipControlsInput, opts ...func(*s3.Options)) (*s3.GetBucketOwnershipControlsOutput, error)
+	PutBucketOwnershipControls(ctx context.Context, in *s3.PutBucketOwnershipControlsInput, opts ...func(*s3.Options)) (*s3.PutBucketOwnershipControlsOutput, error)
+	GetBucketVersioning(ctx context.Context, in *s3.GetBucketVersioningInput, opts ...func(*s3.Options)) (*s3.GetBucketVersioningOutput, error)
+	PutBucketVersioning(ctx context.Context, in *s3.PutBucketVersioningInput, opts ...func(*s3.Options)) (*s3.PutBucketVersioningOutput, error)
 }
 
 // logBucket is a private bucket an AWS service delivers logs to: all public access
-// blocked, encrypted at rest (with the configured KMS key when useKMS and one is set,
-// else S3-managed keys), TLS only, and a policy that lets only that service write. With
-// expiryDays set, a lifecycle rule of fvdeploy's expires objects that old; without, the
+// blocked, ACLs off (object ownership BucketOwnerEnforced, set explicitly: buckets made
+// before April 2023 or by other means may still honour ACLs), versioned (a log file
+// overwritten or deleted stays as a noncurrent version), encrypted at rest (with the
+// configured KMS key when useKMS and one is set, else S3-managed keys), TLS only, and a
+// policy that lets only that service write. With expiryDays set, a lifecycle rule of
+// fvdeploy's expires objects, and their noncurrent versions, that old; without, the
 // bucket's lifecycle is not looked at.
 type logBucket struct {
 	in         *Inputs
@@ -77,8 +84,9 @@ func trailBucket(in *Inputs) *logBucket {
 	return &logBucket{in: in, api: in.AWS.S3(), kms: in.AWS.KMS(), key: keyTrailBucket, name: trailBucketName(in), useKMS: true, policy: trailBucketPolicy}
 }
 
-// albLogsBucket is encrypted with S3-managed keys whatever the config: ELB delivers
-// access logs only to such buckets.
+// albLogsBucket is encrypted with S3-managed keys (SSE-S3) whatever the config: ELB
+// delivers access logs only to such buckets, SSE-KMS is not supported there. An auditor's
+// "bucket not encrypted with a customer key" finding on it is left on purpose (README).
 func albLogsBucket(in *Inputs) *logBucket {
 	return &logBucket{in: in, api: in.AWS.S3(), kms: in.AWS.KMS(), key: keyALBLogsBucket, name: albLogsBucketName(in), policy: albLogsBucketPolicy}
 }
@@ -153,6 +161,25 @@ func (r *logBucket) Find(ctx context.Context, _ engine.Deps, rec *state.Resource
 		blocked = aws.ToBool(c.BlockPublicAcls) && aws.ToBool(c.IgnorePublicAcls) && aws.ToBool(c.BlockPublicPolicy) && aws.ToBool(c.RestrictPublicBuckets)
 	}
 	change("block_public_access", strconv.FormatBool(blocked), "true")
+	own, err := r.api.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &name})
+	ownership := "(none)"
+	switch {
+	case errorCode(err) == "OwnershipControlsNotFoundError":
+	case err != nil:
+		return nil, fmt.Errorf("reading the object ownership of bucket %s: %w", name, err)
+	case own.OwnershipControls != nil && len(own.OwnershipControls.Rules) > 0:
+		ownership = string(own.OwnershipControls.Rules[0].ObjectOwnership)
+	}
+	change("object_ownership", ownership, string(s3types.ObjectOwnershipBucketOwnerEnforced))
+	ver, err := r.api.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &name})
+	if err != nil {
+		return nil, fmt.Errorf("reading the versioning of bucket %s: %w", name, err)
+	}
+	versioning := string(ver.Status)
+	if versioning == "" {
+		versioning = "(never enabled)"
+	}
+	change("versioning", versioning, string(s3types.BucketVersioningStatusEnabled))
 	algo, key, err := r.sse(ctx)
 	if err != nil {
 		return nil, err
@@ -211,13 +238,15 @@ func (r *logBucket) lifecycle(ctx context.Context, name string) ([]s3types.Lifec
 	return out.Rules, out.TransitionDefaultMinimumObjectSize, nil
 }
 
-// expiryRule expires every object of the bucket expiryDays after it was written.
+// expiryRule expires every object of the bucket expiryDays after it was written, and a
+// noncurrent version (the bucket is versioned) expiryDays after it became one.
 func (r *logBucket) expiryRule() s3types.LifecycleRule {
 	return s3types.LifecycleRule{
-		ID:         aws.String(expiryRuleID),
-		Status:     s3types.ExpirationStatusEnabled,
-		Filter:     &s3types.LifecycleRuleFilter{Prefix: aws.String("")},
-		Expiration: &s3types.LifecycleExpiration{Days: aws.Int32(int32(r.expiryDays))},
+		ID:                          aws.String(expiryRuleID),
+		Status:                      s3types.ExpirationStatusEnabled,
+		Filter:                      &s3types.LifecycleRuleFilter{Prefix: aws.String("")},
+		Expiration:                  &s3types.LifecycleExpiration{Days: aws.Int32(int32(r.expiryDays))},
+		NoncurrentVersionExpiration: &s3types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(int32(r.expiryDays))},
 	}
 }
 
@@ -231,6 +260,11 @@ func expiryString(rule *s3types.LifecycleRule) string {
 		s += strconv.Itoa(int(*e.Days)) + " days"
 	} else {
 		s += "no number of days"
+	}
+	if n := rule.NoncurrentVersionExpiration; n != nil && n.NoncurrentDays != nil {
+		s += ", noncurrent versions after " + strconv.Itoa(int(*n.NoncurrentDays)) + " days"
+	} else {
+		s += ", noncurrent versions kept"
 	}
 	f := rule.Filter
 	if aws.ToString(rule.Prefix) != "" || f != nil && (aws.ToString(f.Prefix) != "" || f.Tag != nil || f.And != nil || f.ObjectSizeGreaterThan != nil || f.ObjectSizeLessThan != nil) {
@@ -258,7 +292,7 @@ func (r *logBucket) tags(ctx context.Context, name string) (map[string]string, e
 }
 
 func (r *logBucket) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
-	in := &s3.CreateBucketInput{Bucket: aws.String(r.name)}
+	in := &s3.CreateBucketInput{Bucket: aws.String(r.name), ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced}
 	// us-east-1 is the default location and refuses to be named as a constraint.
 	if r.in.Region != "us-east-1" {
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(r.in.Region)}
@@ -272,7 +306,7 @@ func (r *logBucket) Create(ctx context.Context, _ engine.Deps) (*state.Resource,
 		return nil, fmt.Errorf("creating bucket %s: %w", r.name, err)
 	}
 	// Tags first, so that a crash after this point leaves a bucket that is found as ours.
-	fields := []string{"tags", "block_public_access", "encryption", "policy"}
+	fields := []string{"tags", "block_public_access", "object_ownership", "versioning", "encryption", "policy"}
 	if r.expiryDays > 0 {
 		fields = append(fields, "lifecycle")
 	}
@@ -298,6 +332,14 @@ func (r *logBucket) set(ctx context.Context, name, field string) error {
 		on := aws.Bool(true)
 		_, err = r.api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &name, PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
 			BlockPublicAcls: on, IgnorePublicAcls: on, BlockPublicPolicy: on, RestrictPublicBuckets: on,
+		}})
+	case "object_ownership":
+		_, err = r.api.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{Bucket: &name, OwnershipControls: &s3types.OwnershipControls{
+			Rules: []s3types.OwnershipControlsRule{{ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced}},
+		}})
+	case "versioning":
+		_, err = r.api.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &name, VersioningConfiguration: &s3types.VersioningConfiguration{
+			Status: s3types.BucketVersioningStatusEnabled,
 		}})
 	case "encryption":
 		algo, key, kerr := r.sse(ctx)
@@ -390,16 +432,17 @@ func trailARN(in *Inputs) string {
 	return fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", awsPartition(in.Region), in.Region, in.Account, trailName(in))
 }
 
-// trailBucketPolicy lets CloudTrail, for this trail only (aws:SourceArn), check the
-// bucket's ACL and write log files under AWSLogs/<account>/ as the bucket owner's.
+// trailBucketPolicy lets CloudTrail, for this account's trail only (aws:SourceAccount,
+// aws:SourceArn: CloudTrail sends both), check the bucket's ACL and write log files
+// under AWSLogs/<account>/ as the bucket owner's.
 func trailBucketPolicy(in *Inputs, bucket string) string {
 	arn := bucketARN(in, bucket)
 	cloudtrail := map[string]string{"Service": "cloudtrail.amazonaws.com"}
 	return policyDoc(
 		stmt{Sid: "CloudTrailAclCheck", Effect: "Allow", Principal: cloudtrail, Action: []string{"s3:GetBucketAcl"}, Resource: []string{arn},
-			Condition: map[string]map[string]any{"StringEquals": {"aws:SourceArn": trailARN(in)}}},
+			Condition: map[string]map[string]any{"StringEquals": {"aws:SourceArn": trailARN(in), "aws:SourceAccount": in.Account}}},
 		stmt{Sid: "CloudTrailWrite", Effect: "Allow", Principal: cloudtrail, Action: []string{"s3:PutObject"}, Resource: []string{arn + "/AWSLogs/" + in.Account + "/*"},
-			Condition: map[string]map[string]any{"StringEquals": {"aws:SourceArn": trailARN(in), "s3:x-amz-acl": "bucket-owner-full-control"}}},
+			Condition: map[string]map[string]any{"StringEquals": {"aws:SourceArn": trailARN(in), "aws:SourceAccount": in.Account, "s3:x-amz-acl": "bucket-owner-full-control"}}},
 		denyInsecureTransport(arn),
 	)
 }
@@ -424,7 +467,13 @@ const elbLogServicePrincipal = "logdelivery.elasticloadbalancing.amazonaws.com"
 var elbLogBothPrincipals = map[string]bool{"ap-southeast-3": true}
 
 // albLogsBucketPolicy lets the region's load balancer log delivery write this account's
-// access logs, and nothing else.
+// access logs, and nothing else. It follows AWS's ALB access-log guide as of 2026: in the
+// regions opened before August 2022 the regional Elastic Load Balancing account writes
+// (an account principal: aws:SourceAccount/SourceArn do not apply to it), in the newer
+// ones the service principal logdelivery.elasticloadbalancing.amazonaws.com, for which
+// AWS documents no aws:SourceAccount or aws:SourceArn (a condition on a key the service
+// does not send would stop delivery). The resource, AWSLogs/<account>/, is what keeps
+// it to this account's load balancers.
 func albLogsBucketPolicy(in *Inputs, bucket string) string {
 	arn := bucketARN(in, bucket)
 	logs := []string{arn + "/AWSLogs/" + in.Account + "/*"}
@@ -469,7 +518,18 @@ type trail struct {
 
 func (r *trail) Key() string         { return keyTrail }
 func (r *trail) Type() string        { return "cloudtrail:trail" }
-func (r *trail) DependsOn() []string { return []string{keyTrailBucket} }
+func (r *trail) DependsOn() []string { return append([]string{keyTrailBucket}, envKeyDeps(r.in)...) }
+
+// keyARN is the environment's key the trail encrypts its log files with (the key's
+// policy lets CloudTrail use it for this trail only); in a plan that creates the key, a
+// stand-in for it.
+func (r *trail) keyARN(ctx context.Context, deps engine.Deps) (string, error) {
+	key, ok, err := envKeyARN(ctx, r.in, r.kms, deps)
+	if err == nil && !ok {
+		key = keyToCreate
+	}
+	return key, err
+}
 
 // trailSettings is what fvdeploy sets on the trail, for comparison.
 func trailSettings(bucket string, multiRegion, validation, global bool, kmsKey string) map[string]string {
@@ -487,7 +547,7 @@ func (r *trail) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 	if bucket == nil {
 		return nil, nil
 	}
-	key, err := configuredKeyARN(ctx, r.in, r.kms)
+	key, err := r.keyARN(ctx, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -539,9 +599,12 @@ func (r *trail) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 }
 
 func (r *trail) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
-	key, err := configuredKeyARN(ctx, r.in, r.kms)
+	key, ok, err := envKeyARN(ctx, r.in, r.kms, deps)
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("creating trail %s: the environment's KMS key does not exist", trailName(r.in))
 	}
 	in := &cloudtrail.CreateTrailInput{
 		Name:                       aws.String(trailName(r.in)),
@@ -551,9 +614,7 @@ func (r *trail) Create(ctx context.Context, deps engine.Deps) (*state.Resource, 
 		IncludeGlobalServiceEvents: aws.Bool(true),
 		TagsList:                   ctTags(r.in.tags(keyTrail)),
 	}
-	if key != "" {
-		in.KmsKeyId = &key
-	}
+	in.KmsKeyId = &key
 	var out *cloudtrail.CreateTrailOutput
 	// CloudTrail checks the bucket policy when the trail is created, and a policy put a
 	// moment ago may not be visible to it yet.
@@ -590,11 +651,13 @@ func (r *trail) Update(ctx context.Context, deps engine.Deps, found *engine.Foun
 		}
 	}
 	if settings {
-		key, err := configuredKeyARN(ctx, r.in, r.kms)
+		key, ok, err := envKeyARN(ctx, r.in, r.kms, deps)
 		if err != nil {
 			return nil, err
 		}
-		// An empty KmsKeyId switches KMS encryption off again.
+		if !ok {
+			return nil, fmt.Errorf("updating trail %s: the environment's KMS key does not exist", found.Record.ARN)
+		}
 		_, err = r.api.UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{
 			Name: arn, S3BucketName: aws.String(deps.Get(keyTrailBucket).ID), KmsKeyId: &key,
 			IsMultiRegionTrail: aws.Bool(true), EnableLogFileValidation: aws.Bool(true), IncludeGlobalServiceEvents: aws.Bool(true),

@@ -49,9 +49,9 @@ func chatRelayResources(in *Inputs) []engine.Resource {
 	lc := in.AWS.Lambda()
 	return []engine.Resource{
 		&webhookSecret{in: in, api: in.AWS.SecretsManager()},
-		&logGroup{in: in, api: in.AWS.Logs(), key: keyChatRelayLogs, name: "/aws/lambda/" + chatRelayName(in)},
+		&logGroup{in: in, api: in.AWS.Logs(), kms: in.AWS.KMS(), key: keyChatRelayLogs, name: chatRelayLogGroupName(in)},
 		&role{in: in, api: in.AWS.IAM(), key: keyChatRelayRole, name: boundedName(in.prefix()+"-chat-relay", 64),
-			trust: policyJSON(policyStatement{Effect: "Allow", Principal: map[string]string{"Service": "lambda.amazonaws.com"}, Action: []string{"sts:AssumeRole"}}),
+			trust: lambdaTrustPolicy(in),
 			deps:  []string{keyChatWebhook, keyChatRelayLogs}, policy: chatRelayPolicy,
 			description: "Alarm relay of " + in.prefix() + ": write its logs, read its webhook secret"},
 		&relayFunction{in: in, api: lc},
@@ -60,6 +60,7 @@ func chatRelayResources(in *Inputs) []engine.Resource {
 }
 
 func chatRelayName(in *Inputs) string         { return boundedName(in.prefix()+"-chat-relay", 64) }
+func chatRelayLogGroupName(in *Inputs) string { return "/aws/lambda/" + chatRelayName(in) }
 func chatWebhookSecretName(in *Inputs) string { return in.prefix() + "-chat-webhook" }
 
 // chatRelayPolicy is all the function may do: write to its own log group and read its

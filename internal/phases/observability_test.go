@@ -18,7 +18,9 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
@@ -64,6 +66,15 @@ func fakeService(t *testing.T, in *Inputs, doc *state.Document) []string {
 		keyService:  {Type: "ecs:service", ID: p, ARN: "arn:aws:ecs:us-east-1:" + acct + ":service/" + p + "/" + p, Attrs: map[string]string{"cluster": p}},
 		keyExecRole: {Type: "iam:role", ID: p + "-exec", ARN: "arn:aws:iam::" + acct + ":role/" + p + "-exec"},
 		keyTaskRole: {Type: "iam:role", ID: p + "-task", ARN: "arn:aws:iam::" + acct + ":role/" + p + "-task"},
+	}
+	if in.Config.Observability.KMSKeyID == "" {
+		// The secrets phase's key, which the topic, log groups and trail use.
+		key, err := (&envKey{in: in, api: in.AWS.KMS()}).Create(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key.Type = "kms:key"
+		recs[keyEnvKey] = key
 	}
 	maps.Copy(doc.Resources, recs)
 	return slices.Collect(maps.Keys(recs))
@@ -155,7 +166,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	kmsc := in.AWS.KMS()
-	key, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/fastapi-vars-prod-alerts")})
+	key, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/fvdeploy/fastapi-vars-prod")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,6 +263,9 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 		t.Errorf("trail not logging: %+v %v", st, err)
 	}
 	assertPrivateBucket(t, in, bucket, "AES256")
+	if got := aws.ToString(tr.Trail.KmsKeyId); got != aws.ToString(key.KeyMetadata.Arn) {
+		t.Errorf("trail encrypted with %q, want the environment's key %s", got, aws.ToString(key.KeyMetadata.Arn))
+	}
 	s3c := in.AWS.S3()
 	bp, err := s3c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
 	if err != nil {
@@ -264,7 +278,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 		p, _ := s["Principal"].(map[string]any)
 		cond, _ := s["Condition"].(map[string]any)
 		eq, _ := cond["StringEquals"].(map[string]any)
-		if p["Service"] != "cloudtrail.amazonaws.com" || fmt.Sprint(eq["aws:SourceArn"]) != aws.ToString(tr.Trail.TrailARN) {
+		if p["Service"] != "cloudtrail.amazonaws.com" || fmt.Sprint(eq["aws:SourceArn"]) != aws.ToString(tr.Trail.TrailARN) || fmt.Sprint(eq["aws:SourceAccount"]) != in.Account {
 			t.Errorf("trail bucket lets someone other than this trail in: %v", s)
 		}
 		if slices.Contains(sortedList(s["Action"]), any("s3:PutObject")) && eq["s3:x-amz-acl"] != "bucket-owner-full-control" {
@@ -304,6 +318,24 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 		t.Errorf("second apply made mutating calls: %v", m)
 	}
 
+	// ---- drift: a log bucket that honours ACLs again and stopped versioning ----
+	if _, err := s3c.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{Bucket: &logsBucket, OwnershipControls: &s3types.OwnershipControls{
+		Rules: []s3types.OwnershipControlsRule{{ObjectOwnership: s3types.ObjectOwnershipObjectWriter}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &logsBucket, VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusSuspended}}); err != nil {
+		t.Fatal(err)
+	}
+	if it := item(planPhases(t, in, doc, "observability"), keyALBLogsBucket); fmt.Sprint(it.Changes) != `[object_ownership: "ObjectWriter" -> "BucketOwnerEnforced" versioning: "Suspended" -> "Enabled"]` {
+		t.Errorf("plan of the drifted access log bucket: %s %v", it.Action, it.Changes)
+	}
+	mark = len(rec.Calls())
+	applyScoped(t, in, doc, "observability")
+	if m := mutations(rec, mark); !slices.Equal(m, []string{"S3.PutBucketOwnershipControls", "S3.PutBucketVersioning"}) {
+		t.Errorf("repairing the access log bucket took %v", m)
+	}
+	assertPrivateBucket(t, in, logsBucket, "AES256")
+
 	// ---- state lost: everything is found again by name, alias and tags, not duplicated ----
 	lost := newDoc(in)
 	for _, k := range fakes {
@@ -314,8 +346,8 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if m := mutations(rec, mark); len(m) != 0 {
 		t.Errorf("apply with lost state made mutating calls: %v", m)
 	}
-	if len(lost.Resources) != len(doc.Resources) || lost.Resources[keyTopicKey].ID != doc.Resources[keyTopicKey].ID {
-		t.Errorf("adopted %d resources (key %s), want %d (key %s)", len(lost.Resources), lost.Resources[keyTopicKey].ID, len(doc.Resources), doc.Resources[keyTopicKey].ID)
+	if len(lost.Resources) != len(doc.Resources) || lost.Resources[keyEnvKey].ID != doc.Resources[keyEnvKey].ID {
+		t.Errorf("adopted %d resources (key %s), want %d (key %s)", len(lost.Resources), lost.Resources[keyEnvKey].ID, len(doc.Resources), doc.Resources[keyEnvKey].ID)
 	}
 
 	// ---- status ----
@@ -432,8 +464,9 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if _, err := in.AWS.SNS().GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &topic.ARN}); !isNotFound(err) {
 		t.Errorf("topic after destroy: %v", err)
 	}
-	if k, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: key.KeyMetadata.KeyId}); err != nil || k.KeyMetadata.KeyState != "PendingDeletion" {
-		t.Errorf("topic key after destroy: %+v %v, want pending deletion", k, err)
+	// The key is the secrets phase's (the stand-in records), not this phase's to delete.
+	if k, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: key.KeyMetadata.KeyId}); err != nil || k.KeyMetadata.KeyState != kmstypes.KeyStateEnabled {
+		t.Errorf("the environment's key after destroying the observability phase: %v, want it enabled", err)
 	}
 	in.PurgeData = true
 	if err := destroyExpecting(t, in, doc, nil); err != nil {
@@ -473,6 +506,13 @@ func assertPrivateBucket(t *testing.T, in *Inputs, bucket, algo string) {
 	if got := string(enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm); got != algo {
 		t.Errorf("bucket %s encrypted with %s, want %s", bucket, got, algo)
 	}
+	own, err := s3c.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &bucket})
+	if err != nil || len(own.OwnershipControls.Rules) != 1 || own.OwnershipControls.Rules[0].ObjectOwnership != s3types.ObjectOwnershipBucketOwnerEnforced {
+		t.Errorf("bucket %s object ownership: %+v %v, want BucketOwnerEnforced", bucket, own, err)
+	}
+	if v, err := s3c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &bucket}); err != nil || v.Status != s3types.BucketVersioningStatusEnabled {
+		t.Errorf("bucket %s versioning: %v %v, want Enabled", bucket, v, err)
+	}
 }
 
 func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.T) {
@@ -492,7 +532,7 @@ func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.
 	fakes := fakeService(t, in, doc)
 
 	applyScoped(t, in, doc, "observability")
-	if doc.Resources[keyTopicKey] != nil {
+	if doc.Resources[keyEnvKey] != nil {
 		t.Error("a topic key was made although one is configured")
 	}
 	topicARN := doc.Resources[keyTopic].ARN

@@ -104,7 +104,7 @@ var sweepFixtures = map[string]sweepFixture{
 			sweepCheck(t, err)
 			return slices.ContainsFunc(out.SecurityGroups, func(g ec2types.SecurityGroup) bool { return aws.ToString(g.GroupId) == id })
 		}},
-	"kms key": {types: []string{"kms:key"}, key: keyTopicKey,
+	"kms key": {types: []string{"kms:key"}, key: keyEnvKey,
 		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
 			out, err := in.AWS.KMS().CreateKey(context.Background(), &kms.CreateKeyInput{Tags: kmsTags(tags)})
 			sweepCheck(t, err)

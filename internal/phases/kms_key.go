@@ -1,0 +1,296 @@
+package phases
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// keyEnvKey is the environment's KMS key (secrets phase).
+const keyEnvKey = "secrets/kms-key"
+
+type kmsKeyAPI interface {
+	kmsDescribeAPI
+	CreateKey(ctx context.Context, in *kms.CreateKeyInput, opts ...func(*kms.Options)) (*kms.CreateKeyOutput, error)
+	EnableKey(ctx context.Context, in *kms.EnableKeyInput, opts ...func(*kms.Options)) (*kms.EnableKeyOutput, error)
+	GetKeyPolicy(ctx context.Context, in *kms.GetKeyPolicyInput, opts ...func(*kms.Options)) (*kms.GetKeyPolicyOutput, error)
+	PutKeyPolicy(ctx context.Context, in *kms.PutKeyPolicyInput, opts ...func(*kms.Options)) (*kms.PutKeyPolicyOutput, error)
+	GetKeyRotationStatus(ctx context.Context, in *kms.GetKeyRotationStatusInput, opts ...func(*kms.Options)) (*kms.GetKeyRotationStatusOutput, error)
+	EnableKeyRotation(ctx context.Context, in *kms.EnableKeyRotationInput, opts ...func(*kms.Options)) (*kms.EnableKeyRotationOutput, error)
+	ListResourceTags(ctx context.Context, in *kms.ListResourceTagsInput, opts ...func(*kms.Options)) (*kms.ListResourceTagsOutput, error)
+	TagResource(ctx context.Context, in *kms.TagResourceInput, opts ...func(*kms.Options)) (*kms.TagResourceOutput, error)
+	CreateAlias(ctx context.Context, in *kms.CreateAliasInput, opts ...func(*kms.Options)) (*kms.CreateAliasOutput, error)
+	UpdateAlias(ctx context.Context, in *kms.UpdateAliasInput, opts ...func(*kms.Options)) (*kms.UpdateAliasOutput, error)
+	DeleteAlias(ctx context.Context, in *kms.DeleteAliasInput, opts ...func(*kms.Options)) (*kms.DeleteAliasOutput, error)
+	ScheduleKeyDeletion(ctx context.Context, in *kms.ScheduleKeyDeletionInput, opts ...func(*kms.Options)) (*kms.ScheduleKeyDeletionOutput, error)
+}
+
+type kmsDescribeAPI interface {
+	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, opts ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
+}
+
+// envKey is the environment's customer managed key, made when observability.kms_key_id
+// is not set: it encrypts the alarm topic, the log groups and the CloudTrail trail. The
+// AWS managed alias/aws/sns would not do for the topic: its policy cannot be changed to
+// let CloudWatch use it, and alarms then fail to publish to the topic without a word.
+//
+// It belongs to the secrets phase, the first after the network: the cluster phase's log
+// group is created encrypted with it, and the observability phase (where it lived as
+// observability/topic-key until the log groups used it) runs after the cluster. A
+// deployment that still has that key converges with `up`: the topic moves to this one,
+// and the old key, no longer declared, is scheduled for deletion.
+type envKey struct {
+	in  *Inputs
+	api kmsKeyAPI
+}
+
+func (r *envKey) Key() string         { return keyEnvKey }
+func (r *envKey) Type() string        { return "kms:key" }
+func (r *envKey) DependsOn() []string { return nil }
+
+func (r *envKey) alias() string { return "alias/fvdeploy/" + r.in.prefix() }
+
+func (r *envKey) policy() string { return envKeyPolicy(r.in) }
+
+// envKeyPolicy lets the account's IAM policies govern the key (KMS refuses a policy that
+// would lock the account out) and each AWS service use it only for this environment's
+// objects: CloudWatch for its alarms publishing to the topic, CloudWatch Logs for its log
+// groups (by the encryption context Logs sends), CloudTrail for its trail when one is on.
+func envKeyPolicy(in *Inputs) string {
+	part := awsPartition(in.Region)
+	stmts := []stmt{
+		{Sid: "AccountAdministers", Effect: "Allow", Principal: map[string]string{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", part, in.Account)},
+			Action: []string{"kms:*"}, Resource: []string{"*"}},
+		{Sid: "CloudWatchAlarmsPublish", Effect: "Allow", Principal: map[string]string{"Service": "cloudwatch.amazonaws.com"},
+			Action: []string{"kms:Decrypt", "kms:GenerateDataKey*"}, Resource: []string{"*"},
+			Condition: map[string]map[string]any{
+				"StringEquals": {"aws:SourceAccount": in.Account},
+				"ArnLike":      {"aws:SourceArn": fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s-*", part, in.Region, in.Account, in.prefix())},
+			}},
+		{Sid: "CloudWatchLogsEncrypt", Effect: "Allow", Principal: map[string]string{"Service": logsServicePrincipal(in.Region)},
+			Action:   []string{"kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"},
+			Resource: []string{"*"},
+			Condition: map[string]map[string]any{
+				"ArnLike": {"kms:EncryptionContext:aws:logs:arn": envLogGroupARNs(in)},
+			}},
+	}
+	if in.Config.Observability.CloudTrail {
+		// AWS's documented statements for a trail's key, narrowed to this trail.
+		stmts = append(stmts,
+			stmt{Sid: "CloudTrailEncrypt", Effect: "Allow", Principal: map[string]string{"Service": "cloudtrail.amazonaws.com"},
+				Action: []string{"kms:GenerateDataKey*"}, Resource: []string{"*"},
+				Condition: map[string]map[string]any{
+					"StringEquals": {"aws:SourceArn": trailARN(in)},
+					"StringLike":   {"kms:EncryptionContext:aws:cloudtrail:arn": fmt.Sprintf("arn:%s:cloudtrail:*:%s:trail/%s", part, in.Account, trailName(in))},
+				}},
+			stmt{Sid: "CloudTrailDescribeKey", Effect: "Allow", Principal: map[string]string{"Service": "cloudtrail.amazonaws.com"},
+				Action: []string{"kms:DescribeKey"}, Resource: []string{"*"},
+				Condition: map[string]map[string]any{"StringEquals": {"aws:SourceArn": trailARN(in)}}},
+		)
+	}
+	return policyDoc(stmts...)
+}
+
+// logsServicePrincipal is CloudWatch Logs' regional service principal.
+func logsServicePrincipal(region string) string {
+	if awsPartition(region) == "aws-cn" {
+		return "logs." + region + ".amazonaws.com.cn"
+	}
+	return "logs." + region + ".amazonaws.com"
+}
+
+// envLogGroupARNs are the log groups of this environment the key may encrypt (as Logs
+// names them in the encryption context: without ":*"). A new log group that is to use
+// the key adds its ARN here.
+func envLogGroupARNs(in *Inputs) []string {
+	return []string{logGroupARN(in, logGroupName(in)), logGroupARN(in, chatRelayLogGroupName(in))}
+}
+
+// envKeyDeps is what a resource encrypted with the environment's key depends on: the key
+// fvdeploy makes, or nothing when one is configured.
+func envKeyDeps(in *Inputs) []string {
+	if in.Config.Observability.KMSKeyID != "" {
+		return nil
+	}
+	return []string{keyEnvKey}
+}
+
+// envKeyARN is the ARN of the environment's key: the configured one, or the one envKey
+// made; ok is false while the latter does not exist.
+func envKeyARN(ctx context.Context, in *Inputs, api kmsDescribeAPI, deps engine.Deps) (arn string, ok bool, err error) {
+	if in.Config.Observability.KMSKeyID != "" {
+		arn, err := configuredKeyARN(ctx, in, api)
+		return arn, err == nil, err
+	}
+	k := deps.Get(keyEnvKey)
+	if k == nil || k.ARN == "" {
+		return "", false, nil
+	}
+	return k.ARN, true, nil
+}
+
+func (r *envKey) describe(ctx context.Context, rec *state.Resource) (*kmstypes.KeyMetadata, bool, error) {
+	ids := []string{r.alias()}
+	if rec != nil && rec.ID != "" {
+		ids = []string{rec.ID, r.alias()}
+	}
+	for i, id := range ids {
+		out, err := r.api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("describing KMS key %s: %w", id, err)
+		}
+		// A key scheduled for deletion is on its way out: a new one takes its place.
+		if out.KeyMetadata.KeyState == kmstypes.KeyStatePendingDeletion {
+			continue
+		}
+		return out.KeyMetadata, i == len(ids)-1, nil
+	}
+	return nil, false, nil
+}
+
+func (r *envKey) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
+	k, byAlias, err := r.describe(ctx, rec)
+	if err != nil || k == nil {
+		return nil, err
+	}
+	id := aws.ToString(k.KeyId)
+	found := &engine.Found{Record: state.Resource{ID: id, ARN: aws.ToString(k.Arn), Attrs: map[string]string{"alias": r.alias()}}}
+	tags, err := r.api.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: &id})
+	if err != nil {
+		return nil, fmt.Errorf("reading the tags of KMS key %s: %w", id, err)
+	}
+	have := map[string]string{}
+	for _, t := range tags.Tags {
+		have[aws.ToString(t.TagKey)] = aws.ToString(t.TagValue)
+	}
+	if byAlias && have["fvdeploy:key"] != keyEnvKey {
+		return nil, fmt.Errorf("%s points to KMS key %s, which fvdeploy did not create: delete the alias or set observability.kms_key_id to that key", r.alias(), id)
+	}
+	if from, to, drift := tagDrift(r.in.tags(keyEnvKey), have); drift {
+		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
+	}
+	if k.KeyState != kmstypes.KeyStateEnabled {
+		found.Changes = append(found.Changes, engine.Change{Field: "state", From: string(k.KeyState), To: string(kmstypes.KeyStateEnabled)})
+	}
+	pol, err := r.api.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: &id, PolicyName: aws.String("default")})
+	if err != nil {
+		return nil, fmt.Errorf("reading the policy of KMS key %s: %w", id, err)
+	}
+	if d, err := resourcePolicyDiff(aws.ToString(pol.Policy), r.policy()); err != nil {
+		return nil, fmt.Errorf("reading the policy of KMS key %s: %w", id, err)
+	} else if d != nil {
+		d.Field = "policy"
+		found.Changes = append(found.Changes, *d)
+	}
+	rot, err := r.api.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: &id})
+	if err != nil {
+		return nil, fmt.Errorf("reading the rotation of KMS key %s: %w", id, err)
+	}
+	if !rot.KeyRotationEnabled {
+		found.Changes = append(found.Changes, engine.Change{Field: "rotation", From: "false", To: "true"})
+	}
+	return found, nil
+}
+
+func (r *envKey) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
+	out, err := r.api.CreateKey(ctx, &kms.CreateKeyInput{
+		Description: aws.String("Encrypts the alarm topic, log groups and trail of " + r.in.prefix() + " (fvdeploy)"),
+		KeySpec:     kmstypes.KeySpecSymmetricDefault,
+		KeyUsage:    kmstypes.KeyUsageTypeEncryptDecrypt,
+		Policy:      aws.String(r.policy()),
+		Tags:        kmsTags(r.in.tags(keyEnvKey)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the KMS key of %s: %w", r.in.prefix(), err)
+	}
+	id := aws.ToString(out.KeyMetadata.KeyId)
+	if _, err := r.api.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: &id}); err != nil {
+		return nil, fmt.Errorf("enabling rotation of KMS key %s: %w", id, err)
+	}
+	// The alias is how a run that lost its state finds the key again. It may still name
+	// a key from a run that crashed, or one scheduled for deletion: point it here.
+	_, err = r.api.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(r.alias()), TargetKeyId: &id})
+	if errorCode(err) == "AlreadyExistsException" {
+		_, err = r.api.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String(r.alias()), TargetKeyId: &id})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pointing %s at KMS key %s: %w", r.alias(), id, err)
+	}
+	return &state.Resource{ID: id, ARN: aws.ToString(out.KeyMetadata.Arn), Attrs: map[string]string{"alias": r.alias()}}, nil
+}
+
+func (r *envKey) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
+	id := aws.String(found.Record.ID)
+	for _, c := range found.Changes {
+		var err error
+		switch c.Field {
+		case "tags":
+			_, err = r.api.TagResource(ctx, &kms.TagResourceInput{KeyId: id, Tags: kmsTags(r.in.tags(keyEnvKey))})
+		case "state":
+			_, err = r.api.EnableKey(ctx, &kms.EnableKeyInput{KeyId: id})
+		case "policy":
+			_, err = r.api.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: id, PolicyName: aws.String("default"), Policy: aws.String(r.policy())})
+		case "rotation":
+			_, err = r.api.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: id})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("updating %s of KMS key %s: %w", c.Field, found.Record.ID, err)
+		}
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+// Delete removes the alias and schedules the key's deletion after KMS's shortest
+// waiting period (7 days), during which `aws kms cancel-key-deletion` brings it back.
+func (r *envKey) Delete(ctx context.Context, rec *state.Resource) error {
+	alias := rec.Attrs["alias"]
+	if alias == "" {
+		alias = r.alias()
+	}
+	if _, err := r.api.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: &alias}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("deleting KMS alias %s: %w", alias, err)
+	}
+	_, err := r.api.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(rec.ID), PendingWindowInDays: aws.Int32(7)})
+	// KMSInvalidStateException: already scheduled for deletion.
+	if err != nil && !isNotFound(err) && errorCode(err) != "KMSInvalidStateException" {
+		return fmt.Errorf("scheduling the deletion of KMS key %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+func kmsTags(tags map[string]string) []kmstypes.Tag {
+	out := make([]kmstypes.Tag, 0, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		out = append(out, kmstypes.Tag{TagKey: aws.String(k), TagValue: aws.String(tags[k])})
+	}
+	return out
+}
+
+// configuredKeyARN resolves observability.kms_key_id (a key ID, key ARN or alias) to the
+// key's ARN, once per run: CloudTrail reports the key it uses by ARN whatever it was
+// given, so comparing needs the ARN. "" when no key is configured.
+func configuredKeyARN(ctx context.Context, in *Inputs, api kmsDescribeAPI) (string, error) {
+	id := in.Config.Observability.KMSKeyID
+	if id == "" {
+		return "", nil
+	}
+	return remember(in, "kms-key-arn", func() (string, error) {
+		out, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &id})
+		if err != nil {
+			return "", fmt.Errorf("looking up observability.kms_key_id %s: %w", id, err)
+		}
+		return aws.ToString(out.KeyMetadata.Arn), nil
+	})
+}

@@ -1,0 +1,230 @@
+package phases
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// keyGrants reads a key policy: per principal ("AWS ..." or "Service ..."), its actions
+// and conditions, one line per statement.
+func keyGrants(t *testing.T, doc string) map[string][]string {
+	t.Helper()
+	doc, err := conditionsAsLists(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, s := range policyStatements(t, doc) {
+		p, _ := s["Principal"].(map[string]any)
+		for kind, who := range p {
+			for _, w := range asList(who) {
+				k := fmt.Sprintf("%s %v", kind, w)
+				out[k] = append(out[k], fmt.Sprintf("%v %v if %v", s["Effect"], sortedList(s["Action"]), s["Condition"]))
+			}
+		}
+	}
+	return out
+}
+
+// The key's policy: the account administers it; each AWS service uses it only for this
+// environment's objects, the trail's statements only while there is a trail.
+func TestEnvKeyPolicyScopesEveryService(t *testing.T) {
+	alarms := "Allow [kms:Decrypt kms:GenerateDataKey*] if map[ArnLike:map[aws:SourceArn:[arn:aws:cloudwatch:us-east-1:123456789012:alarm:fastapi-vars-prod-*]] StringEquals:map[aws:SourceAccount:[123456789012]]]"
+	logs := "Allow [kms:Decrypt* kms:Describe* kms:Encrypt* kms:GenerateDataKey* kms:ReEncrypt*] if map[ArnLike:map[kms:EncryptionContext:aws:logs:arn:[" +
+		"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fastapi-vars-prod-chat-relay arn:aws:logs:us-east-1:123456789012:log-group:/ecs/fastapi-vars-prod]]]"
+	trail := []string{
+		"Allow [kms:GenerateDataKey*] if map[StringEquals:map[aws:SourceArn:[arn:aws:cloudtrail:us-east-1:123456789012:trail/fastapi-vars-prod-audit]] StringLike:map[kms:EncryptionContext:aws:cloudtrail:arn:[arn:aws:cloudtrail:*:123456789012:trail/fastapi-vars-prod-audit]]]",
+		"Allow [kms:DescribeKey] if map[StringEquals:map[aws:SourceArn:[arn:aws:cloudtrail:us-east-1:123456789012:trail/fastapi-vars-prod-audit]]]",
+	}
+	for name, tc := range map[string]struct {
+		trail bool
+		want  map[string][]string
+	}{
+		"no trail": {want: map[string][]string{
+			"AWS arn:aws:iam::123456789012:root":   {"Allow [kms:*] if <nil>"},
+			"Service cloudwatch.amazonaws.com":     {alarms},
+			"Service logs.us-east-1.amazonaws.com": {logs},
+		}},
+		"trail": {trail: true, want: map[string][]string{
+			"AWS arn:aws:iam::123456789012:root":   {"Allow [kms:*] if <nil>"},
+			"Service cloudwatch.amazonaws.com":     {alarms},
+			"Service logs.us-east-1.amazonaws.com": {logs},
+			"Service cloudtrail.amazonaws.com":     trail,
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.Defaults("prod")
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := &Inputs{Account: "123456789012", Region: "us-east-1", Config: cfg}
+			in.Config.Observability.CloudTrail = tc.trail
+			got := keyGrants(t, envKeyPolicy(in))
+			for k := range got {
+				slices.Sort(got[k])
+			}
+			for k := range tc.want {
+				slices.Sort(tc.want[k])
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("key policy grants\n%v\nwant\n%v", got, tc.want)
+			}
+		})
+	}
+}
+
+// logsWithKeys is the emulator's CloudWatch Logs with the part it lacks: moto has no
+// AssociateKmsKey. This stand-in keeps each group's key itself (from CreateLogGroup and
+// AssociateKmsKey) and answers DescribeLogGroups with it; the rest is moto's.
+type logsWithKeys struct {
+	logsAPI
+	mu         sync.Mutex
+	keys       map[string]string
+	associated []string
+}
+
+func (l *logsWithKeys) CreateLogGroup(ctx context.Context, in *cloudwatchlogs.CreateLogGroupInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogGroupOutput, error) {
+	out, err := l.logsAPI.CreateLogGroup(ctx, in, opts...)
+	if err == nil {
+		l.mu.Lock()
+		l.keys[aws.ToString(in.LogGroupName)] = aws.ToString(in.KmsKeyId)
+		l.mu.Unlock()
+	}
+	return out, err
+}
+
+func (l *logsWithKeys) AssociateKmsKey(_ context.Context, in *cloudwatchlogs.AssociateKmsKeyInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.AssociateKmsKeyOutput, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.keys[aws.ToString(in.LogGroupName)] = aws.ToString(in.KmsKeyId)
+	l.associated = append(l.associated, aws.ToString(in.LogGroupName))
+	return &cloudwatchlogs.AssociateKmsKeyOutput{}, nil
+}
+
+func (l *logsWithKeys) DescribeLogGroups(ctx context.Context, in *cloudwatchlogs.DescribeLogGroupsInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeLogGroupsOutput, error) {
+	out, err := l.logsAPI.DescribeLogGroups(ctx, in, opts...)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range out.LogGroups {
+		out.LogGroups[i].KmsKeyId = nil
+		if k := l.keys[aws.ToString(out.LogGroups[i].LogGroupName)]; k != "" {
+			out.LogGroups[i].KmsKeyId = aws.String(k)
+		}
+	}
+	return out, nil
+}
+
+// The environment's key encrypts the log group and the trail from their creation; a
+// deployment made before (topic key under its old name, key policy without conditions,
+// a log group and a trail without the key) converges with one up: the key's policy put,
+// the key associated with the group, the trail updated, the old key scheduled for
+// deletion; a second up changes nothing.
+func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
+	ctx := context.Background()
+	in, rec := newTestInputs(t, "prod", nil)
+	in.Config.Observability.CloudTrail = true
+	logs := &logsWithKeys{logsAPI: in.AWS.Logs(), keys: map[string]string{}}
+	resources := []engine.Resource{
+		&envKey{in: in, api: in.AWS.KMS()},
+		&logGroup{in: in, api: logs, kms: in.AWS.KMS(), key: keyLogGroup, name: logGroupName(in)},
+		trailBucket(in),
+		&trail{in: in, api: in.AWS.CloudTrail(), kms: in.AWS.KMS()},
+	}
+	apply := func(doc *state.Document) *engine.Result {
+		t.Helper()
+		res, err := newEngine(t, in).Apply(ctx, resources, doc, func(context.Context, *state.Document) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	doc := newDoc(in)
+	apply(doc)
+	keyARN := doc.Resources[keyEnvKey].ARN
+	if got := logs.keys[logGroupName(in)]; got != keyARN || keyARN == "" {
+		t.Fatalf("log group created with key %q, want the environment's %q", got, keyARN)
+	}
+	tr, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String(trailName(in))})
+	if err != nil || aws.ToString(tr.Trail.KmsKeyId) != keyARN {
+		t.Fatalf("trail key %v (%v), want %s", tr, err, keyARN)
+	}
+
+	// ---- the same deployment as an older fvdeploy left it ----
+	kmsc := in.AWS.KMS()
+	old, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{Tags: kmsTags(in.tags("observability/topic-key"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldAlias := "alias/" + in.prefix() + "-alerts"
+	if _, err := kmsc.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: &oldAlias, TargetKeyId: old.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	doc.Resources["observability/topic-key"] = &state.Resource{Type: "kms:key", ID: aws.ToString(old.KeyMetadata.KeyId), ARN: aws.ToString(old.KeyMetadata.Arn), Attrs: map[string]string{"alias": oldAlias}}
+	bare := `{"Version":"2012-10-17","Statement":[{"Sid":"AccountAdministers","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"},` +
+		`{"Sid":"CloudWatchAlarmsPublish","Effect":"Allow","Principal":{"Service":"cloudwatch.amazonaws.com"},"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Resource":"*"}]}`
+	if _, err := kmsc.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: &doc.Resources[keyEnvKey].ID, PolicyName: aws.String("default"), Policy: &bare}); err != nil {
+		t.Fatal(err)
+	}
+	delete(logs.keys, logGroupName(in))
+	if _, err := in.AWS.CloudTrail().UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{Name: aws.String(trailName(in)), KmsKeyId: aws.String("")}); err != nil {
+		t.Fatal(err)
+	}
+
+	plan, err := newEngine(t, in).Plan(ctx, resources, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, field := range map[string]string{keyEnvKey: "policy", keyLogGroup: "kms_key", keyTrail: "kms_key"} {
+		if it := item(plan, key); it.Action != engine.Update || !slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.Field == field }) {
+			t.Errorf("plan of %s: %s %v, want an update of %s", key, it.Action, it.Changes, field)
+		}
+	}
+	if it := item(plan, "observability/topic-key"); it.Action != engine.Delete {
+		t.Errorf("plan of the old topic key: %s, want delete", it.Action)
+	}
+
+	from := len(rec.Calls())
+	apply(doc)
+	if got := mutations(rec, from); !slices.Contains(got, "KMS.PutKeyPolicy") || !slices.Contains(got, "CloudTrail.UpdateTrail") ||
+		!slices.Contains(got, "KMS.ScheduleKeyDeletion") || !slices.Contains(got, "KMS.DeleteAlias") {
+		t.Errorf("up on the old deployment called %v", got)
+	}
+	if !slices.Equal(logs.associated, []string{logGroupName(in)}) || logs.keys[logGroupName(in)] != keyARN {
+		t.Errorf("AssociateKmsKey on %v, group key %q; want %s with %s", logs.associated, logs.keys[logGroupName(in)], logGroupName(in), keyARN)
+	}
+	pol, err := kmsc.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: &doc.Resources[keyEnvKey].ID, PolicyName: aws.String("default")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := resourcePolicyDiff(aws.ToString(pol.Policy), envKeyPolicy(in)); err != nil || d != nil {
+		t.Errorf("key policy after up: %v %v", d, err)
+	}
+	if doc.Resources["observability/topic-key"] != nil {
+		t.Error("the old topic key is still in state")
+	}
+
+	from = len(rec.Calls())
+	apply(doc)
+	if m := mutations(rec, from); len(m) != 0 || len(logs.associated) != 1 {
+		t.Errorf("a second up changed %v (associations %v)", m, logs.associated)
+	}
+}

@@ -74,6 +74,8 @@ func TestObservabilityAndCICDThroughTheBinary(t *testing.T) {
 	if strings.Contains(res.Stdout+res.Stderr, "T0KEN") {
 		t.Error("the webhook URL's token was printed")
 	}
+	// Trust conditions, the environment's key on the log group and the trail, the buckets.
+	assertEncryptedAndScoped(t, clients, "fastapi-vars-prod", true, "fastapi-vars-prod-exec", "fastapi-vars-prod-task", "fastapi-vars-prod-ecs-lb")
 
 	// ---- alarms, described through the API ----
 	elb := clients.ELB()

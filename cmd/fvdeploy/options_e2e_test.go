@@ -161,6 +161,9 @@ func TestOptionalFeaturesThroughTheBinary(t *testing.T) {
 		if !strings.Contains(res.Stderr, "ACCOUNT-WIDE CHANGE") {
 			t.Errorf("up did not warn that guardrails are account-wide:\n%s", res.Stderr)
 		}
+		// Both log groups (the service's, the relay's) under the environment's key, the
+		// relay's role trusted by Lambda for this account only, the WAF log bucket.
+		assertEncryptedAndScoped(t, clients, "fastapi-vars-hml", false, "fastapi-vars-hml-exec", "fastapi-vars-hml-task", "fastapi-vars-hml-chat-relay")
 
 		// WAF logs, with the credentials' header redacted.
 		acls, err := clients.WAF().ListWebACLs(ctx, &wafv2.ListWebACLsInput{Scope: waftypes.ScopeRegional})

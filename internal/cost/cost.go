@@ -179,7 +179,7 @@ func Of(cfg *config.Config, region string, as Assumptions) (*Estimate, error) {
 			as.TrailEventsPerMonth, as.TrailLogGBPerMonth)
 	}
 	if cfg.Observability.KMSKeyID == "" {
-		add("KMS key (alarm topic)", "1 key", p.KMSKeyMonth)
+		add("KMS key (environment)", "1 key", p.KMSKeyMonth)
 	}
 	add("CloudWatch Logs ingestion", fmt.Sprintf("%.1f GB", as.LogGBPerMonth), as.LogGBPerMonth*p.LogsIngestPerGB)
 	// In steady state the group holds retention_days of ingestion.

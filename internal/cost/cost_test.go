@@ -83,7 +83,7 @@ func TestDevEstimateArithmetic(t *testing.T) {
 		"Secrets Manager":           0.40,
 		"CloudWatch alarms":         0.70, // 7 × 0.10
 		"target-tracking alarms":    0.20, // 2 × 0.10
-		"KMS key (alarm topic)":     1.00,
+		"KMS key (environment)":     1.00,
 		"CloudWatch Logs ingestion": 0.50,
 		"CloudWatch Logs storage":   0.01, // 1 GB × 7/30 × 0.03 = 0.007
 		"ECR image storage":         0.10,

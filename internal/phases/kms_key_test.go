@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
@@ -226,5 +227,101 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 	apply(doc)
 	if m := mutations(rec, from); len(m) != 0 || len(logs.associated) != 1 {
 		t.Errorf("a second up changed %v (associations %v)", m, logs.associated)
+	}
+}
+
+// A deployment from before the key moved to the secrets phase: state has the topic's key
+// (observability/topic-key, alias/<app>-<env>-alerts) and no secrets/kms-key, the log
+// group has no key. The plan says so truthfully (the key created, the topic and the group
+// moved to it, the old key deleted, nothing created twice) and one up converges.
+func TestEnvKeyMigratesFromTheTopicKey(t *testing.T) {
+	ctx := context.Background()
+	in, rec := newTestInputs(t, "dev", nil)
+	logs := &logsWithKeys{logsAPI: in.AWS.Logs(), keys: map[string]string{}}
+	resources := []engine.Resource{
+		&envKey{in: in, api: in.AWS.KMS()},
+		&topic{in: in, api: in.AWS.SNS(), kms: in.AWS.KMS()},
+		&logGroup{in: in, api: logs, kms: in.AWS.KMS(), key: keyLogGroup, name: logGroupName(in)},
+	}
+	eng := newEngine(t, in)
+	apply := func(doc *state.Document) {
+		t.Helper()
+		res, err := eng.Apply(ctx, resources, doc, func(context.Context, *state.Document) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc := newDoc(in)
+	apply(doc)
+
+	// Back to the old layout: the key fvdeploy made then, the topic under it, no key on
+	// the group, no secrets/kms-key (its key gone as if never made).
+	kmsc := in.AWS.KMS()
+	newer := doc.Resources[keyEnvKey]
+	if _, err := kmsc.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: aws.String("alias/fvdeploy/" + in.prefix())}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kmsc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: &newer.ID, PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc.Resources, keyEnvKey)
+	old, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{Tags: kmsTags(in.tags("observability/topic-key"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldAlias, oldARN := "alias/"+in.prefix()+"-alerts", aws.ToString(old.KeyMetadata.Arn)
+	if _, err := kmsc.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: &oldAlias, TargetKeyId: old.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	doc.Resources["observability/topic-key"] = &state.Resource{Type: "kms:key", ID: aws.ToString(old.KeyMetadata.KeyId), ARN: oldARN, Attrs: map[string]string{"alias": oldAlias}}
+	if _, err := in.AWS.SNS().SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: &doc.Resources[keyTopic].ARN,
+		AttributeName: aws.String("KmsMasterKeyId"), AttributeValue: &oldARN}); err != nil {
+		t.Fatal(err)
+	}
+	delete(logs.keys, logGroupName(in))
+
+	plan, err := eng.Plan(ctx, resources, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		keyEnvKey:                 "create",
+		keyTopic:                  `update [kms_key: "` + oldARN + `" -> "` + keyToCreate + `"]`,
+		keyLogGroup:               `update [kms_key: "(none)" -> "` + keyToCreate + `"]`,
+		"observability/topic-key": "delete",
+	}
+	for key, w := range want {
+		it := item(plan, key)
+		got := string(it.Action)
+		if len(it.Changes) > 0 {
+			got += " " + fmt.Sprint(it.Changes)
+		}
+		if got != w {
+			t.Errorf("plan of %s: %s, want %s", key, got, w)
+		}
+	}
+
+	apply(doc)
+	keyARN := doc.Resources[keyEnvKey].ARN
+	attrs, err := in.AWS.SNS().GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &doc.Resources[keyTopic].ARN})
+	if err != nil || attrs.Attributes["KmsMasterKeyId"] != keyARN || keyARN == "" || keyARN == newer.ARN {
+		t.Errorf("topic key %q (%v), want the new environment key %s", attrs.Attributes["KmsMasterKeyId"], err, keyARN)
+	}
+	if logs.keys[logGroupName(in)] != keyARN {
+		t.Errorf("log group key %q, want %s", logs.keys[logGroupName(in)], keyARN)
+	}
+	if k, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: old.KeyMetadata.KeyId}); err != nil || k.KeyMetadata.KeyState != "PendingDeletion" {
+		t.Errorf("the old topic key after up: %v, want it pending deletion", err)
+	}
+	if _, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &oldAlias}); err == nil {
+		t.Errorf("%s still exists", oldAlias)
+	}
+	from := len(rec.Calls())
+	apply(doc)
+	if m := mutations(rec, from); len(m) != 0 {
+		t.Errorf("a second up changed %v", m)
 	}
 }

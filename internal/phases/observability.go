@@ -109,8 +109,13 @@ func (r *topic) keyARN(ctx context.Context, deps engine.Deps) (arn string, ok bo
 
 func (r *topic) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
 	key, ok, err := r.keyARN(ctx, deps)
-	if err != nil || !ok {
+	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		// A plan that creates the key (a deployment from before it moved to the secrets
+		// phase) still finds the topic: it moves to the new key.
+		key = keyToCreate
 	}
 	arn := topicARN(r.in)
 	if rec != nil && rec.ARN != "" {

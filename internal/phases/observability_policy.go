@@ -7,7 +7,7 @@ import (
 )
 
 // stmt is a policy statement with conditions, for the resource policies (buckets, the
-// topic key) and the trust and deploy policies of the observability and cicd phases.
+// environment's key) and the trust and deploy policies (trust.go, cicd).
 // Principal is "*" or a map such as {"Service": "cloudtrail.amazonaws.com"}.
 type stmt struct {
 	Sid       string                    `json:"Sid,omitempty"`

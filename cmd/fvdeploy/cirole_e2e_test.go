@@ -150,6 +150,9 @@ type need struct {
 	action   string
 	resource string
 	context  map[string][]string
+	// tolerated, when set, says why a refusal is fine: the caller degrades, and the
+	// role stays narrower for it.
+	tolerated string
 }
 
 func (n need) String() string {
@@ -212,6 +215,12 @@ func strs(v any) []string {
 var apiPermissions = map[string]func(d deployTarget, c apiCall) []need{
 	// No permission is needed to ask who one is.
 	"sts.GetCallerIdentity": func(deployTarget, apiCall) []need { return nil },
+	// The preflight of `phase image` counts the deployment's tagged resources; refused,
+	// it warns and goes on.
+	"tagging.GetResources": func(deployTarget, apiCall) []need {
+		return []need{{action: "tag:GetResources", resource: "*",
+			tolerated: "the preflight only warns; granting it would show the deploy role every tagged resource in the account"}}
+	},
 	"ecr.GetAuthorizationToken": func(deployTarget, apiCall) []need {
 		return []need{{action: "ecr:GetAuthorizationToken", resource: "*"}}
 	},
@@ -335,6 +344,17 @@ func registryNeeds(d deployTarget, req string) ([]need, bool) {
 	return nil, false
 }
 
+// signingName is the name a service signs its requests with, from the SDK's service ID.
+func signingName(serviceID string) string {
+	if n, ok := map[string]string{
+		"Resource Groups Tagging API": "tagging", "CloudWatch Logs": "logs", "Elastic Load Balancing v2": "elasticloadbalancing",
+		"Application Auto Scaling": "application-autoscaling",
+	}[serviceID]; ok {
+		return n
+	}
+	return strings.ToLower(strings.ReplaceAll(serviceID, " ", ""))
+}
+
 // needsOf maps what one deploy did — the traced operations, the requests behind them
 // and the registry's requests — to the permissions it needed.
 func needsOf(t *testing.T, d deployTarget, trace []tracedCall, calls []apiCall, registry []string) []need {
@@ -346,7 +366,7 @@ func needsOf(t *testing.T, d deployTarget, trace []tracedCall, calls []apiCall, 
 		seen[c.Service+"."+c.Operation]++
 	}
 	for _, tc := range trace {
-		key := strings.ToLower(strings.ReplaceAll(tc.Service, " ", "")) + "." + tc.Operation
+		key := signingName(tc.Service) + "." + tc.Operation
 		if seen[key] == 0 {
 			t.Errorf("traced %s.%s never reached the recording proxy", tc.Service, tc.Operation)
 		}
@@ -456,11 +476,13 @@ func stoppedTaskStandIn(op string, params map[string]any) map[string]any {
 	return nil
 }
 
-// The CI deploy role is sufficient for `fvdeploy deploy`, and nothing in it is idle:
-// every AWS call a deploy makes (recorded by --trace-calls, its resources by a
-// recording proxy) and every registry request of its push (by a proxy in front of the
-// registry) is evaluated against the role's policies as `up` created them, read back
-// from IAM. The emulator evaluates no IAM (EMULATOR-NOTES), hence the evaluator.
+// The CI deploy role is sufficient for `fvdeploy deploy` (and the workflow's `phase
+// image`), and nothing in it is idle: every AWS call they make (recorded by
+// --trace-calls, its resources by a recording proxy) and every registry request of the
+// push (by a proxy in front of the registry) is evaluated against the role's policies as
+// `up` created them, read back from IAM. The emulator evaluates no IAM (EMULATOR-NOTES),
+// hence the evaluator. Removing any one statement must leave something deploy needs
+// refused.
 func TestDeployRoleSufficesForDeploy(t *testing.T) {
 	docker, err := testenv.StartDocker()
 	if err != nil {
@@ -485,12 +507,18 @@ func TestDeployRoleSufficesForDeploy(t *testing.T) {
 
 	d := deployTarget{region: "us-east-1", account: "123456789012"}
 	var needs []need
-	// Each story a new commit, deployed as CI would: a canary that completes, and a
-	// rollout the circuit breaker rolls back (stopped tasks read for the error).
+	// Each story a new commit, run as the workflow's jobs run it: `phase image` (the
+	// build-and-push job), a canary deploy that completes, and a deploy the circuit
+	// breaker rolls back (stopped tasks read for the error).
 	for i, story := range []struct {
 		name string
+		args []string
 		code int
-	}{{"canary", 0}, {"rollback", 1}} {
+	}{
+		{"build-and-push", []string{"phase", "image", "--env", "dev"}, 0},
+		{"canary", []string{"deploy", "--env", "dev", "--wait-timeout", "1m"}, 0},
+		{"rollback", []string{"deploy", "--env", "dev", "--wait-timeout", "1m"}, 1},
+	} {
 		writeFile(t, c.Dir, "hello.txt", fmt.Sprintf("v%d\n", i+2))
 		commitAll(t, c.Dir, story.name)
 		rec := &apiRecorder{}
@@ -502,13 +530,13 @@ func TestDeployRoleSufficesForDeploy(t *testing.T) {
 		c.Env["AWS_ENDPOINT_URL_ECS"] = rec.front(t, rollout.URL)
 		reg.take()
 		trace := filepath.Join(c.Dir, "trace-"+story.name)
-		res := c.Run(t, "deploy", "--env", "dev", "--wait-timeout", "1m", "--trace-calls", trace)
+		res := c.Run(t, append(story.args, "--trace-calls", trace)...)
 		if res.Code != story.code {
-			t.Fatalf("%s deploy: exit %d, want %d\n%s\n%s", story.name, res.Code, story.code, res.Stdout, res.Stderr)
+			t.Fatalf("%s: exit %d, want %d\n%s\n%s", story.name, res.Code, story.code, res.Stdout, res.Stderr)
 		}
 		calls, pushed := rec.take(), reg.take()
 		if !slices.ContainsFunc(pushed, func(r string) bool { return strings.HasPrefix(r, "PUT /v2/fastapi-vars/manifests/") }) {
-			t.Fatalf("%s deploy pushed no image: %v", story.name, pushed)
+			t.Fatalf("%s pushed no image: %v", story.name, pushed)
 		}
 		needs = append(needs, needsOf(t, d, traced(t, trace), calls, pushed)...)
 	}
@@ -518,8 +546,16 @@ func TestDeployRoleSufficesForDeploy(t *testing.T) {
 		}
 	}
 
-	// Sufficient: every need allowed.
-	for _, m := range missing(t, policies, needs) {
+	// Sufficient: every need allowed, but those whose refusal is tolerated (logged).
+	var required []need
+	for _, n := range needs {
+		if n.tolerated == "" {
+			required = append(required, n)
+		} else if m := missing(t, policies, []need{n}); len(m) > 0 {
+			t.Logf("refused on purpose: %s: %s", m[0], n.tolerated)
+		}
+	}
+	for _, m := range missing(t, policies, required) {
 		t.Errorf("the deploy role lacks what deploy needs: %s", m)
 	}
 
@@ -579,7 +615,7 @@ func TestDeployRoleSufficesForDeploy(t *testing.T) {
 					}
 					others = append(others, q)
 				}
-				lacks := missing(t, others, needs)
+				lacks := missing(t, others, required)
 				if len(lacks) == 0 {
 					t.Errorf("deploy needs nothing of statement %d (%s: %v on %v): it should not be in the role", i, s.Sid, s.Action, s.Resource)
 				}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/fvdeploy/fvdeploy/internal/iampolicy"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
@@ -516,7 +518,7 @@ func TestDeployRoleSufficesForDeploy(t *testing.T) {
 		code int
 	}{
 		{"build-and-push", []string{"phase", "image", "--env", "dev"}, 0},
-		{"canary", []string{"deploy", "--env", "dev", "--wait-timeout", "1m"}, 0},
+		{"canary", []string{"deploy", "--env", "dev", "--wait-timeout", "1m", "--output", "json"}, 0},
 		{"rollback", []string{"deploy", "--env", "dev", "--wait-timeout", "1m"}, 1},
 	} {
 		writeFile(t, c.Dir, "hello.txt", fmt.Sprintf("v%d\n", i+2))
@@ -533,6 +535,13 @@ func TestDeployRoleSufficesForDeploy(t *testing.T) {
 		res := c.Run(t, append(story.args, "--trace-calls", trace)...)
 		if res.Code != story.code {
 			t.Fatalf("%s: exit %d, want %d\n%s\n%s", story.name, res.Code, story.code, res.Stdout, res.Stderr)
+		}
+		// The workflow reports the URL from deploy's JSON (a `status` would need more).
+		if story.name == "canary" {
+			var out struct{ URL string }
+			if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || !strings.HasPrefix(out.URL, "http://") {
+				t.Errorf("deploy --output json gives url %q (%v):\n%s", out.URL, err, res.Stdout)
+			}
 		}
 		calls, pushed := rec.take(), reg.take()
 		if !slices.ContainsFunc(pushed, func(r string) bool { return strings.HasPrefix(r, "PUT /v2/fastapi-vars/manifests/") }) {
@@ -623,6 +632,47 @@ func TestDeployRoleSufficesForDeploy(t *testing.T) {
 					t.Logf("lacks %s", m)
 				}
 			})
+		}
+	}
+}
+
+// TestDeployWorkflowRunsWhatTheRoleIsProvenFor: in .github/workflows/deploy.yml, the jobs
+// that assume the deploy role run no fvdeploy command but those
+// TestDeployRoleSufficesForDeploy proves the role sufficient for.
+func TestDeployWorkflowRunsWhatTheRoleIsProvenFor(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), ".github", "workflows", "deploy.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf workflow
+	if err := yaml.Unmarshal(raw, &wf); err != nil {
+		t.Fatal(err)
+	}
+	command := regexp.MustCompile(`fvdeploy ([a-z]+)(?: ([a-z]+))?`)
+	proven := []string{"phase image", "deploy"}
+	var ran []string
+	for name, job := range wf.Jobs {
+		assumes := false
+		for _, s := range job.Steps {
+			assumes = assumes || strings.HasPrefix(s.Uses, "aws-actions/configure-aws-credentials@")
+			if !assumes {
+				continue
+			}
+			for _, m := range command.FindAllStringSubmatch(s.Run, -1) {
+				cmd := m[1]
+				if cmd == "phase" {
+					cmd += " " + m[2]
+				}
+				ran = append(ran, cmd)
+				if !slices.Contains(proven, cmd) {
+					t.Errorf("job %s runs `fvdeploy %s` under the deploy role, which is proven sufficient only for %v", name, cmd, proven)
+				}
+			}
+		}
+	}
+	for _, cmd := range proven {
+		if !slices.Contains(ran, cmd) {
+			t.Errorf("no job runs `fvdeploy %s` under the deploy role (ran %v): the workflow and the proof have drifted", cmd, ran)
 		}
 	}
 }

@@ -21,12 +21,17 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 )
 
-// secretName is the readable end of a secret's ARN (its name and AWS's random suffix).
+// secretName is a secret's name, read from its ARN without the "-" and six random
+// characters AWS appends to it.
 func secretName(arn string) string {
-	if _, after, ok := strings.Cut(arn, ":secret:"); ok {
-		return after
+	_, name, ok := strings.Cut(arn, ":secret:")
+	if !ok {
+		return arn
 	}
-	return arn
+	if n := len(name); n > 7 && name[n-7] == '-' {
+		return name[:n-7]
+	}
+	return name
 }
 
 func auditSecretPolicies(ctx context.Context, api SecurityAPIs, d phases.Deployed) Check {

@@ -264,19 +264,19 @@ func TestAuditSecretPolicies(t *testing.T) {
 	relay := "arn:aws:iam::123456789012:role/app-prod-chat-relay"
 	good := map[string][]any{"GetResourcePolicy": {secretPolicy(denyAllBut(execARN, "arn:aws:iam::123456789012:role/deploy")), secretPolicy(denyAllBut(relay))}}
 	runAudit(t, auditSecretPolicies, map[string]auditCase{
-		"both denied to others": {d: secured, answers: good, status: "passed", want: "app-prod-admin-AbCdEf, app-prod-chat-webhook-GhIjKl: reads denied to all but the allowed principals"},
+		"both denied to others": {d: secured, answers: good, status: "passed", want: "app-prod-admin, app-prod-chat-webhook: reads denied to all but the allowed principals"},
 		"wildcard exemption": {d: with(func(d *phases.Deployed) { d.Secrets = d.Secrets[:1] }), answers: map[string][]any{"GetResourcePolicy": {secretPolicy(
 			`{"Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"secretsmanager:*","Condition":{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::123456789012:role/app-prod-*"}}}]}`)}},
 			status: "passed", want: "app-prod-admin"},
 		"no policy": {d: secured, answers: map[string][]any{"GetResourcePolicy": {&secretsmanager.GetResourcePolicyOutput{}, secretPolicy(denyAllBut(relay))}},
-			status: "failed", want: "app-prod-admin-AbCdEf has no resource policy"},
+			status: "failed", want: "app-prod-admin has no resource policy"},
 		"allow only": {d: secured, answers: map[string][]any{"GetResourcePolicy": {secretPolicy(denyAllBut(execARN)),
 			secretPolicy(`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + relay + `"},"Action":"secretsmanager:GetSecretValue"}]}`)}},
-			status: "failed", want: "app-prod-chat-webhook-GhIjKl's policy denies secretsmanager:GetSecretValue to no one"},
+			status: "failed", want: "app-prod-chat-webhook's policy denies secretsmanager:GetSecretValue to no one"},
 		"denies everyone": {d: secured, answers: map[string][]any{"GetResourcePolicy": {secretPolicy(`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"*"}]}`), secretPolicy(denyAllBut(relay))}},
 			status: "failed", want: "denies reads to every principal, with no exception"},
 		"execution role shut out": {d: secured, answers: map[string][]any{"GetResourcePolicy": {secretPolicy(denyAllBut(relay)), secretPolicy(denyAllBut(relay))}},
-			status: "failed", want: "app-prod-admin-AbCdEf's policy denies reads to the execution role " + execARN + " too"},
+			status: "failed", want: "app-prod-admin's policy denies reads to the execution role " + execARN + " too"},
 		"a deny that misses reads": {d: with(func(d *phases.Deployed) { d.Secrets = d.Secrets[:1] }), answers: map[string][]any{"GetResourcePolicy": {secretPolicy(
 			`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"secretsmanager:DeleteSecret","Condition":{"ArnNotEquals":{"aws:PrincipalArn":"` + execARN + `"}}}]}`)}},
 			status: "failed", want: "denies secretsmanager:GetSecretValue to no one"},
@@ -303,10 +303,10 @@ func TestAuditRotation(t *testing.T) {
 		}
 	}
 	runAudit(t, within(30), map[string]auditCase{
-		"every 30 days":  {d: secured, answers: map[string][]any{"DescribeSecret": {secret(true, 30, "")}}, status: "passed", want: "app-prod-admin-AbCdEf rotates every 30 days with app-prod-rotate"},
+		"every 30 days":  {d: secured, answers: map[string][]any{"DescribeSecret": {secret(true, 30, "")}}, status: "passed", want: "app-prod-admin rotates every 30 days with app-prod-rotate"},
 		"rate(7 days)":   {d: secured, answers: map[string][]any{"DescribeSecret": {secret(true, 0, "rate(7 days)")}}, status: "passed", want: "rotates every 7 days"},
 		"rate(12 hours)": {d: secured, answers: map[string][]any{"DescribeSecret": {secret(true, 1, "rate(12 hours)")}}, status: "passed", want: "rotates every 0.5 days"},
-		"off":            {d: secured, answers: map[string][]any{"DescribeSecret": {secret(false, 0, "")}}, status: "failed", want: "app-prod-admin-AbCdEf has rotation off"},
+		"off":            {d: secured, answers: map[string][]any{"DescribeSecret": {secret(false, 0, "")}}, status: "failed", want: "app-prod-admin has rotation off"},
 		"too seldom":     {d: secured, answers: map[string][]any{"DescribeSecret": {secret(true, 90, "")}}, status: "failed", want: "rotates every 90 days (want at most 30)"},
 		"cron":           {d: secured, answers: map[string][]any{"DescribeSecret": {secret(true, 0, "cron(0 4 ? * SUN *)")}}, status: "failed", want: "which this audit cannot bound"},
 		"no secret":      {d: with(func(d *phases.Deployed) { d.Secret = "" }), status: "failed", want: "state records no admin secret"},

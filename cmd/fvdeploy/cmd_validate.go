@@ -28,8 +28,11 @@ while DNS and targets settle (--settle). Then: every target healthy and at least
 minimum count; the ECS service on one PRIMARY deployment of the task definition in
 state, running = desired; validate's own requests in the log group; no alarm in ALARM.
 
---security audits the deployed configuration; --chaos stops one task and times the
-recovery, failing when it takes longer than --timeout.`,
+--security audits the deployed configuration as AWS reports it (network exposure, default
+security group, network ACLs, flow logs, TLS, IAM trust conditions, secret policies and
+rotation, buckets, log encryption); a check that does not apply here is reported as
+skipped, with why, and counts neither as passed nor as failed. --chaos stops one task and
+times the recovery, failing when it takes longer than --timeout.`,
 		Example: `  fvdeploy validate --env prod
   fvdeploy validate --env prod --security --output json
   fvdeploy validate --env prod --chaos --timeout 10m   # stop a task and time the recovery

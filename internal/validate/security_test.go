@@ -414,9 +414,10 @@ func TestAuditTLSAndSkips(t *testing.T) {
 		return &elbv2.DescribeListenersOutput{Listeners: []elbtypes.Listener{{ListenerArn: aws.String(httpsARN), SslPolicy: aws.String(policy)}}}
 	}
 	runAudit(t, auditTLSPolicy, map[string]auditCase{
-		"current":   {d: secured, answers: map[string][]any{"DescribeListeners": {listenerOut("ELBSecurityPolicy-TLS13-1-2-2021-06")}}, status: "passed", want: "ELBSecurityPolicy-TLS13-1-2-2021-06"},
-		"TLS 1.0":   {d: secured, answers: map[string][]any{"DescribeListeners": {listenerOut("ELBSecurityPolicy-2016-08")}}, status: "failed", want: "listener uses ELBSecurityPolicy-2016-08"},
-		"no domain": {d: with(func(d *phases.Deployed) { d.ListenerHTTPS = "" }), status: "skipped", want: "no HTTPS listener"},
+		"current":      {d: secured, answers: map[string][]any{"DescribeListeners": {listenerOut("ELBSecurityPolicy-TLS13-1-2-2021-06")}}, status: "passed", want: "ELBSecurityPolicy-TLS13-1-2-2021-06"},
+		"post-quantum": {d: secured, answers: map[string][]any{"DescribeListeners": {listenerOut("ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09")}}, status: "passed", want: "PQ-2025-09"},
+		"TLS 1.0":      {d: secured, answers: map[string][]any{"DescribeListeners": {listenerOut("ELBSecurityPolicy-2016-08")}}, status: "failed", want: "listener uses ELBSecurityPolicy-2016-08"},
+		"no domain":    {d: with(func(d *phases.Deployed) { d.ListenerHTTPS = "" }), status: "skipped", want: "no HTTPS listener"},
 	})
 	runAudit(t, auditRedirect, map[string]auditCase{
 		"no domain": {d: with(func(d *phases.Deployed) { d.ListenerHTTPS = "" }), status: "skipped", want: "no HTTPS listener"},

@@ -59,6 +59,9 @@ func auditSecretPolicies(ctx context.Context, api SecurityAPIs, d phases.Deploye
 		var exempt []string
 		denies := false
 		for _, s := range doc.Statement {
+			if s.Effect == "Allow" && s.everyone() && len(s.Condition) == 0 {
+				findings = append(findings, n+"'s policy allows every principal")
+			}
 			if s.Effect != "Deny" || !s.everyone() || !s.allows("secretsmanager:GetSecretValue") {
 				continue
 			}
@@ -222,7 +225,9 @@ func bucketPolicyFindings(b, raw, account string) []string {
 	var out []string
 	tlsOnly := false
 	for _, s := range doc.Statement {
-		if s.Effect == "Deny" && s.everyone() && slices.ContainsFunc(s.condition("aws:SecureTransport", "Bool"), func(v string) bool { return strings.EqualFold(v, "false") }) {
+		// The deny must cover reads and writes alike, not one action.
+		if s.Effect == "Deny" && s.everyone() && s.allows("s3:GetObject") && s.allows("s3:PutObject") &&
+			slices.ContainsFunc(s.condition("aws:SecureTransport", "Bool"), func(v string) bool { return strings.EqualFold(v, "false") }) {
 			tlsOnly = true
 		}
 		services := s.principals("Service")

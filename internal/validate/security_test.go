@@ -273,6 +273,9 @@ func TestAuditSecretPolicies(t *testing.T) {
 		"allow only": {d: secured, answers: map[string][]any{"GetResourcePolicy": {secretPolicy(denyAllBut(execARN)),
 			secretPolicy(`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + relay + `"},"Action":"secretsmanager:GetSecretValue"}]}`)}},
 			status: "failed", want: "app-prod-chat-webhook's policy denies secretsmanager:GetSecretValue to no one"},
+		"open to all": {d: with(func(d *phases.Deployed) { d.Secrets = d.Secrets[:1] }), answers: map[string][]any{"GetResourcePolicy": {secretPolicy(
+			`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue"},` + strings.TrimPrefix(denyAllBut(execARN), `{"Version":"2012-10-17","Statement":[`))}},
+			status: "failed", want: "app-prod-admin's policy allows every principal"},
 		"denies everyone": {d: secured, answers: map[string][]any{"GetResourcePolicy": {secretPolicy(`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"*"}]}`), secretPolicy(denyAllBut(relay))}},
 			status: "failed", want: "denies reads to every principal, with no exception"},
 		"execution role shut out": {d: secured, answers: map[string][]any{"GetResourcePolicy": {secretPolicy(denyAllBut(relay)), secretPolicy(denyAllBut(relay))}},
@@ -358,6 +361,9 @@ func TestAuditBuckets(t *testing.T) {
 			want: "lets cloudtrail.amazonaws.com in without aws:SourceAccount or aws:SourceArn"},
 		"service from another account": {d: secured, answers: set("GetBucketPolicy", trailBucketPolicy(`,"Condition":{"StringEquals":{"aws:SourceAccount":"999999999999"}}`)), status: "failed",
 			want: "for 999999999999, outside account 123456789012"},
+		"TLS deny on one action": {d: secured, answers: set("GetBucketPolicy", &s3.GetBucketPolicyOutput{Policy: aws.String(
+			`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`)}), status: "failed",
+			want: "does not deny requests without TLS"},
 		"plain HTTP allowed": {d: secured, answers: set("GetBucketPolicy", &s3.GetBucketPolicyOutput{Policy: aws.String(`{"Statement":[]}`)}), status: "failed",
 			want: "does not deny requests without TLS"},
 		"versioning suspended": {d: secured, answers: set("GetBucketVersioning", &s3.GetBucketVersioningOutput{Status: s3types.BucketVersioningStatusSuspended}), status: "failed",

@@ -16,6 +16,7 @@ mkdir -p "$out"
 work=$(mktemp -d -t fvdeploy-audit.XXXXXX)
 moto=
 egress=
+# shellcheck disable=SC2329 # called by the trap below (shellcheck 0.11 misses that here)
 cleanup() {
   for pid in $moto $egress; do
     kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
@@ -105,10 +106,20 @@ HTTP_PROXY=$proxy HTTPS_PROXY=$proxy http_proxy=$proxy https_proxy=$proxy \
   tail -50 "$out/prowler.log" >&2
   exit 1
 }
-say "prowler took $((SECONDS - start)) s"
-if [ -s "$out/egress.log" ]; then
-  say "prowler tried to reach beyond loopback (refused): $(sort -u "$out/egress.log" | tr '\n' ' ')"
-fi
+took=$((SECONDS - start))
+say "prowler took $took s"
+refused=$(sort -u "$out/egress.log" | paste -sd ' ')
+[ -z "$refused" ] || say "prowler tried to reach beyond loopback (refused): $refused"
 
+rc=0
 .venv/bin/python scripts/audit_report.py "$out/prowler/prowler.ocsf.json" "$out/state-prod.json" \
-  scripts/audit-accepted.tsv "$out/report.md" "$out/vpc-parts.txt"
+  scripts/audit-accepted.tsv "$out/report.md" "$out/vpc-parts.txt" || rc=$?
+{
+  echo
+  echo "## This run"
+  echo
+  echo "- $(cat requirements-audit.txt) on us-east-1, services: ${services[*]}; it took $took s"
+  echo "- refused connections beyond loopback: ${refused:-none}"
+  echo "- calls Prowler could not make (emulator gaps, account-wide APIs): prowler-errors.log"
+} >>"$out/report.md"
+exit "$rc"

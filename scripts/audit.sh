@@ -16,9 +16,10 @@ mkdir -p "$out"
 work=$(mktemp -d -t fvdeploy-audit.XXXXXX)
 moto=
 egress=
+analyzer=
 # shellcheck disable=SC2329 # called by the trap below (shellcheck 0.11 misses that here)
 cleanup() {
-  for pid in $moto $egress; do
+  for pid in $moto $egress $analyzer; do
     kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   done
   rm -rf "$work"
@@ -58,8 +59,16 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=test AWS_SECR
   AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
-# Every option the emulator carries. Left out: observability.guardrails (moto has no
-# Access Analyzer) and the image phase (--image: no Docker here, so no ECR repository).
+# moto has no IAM Access Analyzer: a loopback stand-in plays it for fvdeploy's guardrails
+# and for Prowler.
+python3 scripts/audit_accessanalyzer.py "$work/analyzer.port" &
+analyzer=$!
+until [ -s "$work/analyzer.port" ]; do sleep 0.1; done
+AWS_ENDPOINT_URL_ACCESSANALYZER=http://127.0.0.1:$(cat "$work/analyzer.port")
+export AWS_ENDPOINT_URL_ACCESSANALYZER
+
+# Every option, guardrails with the stand-in above. Left out: the image phase (--image: no
+# Docker here, so no ECR repository).
 cat >"$work/fvdeploy.yaml" <<'EOF'
 edge:
   domain: api.example.com
@@ -72,6 +81,7 @@ observability:
   cloudtrail: true
   alb_access_logs: true
   tracing: true
+  guardrails: true
 cicd:
   github_repo: acme/shop
 EOF
@@ -93,7 +103,7 @@ proxy=http://127.0.0.1:$(cat "$work/egress.port")
 
 # The services fvdeploy uses, in Prowler's names (logs are checked under cloudwatch).
 services=(vpc ec2 elbv2 ecs ecr iam secretsmanager kms s3 cloudwatch cloudtrail sns awslambda
-  wafv2 route53 acm config)
+  wafv2 route53 acm config accessanalyzer)
 say "prowler aws on us-east-1: ${services[*]}"
 start=$SECONDS
 HTTP_PROXY=$proxy HTTPS_PROXY=$proxy http_proxy=$proxy https_proxy=$proxy \

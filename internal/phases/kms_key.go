@@ -14,8 +14,12 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
-// keyEnvKey is the environment's KMS key (secrets phase).
-const keyEnvKey = "secrets/kms-key"
+// keyEnvKey is the environment's KMS key (secrets phase). keyTopicKey is the name the
+// observability code knew it by when it was only the alarm topic's: the same key.
+const (
+	keyEnvKey   = "secrets/kms-key"
+	keyTopicKey = keyEnvKey
+)
 
 type kmsKeyAPI interface {
 	kmsDescribeAPI

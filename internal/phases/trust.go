@@ -8,20 +8,31 @@ import "fmt"
 // service sends it, aws:SourceArn to match this environment's resources.
 
 // serviceTrust is the statement that lets service assume a role only on behalf of
-// account and, when sourceARN is not "", only for resources matching it (ArnLike, so
-// it may end in a wildcard). A positive condition on a key the service does not send
-// never matches, so sourceARN is given only for services documented to send it.
-func serviceTrust(service, account, sourceARN string) stmt {
+// account and, when sourceARNs are given, only for a resource matching one of them
+// (ArnLike, so they may end in a wildcard; "" is none). A positive condition on a key the
+// service does not send never matches, so source ARNs are given only for services that
+// send one.
+func serviceTrust(service, account string, sourceARNs ...string) stmt {
 	cond := map[string]map[string]any{"StringEquals": {"aws:SourceAccount": account}}
-	if sourceARN != "" {
-		cond["ArnLike"] = map[string]any{"aws:SourceArn": sourceARN}
+	var arns []string
+	for _, a := range sourceARNs {
+		if a != "" {
+			arns = append(arns, a)
+		}
+	}
+	switch len(arns) {
+	case 0:
+	case 1:
+		cond["ArnLike"] = map[string]any{"aws:SourceArn": arns[0]}
+	default:
+		cond["ArnLike"] = map[string]any{"aws:SourceArn": arns}
 	}
 	return stmt{Effect: "Allow", Principal: map[string]string{"Service": service}, Action: []string{"sts:AssumeRole"}, Condition: cond}
 }
 
 // serviceTrustPolicy is a trust policy of that one statement.
-func serviceTrustPolicy(service, account, sourceARN string) string {
-	return policyDoc(serviceTrust(service, account, sourceARN))
+func serviceTrustPolicy(service, account string, sourceARNs ...string) string {
+	return policyDoc(serviceTrust(service, account, sourceARNs...))
 }
 
 // ecsTasksTrustPolicy lets this account's ECS tasks in the region assume the role (the
@@ -31,15 +42,19 @@ func ecsTasksTrustPolicy(in *Inputs) string {
 	return serviceTrustPolicy("ecs-tasks.amazonaws.com", in.Account, fmt.Sprintf("arn:%s:ecs:%s:%s:*", awsPartition(in.Region), in.Region, in.Account))
 }
 
-// ecsTrustPolicy lets ECS itself (not its tasks) assume the role, for this account only.
-// AWS documents no aws:SourceArn for the infrastructure role, so none is required.
+// ecsTrustPolicy lets ECS itself (not its tasks) assume the role, for this account's ECS
+// resources in the region. The source ARN is required because validate --security holds
+// ECS to send one; AWS's page on the infrastructure role shows a trust policy without
+// conditions, and the emulator evaluates none, so that ECS sends it when shifting canary
+// traffic is not proven here (README, Security posture).
 func ecsTrustPolicy(in *Inputs) string {
-	return serviceTrustPolicy("ecs.amazonaws.com", in.Account, "")
+	return serviceTrustPolicy("ecs.amazonaws.com", in.Account, fmt.Sprintf("arn:%s:ecs:%s:%s:*", awsPartition(in.Region), in.Region, in.Account))
 }
 
-// lambdaTrustPolicy lets Lambda assume a function's execution role, for this account
-// only. Lambda does not document aws:SourceArn on that call; the role is named for one
-// function and only fvdeploy's deploy principal passes it.
+// lambdaTrustPolicy lets Lambda assume the relay's execution role, for this account's
+// relay function only (its ARN, or a qualified one). As for ECS above, validate --security
+// requires the source ARN; the emulator does not prove Lambda sends it.
 func lambdaTrustPolicy(in *Inputs) string {
-	return serviceTrustPolicy("lambda.amazonaws.com", in.Account, "")
+	fn := fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", awsPartition(in.Region), in.Region, in.Account, chatRelayName(in))
+	return serviceTrustPolicy("lambda.amazonaws.com", in.Account, fn, fn+":*")
 }

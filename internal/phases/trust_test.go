@@ -51,16 +51,17 @@ func trustConditions(t *testing.T, doc string) map[string][]string {
 }
 
 // Every role an AWS service assumes, in any phase, under a config with every such role
-// on: the service may assume it only for this account, and ECS tasks only from this
-// account's tasks in the region.
+// on: the service may assume it only for this account, and only for this account's ECS
+// resources in the region (tasks, the service) or the relay function.
 func TestTrustEveryServiceRoleIsConfusedDeputySafe(t *testing.T) {
 	in, _ := newTestInputs(t, "prod", map[string]string{EnvChatWebhookURL: "https://hooks.example.com/x"})
 	in.Config.Alarms.ChatRelay = true
 	in.Config.CICD.GitHubRepo = "acme/shop"
 	want := map[string][]string{
 		"ecs-tasks.amazonaws.com": {"ArnLike aws:SourceArn=[arn:aws:ecs:us-east-1:123456789012:*]", "StringEquals aws:SourceAccount=[123456789012]"},
-		"ecs.amazonaws.com":       {"StringEquals aws:SourceAccount=[123456789012]"},
-		"lambda.amazonaws.com":    {"StringEquals aws:SourceAccount=[123456789012]"},
+		"ecs.amazonaws.com":       {"ArnLike aws:SourceArn=[arn:aws:ecs:us-east-1:123456789012:*]", "StringEquals aws:SourceAccount=[123456789012]"},
+		"lambda.amazonaws.com": {"ArnLike aws:SourceArn=[arn:aws:lambda:us-east-1:123456789012:function:fastapi-vars-prod-chat-relay " +
+			"arn:aws:lambda:us-east-1:123456789012:function:fastapi-vars-prod-chat-relay:*]", "StringEquals aws:SourceAccount=[123456789012]"},
 	}
 	seen := map[string]bool{}
 	for _, p := range All() {

@@ -256,10 +256,10 @@ func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 // With CloudTrail and ALB access logs on, the audit reads what the observability phase
 // created, from the emulator: both buckets and the trail, and (prod's alarm topic key
 // being the environment's KMS key) the log group's and trail's encryption. The checks
-// run, never skip; what they find is pinned in the golden file. Until the other slices
-// of issue 14 are merged they fail: no explicit ownership controls (the emulator, unlike
-// AWS since 2023, reports none on a new bucket) and no versioning on the log buckets, no
-// KMS key on the log group or the trail.
+// run, never skip; what they find is pinned in the golden file: with the key, bucket and
+// encryption slice merged they pass (explicit BucketOwnerEnforced, which the emulator,
+// unlike AWS since 2023, does not give a new bucket; versioning; the environment's key on
+// the log group and the trail).
 func TestValidateSecurityReadsBucketsAndEncryption(t *testing.T) {
 	c := newCLI(t)
 	writeFile(t, c.Dir, "fvdeploy.yaml", "observability: {cloudtrail: true, alb_access_logs: true}\n")

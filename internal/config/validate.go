@@ -237,7 +237,7 @@ func (v *validator) check(ok bool, field string, val any, format string, args ..
 }
 
 // reservedEnv are the app container's variables fvdeploy sets itself.
-var reservedEnv = []string{"ADMIN_USER", "ADMIN_PASS"}
+var reservedEnv = []string{"ADMIN_USER", "ADMIN_PASS", "ADMIN_PASS_PREVIOUS"}
 
 // envName checks the name of an app container variable; val is the field's value for the
 // file's line. It reports whether the name is good.

@@ -52,6 +52,14 @@ const (
 
 	envAdminUser = "ADMIN_USER"
 	envAdminPass = "ADMIN_PASS"
+	// envAdminPassPrevious is the password a rotation replaces, which the service still
+	// accepts until every task runs the new one; "" outside a rotation. The secret always
+	// carries the key: ECS refuses to start a task whose valueFrom names a missing one.
+	envAdminPassPrevious = "ADMIN_PASS_PREVIOUS"
+
+	// attrPreviousKey in the secret's record says the stored value is known to carry
+	// envAdminPassPrevious, so that a plain `up` need not read the value to know it.
+	attrPreviousKey = "previous_key"
 
 	defaultAdminUser = "admin"
 	passwordLength   = 32
@@ -81,6 +89,10 @@ func adminSecretName(in *Inputs) string { return in.prefix() + "-admin" }
 // formats it: the only place it goes is the SecretString of an API call.
 type adminCreds struct {
 	User, Pass string
+	// Previous is the password being rotated out ("" outside a rotation); HasPrevious
+	// says the stored value has the key at all.
+	Previous    string
+	HasPrevious bool
 	// Extra are the other keys, service.secrets' values among them.
 	Extra map[string]string
 }
@@ -90,7 +102,7 @@ func (c adminCreds) secretString() (string, error) {
 	if m == nil {
 		m = map[string]string{}
 	}
-	m[envAdminUser], m[envAdminPass] = c.User, c.Pass
+	m[envAdminUser], m[envAdminPass], m[envAdminPassPrevious] = c.User, c.Pass, c.Previous
 	b, err := json.Marshal(m)
 	if err != nil {
 		return "", errors.New("encoding the admin credentials failed") // never wrap: it could quote the value
@@ -113,6 +125,8 @@ func parseAdminCreds(s string) adminCreds {
 			c.User = str
 		case envAdminPass:
 			c.Pass = str
+		case envAdminPassPrevious:
+			c.Previous, c.HasPrevious = str, true
 		default:
 			if c.Extra == nil {
 				c.Extra = map[string]string{}
@@ -124,7 +138,7 @@ func parseAdminCreds(s string) adminCreds {
 }
 
 func (c adminCreds) equal(o adminCreds) bool {
-	return c.User == o.User && c.Pass == o.Pass && maps.Equal(c.Extra, o.Extra)
+	return c.User == o.User && c.Pass == o.Pass && c.Previous == o.Previous && c.HasPrevious == o.HasPrevious && maps.Equal(c.Extra, o.Extra)
 }
 
 // storedKeys are the keys of the admin secret that service.secrets reads and up stores
@@ -132,7 +146,7 @@ func (c adminCreds) equal(o adminCreds) bool {
 func storedKeys(in *Inputs) []string {
 	var keys []string
 	for _, ref := range in.Config.Service.Secrets {
-		if ref.Secret == "" && ref.Key != envAdminUser && ref.Key != envAdminPass && !slices.Contains(keys, ref.Key) {
+		if ref.Secret == "" && ref.Key != envAdminUser && ref.Key != envAdminPass && ref.Key != envAdminPassPrevious && !slices.Contains(keys, ref.Key) {
 			keys = append(keys, ref.Key)
 		}
 	}
@@ -150,6 +164,8 @@ func fromVars(in *Inputs) string {
 func (r *adminSecret) fromEnv(c adminCreds) (adminCreds, bool) {
 	user, pass := r.in.Getenv(envAdminUser), r.in.Getenv(envAdminPass)
 	given := user != "" || pass != ""
+	// The key is always wanted; a value in it (a rotation under way) is kept.
+	c.HasPrevious = true
 	if user != "" {
 		c.User = user
 	}
@@ -188,10 +204,12 @@ func (r *adminSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resour
 	if err != nil || found == nil {
 		return nil, err
 	}
-	// The stored value is read only when the user gave values to compare it with, or
-	// service.secrets needs keys in it: a plain `up` never touches, or even reads, the
+	// The stored value is read only when the user gave values to compare it with,
+	// service.secrets needs keys in it, or it is not known to carry ADMIN_PASS_PREVIOUS
+	// yet: a plain `up` of a converged environment never touches, or even reads, the
 	// credentials.
-	if _, given := r.fromEnv(adminCreds{}); given || len(storedKeys(r.in)) > 0 {
+	known := rec != nil && rec.Attrs[attrPreviousKey] == "true"
+	if _, given := r.fromEnv(adminCreds{}); given || len(storedKeys(r.in)) > 0 || !known {
 		cur, err := readAdminCreds(ctx, r.api, found.Record.ARN)
 		if err != nil {
 			return nil, err
@@ -200,11 +218,25 @@ func (r *adminSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resour
 		if err := r.missingKey(want); err != nil {
 			return nil, err
 		}
+		known = cur.HasPrevious
 		if !want.equal(cur) {
-			found.Changes = append(found.Changes, engine.Change{Field: "value", From: sensitiveFrom, To: "(sensitive, from " + fromVars(r.in) + ")"})
+			to := "(sensitive, from " + fromVars(r.in) + ")"
+			if want.equal(withPreviousKey(cur)) {
+				to = "(sensitive, adds " + envAdminPassPrevious + ")"
+			}
+			found.Changes = append(found.Changes, engine.Change{Field: "value", From: sensitiveFrom, To: to})
 		}
 	}
+	if known {
+		found.Record.Attrs = map[string]string{attrPreviousKey: "true"}
+	}
 	return found, nil
+}
+
+// withPreviousKey is c with the rollover key, empty unless c had a value in it.
+func withPreviousKey(c adminCreds) adminCreds {
+	c.HasPrevious = true
+	return c
 }
 
 // describe finds the secret by its recorded ARN, else by its name (unique per account
@@ -322,7 +354,7 @@ func (r *adminSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resourc
 	if generated {
 		r.in.Progress("generated a random admin password (user %q); fvdeploy never shows it. Read it with: %s", creds.User, readSecretCommand(r.in, name))
 	}
-	return &state.Resource{ID: name, ARN: aws.ToString(out.ARN)}, nil
+	return &state.Resource{ID: name, ARN: aws.ToString(out.ARN), Attrs: map[string]string{attrPreviousKey: "true"}}, nil
 }
 
 // adoptSecret takes over a secret of the resource's name that exists already: created by
@@ -377,10 +409,15 @@ func (r *adminSecret) Update(ctx context.Context, _ engine.Deps, found *engine.F
 			if err := putAdminCreds(ctx, r.api, arn, want); err != nil {
 				return nil, err
 			}
-			r.in.Progress("stored the values given in %s in secret %s; running tasks keep the old ones until the service rolls", fromVars(r.in), found.Record.ID)
+			if want.equal(withPreviousKey(cur)) {
+				r.in.Progress("added an empty %s to secret %s (the rotation rollover's key); the stored credentials are unchanged", envAdminPassPrevious, found.Record.ID)
+			} else {
+				r.in.Progress("stored the values given in %s in secret %s; running tasks keep the old ones until the service rolls", fromVars(r.in), found.Record.ID)
+			}
 		}
 	}
 	rec := found.Record
+	rec.Attrs = map[string]string{attrPreviousKey: "true"}
 	return &rec, nil
 }
 

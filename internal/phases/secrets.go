@@ -45,6 +45,7 @@ type secretAPI interface {
 	RestoreSecret(ctx context.Context, in *secretsmanager.RestoreSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
 	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
 	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+	secretPolicyAPI
 }
 
 const (
@@ -204,6 +205,13 @@ func (r *adminSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resour
 	if err != nil || found == nil {
 		return nil, err
 	}
+	change, err := secretPolicyDrift(ctx, r.api, found.Record.ARN, secretPolicy(r.in, adminSecretAccess(r.in)))
+	if err != nil {
+		return nil, err
+	}
+	if change != nil {
+		found.Changes = append(found.Changes, *change)
+	}
 	// The stored value is read only when the user gave values to compare it with,
 	// service.secrets needs keys in it, or it is not known to carry ADMIN_PASS_PREVIOUS
 	// yet: a plain `up` of a converged environment never touches, or even reads, the
@@ -351,6 +359,11 @@ func (r *adminSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resourc
 	if err != nil {
 		return nil, fmt.Errorf("creating secret %s: %w", name, err)
 	}
+	// A failure here leaves the secret without its policy: the next run finds it by
+	// name and sets the policy as drift.
+	if err := putSecretPolicy(ctx, r.api, aws.ToString(out.ARN), secretPolicy(r.in, adminSecretAccess(r.in))); err != nil {
+		return nil, err
+	}
 	if generated {
 		r.in.Progress("generated a random admin password (user %q); fvdeploy never shows it. Read it with: %s", creds.User, readSecretCommand(r.in, name))
 	}
@@ -390,6 +403,10 @@ func (r *adminSecret) Update(ctx context.Context, _ engine.Deps, found *engine.F
 		case "tags":
 			if _, err := r.api.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn), Tags: secretTags(r.in.tags(keySecretAdmin))}); err != nil {
 				return nil, fmt.Errorf("tagging secret %s: %w", found.Record.ID, err)
+			}
+		case fieldResourcePolicy:
+			if err := putSecretPolicy(ctx, r.api, arn, c.To); err != nil {
+				return nil, err
 			}
 		case "value":
 			cur, err := readAdminCreds(ctx, r.api, arn)

@@ -16,6 +16,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/rotation"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -468,33 +469,25 @@ func deleteSecretNow(ctx context.Context, api secretAPI, rec *state.Resource) er
 	return nil
 }
 
-// RotateAdminPassword stores a new random admin password, keeping the stored user. The
-// tasks read the secret when they start, so the caller rolls the service afterwards.
-func RotateAdminPassword(ctx context.Context, in *Inputs, doc *state.Document) error {
-	api := in.AWS.SecretsManager()
-	id := adminSecretName(in)
-	if rec := doc.Resources[keySecretAdmin]; rec != nil && rec.ARN != "" {
-		id = rec.ARN
+// RotationTarget names, from state, the admin secret and the service whose tasks read
+// it, for `secrets rotate` (internal/rotation).
+func RotationTarget(in *Inputs, doc *state.Document) (rotation.Target, error) {
+	sec, svc := doc.Resources[keySecretAdmin], doc.Resources[keyService]
+	if sec == nil || sec.ARN == "" {
+		return rotation.Target{}, fmt.Errorf("no secret %s in state: run `fvdeploy up --env %s` first", adminSecretName(in), in.Config.Env)
 	}
-	cur, err := readAdminCreds(ctx, api, id)
-	if isNotFound(err) {
-		return fmt.Errorf("secret %s does not exist: run `fvdeploy phase secrets` first", adminSecretName(in))
+	if svc == nil {
+		return rotation.Target{}, fmt.Errorf("no ECS service in state: run `fvdeploy up --env %s` first", in.Config.Env)
 	}
-	if err != nil {
-		return err
-	}
-	if cur.User == "" {
-		cur.User = defaultAdminUser
-	}
-	if cur.Pass, err = newPassword(); err != nil {
-		return err
-	}
-	if err := putAdminCreds(ctx, api, id, cur); err != nil {
-		return err
-	}
-	in.Progress("stored a new random admin password for user %q; fvdeploy never shows it. Read it with: %s", cur.User, readSecretCommand(in, adminSecretName(in)))
-	return nil
+	return rotation.Target{Secret: sec.ARN, Cluster: svc.Attrs["cluster"], Service: svc.ID}, nil
 }
+
+// NewAdminPassword is a new random admin password, as up generates one.
+func NewAdminPassword() (string, error) { return newPassword() }
+
+// ReadAdminSecretCommand is the command that shows the admin credentials, which
+// fvdeploy never prints.
+func ReadAdminSecretCommand(in *Inputs) string { return readSecretCommand(in, adminSecretName(in)) }
 
 // newPassword returns passwordLength characters drawn uniformly from letters and digits
 // with crypto/rand (about 190 bits).

@@ -124,8 +124,8 @@ func TestSecretsGivenCredentialsNeverLeakAndUpdateOnlyWhenChanged(t *testing.T) 
 	}
 }
 
-func TestSecretsGeneratedPasswordAndRotation(t *testing.T) {
-	in, rec := newTestInputs(t, "dev", nil)
+func TestSecretsGeneratedPassword(t *testing.T) {
+	in, _ := newTestInputs(t, "dev", nil)
 	progress := &progressLog{t: t}
 	in.Progress = progress.printf
 	doc := newDoc(in)
@@ -148,24 +148,15 @@ func TestSecretsGeneratedPasswordAndRotation(t *testing.T) {
 		t.Fatal("a second run changed the generated credentials")
 	}
 
-	from := len(rec.Calls())
-	if err := RotateAdminPassword(context.Background(), in, doc); err != nil {
-		t.Fatal(err)
+	if _, err := RotationTarget(in, doc); err == nil || !strings.Contains(err.Error(), "no ECS service in state") {
+		t.Errorf("a rotation target without a service: %v", err)
 	}
-	if m := mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.PutSecretValue"}) {
-		t.Errorf("rotation made %v", m)
-	}
-	rotated := storedCreds(t, in)
-	if rotated.User != "admin" || rotated.Pass == c.Pass || len(rotated.Pass) != 32 {
-		t.Fatalf("rotation: user %q, password changed %v, %d chars", rotated.User, rotated.Pass != c.Pass, len(rotated.Pass))
-	}
-	assertNowhere(t, in, rotated.Pass, doc, progress)
 }
 
 func TestSecretsRotateWithoutSecretSaysWhatToDo(t *testing.T) {
 	in, _ := newTestInputs(t, "dev", nil)
-	err := RotateAdminPassword(context.Background(), in, newDoc(in))
-	if err == nil || !strings.Contains(err.Error(), "fvdeploy phase secrets") {
+	_, err := RotationTarget(in, newDoc(in))
+	if err == nil || !strings.Contains(err.Error(), "fvdeploy up --env dev") {
 		t.Fatalf("rotating a missing secret: %v", err)
 	}
 }

@@ -307,7 +307,7 @@ type SecretReader interface {
 func AdminCredentials(ctx context.Context, api SecretReader, secretARN string) (user, pass string, err error) {
 	out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretARN)})
 	if err != nil {
-		return "", "", fmt.Errorf("reading the admin credentials from secret %s: %w", secretARN, err)
+		return "", "", fmt.Errorf("reading the admin credentials from secret %s: %w%s", secretARN, err, deniedBySecretPolicy(err))
 	}
 	c := parseAdminCreds(aws.ToString(out.SecretString))
 	if c.User == "" || c.Pass == "" {
@@ -321,7 +321,7 @@ func AdminCredentials(ctx context.Context, api SecretReader, secretARN string) (
 func readAdminCreds(ctx context.Context, api secretAPI, id string) (adminCreds, error) {
 	out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
-		return adminCreds{}, fmt.Errorf("reading the value of secret %s: %w", id, err)
+		return adminCreds{}, fmt.Errorf("reading the value of secret %s: %w%s", id, err, deniedBySecretPolicy(err))
 	}
 	return parseAdminCreds(aws.ToString(out.SecretString)), nil
 }

@@ -156,9 +156,18 @@ func putSecretPolicy(ctx context.Context, api secretPolicyAPI, arn, policy strin
 		SecretId: aws.String(arn), ResourcePolicy: aws.String(policy), BlockPublicPolicy: aws.Bool(true),
 	})
 	if err != nil {
-		return fmt.Errorf("setting the resource policy of secret %s: %w", arn, err)
+		return fmt.Errorf("setting the resource policy of secret %s: %w%s", arn, err, deniedBySecretPolicy(err))
 	}
 	return nil
+}
+
+// deniedBySecretPolicy is what to do when err is an access denial, which on a secret
+// fvdeploy made is most likely its own resource policy leaving the caller out.
+func deniedBySecretPolicy(err error) string {
+	if errorCode(err) != "AccessDeniedException" {
+		return ""
+	}
+	return " (the secret's resource policy lets only the account root, secrets.managers and the principal that last ran `up` manage it: add yours to secrets.managers and have one of them run `fvdeploy up`)"
 }
 
 // adminSecretAccess is who uses the admin secret: the execution role reads it for the

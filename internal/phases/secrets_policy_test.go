@@ -3,11 +3,14 @@ package phases
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 )
@@ -216,6 +219,23 @@ func TestSecretPolicyDriftIsRepaired(t *testing.T) {
 			}
 			if d, err := resourcePolicyDiff(live(), want); err != nil || d != nil {
 				t.Fatalf("after the repair the policy differs (%v): %s", err, live())
+			}
+		})
+	}
+}
+
+func TestSecretPolicyDenialSaysWhatToDo(t *testing.T) {
+	for name, tc := range map[string]struct {
+		err  error
+		hint bool
+	}{
+		"denied":    {&smithy.GenericAPIError{Code: "AccessDeniedException", Message: "explicit deny in a resource-based policy"}, true},
+		"not found": {&smithy.GenericAPIError{Code: "ResourceNotFoundException"}, false},
+		"other":     {errors.New("connection reset"), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := deniedBySecretPolicy(tc.err); (got != "") != tc.hint || (tc.hint && !strings.Contains(got, "secrets.managers")) {
+				t.Errorf("hint %q", got)
 			}
 		})
 	}

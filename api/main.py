@@ -36,6 +36,10 @@ _user, _password = load_credentials()
 # Compared as bytes: compare_digest on str only accepts ASCII, passwords may not be.
 _EXPECTED_USER = _user.encode()
 _EXPECTED_PASS = _password.encode()
+# During a rotation the secret carries the password being replaced, so that no client is
+# refused while tasks roll onto the new one; outside a rotation it is empty, and unusable.
+_PREVIOUS_PASS = os.environ.get("ADMIN_PASS_PREVIOUS", "").encode()
+_HAS_PREVIOUS = bool(_PREVIOUS_PASS)
 
 
 def render(content: dict[str, str]) -> bytes:
@@ -64,10 +68,12 @@ def is_authorized(header: str | None) -> bool:
     user, colon, password = decoded.partition(b":")
     if not colon:
         return False
-    # Both comparisons always run so timing does not reveal which one failed.
+    # Every comparison always runs so timing does not reveal which one failed, or whether
+    # a previous password is set.
     user_ok = secrets.compare_digest(user, _EXPECTED_USER)
     password_ok = secrets.compare_digest(password, _EXPECTED_PASS)
-    return user_ok & password_ok
+    previous_ok = secrets.compare_digest(password, _PREVIOUS_PASS) & _HAS_PREVIOUS
+    return user_ok & (password_ok | previous_ok)
 
 
 app = FastAPI(title="fvdeploy", docs_url=None, redoc_url=None, openapi_url=None)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/rotation"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -18,10 +19,16 @@ func newSecretsCmd(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rotate",
-		Short: "Set a new random admin password and roll the service onto it",
-		Long: `Store a new random ADMIN_PASS (the user stays), then start a new deployment of the
-service so that its tasks read it, and wait until the deployment is steady. fvdeploy never
-shows the password; it tells you how to read it from Secrets Manager.`,
+		Short: "Set a new random admin password and roll the service onto it, refusing no client",
+		Long: `Rotate ADMIN_PASS (the user stays) in two stages, each rolled out to every task:
+
+  A  the new password is stored, the current one kept as ADMIN_PASS_PREVIOUS, which the
+     service also accepts: old and new tasks all accept the old password;
+  B  once every task runs stage A, the previous password is cleared and the service
+     rolled again: afterwards only the new password is accepted.
+
+A rotation stopped between its stages (Ctrl-C, a timeout) is finished by the next run.
+fvdeploy never shows the password; it tells you how to read it from Secrets Manager.`,
 		Example: `  fvdeploy secrets rotate --env prod`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -33,16 +40,24 @@ shows the password; it tells you how to read it from Secrets Manager.`,
 			}
 			in := a.inputs(ws, "")
 			return ws.Locked(ctx, "secrets rotate", func(doc *state.Document, _ engine.Saver) error {
-				if err := phases.RotateAdminPassword(ctx, in, doc); err != nil {
+				target, err := phases.RotationTarget(in, doc)
+				if err != nil {
 					return err
 				}
-				a.progressf("rolling the service so that its tasks read the new password ...")
-				if err := phases.RollService(ctx, in, doc); err != nil {
-					return fmt.Errorf("the password is rotated, but the service did not roll onto it: %w", err)
+				res, err := rotation.Run(ctx, ws.Clients.SecretsManager(), ws.Clients.ECS(), target, rotation.Options{
+					NewPassword: phases.NewAdminPassword, Progress: a.progressf,
+				})
+				if err != nil {
+					return fmt.Errorf("rotating the admin password: %w; run `fvdeploy secrets rotate --env %s` again to finish it", err, ws.Config.Env)
 				}
-				data := map[string]any{"rotated": true, "secret": doc.Outputs["admin_secret"], "service": doc.Outputs["service"]}
+				a.progressf("fvdeploy never shows the password. Read it with: %s", phases.ReadAdminSecretCommand(in))
+				data := map[string]any{"rotated": true, "resumed": res.Resumed, "secret": doc.Outputs["admin_secret"], "service": doc.Outputs["service"]}
 				return a.emit(data, func(w io.Writer) {
-					fmt.Fprintf(w, "Rotated the admin password of %s-%s; the service runs with it.\n", ws.Config.App, ws.Config.Env)
+					what := "Rotated the admin password"
+					if res.Resumed {
+						what = "Finished the interrupted rotation of the admin password"
+					}
+					fmt.Fprintf(w, "%s of %s-%s; every task runs with it and the previous password is refused.\n", what, ws.Config.App, ws.Config.Env)
 				})
 			})
 		},

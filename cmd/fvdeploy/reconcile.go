@@ -156,7 +156,7 @@ func (a *app) reportKept(res *engine.Result) error {
 // inputs is what phases declare their resources from.
 func (a *app) inputs(ws *workspace.Workspace, image string) *phases.Inputs {
 	return &phases.Inputs{
-		Config: ws.Config, Account: ws.Identity.Account, Region: ws.Region(), AWS: ws.Clients,
+		Config: ws.Config, Account: ws.Identity.Account, Caller: ws.Identity.ARN, Region: ws.Region(), AWS: ws.Clients,
 		Image: image, Getenv: os.Getenv, Progress: a.progressf, Wait: a.progress().Wait,
 	}
 }

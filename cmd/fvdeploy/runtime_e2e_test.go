@@ -201,17 +201,77 @@ func TestServiceRunsOnTheRuntimeGround(t *testing.T) {
 		}
 	})
 
-	step("secrets rotate: the new password answers, the old one is refused", func(t *testing.T) {
+	// The rollover: a client keeps using the old password while rotate runs. Stage A stores
+	// both passwords and rolls every task onto them; only then does stage B clear the old
+	// one (the moment the test sees the secret stop carrying it) and roll again. Every
+	// answer to the old password until that moment must be a 200; once rotate has
+	// returned, every one a 401.
+	step("secrets rotate: the old password answers until every task runs the new one, then is refused", func(t *testing.T) {
+		before := runningTasks(t, engine)
+		watch := watchSecret(ctx, secrets, "fastapi-vars-dev-admin")
+		tasks := watchTasks(ctx, engine, adminPass)
+		probe := startTimedProbe(alb+"/", "admin", adminPass)
+		began := time.Now()
 		res := mustRun(t, c, "secrets", "rotate", "--env", "dev")
-		waitListening(t, alb)
+		took := time.Since(began)
+		during := probe.stop()
+		seen := watch.stop()
+		stages := tasks.stop()
 		newPass := storedPassword()
 		c.Forbidden = append(c.Forbidden, newPass)
 		if newPass == adminPass || strings.Contains(res.Stdout+res.Stderr, newPass) {
 			t.Fatal("rotate kept the password or showed it")
 		}
+		if !seen.bothStored || seen.cleared.IsZero() {
+			t.Fatalf("the secret never held both passwords (%v), or never dropped the old one (%v)", seen.bothStored, seen.cleared)
+		}
+		var okA, connectErrs int
+		for _, a := range during {
+			if !a.end.Before(seen.cleared) {
+				continue
+			}
+			switch {
+			case a.status == http.StatusOK:
+				okA++
+			// ministack routes to a new task as soon as its container runs, before the app
+			// listens (it has no health checks): a 502 naming a target's connect error is
+			// the emulator's, never a refusal.
+			case a.status == http.StatusBadGateway && strings.Contains(a.body, "connect error"):
+				connectErrs++
+			default:
+				t.Errorf("the old password was refused before every task ran the new one: HTTP %d %s (at %s, stage B at %s)", a.status, a.body, a.end.Format(time.StampMilli), seen.cleared.Format(time.StampMilli))
+			}
+		}
+		t.Logf("rotate took %s; until stage B: %d answers to the old password, %d of them 200, %d emulator connect errors; %d answers in all",
+			took.Round(100*time.Millisecond), okA+connectErrs, okA, connectErrs, len(during))
+		if okA < 10 {
+			t.Errorf("only %d requests with the old password were answered during stage A", okA)
+		}
+		// The new tasks of stage A themselves accept the old password (by
+		// ADMIN_PASS_PREVIOUS): once no task of before the rotation runs, a 200 to it can
+		// only come from one of them (stage B's refuse it).
+		gone, byA := stages.oldGone(), 0
+		for _, a := range during {
+			if a.status == http.StatusOK && !gone.IsZero() && a.start.After(gone) {
+				byA++
+			}
+		}
+		t.Logf("the tasks of before the rotation were gone at %s; %d answers of 200 to the old password came after", gone.Format(time.StampMilli), byA)
+		if byA == 0 {
+			t.Error("no request with the old password was answered by a task of stage A")
+		}
+		waitListening(t, alb)
+		after := settledTasks(t, engine, 1)
+		if len(after) != 1 || slices.Contains(ids(after), before[0].ID) {
+			t.Errorf("after rotate: running %v (before: %v); want one new task", ids(after), ids(before))
+		}
 		expectAnswer(t, alb+"/", "admin", newPass, http.StatusOK, greeting)
-		if resp := get(t, alb+"/", "admin", adminPass); resp.status != http.StatusUnauthorized {
-			t.Errorf("the old password answers HTTP %d after the rollout, want 401", resp.status)
+		probe = startTimedProbe(alb+"/", "admin", adminPass)
+		time.Sleep(3 * time.Second)
+		for _, a := range probe.stop() {
+			if a.status != http.StatusUnauthorized || a.body != refusal {
+				t.Errorf("the old password after rotate: HTTP %d %s, want 401", a.status, a.body)
+			}
 		}
 	})
 
@@ -410,6 +470,172 @@ func expectAnswer(t *testing.T, url, user, pass string, status int, body string)
 	if a := get(t, url, user, pass); a.status != status || a.body != body {
 		t.Errorf("GET %s as %q: HTTP %d %s; want %d %s", url, user, a.status, a.body, status, body)
 	}
+}
+
+// timedAnswer is one answer of a timedProbe, with when it was asked and when it arrived.
+type timedAnswer struct {
+	start  time.Time
+	end    time.Time
+	status int
+	body   string
+}
+
+type timedProbe struct {
+	done    chan struct{}
+	wg      sync.WaitGroup
+	answers []timedAnswer
+}
+
+// startTimedProbe sends requests one after another, 100 ms apart, until stopped, and
+// keeps every answer with its time; a request that fails outright is status 0.
+func startTimedProbe(url, user, pass string) *timedProbe {
+	p := &timedProbe{done: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			start := time.Now()
+			a, err := fetch(url, user, pass)
+			ta := timedAnswer{start: start, end: time.Now(), status: a.status, body: strings.TrimSpace(a.body)}
+			if err != nil {
+				ta.body = err.Error()
+			}
+			p.answers = append(p.answers, ta)
+			select {
+			case <-p.done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return p
+}
+
+func (p *timedProbe) stop() []timedAnswer {
+	close(p.done)
+	p.wg.Wait()
+	return p.answers
+}
+
+// secretWatch polls the admin secret (every 100 ms) and notes whether it held a previous
+// password, and when it first held none again after that.
+type secretWatch struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	bothStored bool
+	cleared    time.Time
+}
+
+func watchSecret(ctx context.Context, sm *secretsmanager.Client, id string) *secretWatch {
+	w := &secretWatch{done: make(chan struct{})}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for {
+			out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+			if err == nil {
+				var v map[string]string
+				if json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v) == nil {
+					if v["ADMIN_PASS_PREVIOUS"] != "" {
+						w.bothStored = true
+					} else if w.bothStored && w.cleared.IsZero() {
+						w.cleared = time.Now()
+					}
+				}
+			}
+			select {
+			case <-w.done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return w
+}
+
+func (w *secretWatch) stop() *secretWatch {
+	close(w.done)
+	w.wg.Wait()
+	return w
+}
+
+// taskWatch polls (every 100 ms) which stage each running task container started on, by
+// the password variables ECS resolved into its environment: "old" (the old password
+// alone), "A" (the old one as ADMIN_PASS_PREVIOUS), "B" (another password alone).
+type taskWatch struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	snapshots []taskSnapshot
+}
+
+type taskSnapshot struct {
+	at     time.Time
+	stages []string
+}
+
+func watchTasks(ctx context.Context, engine *client.Client, old string) *taskWatch {
+	w := &taskWatch{done: make(chan struct{})}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for {
+			snap := taskSnapshot{at: time.Now()}
+			res, err := engine.ContainerList(ctx, client.ContainerListOptions{
+				Filters: make(client.Filters).Add("label", "com.amazonaws.ecs.task-definition-family=fastapi-vars-dev").Add("status", "running"),
+			})
+			for _, c := range res.Items {
+				if err != nil {
+					break
+				}
+				in, ierr := engine.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+				if ierr != nil || in.Container.Config == nil {
+					err = ierr
+					break
+				}
+				env := map[string]string{}
+				for _, kv := range in.Container.Config.Env {
+					k, v, _ := strings.Cut(kv, "=")
+					env[k] = v
+				}
+				switch {
+				case env["ADMIN_PASS_PREVIOUS"] == old:
+					snap.stages = append(snap.stages, "A")
+				case env["ADMIN_PASS"] == old:
+					snap.stages = append(snap.stages, "old")
+				default:
+					snap.stages = append(snap.stages, "B")
+				}
+			}
+			if err == nil {
+				w.snapshots = append(w.snapshots, snap)
+			}
+			select {
+			case <-w.done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return w
+}
+
+func (w *taskWatch) stop() *taskWatch {
+	close(w.done)
+	w.wg.Wait()
+	return w
+}
+
+// oldGone is when the watch first saw tasks running, none of them started before the
+// rotation; zero if never.
+func (w *taskWatch) oldGone() time.Time {
+	for _, s := range w.snapshots {
+		if len(s.stages) > 0 && !slices.Contains(s.stages, "old") {
+			return s.at
+		}
+	}
+	return time.Time{}
 }
 
 // probe sends requests one after another until stopped (at most 3000, 100 ms apart) and

@@ -402,11 +402,16 @@ func TestSecretsRotateChangesThePasswordAndRollsTheService(t *testing.T) {
 	if after == before || !strings.Contains(after, `"ADMIN_USER":"admin"`) {
 		t.Errorf("rotate did not set a new password for the same user")
 	}
-	var user struct{ ADMIN_PASS string }
-	if err := json.Unmarshal([]byte(after), &user); err != nil || strings.Contains(res.Stdout+res.Stderr, user.ADMIN_PASS) {
-		t.Errorf("the new password appears in the output (%v)", err)
+	var user struct{ ADMIN_PASS, ADMIN_PASS_PREVIOUS string }
+	if err := json.Unmarshal([]byte(after), &user); err != nil || strings.Contains(res.Stdout+res.Stderr, user.ADMIN_PASS) || strings.Contains(res.Stdout+res.Stderr, adminPass) {
+		t.Errorf("a password appears in the output (%v)", err)
 	}
-	if m := mutatingCalls(traced(t, trace)); !slices.Equal(m, []string{"Secrets Manager.PutSecretValue", "ECS.UpdateService"}) {
-		t.Errorf("rotate made %v, want the secret put then the service rolled", m)
+	if user.ADMIN_PASS_PREVIOUS != "" {
+		t.Error("after rotate the secret still holds the previous password")
+	}
+	// Two stages, each stored then rolled out: both passwords, then the new one alone.
+	want := []string{"Secrets Manager.PutSecretValue", "ECS.UpdateService", "Secrets Manager.PutSecretValue", "ECS.UpdateService"}
+	if m := mutatingCalls(traced(t, trace)); !slices.Equal(m, want) {
+		t.Errorf("rotate made %v, want %v", m, want)
 	}
 }

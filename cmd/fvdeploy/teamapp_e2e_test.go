@@ -65,6 +65,7 @@ func TestTeamAppThroughTheBinary(t *testing.T) {
 	}
 	wantSecrets := []string{
 		"ADMIN_PASS=" + adminARN + ":ADMIN_PASS::",
+		"ADMIN_PASS_PREVIOUS=" + adminARN + ":ADMIN_PASS_PREVIOUS::",
 		"ADMIN_USER=" + adminARN + ":ADMIN_USER::",
 		"API_TOKEN=" + adminARN + ":API_TOKEN::",
 		"DB_PASSWORD=" + dbARN + ":password::",

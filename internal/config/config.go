@@ -31,6 +31,7 @@ type Config struct {
 	ALB           ALB           `yaml:"alb"`
 	Image         Image         `yaml:"image"`
 	Deploy        Deploy        `yaml:"deploy"`
+	Secrets       Secrets       `yaml:"secrets"`
 
 	// origins records where in the file each value was set, so that Validate
 	// can point at the line.
@@ -152,6 +153,16 @@ type CICD struct {
 	Branches   []string `yaml:"branches"`
 	// Tags are the git tag patterns (e.g. v*) whose workflows may deploy: releases.
 	Tags []string `yaml:"tags"`
+}
+
+// Secrets are the controls on the secrets fvdeploy creates.
+type Secrets struct {
+	// Managers are IAM principal ARN patterns (as IAM's ArnLike reads them, e.g.
+	// arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*AdministratorAccess*)
+	// that may read and manage the secrets beside the account root and whoever runs up:
+	// everyone else is denied by the secrets' resource policies. List every principal that
+	// runs up, validate or secrets rotate, or each run rewrites the policy to its own.
+	Managers []string `yaml:"managers"`
 }
 
 // ALB holds load balancer settings outside the network layout.

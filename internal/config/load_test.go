@@ -115,6 +115,7 @@ cicd: {github_repo: fvdeploy/shop, branches: [main, release], tags: ["v*"]}
 image: {repository: team/shop, registry: "127.0.0.1:5000", platform: linux/arm64, keep: 10, immutable_tags: false, build_args: [BASE_IMAGE=python:3.12-slim],
   context: services/api, dockerfile: Dockerfile.prod}
 deploy: {strategy: linear, canary_percent: 5, canary_bake_minutes: 10, linear_step_percent: 20, linear_step_bake_minutes: 3, bake_minutes: 4}
+secrets: {managers: ["arn:aws:iam::123456789012:role/admin*"]}
 `, env: "dev", change: func(c *Config) {
 			*c = Config{
 				App: "every-field", Env: "dev", Region: "eu-west-3",
@@ -140,6 +141,7 @@ deploy: {strategy: linear, canary_percent: 5, canary_bake_minutes: 10, linear_st
 				CICD: CICD{GitHubRepo: "fvdeploy/shop", Branches: []string{"main", "release"}, Tags: []string{"v*"}},
 				Image: Image{Repository: "team/shop", Registry: "127.0.0.1:5000", Platform: "linux/arm64", Keep: 10,
 					BuildArgs: []string{"BASE_IMAGE=python:3.12-slim"}, Context: "services/api", Dockerfile: "Dockerfile.prod"},
+				Secrets: Secrets{Managers: []string{"arn:aws:iam::123456789012:role/admin*"}},
 			}
 		}},
 	}

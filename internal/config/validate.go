@@ -32,7 +32,10 @@ var (
 	// A secret's name, or its ARN (full, or partial without the random suffix).
 	secretID  = regexp.MustCompile(`^([A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512})$`)
 	secretKey = regexp.MustCompile(`^[A-Za-z0-9_.@/+=-]{1,256}$`)
-	kmsKey    = regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|alias/[A-Za-z0-9/_-]+|[0-9a-f-]{36}|mrk-[0-9a-f]{32})$`)
+	// An IAM principal's ARN in this or another account, as aws:PrincipalArn reads it:
+	// users, roles (with path), the root, federated users; ArnLike wildcards allowed.
+	principalPattern = regexp.MustCompile(`^arn:aws[a-z-]*:(iam::(\d{12}|\*):(root|user/\S+|role/\S+)|sts::(\d{12}|\*):federated-user/\S+)$`)
+	kmsKey           = regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|alias/[A-Za-z0-9/_-]+|[0-9a-f-]{36}|mrk-[0-9a-f]{32})$`)
 )
 
 // fargateMemory is the memory (MiB) Fargate accepts for each CPU size (CPU units).
@@ -200,6 +203,11 @@ func (c *Config) Validate() error {
 	v.check(filepath.IsLocal(im.Dockerfile), "image.dockerfile", im.Dockerfile,
 		"%q: want a path inside image.context, relative to it", im.Dockerfile)
 
+	for i, m := range c.Secrets.Managers {
+		v.check(principalPattern.MatchString(m), fmt.Sprintf("secrets.managers[%d]", i), m,
+			"%q: want the ARN (or an ArnLike pattern) of an IAM principal, e.g. arn:aws:iam::123456789012:role/admin", m)
+	}
+
 	ci := c.CICD
 	_, name, _ := strings.Cut(ci.GitHubRepo, "/")
 	v.check(ci.GitHubRepo == "" || githubRepo.MatchString(ci.GitHubRepo) && name != "." && name != "..", "cicd.github_repo", ci.GitHubRepo,
@@ -237,7 +245,7 @@ func (v *validator) check(ok bool, field string, val any, format string, args ..
 }
 
 // reservedEnv are the app container's variables fvdeploy sets itself.
-var reservedEnv = []string{"ADMIN_USER", "ADMIN_PASS"}
+var reservedEnv = []string{"ADMIN_USER", "ADMIN_PASS", "ADMIN_PASS_PREVIOUS"}
 
 // envName checks the name of an app container variable; val is the field's value for the
 // file's line. It reports whether the name is good.

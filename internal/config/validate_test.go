@@ -131,7 +131,16 @@ func TestValidate(t *testing.T) {
 		"branch empty":        {change: func(c *Config) { c.CICD.Branches = []string{"main", ""} }, want: `cicd.branches[1]: "" is not a branch name`},
 		"branch space":        {change: func(c *Config) { c.CICD.Branches = []string{"my branch"} }, want: `cicd.branches[0]: "my branch" is not a branch name`},
 		"tag pattern":         {change: func(c *Config) { c.CICD.Tags = []string{"v*", "release-*"} }},
-		"tag empty":           {change: func(c *Config) { c.CICD.Tags = []string{""} }, want: `cicd.tags[0]: "" is not a tag pattern`},
+		"managers role": {change: func(c *Config) {
+			c.Secrets.Managers = []string{"arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*Admin*"}
+		}},
+		"managers user root": {change: func(c *Config) {
+			c.Secrets.Managers = []string{"arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:root"}
+		}},
+		"managers name only": {change: func(c *Config) { c.Secrets.Managers = []string{"deployer"} }, want: `secrets.managers[0]: "deployer": want the ARN (or an ArnLike pattern) of an IAM principal, e.g. arn:aws:iam::123456789012:role/admin`},
+		"managers wildcard":  {change: func(c *Config) { c.Secrets.Managers = []string{"*"} }, want: `secrets.managers[0]: "*": want the ARN (or an ArnLike pattern) of an IAM principal, e.g. arn:aws:iam::123456789012:role/admin`},
+		"managers session":   {change: func(c *Config) { c.Secrets.Managers = []string{"arn:aws:sts::123456789012:assumed-role/r/s"} }, want: `secrets.managers[0]: "arn:aws:sts::123456789012:assumed-role/r/s": want the ARN (or an ArnLike pattern) of an IAM principal, e.g. arn:aws:iam::123456789012:role/admin`},
+		"tag empty":          {change: func(c *Config) { c.CICD.Tags = []string{""} }, want: `cicd.tags[0]: "" is not a tag pattern`},
 		"sans": {change: func(c *Config) {
 			c.Edge.Domain, c.Edge.SANs = "api.example.com", []string{"www.example.com", "*.example.com"}
 		}},

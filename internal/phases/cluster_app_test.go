@@ -55,6 +55,7 @@ func TestClusterTeamAppSettings(t *testing.T) {
 	}
 	wantSecrets := []string{
 		"ADMIN_PASS=" + adminARN + ":ADMIN_PASS::",
+		"ADMIN_PASS_PREVIOUS=" + adminARN + ":ADMIN_PASS_PREVIOUS::",
 		"ADMIN_USER=" + adminARN + ":ADMIN_USER::",
 		"API_TOKEN=" + adminARN + ":API_TOKEN::",
 		"DB_PASSWORD=" + dbARN + ":password::",
@@ -101,7 +102,7 @@ func TestClusterTeamAppSettings(t *testing.T) {
 	in.Config.Service.Env, in.Config.Service.Secrets, in.Config.Service.Command = nil, nil, nil
 	applyScoped(t, in, doc, "secrets", "cluster")
 	app = appContainer(describeTaskDef(t, in, taskFamily(in)).ContainerDefinitions)
-	if len(app.Environment) != 0 || len(app.Command) != 0 || len(app.Secrets) != 2 {
+	if len(app.Environment) != 0 || len(app.Command) != 0 || len(app.Secrets) != 3 {
 		t.Errorf("switched off: environment %v, command %v, %d secrets", app.Environment, app.Command, len(app.Secrets))
 	}
 	if strings.Contains(taskRolePolicy(t, in, doc.Resources[keyExecRole].ID), dbARN) {

@@ -234,8 +234,9 @@ func (r *taskDef) render(deps engine.Deps, image string) (*ecs.RegisterTaskDefin
 // (secretARN) or of a named one; ok is false while a named one is not found yet.
 func containerSecrets(in *Inputs, deps engine.Deps, secretARN string) ([]ecstypes.Secret, bool) {
 	from := map[string]string{
-		envAdminPass: secretARN + ":" + envAdminPass + "::",
-		envAdminUser: secretARN + ":" + envAdminUser + "::",
+		envAdminPass:         secretARN + ":" + envAdminPass + "::",
+		envAdminPassPrevious: secretARN + ":" + envAdminPassPrevious + "::",
+		envAdminUser:         secretARN + ":" + envAdminUser + "::",
 	}
 	for name, ref := range in.Config.Service.Secrets {
 		arn := secretARN

@@ -212,8 +212,8 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws.ToString(val.SecretString)), &creds); err != nil {
 		t.Fatalf("secret value is not JSON: %v", err)
 	}
-	if len(creds) != 2 || creds["ADMIN_USER"] != "admin" || len(creds["ADMIN_PASS"]) != 32 {
-		t.Fatalf("secret keys: user %q, password of %d chars, %d keys; want admin, 32, 2", creds["ADMIN_USER"], len(creds["ADMIN_PASS"]), len(creds))
+	if prev, ok := creds["ADMIN_PASS_PREVIOUS"]; len(creds) != 3 || creds["ADMIN_USER"] != "admin" || len(creds["ADMIN_PASS"]) != 32 || !ok || prev != "" {
+		t.Fatalf("secret keys: user %q, password of %d chars, previous %t of %d chars, %d keys; want admin, 32, an empty previous, 3", creds["ADMIN_USER"], len(creds["ADMIN_PASS"]), ok, len(prev), len(creds))
 	}
 	generated := creds["ADMIN_PASS"]
 	if strings.Contains(progress.String(), generated) {
@@ -281,7 +281,7 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		t.Errorf("task definition cpu %s memory %s mode %s compat %v", aws.ToString(td.Cpu), aws.ToString(td.Memory), td.NetworkMode, td.RequiresCompatibilities)
 	}
 	c := td.ContainerDefinitions[0]
-	want := map[string]string{"ADMIN_USER": secretARN + ":ADMIN_USER::", "ADMIN_PASS": secretARN + ":ADMIN_PASS::"}
+	want := map[string]string{"ADMIN_USER": secretARN + ":ADMIN_USER::", "ADMIN_PASS": secretARN + ":ADMIN_PASS::", "ADMIN_PASS_PREVIOUS": secretARN + ":ADMIN_PASS_PREVIOUS::"}
 	got := map[string]string{}
 	for _, s := range c.Secrets {
 		got[aws.ToString(s.Name)] = aws.ToString(s.ValueFrom)

@@ -19,7 +19,10 @@ type Inputs struct {
 	Config  *config.Config
 	Account string
 	Region  string
-	AWS     *awsclients.Clients
+	// Caller is the ARN of the principal fvdeploy runs as (sts:GetCallerIdentity): the
+	// secrets' resource policies keep it able to read and manage them.
+	Caller string
+	AWS    *awsclients.Clients
 	// Image is an image URI given with --image; empty means the image phase's digest.
 	Image string
 	// BuildImage says the image phase runs in the same walk: what runs the image (the

@@ -109,6 +109,13 @@ func (r *webhookSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Reso
 	if err != nil || found == nil {
 		return nil, err
 	}
+	change, err := secretPolicyDrift(ctx, r.api, found.Record.ARN, secretPolicy(r.in, webhookSecretAccess(r.in)))
+	if err != nil {
+		return nil, err
+	}
+	if change != nil {
+		found.Changes = append(found.Changes, *change)
+	}
 	if given := r.in.Getenv(EnvChatWebhookURL); given != "" {
 		out, err := r.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: d.ARN})
 		if err != nil {
@@ -154,6 +161,9 @@ func (r *webhookSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resou
 	if err != nil {
 		return nil, fmt.Errorf("creating secret %s: %w", name, err)
 	}
+	if err := putSecretPolicy(ctx, r.api, aws.ToString(out.ARN), secretPolicy(r.in, webhookSecretAccess(r.in))); err != nil {
+		return nil, err
+	}
 	return &state.Resource{ID: name, ARN: aws.ToString(out.ARN)}, nil
 }
 
@@ -164,6 +174,10 @@ func (r *webhookSecret) Update(ctx context.Context, _ engine.Deps, found *engine
 		case "tags":
 			if _, err := r.api.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: arn, Tags: secretTags(r.in.tags(keyChatWebhook))}); err != nil {
 				return nil, fmt.Errorf("tagging secret %s: %w", found.Record.ID, err)
+			}
+		case fieldResourcePolicy:
+			if err := putSecretPolicy(ctx, r.api, found.Record.ARN, c.To); err != nil {
+				return nil, err
 			}
 		case "value":
 			value, err := r.given()

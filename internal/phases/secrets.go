@@ -16,6 +16,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/rotation"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -49,6 +50,7 @@ type secretAPI interface {
 	RestoreSecret(ctx context.Context, in *secretsmanager.RestoreSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
 	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
 	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+	secretPolicyAPI
 }
 
 const (
@@ -56,6 +58,14 @@ const (
 
 	envAdminUser = "ADMIN_USER"
 	envAdminPass = "ADMIN_PASS"
+	// envAdminPassPrevious is the password a rotation replaces, which the service still
+	// accepts until every task runs the new one; "" outside a rotation. The secret always
+	// carries the key: ECS refuses to start a task whose valueFrom names a missing one.
+	envAdminPassPrevious = "ADMIN_PASS_PREVIOUS"
+
+	// attrPreviousKey in the secret's record says the stored value is known to carry
+	// envAdminPassPrevious, so that a plain `up` need not read the value to know it.
+	attrPreviousKey = "previous_key"
 
 	defaultAdminUser = "admin"
 	passwordLength   = 32
@@ -85,6 +95,10 @@ func adminSecretName(in *Inputs) string { return in.prefix() + "-admin" }
 // formats it: the only place it goes is the SecretString of an API call.
 type adminCreds struct {
 	User, Pass string
+	// Previous is the password being rotated out ("" outside a rotation); HasPrevious
+	// says the stored value has the key at all.
+	Previous    string
+	HasPrevious bool
 	// Extra are the other keys, service.secrets' values among them.
 	Extra map[string]string
 }
@@ -94,7 +108,7 @@ func (c adminCreds) secretString() (string, error) {
 	if m == nil {
 		m = map[string]string{}
 	}
-	m[envAdminUser], m[envAdminPass] = c.User, c.Pass
+	m[envAdminUser], m[envAdminPass], m[envAdminPassPrevious] = c.User, c.Pass, c.Previous
 	b, err := json.Marshal(m)
 	if err != nil {
 		return "", errors.New("encoding the admin credentials failed") // never wrap: it could quote the value
@@ -117,6 +131,8 @@ func parseAdminCreds(s string) adminCreds {
 			c.User = str
 		case envAdminPass:
 			c.Pass = str
+		case envAdminPassPrevious:
+			c.Previous, c.HasPrevious = str, true
 		default:
 			if c.Extra == nil {
 				c.Extra = map[string]string{}
@@ -128,7 +144,7 @@ func parseAdminCreds(s string) adminCreds {
 }
 
 func (c adminCreds) equal(o adminCreds) bool {
-	return c.User == o.User && c.Pass == o.Pass && maps.Equal(c.Extra, o.Extra)
+	return c.User == o.User && c.Pass == o.Pass && c.Previous == o.Previous && c.HasPrevious == o.HasPrevious && maps.Equal(c.Extra, o.Extra)
 }
 
 // storedKeys are the keys of the admin secret that service.secrets reads and up stores
@@ -136,7 +152,7 @@ func (c adminCreds) equal(o adminCreds) bool {
 func storedKeys(in *Inputs) []string {
 	var keys []string
 	for _, ref := range in.Config.Service.Secrets {
-		if ref.Secret == "" && ref.Key != envAdminUser && ref.Key != envAdminPass && !slices.Contains(keys, ref.Key) {
+		if ref.Secret == "" && ref.Key != envAdminUser && ref.Key != envAdminPass && ref.Key != envAdminPassPrevious && !slices.Contains(keys, ref.Key) {
 			keys = append(keys, ref.Key)
 		}
 	}
@@ -154,6 +170,8 @@ func fromVars(in *Inputs) string {
 func (r *adminSecret) fromEnv(c adminCreds) (adminCreds, bool) {
 	user, pass := r.in.Getenv(envAdminUser), r.in.Getenv(envAdminPass)
 	given := user != "" || pass != ""
+	// The key is always wanted; a value in it (a rotation under way) is kept.
+	c.HasPrevious = true
 	if user != "" {
 		c.User = user
 	}
@@ -192,10 +210,19 @@ func (r *adminSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resour
 	if err != nil || found == nil {
 		return nil, err
 	}
-	// The stored value is read only when the user gave values to compare it with, or
-	// service.secrets needs keys in it: a plain `up` never touches, or even reads, the
+	change, err := secretPolicyDrift(ctx, r.api, found.Record.ARN, secretPolicy(r.in, adminSecretAccess(r.in)))
+	if err != nil {
+		return nil, err
+	}
+	if change != nil {
+		found.Changes = append(found.Changes, *change)
+	}
+	// The stored value is read only when the user gave values to compare it with,
+	// service.secrets needs keys in it, or it is not known to carry ADMIN_PASS_PREVIOUS
+	// yet: a plain `up` of a converged environment never touches, or even reads, the
 	// credentials.
-	if _, given := r.fromEnv(adminCreds{}); given || len(storedKeys(r.in)) > 0 {
+	known := rec != nil && rec.Attrs[attrPreviousKey] == "true"
+	if _, given := r.fromEnv(adminCreds{}); given || len(storedKeys(r.in)) > 0 || !known {
 		cur, err := readAdminCreds(ctx, r.api, found.Record.ARN)
 		if err != nil {
 			return nil, err
@@ -204,11 +231,25 @@ func (r *adminSecret) Find(ctx context.Context, _ engine.Deps, rec *state.Resour
 		if err := r.missingKey(want); err != nil {
 			return nil, err
 		}
+		known = cur.HasPrevious
 		if !want.equal(cur) {
-			found.Changes = append(found.Changes, engine.Change{Field: "value", From: sensitiveFrom, To: "(sensitive, from " + fromVars(r.in) + ")"})
+			to := "(sensitive, from " + fromVars(r.in) + ")"
+			if want.equal(withPreviousKey(cur)) {
+				to = "(sensitive, adds " + envAdminPassPrevious + ")"
+			}
+			found.Changes = append(found.Changes, engine.Change{Field: "value", From: sensitiveFrom, To: to})
 		}
 	}
+	if known {
+		found.Record.Attrs = map[string]string{attrPreviousKey: "true"}
+	}
 	return found, nil
+}
+
+// withPreviousKey is c with the rollover key, empty unless c had a value in it.
+func withPreviousKey(c adminCreds) adminCreds {
+	c.HasPrevious = true
+	return c
 }
 
 // describe finds the secret by its recorded ARN, else by its name (unique per account
@@ -270,7 +311,7 @@ type SecretReader interface {
 func AdminCredentials(ctx context.Context, api SecretReader, secretARN string) (user, pass string, err error) {
 	out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretARN)})
 	if err != nil {
-		return "", "", fmt.Errorf("reading the admin credentials from secret %s: %w", secretARN, err)
+		return "", "", fmt.Errorf("reading the admin credentials from secret %s: %w%s", secretARN, err, deniedBySecretPolicy(err))
 	}
 	c := parseAdminCreds(aws.ToString(out.SecretString))
 	if c.User == "" || c.Pass == "" {
@@ -284,7 +325,7 @@ func AdminCredentials(ctx context.Context, api SecretReader, secretARN string) (
 func readAdminCreds(ctx context.Context, api secretAPI, id string) (adminCreds, error) {
 	out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
-		return adminCreds{}, fmt.Errorf("reading the value of secret %s: %w", id, err)
+		return adminCreds{}, fmt.Errorf("reading the value of secret %s: %w%s", id, err, deniedBySecretPolicy(err))
 	}
 	return parseAdminCreds(aws.ToString(out.SecretString)), nil
 }
@@ -323,10 +364,15 @@ func (r *adminSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resourc
 	if err != nil {
 		return nil, fmt.Errorf("creating secret %s: %w", name, err)
 	}
+	// A failure here leaves the secret without its policy: the next run finds it by
+	// name and sets the policy as drift.
+	if err := putSecretPolicy(ctx, r.api, aws.ToString(out.ARN), secretPolicy(r.in, adminSecretAccess(r.in))); err != nil {
+		return nil, err
+	}
 	if generated {
 		r.in.Progress("generated a random admin password (user %q); fvdeploy never shows it. Read it with: %s", creds.User, readSecretCommand(r.in, name))
 	}
-	return &state.Resource{ID: name, ARN: aws.ToString(out.ARN)}, nil
+	return &state.Resource{ID: name, ARN: aws.ToString(out.ARN), Attrs: map[string]string{attrPreviousKey: "true"}}, nil
 }
 
 // adoptSecret takes over a secret of the resource's name that exists already: created by
@@ -363,6 +409,10 @@ func (r *adminSecret) Update(ctx context.Context, _ engine.Deps, found *engine.F
 			if _, err := r.api.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn), Tags: secretTags(r.in.tags(keySecretAdmin))}); err != nil {
 				return nil, fmt.Errorf("tagging secret %s: %w", found.Record.ID, err)
 			}
+		case fieldResourcePolicy:
+			if err := putSecretPolicy(ctx, r.api, arn, c.To); err != nil {
+				return nil, err
+			}
 		case "value":
 			cur, err := readAdminCreds(ctx, r.api, arn)
 			if err != nil {
@@ -381,10 +431,15 @@ func (r *adminSecret) Update(ctx context.Context, _ engine.Deps, found *engine.F
 			if err := putAdminCreds(ctx, r.api, arn, want); err != nil {
 				return nil, err
 			}
-			r.in.Progress("stored the values given in %s in secret %s; running tasks keep the old ones until the service rolls", fromVars(r.in), found.Record.ID)
+			if want.equal(withPreviousKey(cur)) {
+				r.in.Progress("added an empty %s to secret %s (the rotation rollover's key); the stored credentials are unchanged", envAdminPassPrevious, found.Record.ID)
+			} else {
+				r.in.Progress("stored the values given in %s in secret %s; running tasks keep the old ones until the service rolls", fromVars(r.in), found.Record.ID)
+			}
 		}
 	}
 	rec := found.Record
+	rec.Attrs = map[string]string{attrPreviousKey: "true"}
 	return &rec, nil
 }
 
@@ -418,33 +473,25 @@ func deleteSecretNow(ctx context.Context, api secretAPI, rec *state.Resource) er
 	return nil
 }
 
-// RotateAdminPassword stores a new random admin password, keeping the stored user. The
-// tasks read the secret when they start, so the caller rolls the service afterwards.
-func RotateAdminPassword(ctx context.Context, in *Inputs, doc *state.Document) error {
-	api := in.AWS.SecretsManager()
-	id := adminSecretName(in)
-	if rec := doc.Resources[keySecretAdmin]; rec != nil && rec.ARN != "" {
-		id = rec.ARN
+// RotationTarget names, from state, the admin secret and the service whose tasks read
+// it, for `secrets rotate` (internal/rotation).
+func RotationTarget(in *Inputs, doc *state.Document) (rotation.Target, error) {
+	sec, svc := doc.Resources[keySecretAdmin], doc.Resources[keyService]
+	if sec == nil || sec.ARN == "" {
+		return rotation.Target{}, fmt.Errorf("no secret %s in state: run `fvdeploy up --env %s` first", adminSecretName(in), in.Config.Env)
 	}
-	cur, err := readAdminCreds(ctx, api, id)
-	if isNotFound(err) {
-		return fmt.Errorf("secret %s does not exist: run `fvdeploy phase secrets` first", adminSecretName(in))
+	if svc == nil {
+		return rotation.Target{}, fmt.Errorf("no ECS service in state: run `fvdeploy up --env %s` first", in.Config.Env)
 	}
-	if err != nil {
-		return err
-	}
-	if cur.User == "" {
-		cur.User = defaultAdminUser
-	}
-	if cur.Pass, err = newPassword(); err != nil {
-		return err
-	}
-	if err := putAdminCreds(ctx, api, id, cur); err != nil {
-		return err
-	}
-	in.Progress("stored a new random admin password for user %q; fvdeploy never shows it. Read it with: %s", cur.User, readSecretCommand(in, adminSecretName(in)))
-	return nil
+	return rotation.Target{Secret: sec.ARN, Cluster: svc.Attrs["cluster"], Service: svc.ID}, nil
 }
+
+// NewAdminPassword is a new random admin password, as up generates one.
+func NewAdminPassword() (string, error) { return newPassword() }
+
+// ReadAdminSecretCommand is the command that shows the admin credentials, which
+// fvdeploy never prints.
+func ReadAdminSecretCommand(in *Inputs) string { return readSecretCommand(in, adminSecretName(in)) }
 
 // newPassword returns passwordLength characters drawn uniformly from letters and digits
 // with crypto/rand (about 190 bits).

@@ -124,8 +124,8 @@ func TestSecretsGivenCredentialsNeverLeakAndUpdateOnlyWhenChanged(t *testing.T) 
 	}
 }
 
-func TestSecretsGeneratedPasswordAndRotation(t *testing.T) {
-	in, rec := newTestInputs(t, "dev", nil)
+func TestSecretsGeneratedPassword(t *testing.T) {
+	in, _ := newTestInputs(t, "dev", nil)
 	progress := &progressLog{t: t}
 	in.Progress = progress.printf
 	doc := newDoc(in)
@@ -148,24 +148,15 @@ func TestSecretsGeneratedPasswordAndRotation(t *testing.T) {
 		t.Fatal("a second run changed the generated credentials")
 	}
 
-	from := len(rec.Calls())
-	if err := RotateAdminPassword(context.Background(), in, doc); err != nil {
-		t.Fatal(err)
+	if _, err := RotationTarget(in, doc); err == nil || !strings.Contains(err.Error(), "no ECS service in state") {
+		t.Errorf("a rotation target without a service: %v", err)
 	}
-	if m := mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.PutSecretValue"}) {
-		t.Errorf("rotation made %v", m)
-	}
-	rotated := storedCreds(t, in)
-	if rotated.User != "admin" || rotated.Pass == c.Pass || len(rotated.Pass) != 32 {
-		t.Fatalf("rotation: user %q, password changed %v, %d chars", rotated.User, rotated.Pass != c.Pass, len(rotated.Pass))
-	}
-	assertNowhere(t, in, rotated.Pass, doc, progress)
 }
 
 func TestSecretsRotateWithoutSecretSaysWhatToDo(t *testing.T) {
 	in, _ := newTestInputs(t, "dev", nil)
-	err := RotateAdminPassword(context.Background(), in, newDoc(in))
-	if err == nil || !strings.Contains(err.Error(), "fvdeploy phase secrets") {
+	_, err := RotationTarget(in, newDoc(in))
+	if err == nil || !strings.Contains(err.Error(), "fvdeploy up --env dev") {
 		t.Fatalf("rotating a missing secret: %v", err)
 	}
 }
@@ -228,5 +219,56 @@ func TestSecretsNewPassword(t *testing.T) {
 			t.Fatalf("password %d chars, alphabet ok %v, repeated %v", len(p), strings.Trim(p, passwordAlphabet) == "", seen[p])
 		}
 		seen[p] = true
+	}
+}
+
+// A secret made before the rotation rollover has no ADMIN_PASS_PREVIOUS: the next run adds
+// it, empty, leaving the credentials as they are; then a plain run reads the value no
+// more. During a rotation (a previous password stored), up keeps the previous password.
+func TestSecretsPreviousKeyIsAddedWithoutTouchingThePassword(t *testing.T) {
+	ctx := context.Background()
+	in, rec := newTestInputs(t, "dev", nil)
+	doc := newDoc(in)
+	applyPhases(t, in, doc, "secrets")
+	if r := doc.Resources[keySecretAdmin]; r.Attrs[attrPreviousKey] != "true" {
+		t.Fatalf("a created secret's record does not say it carries the key: %+v", r)
+	}
+	const oldStyle = `{"ADMIN_USER":"admin","ADMIN_PASS":"pass-before-the-rollover-key-00"}`
+	if _, err := in.AWS.SecretsManager().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(adminSecretName(in)), SecretString: aws.String(oldStyle)}); err != nil {
+		t.Fatal(err)
+	}
+	// State from before the key existed: no attribute.
+	doc.Resources[keySecretAdmin].Attrs = nil
+	it := item(planPhases(t, in, doc, "secrets"), keySecretAdmin)
+	if it.Action != engine.Update || len(it.Changes) != 1 || it.Changes[0] != (engine.Change{Field: "value", From: "(sensitive)", To: "(sensitive, adds ADMIN_PASS_PREVIOUS)"}) {
+		t.Fatalf("plan of a secret without the key: %+v", it)
+	}
+	from := len(rec.Calls())
+	applyPhases(t, in, doc, "secrets")
+	if m := mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.PutSecretValue"}) {
+		t.Fatalf("adding the key took %v", m)
+	}
+	if c := storedCreds(t, in); c.User != "admin" || c.Pass != "pass-before-the-rollover-key-00" || !c.HasPrevious || c.Previous != "" {
+		t.Fatalf("after adding the key: user %q, password kept %v, key %v, previous empty %v", c.User, c.Pass == "pass-before-the-rollover-key-00", c.HasPrevious, c.Previous == "")
+	}
+	from = len(rec.Calls())
+	applyPhases(t, in, doc, "secrets")
+	if n := countCalls(rec, from, "Secrets Manager.GetSecretValue"); n != 0 || len(mutations(rec, from)) != 0 {
+		t.Errorf("a converged run read the secret %d times and made %v", n, mutations(rec, from))
+	}
+
+	// Lost state mid-rotation: found by name, read, and the previous password is kept.
+	const mid = `{"ADMIN_USER":"admin","ADMIN_PASS":"new-pass-of-a-rotation-000000000","ADMIN_PASS_PREVIOUS":"old-pass-of-a-rotation-00000000"}`
+	if _, err := in.AWS.SecretsManager().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(adminSecretName(in)), SecretString: aws.String(mid)}); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc.Resources, keySecretAdmin)
+	from = len(rec.Calls())
+	applyPhases(t, in, doc, "secrets")
+	if m := mutations(rec, from); len(m) != 0 {
+		t.Errorf("a run during a rotation made %v", m)
+	}
+	if c := storedCreds(t, in); c.Previous != "old-pass-of-a-rotation-00000000" || c.Pass != "new-pass-of-a-rotation-000000000" {
+		t.Error("a run during a rotation changed the stored passwords")
 	}
 }

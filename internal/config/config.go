@@ -31,7 +31,6 @@ type Config struct {
 	ALB           ALB           `yaml:"alb"`
 	Image         Image         `yaml:"image"`
 	Deploy        Deploy        `yaml:"deploy"`
-	Secrets       Secrets       `yaml:"secrets"`
 
 	// origins records where in the file each value was set, so that Validate
 	// can point at the line.
@@ -46,12 +45,6 @@ type Network struct {
 	IPv6    bool   `yaml:"ipv6"`
 	// FlowLogs records the VPC's traffic to CloudWatch Logs; on in prod.
 	FlowLogs bool `yaml:"flow_logs"`
-}
-
-// Secrets is how fvdeploy keeps the secrets it creates.
-type Secrets struct {
-	// RotationDays is the admin credentials' rotation schedule; 0 turns rotation off.
-	RotationDays int `yaml:"rotation_days"`
 }
 
 // Service is the ECS service, its tasks, its target group and its scaling.
@@ -157,6 +150,8 @@ type CICD struct {
 
 // Secrets are the controls on the secrets fvdeploy creates.
 type Secrets struct {
+	// RotationDays is the admin credentials' rotation schedule; 0 turns rotation off.
+	RotationDays int `yaml:"rotation_days"`
 	// Managers are IAM principal ARN patterns (as IAM's ArnLike reads them, e.g.
 	// arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*AdministratorAccess*)
 	// that may read and manage the secrets beside the account root and whoever runs up:

@@ -42,19 +42,18 @@ func ecsTasksTrustPolicy(in *Inputs) string {
 	return serviceTrustPolicy("ecs-tasks.amazonaws.com", in.Account, fmt.Sprintf("arn:%s:ecs:%s:%s:*", awsPartition(in.Region), in.Region, in.Account))
 }
 
-// ecsTrustPolicy lets ECS itself (not its tasks) assume the role, for this account's ECS
-// resources in the region. The source ARN is required because validate --security holds
-// ECS to send one; AWS's page on the infrastructure role shows a trust policy without
-// conditions, and the emulator evaluates none, so that ECS sends it when shifting canary
-// traffic is not proven here (README, Security posture).
+// ecsTrustPolicy lets ECS itself (not its tasks) assume the role, on behalf of this
+// account only. No source ARN: AWS documents the infrastructure role's trust without
+// conditions and nowhere says ECS sends aws:SourceArn when it assumes it, and a positive
+// condition on a key that is not sent would stop every canary deploy.
 func ecsTrustPolicy(in *Inputs) string {
-	return serviceTrustPolicy("ecs.amazonaws.com", in.Account, fmt.Sprintf("arn:%s:ecs:%s:%s:*", awsPartition(in.Region), in.Region, in.Account))
+	return serviceTrustPolicy("ecs.amazonaws.com", in.Account)
 }
 
-// lambdaTrustPolicy lets Lambda assume the relay's execution role, for this account's
-// relay function only (its ARN, or a qualified one). As for ECS above, validate --security
-// requires the source ARN; the emulator does not prove Lambda sends it.
+// lambdaTrustPolicy lets Lambda assume a function's execution role on behalf of this
+// account only. AWS documents aws:SourceAccount for Lambda's execution roles, not
+// aws:SourceArn (the function's ARN reaches calls made with the role as
+// lambda:SourceFunctionArn instead), so the source ARN is left out for the same reason.
 func lambdaTrustPolicy(in *Inputs) string {
-	fn := fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", awsPartition(in.Region), in.Region, in.Account, chatRelayName(in))
-	return serviceTrustPolicy("lambda.amazonaws.com", in.Account, fn, fn+":*")
+	return serviceTrustPolicy("lambda.amazonaws.com", in.Account)
 }

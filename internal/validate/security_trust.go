@@ -12,9 +12,11 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 )
 
-// sendsSourceARN are the service principals that put aws:SourceArn in the request when
-// they assume a role, so a trust policy can pin them to this environment's resources.
-var sendsSourceARN = []string{"ecs-tasks.amazonaws.com", "ecs.amazonaws.com", "lambda.amazonaws.com", "vpc-flow-logs.amazonaws.com"}
+// sendsSourceARN are the service principals AWS documents as putting aws:SourceArn in
+// the request when they assume a role, so a trust policy can pin them to this
+// environment's resources. ECS (its own infrastructure role) and Lambda (execution roles)
+// are documented with aws:SourceAccount only, which every service statement must have.
+var sendsSourceARN = []string{"ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com"}
 
 func auditTrustConditions(ctx context.Context, api SecurityAPIs, d phases.Deployed) Check {
 	const name = "security: roles trusted by an AWS service require aws:SourceAccount (and aws:SourceArn where sent)"
@@ -60,11 +62,8 @@ func trustFindings(role string, s statement, services []string, account string) 
 	case slices.ContainsFunc(accounts, func(a string) bool { return a != account }):
 		out = append(out, fmt.Sprintf("%s with aws:SourceAccount %s (want %s)", who, strings.Join(accounts, ", "), account))
 	}
-	if !slices.ContainsFunc(services, func(svc string) bool { return slices.Contains(sendsSourceARN, svc) }) {
-		return out
-	}
 	arns := s.condition("aws:SourceArn", arnOps...)
-	if len(arns) == 0 {
+	if len(arns) == 0 && slices.ContainsFunc(services, func(svc string) bool { return slices.Contains(sendsSourceARN, svc) }) {
 		return append(out, who+" without aws:SourceArn")
 	}
 	for _, a := range arns {

@@ -22,6 +22,8 @@ var duplicatingCreates = map[string]bool{
 	"EC2.CreateSubnet":           true,
 	"EC2.CreateInternetGateway":  true,
 	"EC2.CreateRouteTable":       true,
+	"EC2.CreateNetworkAcl":       true,
+	"EC2.CreateFlowLogs":         true,
 	"EC2.CreateNatGateway":       true,
 	"EC2.AllocateAddress":        true,
 	"KMS.CreateKey":              true,

@@ -17,7 +17,7 @@ var volatile = []struct {
 	with string
 }{
 	{regexp.MustCompile(`arn:aws:[^\s"]+`), "<arn>"},
-	{regexp.MustCompile(`\b(vpc|subnet|igw|rtb|sg|nat|eipalloc)-[0-9a-f]{8,17}\b`), "<$1-id>"},
+	{regexp.MustCompile(`\b(vpc|subnet|igw|rtb|sg|nat|eipalloc|acl|fl)-[0-9a-f]{8,17}\b`), "<$1-id>"},
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "<uuid>"},
 	{regexp.MustCompile(`-\d+\.us-east-1\.elb\.amazonaws\.com`), "-<n>.us-east-1.elb.amazonaws.com"},
 	// validate: the local app's port, timings and how many tries and log lines it took.

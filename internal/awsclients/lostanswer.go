@@ -36,6 +36,13 @@ var duplicatingCreates = map[string]bool{
 	"Elastic Load Balancing v2.CreateListener":     true,
 }
 
+// lookBeforeRepeating are writes that are not creates but that a blind repeat after a lost
+// answer turns into a failure: the repeat names what the first attempt replaced (an
+// association ID that no longer exists). The caller looks at what happened instead.
+var lookBeforeRepeating = map[string]bool{
+	"EC2.ReplaceNetworkAclAssociation": true,
+}
+
 // OutcomeUnknownError is a write whose answer never arrived: AWS may or may not have
 // carried it out. The SDK does not repeat it; the caller looks before it tries again.
 type OutcomeUnknownError struct {
@@ -64,7 +71,7 @@ func markLostAnswers(stack *middleware.Stack) error {
 		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
 			out, md, err := next.HandleDeserialize(ctx, in)
 			op := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
-			if err != nil && duplicatingCreates[op] && mayHaveTakenEffect(err) {
+			if err != nil && (duplicatingCreates[op] || lookBeforeRepeating[op]) && mayHaveTakenEffect(err) {
 				err = &OutcomeUnknownError{Operation: op, Err: err}
 			}
 			return out, md, err

@@ -2,6 +2,7 @@ package phases
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -418,8 +419,9 @@ func (e aclEntry) ports() *ec2types.PortRange {
 }
 
 // moveSubnetACL puts a subnet on the ACL: every subnet has exactly one, so its current
-// association is replaced. A lost answer followed by the SDK's retry meets an association
-// ID that the first attempt already replaced: it looks again, a few times.
+// association is replaced. The replace is never repeated blind (a repeat would name the
+// association the first attempt already replaced): after a lost answer, or an association
+// replaced meanwhile, it looks again, a few times.
 func moveSubnetACL(ctx context.Context, api networkACLAPI, subnetID, aclID string) error {
 	var err error
 	for range 3 {
@@ -435,11 +437,18 @@ func moveSubnetACL(ctx context.Context, api networkACLAPI, subnetID, aclID strin
 		if err == nil {
 			return nil
 		}
-		if !isNotFound(err) {
+		if !isNotFound(err) && !outcomeUnknown(err) {
 			break
 		}
 	}
 	return fmt.Errorf("associating subnet %s with network ACL %s: %w", subnetID, aclID, err)
+}
+
+// outcomeUnknown reports whether err is a write whose answer was lost
+// (awsclients.OutcomeUnknownError): only a look can say whether it took effect.
+func outcomeUnknown(err error) bool {
+	var u interface{ OutcomeUnknown() bool }
+	return errors.As(err, &u) && u.OutcomeUnknown()
 }
 
 // subnetACL is the association of a subnet with its ACL, and that ACL.

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
 // aclLines renders an ACL's rules independently of the code under test, AWS's fixed
@@ -459,4 +460,37 @@ func netParamIDDefaults(p any) (string, bool) {
 		return aws.ToString(v.RoleName), true
 	}
 	return "", false
+}
+
+// TestNetworkDefaultsLostAnswers: every answer to the creates of the network ACLs and the
+// flow log, and to every move of a subnet between ACLs, is lost after the emulator carried
+// the call out (a loopback proxy drops the connection). up still converges with one
+// object of each and every subnet on its ACL, and destroy, its answers lost the same way,
+// leaves no ACL and no flow log: each lost create is followed by a look, not a second
+// create, and each lost move by a look, not a blind repeat naming a replaced association.
+func TestNetworkDefaultsLostAnswers(t *testing.T) {
+	moto.Reset(t)
+	lossy := []string{"CreateNetworkAcl", "CreateFlowLogs", "ReplaceNetworkAclAssociation"}
+	proxy := testenv.StartLossyProxy(t, moto.Endpoint, 1, 1.0, func(op string) bool { return slices.Contains(lossy, op) })
+	t.Setenv("AWS_ENDPOINT_URL", proxy.URL)
+	in, _ := inputsBeside(t, "prod", nil)
+	doc := newDoc(in)
+	applyPhases(t, in, doc, "network")
+	inv := netDescribe(t, in, "prod")
+	checkNetworkDefaults(t, in, "prod", inv)
+	sent := map[string]int{}
+	for _, w := range proxy.Writes() {
+		if !w.Lost {
+			t.Errorf("%s kept its answer", w.Op)
+		}
+		sent[w.Op]++
+	}
+	// Four subnets leave the default ACL; a create is sent once per resource.
+	if want := map[string]int{"CreateNetworkAcl": 2, "CreateFlowLogs": 1, "ReplaceNetworkAclAssociation": 4}; !maps.Equal(sent, want) {
+		t.Errorf("sent %v, want %v", sent, want)
+	}
+	destroyAll(t, in, doc)
+	if inv := netDescribe(t, in, "prod"); len(inv.acls)+len(inv.flowLogs) != 0 {
+		t.Errorf("destroy left network ACLs %v and flow logs %v", slices.Collect(maps.Keys(inv.acls)), inv.flowLogs)
+	}
 }

@@ -143,10 +143,13 @@ type rolloutJSON struct {
 	Env     string `json:"env"`
 	*phases.RolloutResult
 	Image string `json:"image,omitempty"`
+	// URL is where the service answers: CI reports it without a `status`, which would
+	// need reads the deploy role does not have.
+	URL string `json:"url,omitempty"`
 }
 
 func (a *app) emitRollout(command string, doc *state.Document, r *phases.RolloutResult) error {
-	data := rolloutJSON{Command: command, App: doc.App, Env: doc.Env, RolloutResult: r, Image: doc.Outputs["image"]}
+	data := rolloutJSON{Command: command, App: doc.App, Env: doc.Env, RolloutResult: r, Image: doc.Outputs["image"], URL: doc.Outputs["url"]}
 	return a.emit(data, func(w io.Writer) {
 		rev := revision(r.TaskDefinition)
 		switch {

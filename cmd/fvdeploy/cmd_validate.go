@@ -28,8 +28,11 @@ while DNS and targets settle (--settle). Then: every target healthy and at least
 minimum count; the ECS service on one PRIMARY deployment of the task definition in
 state, running = desired; validate's own requests in the log group; no alarm in ALARM.
 
---security audits the deployed configuration; --chaos stops one task and times the
-recovery, failing when it takes longer than --timeout.`,
+--security audits the deployed configuration as AWS reports it (network exposure, default
+security group, network ACLs, flow logs, TLS, IAM trust conditions, secret policies and
+rotation, buckets, log encryption); a check that does not apply here is reported as
+skipped, with why, and counts neither as passed nor as failed. --chaos stops one task and
+times the recovery, failing when it takes longer than --timeout.`,
 		Example: `  fvdeploy validate --env prod
   fvdeploy validate --env prod --security --output json
   fvdeploy validate --env prod --chaos --timeout 10m   # stop a task and time the recovery
@@ -67,17 +70,26 @@ recovery, failing when it takes longer than --timeout.`,
 			p := a.progress()
 			c := ws.Clients
 			suite := validate.Suite{
-				Deployed: d, MinTargets: ws.Config.Service.Min, ContainerPort: ws.Config.Service.ContainerPort,
+				Deployed: d, MinTargets: ws.Config.Service.Min,
+				Audit: validate.AuditConfig{ContainerPort: ws.Config.Service.ContainerPort, RotationDays: ws.Config.Secrets.RotationDays,
+					FlowLogs: ws.Config.Network.FlowLogs, KMSKeyID: ws.Config.Observability.KMSKeyID},
 				HTTP: validate.HTTPTarget{BaseURL: url, User: user, Pass: pass, UserAgent: validate.RunID(time.Now()),
 					Settle: settle, Poll: time.Second},
 				ECS: c.ECS(), Targets: c.ELB(), Logs: c.Logs(),
-				Security: validate.SecurityAPIs{EC2: c.EC2(), ELB: c.ELB(), ECS: c.ECS(), IAM: c.IAM(), ECR: c.ECR()},
+				Security: validate.SecurityAPIs{EC2: c.EC2(), ELB: c.ELB(), ECS: c.ECS(), IAM: c.IAM(), ECR: c.ECR(),
+					Secrets: c.SecretsManager(), S3: c.S3(), Logs: c.Logs(), CloudTrail: c.CloudTrail()},
 				Alarms:   func(ctx context.Context) ([]phases.AlarmState, error) { return phases.AlarmStates(ctx, in, doc) },
 				LogsWait: logsWait, Poll: time.Second,
 				RunSecurity: security, RunChaos: chaos,
 				Chaos: validate.ChaosOptions{Timeout: remaining(ctx), Poll: 5 * time.Second,
 					Wait: func(status string) { p.Wait("the service to be whole again", status) }},
-				Report: func(c validate.Check) { p.Check(c.Name, c.OK, c.Evidence, c.Fix) },
+				Report: func(c validate.Check) {
+					if c.Skipped {
+						p.Skip(c.Name, c.Evidence)
+						return
+					}
+					p.Check(c.Name, c.OK, c.Evidence, c.Fix)
+				},
 			}
 			checks := suite.Run(ctx)
 			data := validateJSON{Command: "validate", App: ws.Config.App, Env: ws.Config.Env, URL: url,
@@ -86,14 +98,14 @@ recovery, failing when it takes longer than --timeout.`,
 				return err
 			}
 			if n := validate.Failed(checks); n > 0 {
-				return interrupted(ctx, "validate", fmt.Errorf("validate: %d of %d checks failed; each failed check says what to change (fix)", n, len(checks)))
+				return interrupted(ctx, "validate", fmt.Errorf("validate: %d of %d checks failed; each failed check says what to change (fix)", n, len(checks)-validate.Skipped(checks)))
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&chaos, "chaos", false, "stop one task and measure how long until the service is whole again (fails past --timeout)")
-	f.BoolVar(&security, "security", false, "also audit the deployed configuration (security groups, TLS, IAM, task definition, ECR, ALB)")
+	f.BoolVar(&security, "security", false, "also audit the deployed configuration (security groups, NACLs, flow logs, TLS, IAM trust, secrets, buckets, log encryption, task definition, ECR, ALB); checks that do not apply are skipped")
 	f.StringVar(&url, "url", "", "check this URL instead of the deployed one (e.g. http://127.0.0.1:8000 for a local run)")
 	f.DurationVar(&settle, "settle", 2*time.Minute, "retry HTTP requests this long while DNS and targets settle")
 	f.DurationVar(&logsWait, "logs-wait", 2*time.Minute, "wait this long for validate's requests to appear in the log group")
@@ -118,25 +130,36 @@ type validateJSON struct {
 }
 
 // renderValidate ends validate: the checks were shown as they finished, so only the
-// failed ones are told again, with their evidence and fix; verbose lists every check.
+// failed and the skipped ones are told again (a reader must see what was not proven),
+// with their evidence and fix; verbose lists every check.
 func renderValidate(w io.Writer, v validateJSON, verbose bool) {
 	fmt.Fprintf(w, "%s-%s at %s\n", v.App, v.Env, v.URL)
 	for _, c := range v.Checks {
-		mark := "PASS"
-		if !c.OK {
+		var mark string
+		switch {
+		case c.Skipped:
+			mark = "SKIP"
+		case !c.OK:
 			mark = "FAIL"
-		} else if !verbose {
+		case verbose:
+			mark = "PASS"
+		default:
 			continue
 		}
 		fmt.Fprintf(w, "  %s %s\n       %s\n", mark, c.Name, c.Evidence)
-		if !c.OK && c.Fix != "" {
+		if mark == "FAIL" && c.Fix != "" {
 			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
 		}
 	}
-	n := validate.Failed(v.Checks)
-	if n == 0 {
-		fmt.Fprintf(w, "All %d checks passed.\n", len(v.Checks))
+	failed, skipped := validate.Failed(v.Checks), validate.Skipped(v.Checks)
+	ran := len(v.Checks) - skipped
+	tail := "."
+	if skipped > 0 {
+		tail = fmt.Sprintf("; %d skipped (not applicable).", skipped)
+	}
+	if failed == 0 {
+		fmt.Fprintf(w, "All %d checks passed%s\n", ran, tail)
 		return
 	}
-	fmt.Fprintf(w, "%d of %d checks failed.\n", n, len(v.Checks))
+	fmt.Fprintf(w, "%d of %d checks failed%s\n", failed, ran, tail)
 }

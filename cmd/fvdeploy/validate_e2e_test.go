@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,10 +103,48 @@ func checkByName(t *testing.T, stdout, prefix string) (ok bool, evidence string)
 	return false, ""
 }
 
+// pendingControls are the audit's checks that fail against this branch's `up` only
+// because the slices of issue 14 that build those controls (default SG, network ACLs,
+// flow logs, trust conditions, secret policies, rotation) are not merged into it yet.
+// Empty it as they land: validate --security on a fresh up must then exit 0.
+var pendingControls = []string{
+	"security: the VPC's default security group has no rules",
+	"security: subnets have their own network ACLs",
+	"security: the VPC has an active flow log",
+	"security: roles trusted by an AWS service require aws:SourceAccount",
+	"security: each secret fvdeploy created has a resource policy",
+	"security: the admin secret rotates automatically",
+}
+
+// notApplicable are the checks a prod up of network, secrets and cluster with --image
+// gives nothing to look at: no domain, no repository, no bucket, no KMS key.
+var notApplicable = []string{
+	"security: the HTTPS listener uses a current TLS policy",
+	"security: port 80 redirects to HTTPS when TLS is on",
+	"security: ECR scans images on push",
+	"security: buckets enforce owner",
+	"security: log groups and the CloudTrail trail are encrypted",
+}
+
+// checkStatuses reads validate's JSON result: each check's status by name.
+func checkStatuses(t *testing.T, stdout string) map[string]string {
+	t.Helper()
+	var v validateJSON
+	if err := json.NewDecoder(strings.NewReader(stdout)).Decode(&v); err != nil {
+		t.Fatalf("validate --output json: %v\n%s", err, stdout)
+	}
+	out := map[string]string{}
+	for _, c := range v.Checks {
+		out[c.Name] = c.Status()
+	}
+	return out
+}
+
 // validate against the emulator, with the app run locally under the secret's
-// credentials: it passes; the security audit passes on a fresh up and names an SG rule
-// opened to the internet out of band; and once the secret's password changes under the
-// running app, the 200 check fails and validate exits 1.
+// credentials: it passes; the security audit passes on a fresh up (but for the controls
+// other slices build, listed above), skips what does not apply and says so, and names
+// an SG rule opened to the internet out of band; and once the secret's password changes
+// under the running app, the 200 check fails and validate exits 1.
 func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 	c := newCLI(t)
 	// prod: the emulator reports 2 running tasks per service, prod's desired count.
@@ -115,22 +154,50 @@ func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 	standInForECS(t, doc, app, 2)
 	args := []string{"validate", "--env", "prod", "--url", app.URL, "--settle", "3s", "--logs-wait", "20s"}
 
+	wantExit := 0
+	if len(pendingControls) > 0 {
+		wantExit = 1
+	}
 	res := c.Run(t, append(args, "--security")...)
-	if res.Code != 0 {
-		t.Fatalf("validate --security on a fresh up: exit %d\n%s\n%s", res.Code, res.Stdout, res.Stderr)
+	if res.Code != wantExit {
+		t.Fatalf("validate --security on a fresh up: exit %d, want %d\n%s\n%s", res.Code, wantExit, res.Stdout, res.Stderr)
 	}
 	// Each check is said once, as it finishes; the result is the count.
 	for _, w := range []string{"ok   GET / with the admin credentials answers 200", "ok   GET / without credentials answers 401",
 		"ok   GET / with wrong credentials answers 401", "ok   GET /health answers 200", "ok   target group", "ok   ECS service",
-		"ok   logs:", "ok   alarms", "ok   security: SG-ECS admits only SG-ALB"} {
+		"ok   logs:", "ok   alarms", "ok   security: SG-ECS admits only SG-ALB", "skip security: ECR scans images on push: no ECR repository in state"} {
 		if !strings.Contains(res.Stderr, w) {
 			t.Errorf("validate progress lacks %q:\n%s", w, res.Stderr)
 		}
 	}
-	if strings.Contains(res.Stdout, "PASS") || !strings.Contains(res.Stdout, "All 17 checks passed.") {
-		t.Errorf("validate's result repeats the checks or lacks the count:\n%s", res.Stdout)
+	// Skipped checks are told again, as SKIP, and counted apart: 25 checks, 5 skipped.
+	summary := fmt.Sprintf("%d of 20 checks failed; 5 skipped (not applicable).", len(pendingControls))
+	if len(pendingControls) == 0 {
+		summary = "All 20 checks passed; 5 skipped (not applicable)."
+	}
+	if strings.Contains(res.Stdout, "PASS") || !strings.Contains(res.Stdout, summary) || strings.Count(res.Stdout, "  SKIP ") != 5 {
+		t.Errorf("validate's result repeats passed checks, lacks the skipped ones or the count %q:\n%s", summary, res.Stdout)
 	}
 	golden(t, "validate-prod.txt", res.Stdout)
+
+	// Every check ends as expected: the pending controls fail, the ones with nothing to
+	// look at are skipped (never passed), everything else passes.
+	res = c.Run(t, append(args, "--security", "--output", "json")...)
+	statuses := checkStatuses(t, res.Stdout)
+	if len(statuses) != 25 {
+		t.Errorf("validate --security ran %d checks, want 25: %v", len(statuses), statuses)
+	}
+	for name, status := range statuses {
+		want := "passed"
+		if slices.ContainsFunc(pendingControls, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			want = "failed"
+		} else if slices.ContainsFunc(notApplicable, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			want = "skipped"
+		}
+		if status != want {
+			t.Errorf("%q %s, want %s", name, status, want)
+		}
+	}
 
 	// Someone opens the tasks' port to the internet by hand.
 	sgECS := doc.Resources["network/sg-ecs"].ID
@@ -184,4 +251,38 @@ func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 			t.Errorf("verbose %v, passed checks listed %v:\n%s", verbose, passed, res.Stdout)
 		}
 	}
+}
+
+// With CloudTrail and ALB access logs on, the audit reads what the observability phase
+// created, from the emulator: both buckets and the trail, and (prod's alarm topic key
+// being the environment's KMS key) the log group's and trail's encryption. The checks
+// run, never skip; what they find is pinned in the golden file. Until the other slices
+// of issue 14 are merged they fail: no explicit ownership controls (the emulator, unlike
+// AWS since 2023, reports none on a new bucket) and no versioning on the log buckets, no
+// KMS key on the log group or the trail.
+func TestValidateSecurityReadsBucketsAndEncryption(t *testing.T) {
+	c := newCLI(t)
+	writeFile(t, c.Dir, "fvdeploy.yaml", "observability: {cloudtrail: true, alb_access_logs: true}\n")
+	mustRun(t, c, "up", "--env", "prod", "--phases", "network,secrets,cluster,observability", "--image", stackImage)
+	doc := readState(t, c, "prod")
+	app := testenv.StartApp(t, "admin", adminPass)
+	standInForECS(t, doc, app, 2)
+	res := c.Run(t, "validate", "--env", "prod", "--url", app.URL, "--settle", "3s", "--logs-wait", "20s", "--security", "--output", "json")
+	statuses := checkStatuses(t, res.Stdout)
+	for _, prefix := range []string{"security: buckets enforce owner", "security: log groups and the CloudTrail trail are encrypted"} {
+		ran := false
+		for name, status := range statuses {
+			ran = ran || strings.HasPrefix(name, prefix) && status != "skipped"
+		}
+		if !ran {
+			t.Errorf("%q did not run with buckets, a trail and a KMS key in state: %v", prefix, statuses)
+		}
+	}
+	_, ev := checkByName(t, res.Stdout, "security: buckets enforce owner")
+	for _, key := range []string{"observability/trail-bucket", "observability/alb-logs-bucket"} {
+		if b := doc.Resources[key].ID; b == "" || !strings.Contains(ev, b) {
+			t.Errorf("the bucket check does not name %s (%q): %s", key, b, ev)
+		}
+	}
+	golden(t, "validate-prod-observability.json", res.Stdout)
 }

@@ -22,6 +22,7 @@ type Config struct {
 	Region        string        `yaml:"region"`
 	Network       Network       `yaml:"network"`
 	Service       Service       `yaml:"service"`
+	Secrets       Secrets       `yaml:"secrets"`
 	Edge          Edge          `yaml:"edge"`
 	Logs          Logs          `yaml:"logs"`
 	Alarms        Alarms        `yaml:"alarms"`
@@ -44,8 +45,14 @@ type Network struct {
 	IPv6    bool   `yaml:"ipv6"`
 	// FlowLogs records every connection accepted or rejected in the VPC to a CloudWatch
 	// log group kept for logs.retention_days: what an incident review or an auditor asks
-	// for first, billed by the GB ingested.
+	// for first, billed by the GB ingested. On in prod.
 	FlowLogs bool `yaml:"flow_logs"`
+}
+
+// Secrets is how fvdeploy keeps the secrets it creates.
+type Secrets struct {
+	// RotationDays is the admin credentials' rotation schedule; 0 turns rotation off.
+	RotationDays int `yaml:"rotation_days"`
 }
 
 // Service is the ECS service, its tasks, its target group and its scaling.
@@ -280,6 +287,15 @@ var envDefaults = map[string]struct {
 	"prod": {NATPerAZ, 2, 2, 6, true, true, 30, true, []string{"main"}, []string{"v*"}, StrategyCanary},
 }
 
+// defaultRotationDays rotates prod's admin credentials monthly; dev and hml keep theirs
+// until `secrets rotate`.
+func defaultRotationDays(env string) int {
+	if env == "prod" {
+		return 30
+	}
+	return 0
+}
+
 // EnvNames lists the environments, cheapest first.
 func EnvNames() []string { return []string{"dev", "hml", "prod"} }
 
@@ -294,6 +310,7 @@ func Defaults(env string) (*Config, error) {
 		Env: env,
 		// Region stays empty: it then comes from the AWS config or --region.
 		Network: Network{VPCCIDR: "10.0.0.0/16", AZCount: 2, NAT: d.nat, FlowLogs: env == "prod"},
+		Secrets: Secrets{RotationDays: defaultRotationDays(env)},
 		Service: Service{
 			CPU: 256, Memory: 512,
 			Min: d.min, Desired: d.desired, Max: d.max, CPUTarget: 60,

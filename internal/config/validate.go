@@ -75,6 +75,8 @@ func (c *Config) Validate() error {
 	v.check(n.NAT == NATSingle || n.NAT == NATPerAZ, "network.nat", n.NAT,
 		"%q: want %s or %s", n.NAT, NATSingle, NATPerAZ)
 
+	v.between("secrets.rotation_days", c.Secrets.RotationDays, 0, 1000)
+
 	s := c.Service
 	if mems, ok := fargateMemory[s.CPU]; !ok {
 		v.check(false, "service.cpu", s.CPU, "%d is not a Fargate CPU size (want %s)", s.CPU, list(slices.Sorted(maps.Keys(fargateMemory))))

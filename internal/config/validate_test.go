@@ -33,6 +33,7 @@ func TestValidate(t *testing.T) {
 		"vpc too small":       {change: func(c *Config) { c.Network.VPCCIDR = "10.0.0.0/25" }, want: `network.vpc_cidr: "10.0.0.0/25": want an IPv4 block from /16 to /24, with room for the public and private subnets`},
 		"vpc ipv6":            {change: func(c *Config) { c.Network.VPCCIDR = "fd00::/20" }, want: `network.vpc_cidr: "fd00::/20": want an IPv4 block from /16 to /24, with room for the public and private subnets`},
 		"az 3":                {change: func(c *Config) { c.Network.AZCount = 3 }},
+		"rotation negative":   {change: func(c *Config) { c.Secrets.RotationDays = -1 }, want: `secrets.rotation_days: -1 is out of range (want 0 to 1000)`},
 		"az 1":                {change: func(c *Config) { c.Network.AZCount = 1 }, want: `network.az_count: 1 is out of range (want 2 to 3)`},
 		"az 4":                {change: func(c *Config) { c.Network.AZCount = 4 }, want: `network.az_count: 4 is out of range (want 2 to 3)`},
 		"nat per_az":          {change: func(c *Config) { c.Network.NAT = NATPerAZ }},

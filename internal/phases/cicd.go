@@ -88,38 +88,58 @@ func githubTrustPolicy(in *Inputs) string {
 	})
 }
 
-// deployPolicy is least privilege for `fvdeploy deploy`: push to this app's ECR
-// repository, register task definitions, roll this service, and hand it exactly its own
-// two roles. Reading and writing the S3 state (and its lock) is not in it: fvdeploy
-// does not know where CI keeps its state; grant that on the state prefix alongside.
+// deployPolicy is least privilege for `fvdeploy deploy`, and no more: push to this
+// app's ECR repository, register task definitions of this environment's family, roll
+// this service onto one of them, hand ECS exactly the service's own two roles, and read
+// what deploy reads on the way (the repository, the execution role, the service, its
+// deployments and stopped tasks). cmd/fvdeploy's TestDeployRoleSufficesForDeploy proves
+// it sufficient by evaluating every call deploy makes against it. Reading and writing
+// the S3 state (and its lock) is not in it: fvdeploy does not know where CI keeps its
+// state; grant that on the state prefix alongside.
 func deployPolicy(in *Inputs, deps engine.Deps, _ string) (string, bool) {
 	svc, cluster, exec, task := deps.Get(keyService), deps.Get(keyCluster), deps.Get(keyExecRole), deps.Get(keyTaskRole)
-	if svc == nil || cluster == nil || exec == nil || task == nil || svc.ARN == "" || cluster.ARN == "" {
+	if svc == nil || cluster == nil || exec == nil || task == nil || svc.ARN == "" || cluster.ARN == "" || exec.ARN == "" || task.ARN == "" {
 		return "", false
 	}
 	partition := awsPartition(in.Region)
 	repo := fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", partition, in.Region, in.Account, in.Config.ImageRepository())
 	taskDefs := fmt.Sprintf("arn:%s:ecs:%s:%s:task-definition/%s:*", partition, in.Region, in.Account, taskFamily(in))
 	tasks := fmt.Sprintf("arn:%s:ecs:%s:%s:task/%s/*", partition, in.Region, in.Account, cluster.ID)
+	// arn:…:service/<cluster>/<service> -> arn:…:service-deployment/<cluster>/<service>/*
+	serviceDeployments := strings.Replace(svc.ARN, ":service/", ":service-deployment/", 1) + "/*"
 	return policyDoc(
-		// GetAuthorizationToken has no resource-level permissions.
+		// GetAuthorizationToken has no resource-level permissions: AWS requires "*".
 		stmt{Sid: "ECRToken", Effect: "Allow", Action: []string{"ecr:GetAuthorizationToken"}, Resource: []string{"*"}},
-		// Pushing, and reading what the image phase checks; not changing the repository.
+		// The registry calls of a docker push (layers, manifest) and of checking whether
+		// the commit's image is there already.
 		stmt{Sid: "PushImage", Effect: "Allow", Action: []string{
-			"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:DescribeImages",
-			"ecr:DescribeRepositories", "ecr:GetDownloadUrlForLayer", "ecr:GetLifecyclePolicy", "ecr:InitiateLayerUpload",
-			"ecr:ListTagsForResource", "ecr:PutImage", "ecr:UploadLayerPart",
+			"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload",
+			"ecr:PutImage", "ecr:UploadLayerPart",
 		}, Resource: []string{repo}},
-		// AWS offers no resource-level permissions for these two.
-		stmt{Sid: "TaskDefinitions", Effect: "Allow", Action: []string{"ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"}, Resource: []string{"*"}},
+		// The image phase finds the repository and checks its settings; it may not change them.
+		stmt{Sid: "ReadRepository", Effect: "Allow", Action: []string{
+			"ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource",
+		}, Resource: []string{repo}},
+		// DescribeTaskDefinition has no resource-level permissions: AWS requires "*".
+		stmt{Sid: "ReadTaskDefinitions", Effect: "Allow", Action: []string{"ecs:DescribeTaskDefinition"}, Resource: []string{"*"}},
+		stmt{Sid: "RegisterTaskDefinitions", Effect: "Allow", Action: []string{"ecs:RegisterTaskDefinition"}, Resource: []string{taskDefs}},
 		// Registering a tagged task definition needs TagResource on it, and only then.
 		stmt{Sid: "TagTaskDefinitions", Effect: "Allow", Action: []string{"ecs:TagResource"}, Resource: []string{taskDefs},
 			Condition: map[string]map[string]any{"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}},
-		stmt{Sid: "RollService", Effect: "Allow", Action: []string{"ecs:DescribeServices", "ecs:UpdateService"}, Resource: []string{svc.ARN}},
-		// Stopped-task reasons when a rollout fails.
+		stmt{Sid: "ReadService", Effect: "Allow", Action: []string{"ecs:DescribeServices"}, Resource: []string{svc.ARN}},
+		// The service may be rolled onto this environment's family only.
+		stmt{Sid: "RollService", Effect: "Allow", Action: []string{"ecs:UpdateService"}, Resource: []string{svc.ARN},
+			Condition: map[string]map[string]any{"ArnLike": {"ecs:task-definition": taskDefs}}},
+		// The stages of a canary, linear or blue/green rollout.
+		stmt{Sid: "ReadServiceDeployments", Effect: "Allow", Action: []string{"ecs:DescribeServiceDeployments"}, Resource: []string{serviceDeployments}},
+		// Stopped-task reasons when a rollout fails. ListTasks has no resource of its own
+		// to scope to: "*", held to this cluster by its condition key.
 		stmt{Sid: "ReadTasks", Effect: "Allow", Action: []string{"ecs:DescribeTasks"}, Resource: []string{tasks}},
 		stmt{Sid: "ListTasks", Effect: "Allow", Action: []string{"ecs:ListTasks"}, Resource: []string{"*"},
 			Condition: map[string]map[string]any{"ArnEquals": {"ecs:cluster": cluster.ARN}}},
+		// deploy finds the execution role the task definition names (to notice drift); it
+		// may read it, never change it.
+		stmt{Sid: "ReadExecutionRole", Effect: "Allow", Action: []string{"iam:GetRole", "iam:GetRolePolicy"}, Resource: []string{exec.ARN}},
 		stmt{Sid: "PassTaskRoles", Effect: "Allow", Action: []string{"iam:PassRole"}, Resource: []string{exec.ARN, task.ARN},
 			Condition: map[string]map[string]any{"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}},
 	), true

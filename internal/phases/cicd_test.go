@@ -99,22 +99,41 @@ func TestCICDProviderAndDeployRole(t *testing.T) {
 	resources := func(action string) string { return fmt.Sprint(sortedList(byAction[action]["Resource"])) }
 	svc, exec, task := doc.Resources[keyService].ARN, doc.Resources[keyExecRole].ARN, doc.Resources[keyTaskRole].ARN
 	checks := map[string]string{
-		"ecs:UpdateService":          fmt.Sprint([]string{svc}),
-		"ecs:DescribeServices":       fmt.Sprint([]string{svc}),
-		"ecs:RegisterTaskDefinition": "[*]",
-		"ecr:PutImage":               "[arn:aws:ecr:us-east-1:123456789012:repository/fastapi-vars]",
-		"iam:PassRole":               fmt.Sprint(sortedList([]any{exec, task})),
+		"ecs:UpdateService":              fmt.Sprint([]string{svc}),
+		"ecs:DescribeServices":           fmt.Sprint([]string{svc}),
+		"ecs:RegisterTaskDefinition":     "[arn:aws:ecs:us-east-1:123456789012:task-definition/fastapi-vars-prod:*]",
+		"ecs:TagResource":                "[arn:aws:ecs:us-east-1:123456789012:task-definition/fastapi-vars-prod:*]",
+		"ecs:DescribeTaskDefinition":     "[*]",
+		"ecr:GetAuthorizationToken":      "[*]",
+		"ecr:PutImage":                   "[arn:aws:ecr:us-east-1:123456789012:repository/fastapi-vars]",
+		"ecr:DescribeRepositories":       "[arn:aws:ecr:us-east-1:123456789012:repository/fastapi-vars]",
+		"ecs:DescribeServiceDeployments": fmt.Sprint([]string{strings.Replace(svc, ":service/", ":service-deployment/", 1) + "/*"}),
+		"iam:GetRole":                    fmt.Sprint([]string{exec}),
+		"iam:PassRole":                   fmt.Sprint(sortedList([]any{exec, task})),
 	}
 	for action, want := range checks {
 		if got := resources(action); got != want {
 			t.Errorf("%s on %s, want %s", action, got, want)
 		}
 	}
-	if cond := fmt.Sprint(byAction["iam:PassRole"]["Condition"]); cond != "map[StringEquals:map[iam:PassedToService:ecs-tasks.amazonaws.com]]" {
-		t.Errorf("PassRole condition %s", cond)
+	for action, want := range map[string]string{
+		"iam:PassRole":      "map[StringEquals:map[iam:PassedToService:ecs-tasks.amazonaws.com]]",
+		"ecs:UpdateService": "map[ArnLike:map[ecs:task-definition:arn:aws:ecs:us-east-1:123456789012:task-definition/fastapi-vars-prod:*]]",
+		"ecs:TagResource":   "map[StringEquals:map[ecs:CreateAction:RegisterTaskDefinition]]",
+	} {
+		if cond := fmt.Sprint(byAction[action]["Condition"]); cond != want {
+			t.Errorf("%s condition %s, want %s", action, cond, want)
+		}
+	}
+	// "*" only where AWS offers no resource-level permission (or, for ListTasks, under
+	// the cluster's condition).
+	for a, s := range byAction {
+		if fmt.Sprint(sortedList(s["Resource"])) == "[*]" && !slices.Contains([]string{"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:ListTasks"}, a) {
+			t.Errorf("%s on every resource", a)
+		}
 	}
 	for a := range byAction {
-		if strings.HasSuffix(a, "*") || strings.HasPrefix(a, "iam:") && a != "iam:PassRole" || a == "ecs:DeleteService" || a == "ecs:CreateService" {
+		if strings.HasSuffix(a, "*") || strings.HasPrefix(a, "iam:") && !slices.Contains([]string{"iam:PassRole", "iam:GetRole", "iam:GetRolePolicy"}, a) || a == "ecs:DeleteService" || a == "ecs:CreateService" {
 			t.Errorf("the deploy role may %s", a)
 		}
 	}

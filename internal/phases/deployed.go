@@ -1,6 +1,11 @@
 package phases
 
 import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
@@ -27,6 +32,19 @@ type Deployed struct {
 	Secret         string // ARN
 	Repository     string // ECR repository name
 	URL            string
+
+	// The sets validate --security audits, gathered by resource type so that a resource a
+	// phase adds is audited without being named here. Each is sorted by state key.
+	Account          string
+	ExecutionRoleARN string
+	Roles            []string // IAM role names
+	PublicSubnets    []string // subnet IDs
+	PrivateSubnets   []string // subnet IDs
+	Secrets          []string // ARNs of the secrets fvdeploy created (not ones it only references)
+	Buckets          []string // S3 bucket names
+	LogGroups        []string // log group names
+	KMSKey           string   // ARN of the key fvdeploy created, if any
+	Trail            string   // CloudTrail trail ARN
 }
 
 // DeployedObjects reads Deployed from a state document.
@@ -38,7 +56,7 @@ func DeployedObjects(doc *state.Document) Deployed {
 		return &state.Resource{Attrs: map[string]string{}}
 	}
 	svc := get(keyService)
-	return Deployed{
+	d := Deployed{
 		Cluster: svc.Attrs["cluster"], Service: svc.ID,
 		TaskDefinition: get(keyTaskDef).ARN,
 		TargetGroup:    get(keyTG).ARN,
@@ -55,7 +73,34 @@ func DeployedObjects(doc *state.Document) Deployed {
 		Secret:         get(keySecretAdmin).ARN,
 		Repository:     get(keyImageRepo).ID,
 		URL:            Outputs(doc)["url"],
+
+		Account:          doc.Account,
+		ExecutionRoleARN: get(keyExecRole).ARN,
 	}
+	for _, key := range slices.Sorted(maps.Keys(doc.Resources)) {
+		r := doc.Resources[key]
+		switch r.Type {
+		case "iam:role":
+			d.Roles = append(d.Roles, r.ID)
+		case "ec2:subnet":
+			if strings.HasPrefix(key, "network/subnet-public-") {
+				d.PublicSubnets = append(d.PublicSubnets, r.ID)
+			} else {
+				d.PrivateSubnets = append(d.PrivateSubnets, r.ID)
+			}
+		case "secretsmanager:secret", "secretsmanager:webhook-secret":
+			d.Secrets = append(d.Secrets, r.ARN)
+		case "s3:bucket":
+			d.Buckets = append(d.Buckets, r.ID)
+		case "logs:log-group":
+			d.LogGroups = append(d.LogGroups, r.ID)
+		case "kms:key":
+			d.KMSKey = cmp.Or(r.ARN, r.ID)
+		case "cloudtrail:trail":
+			d.Trail = cmp.Or(r.ARN, r.ID)
+		}
+	}
+	return d
 }
 
 // AlarmCount is how many CloudWatch alarms the observability phase declares for cfg:

@@ -251,6 +251,18 @@ func (r *Renderer) Check(name string, ok bool, evidence, fix string) {
 	r.line("%s %s: %s", mark, name, evidence)
 }
 
+// Skip reports a check that did not apply, with why: neither passed nor failed.
+func (r *Renderer) Skip(name, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts["skipped"]++
+	if r.mode == JSON {
+		r.emit(Event{Event: "check", Name: name, Status: "skipped", Evidence: why})
+		return
+	}
+	r.line("skip %s: %s", name, why)
+}
+
 // Summary ends a JSON event stream with the counts of what happened and how long the
 // command took; in the text modes it only clears a live status line, since the
 // command's result (on stdout) is the summary people read.

@@ -85,3 +85,26 @@ func TestJSONIsOneEventPerLineEndingWithASummary(t *testing.T) {
 		t.Errorf("summary: %+v", ev)
 	}
 }
+
+// A skipped check is its own kind: "skip" in text, a check event with status skipped and
+// no ok in JSON, and counted as skipped, neither passed nor failed.
+func TestSkippedCheckIsNeitherPassedNorFailed(t *testing.T) {
+	for _, tc := range []struct {
+		mode Mode
+		want string
+	}{
+		{Plain, "ok   a: fine\nskip b: no domain\n"},
+		{JSON, `{"event":"check","name":"a","ok":true,"evidence":"fine"}` + "\n" + `{"event":"check","status":"skipped","name":"b","evidence":"no domain"}` + "\n" +
+			`{"event":"summary","duration_s":0,"ok":true,"command":"validate","counts":{"passed":1,"skipped":1}}` + "\n"},
+	} {
+		var b bytes.Buffer
+		c := &clock{t: time.Unix(0, 0)}
+		r := New(&b, tc.mode, c.t, c.now)
+		r.Check("a", true, "fine", "")
+		r.Skip("b", "no domain")
+		r.Summary("validate", true)
+		if b.String() != tc.want {
+			t.Errorf("mode %v:\n got %q\nwant %q", tc.mode, b.String(), tc.want)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -18,6 +20,8 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
@@ -27,6 +31,8 @@ import (
 type SecurityAPIs struct {
 	EC2 interface {
 		DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput, opts ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error)
+		DescribeNetworkAcls(ctx context.Context, in *ec2.DescribeNetworkAclsInput, opts ...func(*ec2.Options)) (*ec2.DescribeNetworkAclsOutput, error)
+		DescribeFlowLogs(ctx context.Context, in *ec2.DescribeFlowLogsInput, opts ...func(*ec2.Options)) (*ec2.DescribeFlowLogsOutput, error)
 	}
 	ELB interface {
 		DescribeListeners(ctx context.Context, in *elbv2.DescribeListenersInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeListenersOutput, error)
@@ -37,6 +43,7 @@ type SecurityAPIs struct {
 		DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, opts ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
 	}
 	IAM interface {
+		GetRole(ctx context.Context, in *iam.GetRoleInput, opts ...func(*iam.Options)) (*iam.GetRoleOutput, error)
 		ListRolePolicies(ctx context.Context, in *iam.ListRolePoliciesInput, opts ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
 		GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, opts ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
 		ListAttachedRolePolicies(ctx context.Context, in *iam.ListAttachedRolePoliciesInput, opts ...func(*iam.Options)) (*iam.ListAttachedRolePoliciesOutput, error)
@@ -44,22 +51,59 @@ type SecurityAPIs struct {
 	ECR interface {
 		DescribeRepositories(ctx context.Context, in *ecr.DescribeRepositoriesInput, opts ...func(*ecr.Options)) (*ecr.DescribeRepositoriesOutput, error)
 	}
+	Secrets interface {
+		GetResourcePolicy(ctx context.Context, in *secretsmanager.GetResourcePolicyInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetResourcePolicyOutput, error)
+		DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	}
+	S3 interface {
+		GetBucketOwnershipControls(ctx context.Context, in *s3.GetBucketOwnershipControlsInput, opts ...func(*s3.Options)) (*s3.GetBucketOwnershipControlsOutput, error)
+		GetPublicAccessBlock(ctx context.Context, in *s3.GetPublicAccessBlockInput, opts ...func(*s3.Options)) (*s3.GetPublicAccessBlockOutput, error)
+		GetBucketPolicy(ctx context.Context, in *s3.GetBucketPolicyInput, opts ...func(*s3.Options)) (*s3.GetBucketPolicyOutput, error)
+		GetBucketVersioning(ctx context.Context, in *s3.GetBucketVersioningInput, opts ...func(*s3.Options)) (*s3.GetBucketVersioningOutput, error)
+	}
+	Logs interface {
+		DescribeLogGroups(ctx context.Context, in *cloudwatchlogs.DescribeLogGroupsInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeLogGroupsOutput, error)
+	}
+	CloudTrail interface {
+		GetTrail(ctx context.Context, in *cloudtrail.GetTrailInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailOutput, error)
+	}
 }
 
-// Audit reads the deployed configuration and reports each security property as a
-// check; a failed one says what to change. Properties that do not apply (no TLS
-// without a domain, no ECR repository with --image) pass and say why.
-func Audit(ctx context.Context, api SecurityAPIs, d phases.Deployed, containerPort int) []Check {
+// AuditConfig is what the configuration says the audit should find: some properties
+// apply only when a switch is on.
+type AuditConfig struct {
+	ContainerPort int
+	// RotationDays is secrets.rotation_days: 0 means no rotation is expected.
+	RotationDays int
+	// FlowLogs is network.flow_logs.
+	FlowLogs bool
+	// KMSKeyID is observability.kms_key_id; a key fvdeploy created is read from state.
+	KMSKeyID string
+}
+
+// Audit reads the deployed configuration from AWS (not fvdeploy's intent) and reports
+// each security property as a check; a failed one says what to change. A property that
+// does not apply (no TLS without a domain, no bucket with its features off) is skipped
+// and says why: it is never reported as passed.
+func Audit(ctx context.Context, api SecurityAPIs, d phases.Deployed, cfg AuditConfig) []Check {
 	return []Check{
 		auditPublicIP(ctx, api, d),
-		auditECSIngress(ctx, api, d, containerPort),
+		auditECSIngress(ctx, api, d, cfg.ContainerPort),
 		auditOpenIngress(ctx, api, d),
+		auditDefaultSG(ctx, api, d),
+		auditNetworkACLs(ctx, api, d),
+		auditFlowLogs(ctx, api, d, cfg.FlowLogs),
 		auditTLSPolicy(ctx, api, d),
 		auditRedirect(ctx, api, d),
+		auditTrustConditions(ctx, api, d),
 		auditSecretGrant(ctx, api, d),
+		auditSecretPolicies(ctx, api, d),
+		auditRotation(ctx, api, d, cfg.RotationDays),
 		auditPlainCredentials(ctx, api, d),
 		auditScanOnPush(ctx, api, d),
 		auditInvalidHeaders(ctx, api, d),
+		auditBuckets(ctx, api, d),
+		auditLogEncryption(ctx, api, d, cfg.KMSKeyID),
 	}
 }
 
@@ -193,14 +237,14 @@ func listener(ctx context.Context, api SecurityAPIs, arn string) (*elbtypes.List
 func auditTLSPolicy(ctx context.Context, api SecurityAPIs, d phases.Deployed) Check {
 	const name = "security: the HTTPS listener uses a current TLS policy"
 	if d.ListenerHTTPS == "" {
-		return pass(name, "not applicable: no HTTPS listener (set edge.domain to put TLS in front)")
+		return skip(name, "no HTTPS listener (set edge.domain to put TLS in front)")
 	}
 	l, err := listener(ctx, api, d.ListenerHTTPS)
 	if err != nil {
 		return fail(name, "run `fvdeploy up` to restore the edge phase", "%v", err)
 	}
 	if p := aws.ToString(l.SslPolicy); !config.CurrentTLSPolicy(p) {
-		return fail(name, "set edge.tls_policy to a TLS 1.2+ policy such as ELBSecurityPolicy-TLS13-1-2-2021-06 and run `fvdeploy up`", "listener uses %s", p)
+		return fail(name, "set edge.tls_policy to a policy the config accepts (TLS 1.2 or later) and run `fvdeploy up`", "listener uses %s, which the config does not accept", p)
 	}
 	return pass(name, "%s", aws.ToString(l.SslPolicy))
 }
@@ -208,7 +252,7 @@ func auditTLSPolicy(ctx context.Context, api SecurityAPIs, d phases.Deployed) Ch
 func auditRedirect(ctx context.Context, api SecurityAPIs, d phases.Deployed) Check {
 	const name = "security: port 80 redirects to HTTPS when TLS is on"
 	if d.ListenerHTTPS == "" {
-		return pass(name, "not applicable: no HTTPS listener")
+		return skip(name, "no HTTPS listener")
 	}
 	if d.ListenerHTTP == "" {
 		return fail(name, "run `fvdeploy up`", "state records no port 80 listener")
@@ -341,7 +385,7 @@ func auditPlainCredentials(ctx context.Context, api SecurityAPIs, d phases.Deplo
 func auditScanOnPush(ctx context.Context, api SecurityAPIs, d phases.Deployed) Check {
 	const name = "security: ECR scans images on push"
 	if d.Repository == "" {
-		return pass(name, "not applicable: no ECR repository in state (the image was given with --image)")
+		return skip(name, "no ECR repository in state (the image was given with --image)")
 	}
 	out, err := api.ECR.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{d.Repository}})
 	if err != nil || len(out.Repositories) == 0 {

@@ -12,9 +12,10 @@ import (
 type Suite struct {
 	Deployed phases.Deployed
 	// MinTargets is the service's minimum task count: fewer healthy targets fail.
-	MinTargets    int
-	ContainerPort int
-	HTTP          HTTPTarget
+	MinTargets int
+	// Audit is what --security expects of this environment's configuration.
+	Audit AuditConfig
+	HTTP  HTTPTarget
 
 	ECS      ChaosAPI
 	Targets  TargetsAPI
@@ -57,7 +58,7 @@ func (s Suite) Run(ctx context.Context) []Check {
 	states, err := s.Alarms(ctx)
 	add(Alarms(states, err))
 	if s.RunSecurity {
-		add(Audit(ctx, s.Security, s.Deployed, s.ContainerPort)...)
+		add(Audit(ctx, s.Security, s.Deployed, s.Audit)...)
 	}
 	if s.RunChaos {
 		add(Chaos(ctx, s.ECS, s.Targets, s.Deployed, s.Chaos))

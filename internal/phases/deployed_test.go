@@ -1,0 +1,41 @@
+package phases
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+// DeployedObjects gathers what validate --security audits by resource type, so a
+// resource another phase adds (a flow-log role, a rotation function's role) is audited
+// without being named; secrets fvdeploy only references are not its to audit.
+func TestDeployedObjectsSets(t *testing.T) {
+	doc := state.New("app", "prod", "us-east-1", "123456789012")
+	add := func(key, typ, id, arn string) { doc.Resources[key] = &state.Resource{Type: typ, ID: id, ARN: arn} }
+	add(keyExecRole, "iam:role", "app-prod-exec", "arn:aws:iam::123456789012:role/app-prod-exec")
+	add(keyTaskRole, "iam:role", "app-prod-task", "")
+	add("network/flow-logs-role", "iam:role", "app-prod-flow-logs", "")
+	add(keySubnet(true, 1), "ec2:subnet", "subnet-pub-b", "")
+	add(keySubnet(true, 0), "ec2:subnet", "subnet-pub-a", "")
+	add(keySubnet(false, 0), "ec2:subnet", "subnet-priv-a", "")
+	add(keySecretAdmin, "secretsmanager:secret", "app-prod-admin", "arn:admin")
+	add(keyChatWebhook, "secretsmanager:webhook-secret", "app-prod-chat-webhook", "arn:webhook")
+	add("secrets/ref-db", "secretsmanager:secret-ref", "team-db", "arn:team-db")
+	add(keyTrailBucket, "s3:bucket", "app-prod-trail", "")
+	add(keyLogGroup, "logs:log-group", "/ecs/app-prod", "")
+	add(keyTopicKey, "kms:key", "key-id", "arn:key")
+	add(keyTrail, "cloudtrail:trail", "app-prod", "arn:trail")
+
+	d := DeployedObjects(doc)
+	got := Deployed{Account: d.Account, ExecutionRoleARN: d.ExecutionRoleARN, Roles: d.Roles, PublicSubnets: d.PublicSubnets,
+		PrivateSubnets: d.PrivateSubnets, Secrets: d.Secrets, Buckets: d.Buckets, LogGroups: d.LogGroups, KMSKey: d.KMSKey, Trail: d.Trail}
+	want := Deployed{Account: "123456789012", ExecutionRoleARN: "arn:aws:iam::123456789012:role/app-prod-exec",
+		Roles:         []string{"app-prod-exec", "app-prod-task", "app-prod-flow-logs"},
+		PublicSubnets: []string{"subnet-pub-a", "subnet-pub-b"}, PrivateSubnets: []string{"subnet-priv-a"},
+		Secrets: []string{"arn:webhook", "arn:admin"}, Buckets: []string{"app-prod-trail"}, LogGroups: []string{"/ecs/app-prod"},
+		KMSKey: "arn:key", Trail: "arn:trail"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+}

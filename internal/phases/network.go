@@ -9,8 +9,8 @@ import (
 // declareNetwork is the network of the design: a VPC over the configured AZs with a
 // public and a private subnet in each, an internet gateway, NAT per the environment,
 // route tables, the two security groups, the public ALB, its target group and listener;
-// the VPC's default security group emptied, a network ACL per tier of subnets, and, with
-// network.flow_logs, the VPC's flow logs.
+// the VPC's default security group and default network ACL emptied, a network ACL per
+// tier of subnets, and, with network.flow_logs, the VPC's flow logs.
 func declareNetwork(in *Inputs) ([]engine.Resource, error) {
 	ec2c, elbc := in.AWS.EC2(), in.AWS.ELB()
 	azs := in.Config.Network.AZCount
@@ -38,7 +38,8 @@ func declareNetwork(in *Inputs) ([]engine.Resource, error) {
 	for _, role := range []string{sgALB, sgECS} {
 		rs = append(rs, &sgRules{in: in, api: ec2c, role: role})
 	}
-	rs = append(rs, &defaultSG{in: in, api: ec2c}, &networkACL{in: in, api: ec2c, public: true}, &networkACL{in: in, api: ec2c})
+	rs = append(rs, &defaultSG{in: in, api: ec2c}, &networkACL{in: in, api: ec2c, public: true}, &networkACL{in: in, api: ec2c},
+		&defaultNetworkACL{in: in, api: ec2c})
 	if in.Config.Network.FlowLogs {
 		rs = append(rs, flowLogResources(in)...)
 	}

@@ -96,6 +96,15 @@ func checkNetworkDefaults(t *testing.T, in *Inputs, env string, inv *netInventor
 		t.Errorf("%s: the default security group has rules %v, want none", env, rules)
 	}
 
+	defs, err := in.AWS.EC2().DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{vpcID}}, {Name: aws.String("default"), Values: []string{"true"}}}})
+	if err != nil || len(defs.NetworkAcls) != 1 {
+		t.Fatalf("%s: the default network ACL of %s: %v, %v", env, vpcID, defs, err)
+	}
+	if rules, subnets := aclLines(defs.NetworkAcls[0]), defs.NetworkAcls[0].Associations; len(rules)+len(subnets) != 0 {
+		t.Errorf("%s: the default network ACL has rules %v and subnets %+v, want none", env, rules, subnets)
+	}
+
 	pub, priv := inv.acls[keyACLPublic], inv.acls[keyACLPrivate]
 	if len(inv.acls) != 2 || pub.NetworkAclId == nil || priv.NetworkAclId == nil {
 		t.Fatalf("%s: network ACLs %v, want acl-public and acl-private", env, slices.Sorted(maps.Keys(inv.acls)))
@@ -312,8 +321,8 @@ func TestACLDiff(t *testing.T) {
 	}
 }
 
-// TestNetworkDefaultsDriftAndDestroy: a rule added to the default group, a subnet put back
-// on the default ACL, an ACL rule deleted and another opened up, and the flow log deleted
+// TestNetworkDefaultsDriftAndDestroy: a rule added to the default group and to the default
+// ACL, a subnet put back on the default ACL, an ACL rule deleted and another opened up, and the flow log deleted
 // show in the plan on exactly those resources, and up repairs them. Destroy then gives the
 // subnets back to the default ACL before deleting each ACL, deletes the ACLs before the
 // subnets and VPC, and the flow log before its role and group (the emulator enforces
@@ -336,6 +345,8 @@ func TestNetworkDefaultsDriftAndDestroy(t *testing.T) {
 		{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}))
 	def, err := defaultACL(ctx, e, doc.Resources[keyVPC].ID)
 	must(nil, err)
+	must(e.CreateNetworkAclEntry(ctx, &ec2.CreateNetworkAclEntryInput{NetworkAclId: &def, RuleNumber: aws.Int32(100), Egress: aws.Bool(false),
+		Protocol: aws.String("-1"), RuleAction: ec2types.RuleActionAllow, CidrBlock: aws.String("0.0.0.0/0")}))
 	privB := doc.Resources[keySubnet(false, 1)].ID
 	must(nil, moveSubnetACL(ctx, e, privB, def))
 	must(e.DeleteNetworkAclEntry(ctx, &ec2.DeleteNetworkAclEntryInput{NetworkAclId: &privACL, RuleNumber: aws.Int32(110), Egress: aws.Bool(false)}))
@@ -358,6 +369,7 @@ func TestNetworkDefaultsDriftAndDestroy(t *testing.T) {
 		keyACLPrivate: fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress rule 110", To: "tcp 1024-65535 from 0.0.0.0/0"}, {Field: "association", To: privB}}),
 		keyACLPublic:  fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress rule 110", From: "all from 0.0.0.0/0", To: "tcp 80 from 0.0.0.0/0"}}),
 		keyFlowLog:    fmt.Sprint(engine.Create, " ", []engine.Change(nil)),
+		keyDefaultACL: fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress rule 100", From: "all from 0.0.0.0/0"}}),
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("plan\n%v\nwant\n%v", got, want)

@@ -366,8 +366,8 @@ func TestNetworkApply(t *testing.T) {
 		t.Run(tt.env, func(t *testing.T) {
 			inv := checkNetwork(t, tt.in, tt.env, tt.nats, tt.deletionProtection)
 			// The two rules resources are parts of the groups, not objects of their own, and
-			// the default group is AWS's; prod's flow logs add their log group and role.
-			extra := 3
+			// the default group and ACL are AWS's; prod's flow logs add their log group and role.
+			extra := 4
 			if tt.env == "prod" {
 				extra += 2
 			}

@@ -145,6 +145,7 @@ func TestNetworkDependencies(t *testing.T) {
 		"network/default-sg":       {"network/vpc"},
 		"network/acl-public":       {"network/vpc", "network/subnet-public-a", "network/subnet-public-b"},
 		"network/acl-private":      {"network/vpc", "network/subnet-private-a", "network/subnet-private-b"},
+		"network/default-acl":      {"network/vpc", "network/acl-public", "network/acl-private"},
 	}
 	with := func(extra map[string][]string) map[string][]string {
 		m := maps.Clone(common)

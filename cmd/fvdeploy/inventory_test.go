@@ -27,6 +27,9 @@ type inventory struct {
 	Secrets, Clusters, LogGroups, Roles, TaskDefs, Services  int
 	ScalableTargets, ScalingPolicies, ServiceDesired, MinCap int
 	MaxCap                                                   int
+	// The network's defaults: a network ACL per tier, and with network.flow_logs the
+	// VPC's flow log and its log group (the default security group is AWS's, untagged).
+	NACLs, FlowLogs, FlowLogGroups int
 }
 
 func takeInventory(t *testing.T, app, env string) inventory {
@@ -76,6 +79,12 @@ func takeInventory(t *testing.T, app, env string) inventory {
 	sgs, err := e.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: tagged})
 	must(err)
 	inv.SGs = len(sgs.SecurityGroups)
+	acls, err := e.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: tagged})
+	must(err)
+	inv.NACLs = len(acls.NetworkAcls)
+	flowLogs, err := e.DescribeFlowLogs(ctx, &ec2.DescribeFlowLogsInput{Filter: tagged})
+	must(err)
+	inv.FlowLogs = len(flowLogs.FlowLogs)
 
 	elb := c.ELB()
 	prefix := app + "-" + env
@@ -135,6 +144,9 @@ func takeInventory(t *testing.T, app, env string) inventory {
 	groups, err := c.Logs().DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/ecs/" + prefix)})
 	must(err)
 	inv.LogGroups = len(groups.LogGroups)
+	flowGroups, err := c.Logs().DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/aws/vpc/flow-logs/" + prefix)})
+	must(err)
+	inv.FlowLogGroups = len(flowGroups.LogGroups)
 
 	roles, err := c.IAM().ListRoles(ctx, &iam.ListRolesInput{})
 	must(err)

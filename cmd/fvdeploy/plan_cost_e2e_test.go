@@ -46,7 +46,7 @@ func TestPlanShowsTheMonthlyCost(t *testing.T) {
 		}
 	}
 	want := []string{"CloudWatch Logs storage", "Container Insights logs", "Container Insights metrics", "Fargate memory", "Fargate vCPU",
-		"NAT cross-AZ traffic", "NAT gateways", "WAF requests", "WAF web ACL and rules", "public IPv4 addresses"}
+		"NAT cross-AZ traffic", "NAT gateways", "VPC flow logs ingestion", "VPC flow logs storage", "WAF requests", "WAF web ACL and rules", "public IPv4 addresses"}
 	if !slices.Equal(differ, want) {
 		t.Errorf("dev and prod costs differ in %v, want %v", differ, want)
 	}

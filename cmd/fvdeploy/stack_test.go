@@ -36,14 +36,23 @@ func upArgs(env string, extra ...string) []string {
 // wantProdStack is prod's stack: its canary adds the alternate target group, the
 // production listener rule and the role ECS shifts traffic with.
 func wantProdStack() inventory {
-	inv := wantStack(2, 2, 2, 6)
-	inv.TGs, inv.ListenerRules, inv.Roles = 2, 1, 3
+	inv := withFlowLogs(wantStack(2, 2, 2, 6))
+	inv.TGs, inv.ListenerRules = 2, 1
+	inv.Roles++
+	return inv
+}
+
+// withFlowLogs adds what network.flow_logs (on in prod) makes: the flow log, its log
+// group and its role.
+func withFlowLogs(inv inventory) inventory {
+	inv.FlowLogs, inv.FlowLogGroups = 1, 1
+	inv.Roles++
 	return inv
 }
 
 func wantStack(nats, desired, minCap, maxCap int) inventory {
 	return inventory{
-		VPCs: 1, Subnets: 4, AZs: 2, IGWs: 1, NATs: nats, EIPs: nats, RouteTables: 3, SGs: 2,
+		VPCs: 1, Subnets: 4, AZs: 2, IGWs: 1, NATs: nats, EIPs: nats, RouteTables: 3, SGs: 2, NACLs: 2,
 		ALBs: 1, TGs: 1, Listeners: 1, Secrets: 1, Clusters: 1, LogGroups: 1, Roles: 2, TaskDefs: 1,
 		Services: 1, ScalableTargets: 1, ScalingPolicies: 1, ServiceDesired: desired, MinCap: minCap, MaxCap: maxCap,
 	}

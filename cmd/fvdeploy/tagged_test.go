@@ -38,7 +38,7 @@ import (
 // Most kinds come from one Resource Groups Tagging API query, which also lists objects
 // that are already deleted but still described (NAT gateways, ECS clusters, services and
 // task definitions, KMS keys pending deletion): those are dropped. The kinds that API
-// misses (EIPs, IAM, ECR, Application Auto Scaling, WAFv2, Route 53, CloudTrail) are
+// misses (EIPs, network ACLs, IAM, ECR, Application Auto Scaling, WAFv2, Route 53, CloudTrail) are
 // asked of their own services. Scalable targets and policies carry no tags in moto, so
 // they count when their resource ID names the environment's service (…/<app>-<env>/…).
 func taggedLeft(t *testing.T, app, env string) map[string][]string {
@@ -73,6 +73,17 @@ func taggedLeft(t *testing.T, app, env string) map[string][]string {
 	must(err)
 	for _, a := range eips.Addresses {
 		add("ec2:eip", aws.ToString(a.AllocationId))
+	}
+
+	// moto's tagging API misses network ACLs.
+	netACLs, err := c.EC2().DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:fvdeploy:app"), Values: []string{app}}, {Name: aws.String("tag:fvdeploy:env"), Values: []string{env}},
+	}})
+	must(err)
+	for _, a := range netACLs.NetworkAcls {
+		if id := aws.ToString(a.NetworkAclId); !slices.Contains(left["ec2:network-acl"], id) {
+			add("ec2:network-acl", id)
+		}
 	}
 
 	iamc := c.IAM()

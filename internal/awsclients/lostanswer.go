@@ -22,6 +22,8 @@ var duplicatingCreates = map[string]bool{
 	"EC2.CreateSubnet":           true,
 	"EC2.CreateInternetGateway":  true,
 	"EC2.CreateRouteTable":       true,
+	"EC2.CreateNetworkAcl":       true,
+	"EC2.CreateFlowLogs":         true,
 	"EC2.CreateNatGateway":       true,
 	"EC2.AllocateAddress":        true,
 	"KMS.CreateKey":              true,
@@ -32,6 +34,13 @@ var duplicatingCreates = map[string]bool{
 	"Elastic Load Balancing v2.CreateLoadBalancer": true,
 	"Elastic Load Balancing v2.CreateTargetGroup":  true,
 	"Elastic Load Balancing v2.CreateListener":     true,
+}
+
+// lookBeforeRepeating are writes that are not creates but that a blind repeat after a lost
+// answer turns into a failure: the repeat names what the first attempt replaced (an
+// association ID that no longer exists). The caller looks at what happened instead.
+var lookBeforeRepeating = map[string]bool{
+	"EC2.ReplaceNetworkAclAssociation": true,
 }
 
 // OutcomeUnknownError is a write whose answer never arrived: AWS may or may not have
@@ -62,7 +71,7 @@ func markLostAnswers(stack *middleware.Stack) error {
 		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
 			out, md, err := next.HandleDeserialize(ctx, in)
 			op := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
-			if err != nil && duplicatingCreates[op] && mayHaveTakenEffect(err) {
+			if err != nil && (duplicatingCreates[op] || lookBeforeRepeating[op]) && mayHaveTakenEffect(err) {
 				err = &OutcomeUnknownError{Operation: op, Err: err}
 			}
 			return out, md, err

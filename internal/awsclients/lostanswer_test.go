@@ -44,6 +44,13 @@ func TestDuplicatingCreatesAreNotRepeatedBlind(t *testing.T) {
 			},
 			status: http.StatusBadRequest, requests: 1,
 		},
+		"ReplaceNetworkAclAssociation, answer lost: sent once, outcome unknown": {
+			call: func(ctx context.Context, c *ec2.Client) error {
+				_, err := c.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: aws.String("aclassoc-1"), NetworkAclId: aws.String("acl-1")})
+				return err
+			},
+			requests: 1, unknown: true,
+		},
 		"CreateSecurityGroup, answer lost: the SDK retries": {
 			call: func(ctx context.Context, c *ec2.Client) error {
 				_, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("g"), Description: aws.String("d")})

@@ -43,7 +43,9 @@ type Network struct {
 	AZCount int    `yaml:"az_count"`
 	NAT     string `yaml:"nat"`
 	IPv6    bool   `yaml:"ipv6"`
-	// FlowLogs records the VPC's traffic to CloudWatch Logs; on in prod.
+	// FlowLogs records every connection accepted or rejected in the VPC to a CloudWatch
+	// log group kept for logs.retention_days: what an incident review or an auditor asks
+	// for first, billed by the GB ingested. On in prod.
 	FlowLogs bool `yaml:"flow_logs"`
 }
 

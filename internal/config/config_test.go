@@ -19,11 +19,12 @@ func TestDefaultsPerEnv(t *testing.T) {
 		min, desired, max, target   int
 		waf, deletionProt, insights bool
 		retention                   int
+		flowLogs                    bool
 	}
 	tests := map[string]perEnv{
-		"dev":  {NATSingle, 1, 1, 2, 60, false, false, false, 7},
-		"hml":  {NATSingle, 2, 2, 4, 60, true, false, false, 30},
-		"prod": {NATPerAZ, 2, 2, 6, 60, true, true, true, 30},
+		"dev":  {NATSingle, 1, 1, 2, 60, false, false, false, 7, false},
+		"hml":  {NATSingle, 2, 2, 4, 60, true, false, false, 30, false},
+		"prod": {NATPerAZ, 2, 2, 6, 60, true, true, true, 30, true},
 	}
 	for env, want := range tests {
 		t.Run(env, func(t *testing.T) {
@@ -33,7 +34,7 @@ func TestDefaultsPerEnv(t *testing.T) {
 			}
 			s := c.Service
 			got := perEnv{c.Network.NAT, s.Min, s.Desired, s.Max, s.CPUTarget, c.Edge.WAF, c.ALB.DeletionProtection,
-				c.Observability.ContainerInsights, c.Logs.RetentionDays}
+				c.Observability.ContainerInsights, c.Logs.RetentionDays, c.Network.FlowLogs}
 			if got != want {
 				t.Errorf("Defaults(%q) = %+v, want %+v", env, got, want)
 			}

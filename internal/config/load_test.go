@@ -75,7 +75,7 @@ environments:
 		"every field": {file: `
 app: every-field
 region: eu-west-3
-network: {vpc_cidr: 10.20.0.0/20, az_count: 3, nat: per_az, ipv6: true}
+network: {vpc_cidr: 10.20.0.0/20, az_count: 3, nat: per_az, ipv6: true, flow_logs: true}
 service:
   cpu: 1024
   memory: 4096
@@ -119,7 +119,7 @@ secrets: {managers: ["arn:aws:iam::123456789012:role/admin*"]}
 `, env: "dev", change: func(c *Config) {
 			*c = Config{
 				App: "every-field", Env: "dev", Region: "eu-west-3",
-				Network: Network{VPCCIDR: "10.20.0.0/20", AZCount: 3, NAT: NATPerAZ, IPv6: true},
+				Network: Network{VPCCIDR: "10.20.0.0/20", AZCount: 3, NAT: NATPerAZ, IPv6: true, FlowLogs: true},
 				Service: Service{
 					CPU: 1024, Memory: 4096, Min: 3, Desired: 4, Max: 10, CPUTarget: 70, ContainerPort: 8080,
 					HealthCheckPath: "/healthz", HealthCheckInterval: 15, HealthyThreshold: 3, DeregistrationDelay: 5,

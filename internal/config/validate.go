@@ -52,6 +52,10 @@ var fargateMemory = map[int][]int{
 // retentionDays are the values CloudWatch Logs accepts for a log group.
 var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
+// maxEgressRules is what AWS's default quota of 20 rules a direction per network ACL
+// leaves for service.egress_cidrs × service.egress_ports.
+const maxEgressRules = 18
+
 // Validate checks every value and returns all problems joined, each a
 // *FieldError. A problem with a value read from a file names its line.
 func (c *Config) Validate() error {
@@ -108,6 +112,11 @@ func (c *Config) Validate() error {
 	for i, port := range s.EgressPorts {
 		v.between(fmt.Sprintf("service.egress_ports[%d]", i), port, 1, 65535)
 	}
+	// Each CIDR and port is one outbound rule of the public subnets' network ACL, which
+	// also needs one to the VPC and one for replies to the load balancer's clients.
+	v.check(len(s.EgressCIDRs)*len(s.EgressPorts) <= maxEgressRules, "service.egress_cidrs", s.EgressCIDRs,
+		"%d CIDRs × %d ports make %d outbound rules, more than the %d a network ACL holds beside its own two",
+		len(s.EgressCIDRs), len(s.EgressPorts), len(s.EgressCIDRs)*len(s.EgressPorts), maxEgressRules)
 
 	for _, name := range slices.Sorted(maps.Keys(s.Env)) {
 		v.envName("service.env."+name, name, s.Env[name], c.Observability.Tracing)

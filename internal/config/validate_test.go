@@ -95,6 +95,14 @@ func TestValidate(t *testing.T) {
 		"egress none":         {change: func(c *Config) { c.Service.EgressCIDRs = nil }, want: `service.egress_cidrs: empty: tasks need outbound HTTPS to pull their image from ECR and read their secret`},
 		"egress bad cidr":     {change: func(c *Config) { c.Service.EgressCIDRs = []string{"0.0.0.0/0", "anywhere"} }, want: `service.egress_cidrs[1]: "anywhere" is not a valid CIDR`},
 		"egress ports":        {change: func(c *Config) { c.Service.EgressPorts = []int{80, 443} }},
+		"egress 18 rules": {change: func(c *Config) {
+			c.Service.EgressCIDRs = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "198.18.0.0/15", "::/0"}
+			c.Service.EgressPorts = []int{443, 5432, 6379}
+		}},
+		"egress 20 rules": {change: func(c *Config) {
+			c.Service.EgressCIDRs = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "198.18.0.0/15"}
+			c.Service.EgressPorts = []int{443, 5432, 6379, 9200}
+		}, want: `service.egress_cidrs: 5 CIDRs × 4 ports make 20 outbound rules, more than the 18 a network ACL holds beside its own two`},
 		"egress no 443":       {change: func(c *Config) { c.Service.EgressPorts = []int{80} }, want: `service.egress_ports: must include 443: tasks pull their image from ECR and read their secret over HTTPS`},
 		"egress port 0":       {change: func(c *Config) { c.Service.EgressPorts = []int{443, 0} }, want: `service.egress_ports[1]: 0 is out of range (want 1 to 65535)`},
 		"domain":              {change: func(c *Config) { c.Edge.Domain = "api.example.com" }},

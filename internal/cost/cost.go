@@ -31,6 +31,8 @@ type Assumptions struct {
 	// multi-region), and the compressed log files they make.
 	TrailEventsPerMonth float64 `json:"trail_events_per_month"`
 	TrailLogGBPerMonth  float64 `json:"trail_log_gb_per_month"`
+	// VPC flow log records delivered to CloudWatch Logs (network.flow_logs).
+	FlowLogGBPerMonth float64 `json:"flow_log_gb_per_month"`
 }
 
 // DefaultAssumptions model a small service with light traffic.
@@ -38,6 +40,7 @@ var DefaultAssumptions = Assumptions{
 	HoursPerMonth: 730, NATGBPerMonth: 10, ALBAverageLCUs: 1, RequestsMillions: 1, LogGBPerMonth: 1, ImageGB: 1,
 	WAFLogGBPerMonth: 1, ConfigItemsPerMonth: 1000,
 	DataOutGBPerMonth: 10, InsightsGBPerTask: 0.1, TrailEventsPerMonth: 100000, TrailLogGBPerMonth: 0.02,
+	FlowLogGBPerMonth: 1,
 }
 
 // Container Insights (standard) bills its metrics as custom metrics: so many per cluster,
@@ -111,6 +114,14 @@ func Of(cfg *config.Config, region string, as Assumptions) (*Estimate, error) {
 	// Every NAT gateway holds an Elastic IP; the internet-facing ALB one address per AZ.
 	ips := nats + cfg.Network.AZCount
 	add("public IPv4 addresses", fmt.Sprintf("%d × %.0f h", ips, h), float64(ips)*h*p.PublicIPv4Hour)
+	if cfg.Network.FlowLogs {
+		// Vended logs into CloudWatch Logs cost what ingestion does in the first 10 TB,
+		// and are kept with the environment's retention.
+		add("VPC flow logs ingestion", fmt.Sprintf("%.1f GB", as.FlowLogGBPerMonth), as.FlowLogGBPerMonth*p.LogsIngestPerGB)
+		kept := as.FlowLogGBPerMonth * float64(cfg.Logs.RetentionDays) / 30
+		add("VPC flow logs storage", fmt.Sprintf("%.2f GB (%d days kept)", kept, cfg.Logs.RetentionDays), kept*p.LogsStorePerGB)
+		assume("%.1f GB of VPC flow logs", as.FlowLogGBPerMonth)
+	}
 	add("ALB", fmt.Sprintf("1 × %.0f h", h), h*p.ALBHour)
 	add("ALB capacity units", fmt.Sprintf("%.1f LCU × %.0f h", as.ALBAverageLCUs, h), as.ALBAverageLCUs*h*p.LCUHour)
 	assume("%.1f ALB LCU on average", as.ALBAverageLCUs)

@@ -107,7 +107,7 @@ func TestDevEstimateArithmetic(t *testing.T) {
 
 // dev and prod differ by exactly what the environments model: a NAT gateway (and its
 // address) per AZ, so no traffic across AZs to reach one, twice the tasks, WAF, 30 days
-// of logs instead of 7, and Container Insights.
+// of logs instead of 7, Container Insights and VPC flow logs.
 func TestDevAndProdDifferByTheModelledItems(t *testing.T) {
 	dev, prod := byItem(estimate(t, "dev", nil)), byItem(estimate(t, "prod", nil))
 	diff := diffByItem(dev, prod)
@@ -122,6 +122,8 @@ func TestDevAndProdDifferByTheModelledItems(t *testing.T) {
 		"CloudWatch Logs storage":    0.02, // 0.03 (30 days) - 0.01 (7 days)
 		"Container Insights metrics": 7.80, // (8 + 6 + 2 × 6) × 0.30
 		"Container Insights logs":    0.10, // 2 × 0.1 GB × 0.50
+		"VPC flow logs ingestion":    0.50, // 1 GB × 0.50
+		"VPC flow logs storage":      0.03, // 1 GB × 30/30 × 0.03
 	}
 	if !maps.Equal(diff, want) {
 		t.Errorf("prod - dev by item:\n got %v\nwant %v", diff, want)
@@ -155,6 +157,14 @@ func TestOptionalFeatures(t *testing.T) {
 			"WAF logs delivered to S3": 0.25, // 1 GB
 			"WAF log storage":          0.07, // 3 GB kept 90 days × 0.023
 		}, "1.0 GB of WAF logs"},
+		"flow logs in dev": {"dev", func(c *config.Config) { c.Network.FlowLogs = true }, map[string]float64{
+			"VPC flow logs ingestion": 0.50, // 1 GB × 0.50
+			"VPC flow logs storage":   0.01, // 1 GB × 7/30 × 0.03 = 0.007
+		}, "1.0 GB of VPC flow logs"},
+		"flow logs off in prod": {"prod", func(c *config.Config) { c.Network.FlowLogs = false }, map[string]float64{
+			"VPC flow logs ingestion": -0.50,
+			"VPC flow logs storage":   -0.03,
+		}, ""},
 		"chat relay": {"prod", func(c *config.Config) { c.Alarms.ChatRelay = true }, map[string]float64{"Secrets Manager": 0.40}, ""},
 		"tracing":    {"prod", func(c *config.Config) { c.Observability.Tracing = true }, map[string]float64{"X-Ray traces": 5}, ""},
 		"guardrails": {"prod", func(c *config.Config) { c.Observability.Guardrails = true }, map[string]float64{"AWS Config items (account-wide)": 3}, "1000 Config items"},

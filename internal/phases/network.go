@@ -8,7 +8,9 @@ import (
 
 // declareNetwork is the network of the design: a VPC over the configured AZs with a
 // public and a private subnet in each, an internet gateway, NAT per the environment,
-// route tables, the two security groups, the public ALB, its target group and listener.
+// route tables, the two security groups, the public ALB, its target group and listener;
+// the VPC's default security group and default network ACL emptied, a network ACL per
+// tier of subnets, and, with network.flow_logs, the VPC's flow logs.
 func declareNetwork(in *Inputs) ([]engine.Resource, error) {
 	ec2c, elbc := in.AWS.EC2(), in.AWS.ELB()
 	azs := in.Config.Network.AZCount
@@ -16,10 +18,16 @@ func declareNetwork(in *Inputs) ([]engine.Resource, error) {
 	if in.Config.Network.NAT == config.NATPerAZ {
 		nats = azs
 	}
-	rs := []engine.Resource{
+	var rs []engine.Resource
+	if in.Config.Observability.KMSKeyID == "" {
+		// The environment's key (kms_key.go), first of all: the flow logs' group and every
+		// later phase encrypt with it.
+		rs = append(rs, &envKey{in: in, api: in.AWS.KMS()})
+	}
+	rs = append(rs,
 		&vpc{in: in, api: ec2c},
 		&igw{in: in, api: ec2c},
-	}
+	)
 	for i := range azs {
 		rs = append(rs, &subnet{in: in, api: ec2c, public: true, index: i}, &subnet{in: in, api: ec2c, index: i})
 	}
@@ -35,6 +43,11 @@ func declareNetwork(in *Inputs) ([]engine.Resource, error) {
 	}
 	for _, role := range []string{sgALB, sgECS} {
 		rs = append(rs, &sgRules{in: in, api: ec2c, role: role})
+	}
+	rs = append(rs, &defaultSG{in: in, api: ec2c}, &networkACL{in: in, api: ec2c, public: true}, &networkACL{in: in, api: ec2c},
+		&defaultNetworkACL{in: in, api: ec2c})
+	if in.Config.Network.FlowLogs {
+		rs = append(rs, flowLogResources(in)...)
 	}
 	return append(rs,
 		&alb{in: in, api: elbc},

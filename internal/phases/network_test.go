@@ -32,11 +32,13 @@ type netInventory struct {
 	albs      []elbtypes.LoadBalancer
 	tgs       []elbtypes.TargetGroup
 	listeners []elbtypes.Listener
+	acls      map[string]ec2types.NetworkAcl // by fvdeploy:key
+	flowLogs  []ec2types.FlowLog
 }
 
 func (n *netInventory) count() int {
 	return len(n.vpcs) + len(n.subnets) + len(n.igws) + len(n.nats) + len(n.eips) + len(n.rts) + len(n.sgs) +
-		len(n.albs) + len(n.tgs) + len(n.listeners)
+		len(n.albs) + len(n.tgs) + len(n.listeners) + len(n.acls) + len(n.flowLogs)
 }
 
 func netTagValue(tags []ec2types.Tag, k string) string {
@@ -55,7 +57,7 @@ func netDescribe(t *testing.T, in *Inputs, env string) *netInventory {
 	e, lb := in.AWS.EC2(), in.AWS.ELB()
 	filters := []ec2types.Filter{{Name: aws.String("tag:fvdeploy:env"), Values: []string{env}}}
 	inv := &netInventory{subnets: map[string]ec2types.Subnet{}, nats: map[string]ec2types.NatGateway{}, eips: map[string]ec2types.Address{},
-		rts: map[string]ec2types.RouteTable{}, sgs: map[string]ec2types.SecurityGroup{}}
+		rts: map[string]ec2types.RouteTable{}, sgs: map[string]ec2types.SecurityGroup{}, acls: map[string]ec2types.NetworkAcl{}}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -97,6 +99,14 @@ func netDescribe(t *testing.T, in *Inputs, env string) *netInventory {
 	for _, g := range sgs.SecurityGroups {
 		inv.sgs[netTagValue(g.Tags, "fvdeploy:key")] = g
 	}
+	acls, err := e.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: filters})
+	must(err)
+	for _, a := range acls.NetworkAcls {
+		inv.acls[netTagValue(a.Tags, "fvdeploy:key")] = a
+	}
+	fls, err := e.DescribeFlowLogs(ctx, &ec2.DescribeFlowLogsInput{Filter: filters})
+	must(err)
+	inv.flowLogs = fls.FlowLogs
 	ours := func(arn string) bool {
 		out, err := lb.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{arn}})
 		must(err)
@@ -280,6 +290,7 @@ func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtec
 	if aws.ToString(sgALB.GroupName) != "fastapi-vars-"+env+"-alb" || aws.ToString(sgECS.GroupName) != "fastapi-vars-"+env+"-ecs" {
 		t.Errorf("%s: group names %s, %s", env, aws.ToString(sgALB.GroupName), aws.ToString(sgECS.GroupName))
 	}
+	checkNetworkDefaults(t, in, env, inv)
 
 	if len(inv.albs) != 1 || len(inv.tgs) != 1 || len(inv.listeners) != 1 {
 		t.Fatalf("%s: %d ALBs, %d target groups, %d listeners; want 1 of each", env, len(inv.albs), len(inv.tgs), len(inv.listeners))
@@ -354,9 +365,15 @@ func TestNetworkApply(t *testing.T) {
 	} {
 		t.Run(tt.env, func(t *testing.T) {
 			inv := checkNetwork(t, tt.in, tt.env, tt.nats, tt.deletionProtection)
-			// The two rules resources are parts of the groups, not objects of their own.
-			if got, want := len(tt.doc.Resources), inv.count()+2; got != want {
-				t.Errorf("state holds %d resources, the account %d objects (+2 rule sets)", got, want-2)
+			// The two rules resources are parts of the groups, not objects of their own, and
+			// the default group and ACL are AWS's, the environment's KMS key is no EC2 object;
+			// prod's flow logs add their log group and role.
+			extra := 5
+			if tt.env == "prod" {
+				extra += 2
+			}
+			if got, want := len(tt.doc.Resources), inv.count()+extra; got != want {
+				t.Errorf("state holds %d resources, the account %d EC2 and load balancer objects (+%d)", got, want-extra, extra)
 			}
 			out := networkOutputs(tt.doc)
 			if dns := aws.ToString(inv.albs[0].DNSName); dns == "" || out["alb_dns"] != dns || out["url"] != "http://"+dns {
@@ -545,6 +562,9 @@ func netParamID(p any) string {
 		return aws.ToString(v.ListenerArn)
 	case *elbv2.DeleteTargetGroupInput:
 		return aws.ToString(v.TargetGroupArn)
+	}
+	if id, ok := netParamIDDefaults(p); ok {
+		return id
 	}
 	return ""
 }

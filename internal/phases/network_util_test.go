@@ -125,6 +125,7 @@ func TestNetworkRuleDiff(t *testing.T) {
 // reversed, for teardown (a wrong one the emulator would never notice).
 func TestNetworkDependencies(t *testing.T) {
 	common := map[string][]string{
+		"network/kms-key":          nil,
 		"network/vpc":              nil,
 		"network/igw":              {"network/vpc"},
 		"network/subnet-public-a":  {"network/vpc"},
@@ -142,6 +143,10 @@ func TestNetworkDependencies(t *testing.T) {
 		"network/alb":              {"network/subnet-public-a", "network/subnet-public-b", "network/sg-alb", "network/igw"},
 		"network/tg":               {"network/vpc"},
 		"network/listener-http":    {"network/alb", "network/tg"},
+		"network/default-sg":       {"network/vpc"},
+		"network/acl-public":       {"network/vpc", "network/subnet-public-a", "network/subnet-public-b"},
+		"network/acl-private":      {"network/vpc", "network/subnet-private-a", "network/subnet-private-b"},
+		"network/default-acl":      {"network/vpc", "network/acl-public", "network/acl-private"},
 	}
 	with := func(extra map[string][]string) map[string][]string {
 		m := maps.Clone(common)
@@ -153,9 +158,12 @@ func TestNetworkDependencies(t *testing.T) {
 		want map[string][]string
 	}{
 		{"prod", with(map[string][]string{
-			"network/eip-nat-b":    nil,
-			"network/nat-b":        {"network/subnet-public-b", "network/eip-nat-b", "network/igw"},
-			"network/rt-private-b": {"network/vpc", "network/nat-b", "network/subnet-private-b"},
+			"network/eip-nat-b":      nil,
+			"network/nat-b":          {"network/subnet-public-b", "network/eip-nat-b", "network/igw"},
+			"network/rt-private-b":   {"network/vpc", "network/nat-b", "network/subnet-private-b"},
+			"network/flow-log-group": {"network/kms-key"},
+			"network/flow-log-role":  {"network/flow-log-group"},
+			"network/flow-log":       {"network/vpc", "network/flow-log-group", "network/flow-log-role"},
 		})},
 		{"dev", with(map[string][]string{
 			"network/rt-private-b": {"network/vpc", "network/nat-a", "network/subnet-private-b"},
@@ -185,7 +193,7 @@ func TestNetworkDependencies(t *testing.T) {
 			for k, want := range map[string]string{"network/subnet-private-b": "ec2:subnet", "network/igw": "ec2:internet-gateway", "network/eip-nat-a": "ec2:eip",
 				"network/nat-a": "ec2:nat-gateway", "network/rt-public": "ec2:route-table", "network/sg-ecs": "ec2:security-group",
 				"network/sg-ecs-rules": "ec2:security-group-rules", "network/alb": "elbv2:load-balancer", "network/tg": "elbv2:target-group",
-				"network/listener-http": "elbv2:listener"} {
+				"network/listener-http": "elbv2:listener", "network/default-sg": "ec2:default-security-group", "network/acl-private": "ec2:network-acl"} {
 				if types[k] != want {
 					t.Errorf("%s has type %q, want %q", k, types[k], want)
 				}

@@ -25,7 +25,7 @@ type Phase struct {
 func All() []Phase {
 	return []Phase{
 		{Name: "image", Summary: "ECR repository; build, tag and push the service image", declare: declareImage},
-		{Name: "network", Summary: "VPC over two AZs, subnets, NAT, security groups, ALB and target group", declare: declareNetwork},
+		{Name: "network", Summary: "the environment's KMS key; VPC over two AZs, subnets, NAT, security groups, network ACLs, flow logs, ALB and target group", declare: declareNetwork, deleters: networkResources},
 		{Name: "secrets", Summary: "the admin credentials in Secrets Manager", declare: declareSecrets, deleters: secretsResources},
 		{Name: "cluster", Summary: "ECS cluster, roles, task definition (optional tracing sidecar), Fargate service and autoscaling", declare: declareCluster, deleters: strategyResources},
 		{Name: "edge", Summary: "Route53, ACM certificate, HTTPS listener (when a domain is set); WAF and its logs", declare: declareEdge, deleters: edgeResources},

@@ -27,10 +27,6 @@ import (
 func declareSecrets(in *Inputs) ([]engine.Resource, error) {
 	api := in.AWS.SecretsManager()
 	out := []engine.Resource{&adminSecret{in: in, api: api}}
-	if in.Config.Observability.KMSKeyID == "" {
-		// The environment's key (kms_key.go): the later phases encrypt with it.
-		out = append(out, &envKey{in: in, api: in.AWS.KMS()})
-	}
 	for _, id := range namedSecrets(in) {
 		out = append(out, &secretRef{in: in, api: api, id: id})
 	}
@@ -39,7 +35,7 @@ func declareSecrets(in *Inputs) ([]engine.Resource, error) {
 
 // secretsResources has a resource of each type the phase can declare, for deleting.
 func secretsResources(in *Inputs) []engine.Resource {
-	return []engine.Resource{&secretRef{in: in}, &envKey{in: in, api: in.AWS.KMS()}}
+	return []engine.Resource{&secretRef{in: in}}
 }
 
 type secretAPI interface {

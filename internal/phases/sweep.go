@@ -104,6 +104,8 @@ var builtOn = map[string][]string{
 	"ec2:security-group-rules":                {"ec2:security-group"},
 	"ec2:route-table":                         {"ec2:vpc", "ec2:subnet", "ec2:internet-gateway"},
 	"ec2:nat-gateway":                         {"ec2:subnet", "ec2:eip", "ec2:internet-gateway"},
+	"ec2:network-acl":                         {"ec2:vpc", "ec2:subnet"},
+	"ec2:flow-log":                            {"ec2:vpc", "logs:log-group", "iam:role"},
 	"elbv2:target-group":                      {"ec2:vpc"},
 	"elbv2:load-balancer":                     {"ec2:subnet", "ec2:security-group", "ec2:internet-gateway", "elbv2:target-group", "acm:certificate", "wafv2:web-acl"},
 	"ecs:service":                             {"ecs:cluster", "ecs:task-definition", "elbv2:target-group", "ec2:subnet", "ec2:security-group", "iam:role"},

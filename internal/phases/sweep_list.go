@@ -108,6 +108,16 @@ var sweepKinds = []sweepKind{
 		return ec2Candidates(out, err, func(o *ec2.DescribeRouteTablesOutput) []ec2types.RouteTable { return o.RouteTables },
 			func(t ec2types.RouteTable) ([]ec2types.Tag, string) { return t.Tags, aws.ToString(t.RouteTableId) })
 	})},
+	{typ: "ec2:network-acl", what: "network ACLs", list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
+		out, err := api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: f})
+		return ec2Candidates(out, err, func(o *ec2.DescribeNetworkAclsOutput) []ec2types.NetworkAcl { return o.NetworkAcls },
+			func(a ec2types.NetworkAcl) ([]ec2types.Tag, string) { return a.Tags, aws.ToString(a.NetworkAclId) })
+	})},
+	{typ: "ec2:flow-log", what: "flow logs", list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
+		out, err := api.DescribeFlowLogs(ctx, &ec2.DescribeFlowLogsInput{Filter: f})
+		return ec2Candidates(out, err, func(o *ec2.DescribeFlowLogsOutput) []ec2types.FlowLog { return o.FlowLogs },
+			func(l ec2types.FlowLog) ([]ec2types.Tag, string) { return l.Tags, aws.ToString(l.FlowLogId) })
+	})},
 	{typ: "elbv2:target-group", what: "target groups", list: listTargetGroups},
 	{typ: typeAlarm, what: "alarms", list: listAlarms},
 	{typ: "wafv2:web-acl", what: "web ACLs", list: listWebACLs},
@@ -195,6 +205,8 @@ type ec2SweepAPI interface {
 	DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput, opts ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error)
 	DescribeNatGateways(ctx context.Context, in *ec2.DescribeNatGatewaysInput, opts ...func(*ec2.Options)) (*ec2.DescribeNatGatewaysOutput, error)
 	DescribeRouteTables(ctx context.Context, in *ec2.DescribeRouteTablesInput, opts ...func(*ec2.Options)) (*ec2.DescribeRouteTablesOutput, error)
+	DescribeNetworkAcls(ctx context.Context, in *ec2.DescribeNetworkAclsInput, opts ...func(*ec2.Options)) (*ec2.DescribeNetworkAclsOutput, error)
+	DescribeFlowLogs(ctx context.Context, in *ec2.DescribeFlowLogsInput, opts ...func(*ec2.Options)) (*ec2.DescribeFlowLogsOutput, error)
 }
 
 // listEC2 filters on the environment's tags: EC2 answers every match when no
@@ -348,7 +360,7 @@ type logsSweepAPI interface {
 func listLogGroups(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api logsSweepAPI = in.AWS.Logs()
 	var groups []logstypes.LogGroup
-	for _, prefix := range []string{logGroupName(in), "/aws/lambda/" + in.prefix()} {
+	for _, prefix := range []string{logGroupName(in), "/aws/lambda/" + in.prefix(), flowLogGroupName(in)} {
 		page, err := drain(ctx, cloudwatchlogs.NewDescribeLogGroupsPaginator(api, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(prefix)}),
 			func(o *cloudwatchlogs.DescribeLogGroupsOutput) []logstypes.LogGroup { return o.LogGroups })
 		if err != nil {

@@ -138,6 +138,48 @@ var sweepFixtures = map[string]sweepFixture{
 			sweepCheck(t, err)
 			return len(out.LogGroups) > 0
 		}},
+	"flow log group": {types: []string{"logs:log-group"}, key: keyFlowLogGroup,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			name = "/aws/vpc/flow-logs/" + name
+			_, err := in.AWS.Logs().CreateLogGroup(context.Background(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &name, Tags: tags})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.Logs().DescribeLogGroups(context.Background(), &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: &id})
+			sweepCheck(t, err)
+			return len(out.LogGroups) > 0
+		}},
+	// A network ACL and a flow log need a VPC: each gets one of its own, untagged, which
+	// the sweep leaves.
+	"network acl": {types: []string{"ec2:network-acl"}, key: keyACLPrivate,
+		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+			ctx := context.Background()
+			vpc, err := in.AWS.EC2().CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.91.0.0/16")})
+			sweepCheck(t, err)
+			out, err := in.AWS.EC2().CreateNetworkAcl(ctx, &ec2.CreateNetworkAclInput{VpcId: vpc.Vpc.VpcId, TagSpecifications: sweepEC2Tags(ec2types.ResourceTypeNetworkAcl, tags)})
+			sweepCheck(t, err)
+			return aws.ToString(out.NetworkAcl.NetworkAclId)
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.EC2().DescribeNetworkAcls(context.Background(), &ec2.DescribeNetworkAclsInput{NetworkAclIds: []string{id}})
+			return present(t, err) && len(out.NetworkAcls) > 0
+		}},
+	"flow log": {types: []string{"ec2:flow-log"}, key: keyFlowLog,
+		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+			ctx := context.Background()
+			vpc, err := in.AWS.EC2().CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.92.0.0/16")})
+			sweepCheck(t, err)
+			out, err := in.AWS.EC2().CreateFlowLogs(ctx, &ec2.CreateFlowLogsInput{ResourceIds: []string{aws.ToString(vpc.Vpc.VpcId)}, ResourceType: ec2types.FlowLogsResourceTypeVpc,
+				TrafficType: ec2types.TrafficTypeAll, LogDestinationType: ec2types.LogDestinationTypeCloudWatchLogs, LogGroupName: aws.String("/sweep-test"),
+				DeliverLogsPermissionArn: aws.String("arn:aws:iam::123456789012:role/sweep-test"), TagSpecifications: sweepEC2Tags(ec2types.ResourceTypeVpcFlowLog, tags)})
+			sweepCheck(t, err)
+			return out.FlowLogIds[0]
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			out, err := in.AWS.EC2().DescribeFlowLogs(context.Background(), &ec2.DescribeFlowLogsInput{FlowLogIds: []string{id}})
+			return present(t, err) && len(out.FlowLogs) > 0
+		}},
 	"secret": {types: []string{"secretsmanager:secret"}, key: keySecretAdmin,
 		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
 			_, err := in.AWS.SecretsManager().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String("{}"), Tags: secretTags(tags)})

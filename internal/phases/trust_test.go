@@ -58,9 +58,10 @@ func TestTrustEveryServiceRoleIsConfusedDeputySafe(t *testing.T) {
 	in.Config.Alarms.ChatRelay = true
 	in.Config.CICD.GitHubRepo = "acme/shop"
 	want := map[string][]string{
-		"ecs-tasks.amazonaws.com": {"ArnLike aws:SourceArn=[arn:aws:ecs:us-east-1:123456789012:*]", "StringEquals aws:SourceAccount=[123456789012]"},
-		"ecs.amazonaws.com":       {"StringEquals aws:SourceAccount=[123456789012]"},
-		"lambda.amazonaws.com":    {"StringEquals aws:SourceAccount=[123456789012]"},
+		"ecs-tasks.amazonaws.com":     {"ArnLike aws:SourceArn=[arn:aws:ecs:us-east-1:123456789012:*]", "StringEquals aws:SourceAccount=[123456789012]"},
+		"ecs.amazonaws.com":           {"StringEquals aws:SourceAccount=[123456789012]"},
+		"lambda.amazonaws.com":        {"StringEquals aws:SourceAccount=[123456789012]"},
+		"vpc-flow-logs.amazonaws.com": {"ArnLike aws:SourceArn=[arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*]", "StringEquals aws:SourceAccount=[123456789012]"},
 	}
 	seen := map[string]bool{}
 	for _, p := range All() {

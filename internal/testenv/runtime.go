@@ -33,7 +33,8 @@ type Runtime struct {
 	DockerHost string
 	Docker     *Docker
 	Bridge     *Bridge
-	// Moto answers Application Auto Scaling (AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING).
+	// Moto answers Application Auto Scaling and EC2 (AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING,
+	// AWS_ENDPOINT_URL_EC2).
 	Moto *Moto
 
 	cmd     *exec.Cmd
@@ -168,6 +169,10 @@ func waitUntilAnswers(url string, status int, exited <-chan struct{}, timeout ti
 func (rt *Runtime) Env() map[string]string {
 	env := emulatorEnv(rt.Endpoint)
 	env["AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING"] = rt.Moto.Endpoint
+	// ministack puts a new subnet on no network ACL and records no subnet when one moves
+	// (ReplaceNetworkAclAssociation), which AWS never does: EC2 is moto's, which models
+	// both. ministack's ALB and ECS never look EC2 up, so the tasks still run there.
+	env["AWS_ENDPOINT_URL_EC2"] = rt.Moto.Endpoint
 	env["DOCKER_HOST"] = rt.DockerHost
 	return env
 }

@@ -45,8 +45,7 @@ func TestSecretPolicyHoldsUnderAnIAMEvaluator(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String("all-secrets"),
-			// kms:* as well: the secrets phase also makes the environment's KMS key.
-			PolicyDocument: aws.String(policyDoc(stmt{Effect: "Allow", Action: []string{"secretsmanager:*", "kms:*", "sts:GetCallerIdentity"}, Resource: []string{"*"}}))}); err != nil {
+			PolicyDocument: aws.String(policyDoc(stmt{Effect: "Allow", Action: []string{"secretsmanager:*", "sts:GetCallerIdentity"}, Resource: []string{"*"}}))}); err != nil {
 			t.Fatal(err)
 		}
 		key, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)})

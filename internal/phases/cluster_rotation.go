@@ -659,3 +659,31 @@ func (r *rotationSchedule) Delete(ctx context.Context, rec *state.Resource) erro
 	}
 	return nil
 }
+
+// listRules finds the environment's EventBridge rules on the default bus, for the sweep.
+func listRules(ctx context.Context, in *Inputs) ([]candidate, error) {
+	api := in.AWS.EventBridge()
+	var rules []ebtypes.Rule
+	var next *string
+	for {
+		out, err := api.ListRules(ctx, &eventbridge.ListRulesInput{NamePrefix: aws.String(in.prefix() + "-"), NextToken: next})
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, out.Rules...)
+		if next = out.NextToken; next == nil {
+			break
+		}
+	}
+	return tagEach(ctx, rules,
+		func(ctx context.Context, r ebtypes.Rule) (map[string]string, error) {
+			out, err := api.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: r.Arn})
+			if err != nil {
+				return nil, err
+			}
+			return eventTagMap(out.Tags), nil
+		},
+		func(r ebtypes.Rule) state.Resource {
+			return state.Resource{ID: aws.ToString(r.Name), ARN: aws.ToString(r.Arn)}
+		})
+}

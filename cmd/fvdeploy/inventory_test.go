@@ -13,7 +13,9 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
@@ -27,6 +29,8 @@ type inventory struct {
 	Secrets, Clusters, LogGroups, Roles, TaskDefs, Services  int
 	ScalableTargets, ScalingPolicies, ServiceDesired, MinCap int
 	MaxCap                                                   int
+	// The Lambda functions and EventBridge rules named for the environment.
+	Functions, Rules int
 }
 
 func takeInventory(t *testing.T, app, env string) inventory {
@@ -143,6 +147,17 @@ func takeInventory(t *testing.T, app, env string) inventory {
 			inv.Roles++
 		}
 	}
+
+	fns, err := c.Lambda().ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	must(err)
+	for _, f := range fns.Functions {
+		if strings.HasPrefix(aws.ToString(f.FunctionName), prefix+"-") {
+			inv.Functions++
+		}
+	}
+	rules, err := c.EventBridge().ListRules(ctx, &eventbridge.ListRulesInput{NamePrefix: aws.String(prefix + "-")})
+	must(err)
+	inv.Rules = len(rules.Rules)
 
 	aas := c.AutoScaling()
 	targets, err := aas.DescribeScalableTargets(ctx, &applicationautoscaling.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs})

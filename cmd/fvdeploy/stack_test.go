@@ -34,10 +34,12 @@ func upArgs(env string, extra ...string) []string {
 }
 
 // wantProdStack is prod's stack: its canary adds the alternate target group, the
-// production listener rule and the role ECS shifts traffic with.
+// production listener rule and the role ECS shifts traffic with; the admin secret's
+// rotation (every 30 days in prod) its function, the function's role and its rule.
 func wantProdStack() inventory {
 	inv := wantStack(2, 2, 2, 6)
-	inv.TGs, inv.ListenerRules, inv.Roles = 2, 1, 3
+	inv.TGs, inv.ListenerRules, inv.Roles = 2, 1, 4
+	inv.Functions, inv.Rules = 1, 1
 	return inv
 }
 

@@ -14,7 +14,10 @@ import (
 
 // sendsSourceARN are the service principals that put aws:SourceArn in the request when
 // they assume a role, so a trust policy can pin them to this environment's resources.
-var sendsSourceARN = []string{"ecs-tasks.amazonaws.com", "ecs.amazonaws.com", "lambda.amazonaws.com", "vpc-flow-logs.amazonaws.com"}
+// Lambda is not among them: AWS does not document that it sends one when it assumes a
+// function's execution role, so aws:SourceAccount is what such a role can be held to (a
+// source ARN, where a trust policy has one, must still be this account's).
+var sendsSourceARN = []string{"ecs-tasks.amazonaws.com", "ecs.amazonaws.com", "vpc-flow-logs.amazonaws.com"}
 
 func auditTrustConditions(ctx context.Context, api SecurityAPIs, d phases.Deployed) Check {
 	const name = "security: roles trusted by an AWS service require aws:SourceAccount (and aws:SourceArn where sent)"

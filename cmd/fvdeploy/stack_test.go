@@ -37,9 +37,15 @@ func upArgs(env string, extra ...string) []string {
 // production listener rule and the role ECS shifts traffic with; the admin secret's
 // rotation (every 30 days in prod) its function, the function's role and its rule.
 func wantProdStack() inventory {
-	inv := wantStack(2, 2, 2, 6)
-	inv.TGs, inv.ListenerRules, inv.Roles = 2, 1, 4
-	inv.Functions, inv.Rules = 1, 1
+	inv := withRotation(wantStack(2, 2, 2, 6))
+	inv.TGs, inv.ListenerRules, inv.Roles = 2, 1, inv.Roles+1
+	return inv
+}
+
+// withRotation adds the admin secret's rotation (secrets.rotation_days > 0, as in prod):
+// its function, the function's role and its rule.
+func withRotation(inv inventory) inventory {
+	inv.Roles, inv.Functions, inv.Rules = inv.Roles+1, 1, 1
 	return inv
 }
 

@@ -45,7 +45,7 @@ test-go: test-deps
 	go test -race -count=1 -timeout 30m ./...
 
 test-api: test-deps
-	$(VENV)/bin/pytest -q api/tests internal/alertrelay/tests scripts/tests
+	$(VENV)/bin/pytest -q api/tests internal/alertrelay/tests internal/secretrotation/tests scripts/tests
 
 lint: test-deps lint-workflows ## gofmt, go vet, ruff, actionlint
 	@unformatted=$$(gofmt -l cmd internal); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi

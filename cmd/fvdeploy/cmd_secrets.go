@@ -27,7 +27,11 @@ func newSecretsCmd(a *app) *cobra.Command {
   B  once every task runs stage A, the previous password is cleared and the service
      rolled again: afterwards only the new password is accepted.
 
-A rotation stopped between its stages (Ctrl-C, a timeout) is finished by the next run.
+When the secret rotates automatically (secrets.rotation_days > 0, the default in prod),
+Secrets Manager rotates it now with fvdeploy's rotation function, which does both
+stages, and this command waits for each to be stored and rolled out; otherwise fvdeploy
+does them itself. A rotation stopped between its stages (Ctrl-C, a timeout) is finished by
+the next run.
 fvdeploy never shows the password; it tells you how to read it from Secrets Manager.`,
 		Example: `  fvdeploy secrets rotate --env prod`,
 		Args:    cobra.NoArgs,
@@ -44,9 +48,19 @@ fvdeploy never shows the password; it tells you how to read it from Secrets Mana
 				if err != nil {
 					return err
 				}
-				res, err := rotation.Run(ctx, ws.Clients.SecretsManager(), ws.Clients.ECS(), target, rotation.Options{
-					NewPassword: phases.NewAdminPassword, Progress: a.progressf,
-				})
+				sm, opts := ws.Clients.SecretsManager(), rotation.Options{NewPassword: phases.NewAdminPassword, Progress: a.progressf}
+				fn, err := rotation.RotatedBy(ctx, sm, target.Secret)
+				if err != nil {
+					return err
+				}
+				var res *rotation.Result
+				if fn != "" {
+					// The same path as the schedule's: the function does both stages.
+					a.progressf("secret %s rotates with Lambda function %s: rotating now through Secrets Manager", target.Secret, fn)
+					res, err = rotation.Follow(ctx, sm, ws.Clients.ECS(), target, opts)
+				} else {
+					res, err = rotation.Run(ctx, sm, ws.Clients.ECS(), target, opts)
+				}
 				if err != nil {
 					return fmt.Errorf("rotating the admin password: %w; run `fvdeploy secrets rotate --env %s` again to finish it", err, ws.Config.Env)
 				}

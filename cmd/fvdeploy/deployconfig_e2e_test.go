@@ -217,7 +217,7 @@ func TestUpSendsTheProdCanary(t *testing.T) {
 			t.Errorf("%s is still in state after the switch to rolling", k)
 		}
 	}
-	if got, want := takeInventory(t, "fastapi-vars", "prod"), withFlowLogs(wantStack(2, 2, 2, 6)); got != want {
+	if got, want := takeInventory(t, "fastapi-vars", "prod"), withRotation(withFlowLogs(wantStack(2, 2, 2, 6))); got != want {
 		t.Errorf("after the switch to rolling:\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -13,7 +13,9 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
@@ -30,6 +32,8 @@ type inventory struct {
 	// The network's defaults: a network ACL per tier, and with network.flow_logs the
 	// VPC's flow log and its log group (the default security group is AWS's, untagged).
 	NACLs, FlowLogs, FlowLogGroups int
+	// The Lambda functions and EventBridge rules named for the environment.
+	Functions, Rules int
 }
 
 func takeInventory(t *testing.T, app, env string) inventory {
@@ -155,6 +159,17 @@ func takeInventory(t *testing.T, app, env string) inventory {
 			inv.Roles++
 		}
 	}
+
+	fns, err := c.Lambda().ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	must(err)
+	for _, f := range fns.Functions {
+		if strings.HasPrefix(aws.ToString(f.FunctionName), prefix+"-") {
+			inv.Functions++
+		}
+	}
+	rules, err := c.EventBridge().ListRules(ctx, &eventbridge.ListRulesInput{NamePrefix: aws.String(prefix + "-")})
+	must(err)
+	inv.Rules = len(rules.Rules)
 
 	aas := c.AutoScaling()
 	targets, err := aas.DescribeScalableTargets(ctx, &applicationautoscaling.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs})

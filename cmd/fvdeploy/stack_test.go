@@ -34,9 +34,10 @@ func upArgs(env string, extra ...string) []string {
 }
 
 // wantProdStack is prod's stack: its canary adds the alternate target group, the
-// production listener rule and the role ECS shifts traffic with.
+// production listener rule and the role ECS shifts traffic with; the admin secret's
+// rotation (every 30 days in prod) its function, the function's role and its rule.
 func wantProdStack() inventory {
-	inv := withFlowLogs(wantStack(2, 2, 2, 6))
+	inv := withRotation(withFlowLogs(wantStack(2, 2, 2, 6)))
 	inv.TGs, inv.ListenerRules = 2, 1
 	inv.Roles++
 	return inv
@@ -47,6 +48,13 @@ func wantProdStack() inventory {
 func withFlowLogs(inv inventory) inventory {
 	inv.FlowLogs, inv.FlowLogGroups = 1, 1
 	inv.Roles++
+	return inv
+}
+
+// withRotation adds the admin secret's rotation (secrets.rotation_days > 0, as in prod):
+// its function, the function's role and its rule.
+func withRotation(inv inventory) inventory {
+	inv.Roles, inv.Functions, inv.Rules = inv.Roles+1, 1, 1
 	return inv
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -103,18 +102,10 @@ func checkByName(t *testing.T, stdout, prefix string) (ok bool, evidence string)
 	return false, ""
 }
 
-// pendingControls are the audit's checks that fail against this branch's `up` only
-// because the slices of issue 14 that build those controls (default SG, network ACLs,
-// flow logs, trust conditions, secret policies, rotation) are not merged into it yet.
-// Empty it as they land: validate --security on a fresh up must then exit 0.
-var pendingControls = []string{
-	"security: the admin secret rotates automatically",
-}
-
 // notApplicable are the checks a prod up of network, secrets and cluster with --image
-// gives nothing to look at: no domain, no repository, no bucket. (The secrets phase makes
-// the environment's KMS key, and the cluster's log group is encrypted with it: that check
-// applies and passes.)
+// gives nothing to look at: no domain, no repository, no bucket. (The network phase makes
+// the environment's KMS key, and the log groups are encrypted with it: that check applies
+// and passes.)
 var notApplicable = []string{
 	"security: the HTTPS listener uses a current TLS policy",
 	"security: port 80 redirects to HTTPS when TLS is on",
@@ -150,13 +141,9 @@ func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 	standInForECS(t, doc, app, 2)
 	args := []string{"validate", "--env", "prod", "--url", app.URL, "--settle", "3s", "--logs-wait", "20s"}
 
-	wantExit := 0
-	if len(pendingControls) > 0 {
-		wantExit = 1
-	}
 	res := c.Run(t, append(args, "--security")...)
-	if res.Code != wantExit {
-		t.Fatalf("validate --security on a fresh up: exit %d, want %d\n%s\n%s", res.Code, wantExit, res.Stdout, res.Stderr)
+	if res.Code != 0 {
+		t.Fatalf("validate --security on a fresh up: exit %d, want 0\n%s\n%s", res.Code, res.Stdout, res.Stderr)
 	}
 	// Each check is said once, as it finishes; the result is the count.
 	for _, w := range []string{"ok   GET / with the admin credentials answers 200", "ok   GET / without credentials answers 401",
@@ -167,17 +154,14 @@ func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 		}
 	}
 	// Skipped checks are told again, as SKIP, and counted apart: 25 checks, 4 skipped.
-	summary := fmt.Sprintf("%d of 21 checks failed; 4 skipped (not applicable).", len(pendingControls))
-	if len(pendingControls) == 0 {
-		summary = "All 21 checks passed; 4 skipped (not applicable)."
-	}
+	const summary = "All 21 checks passed; 4 skipped (not applicable)."
 	if strings.Contains(res.Stdout, "PASS") || !strings.Contains(res.Stdout, summary) || strings.Count(res.Stdout, "  SKIP ") != 4 {
 		t.Errorf("validate's result repeats passed checks, lacks the skipped ones or the count %q:\n%s", summary, res.Stdout)
 	}
 	golden(t, "validate-prod.txt", res.Stdout)
 
-	// Every check ends as expected: the pending controls fail, the ones with nothing to
-	// look at are skipped (never passed), everything else passes.
+	// Every check ends as expected: the ones with nothing to look at are skipped (never
+	// passed), everything else passes.
 	res = c.Run(t, append(args, "--security", "--output", "json")...)
 	statuses := checkStatuses(t, res.Stdout)
 	if len(statuses) != 25 {
@@ -185,9 +169,7 @@ func TestValidateAgainstTheAppRunLocally(t *testing.T) {
 	}
 	for name, status := range statuses {
 		want := "passed"
-		if slices.ContainsFunc(pendingControls, func(p string) bool { return strings.HasPrefix(name, p) }) {
-			want = "failed"
-		} else if slices.ContainsFunc(notApplicable, func(p string) bool { return strings.HasPrefix(name, p) }) {
+		if slices.ContainsFunc(notApplicable, func(p string) bool { return strings.HasPrefix(name, p) }) {
 			want = "skipped"
 		}
 		if status != want {

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -233,6 +234,9 @@ func (c *Clients) KMS() *kms.Client { return kms.NewFromConfig(c.Config) }
 
 // Lambda returns a Lambda client (the alarm relay to chat).
 func (c *Clients) Lambda() *lambda.Client { return lambda.NewFromConfig(c.Config) }
+
+// EventBridge returns an EventBridge client (the rule that ends a rotation's second stage).
+func (c *Clients) EventBridge() *eventbridge.Client { return eventbridge.NewFromConfig(c.Config) }
 
 // AccessAnalyzer returns an IAM Access Analyzer client (account guardrails).
 func (c *Clients) AccessAnalyzer() *accessanalyzer.Client {

@@ -44,7 +44,7 @@ func privateSubnetKeys(in *Inputs) []string {
 func declareCluster(in *Inputs) ([]engine.Resource, error) {
 	ecsc, iamc, aas := in.AWS.ECS(), in.AWS.IAM(), in.AWS.AutoScaling()
 	trust := ecsTasksTrustPolicy(in)
-	return append([]engine.Resource{
+	out := append([]engine.Resource{
 		&logGroup{in: in, api: in.AWS.Logs(), kms: in.AWS.KMS(), key: keyLogGroup, name: logGroupName(in)},
 		&cluster{in: in, api: ecsc},
 		&role{in: in, api: iamc, key: keyExecRole, name: boundedName(in.prefix()+"-exec", 64), trust: trust,
@@ -56,7 +56,11 @@ func declareCluster(in *Inputs) ([]engine.Resource, error) {
 		&service{in: in, api: ecsc, iam: iamc, elb: in.AWS.ELB()},
 		&scalableTarget{in: in, api: aas},
 		&scalingPolicy{in: in, api: aas},
-	}, declareStrategy(in)...), nil
+	}, declareStrategy(in)...)
+	if rotationOn(in) {
+		out = append(out, rotationResources(in)...)
+	}
+	return out, nil
 }
 
 // ---- log group ----

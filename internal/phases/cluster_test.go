@@ -254,8 +254,15 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(groups.LogGroups) != 1 || aws.ToString(groups.LogGroups[0].LogGroupName) != "/ecs/fastapi-vars-prod" || aws.ToInt32(groups.LogGroups[0].RetentionInDays) != 30 {
-		t.Fatalf("log groups: %+v; want /ecs/fastapi-vars-prod kept 30 days", groups.LogGroups)
+	var groupNames []string
+	for _, g := range groups.LogGroups {
+		if aws.ToInt32(g.RetentionInDays) == 30 && aws.ToString(g.KmsKeyId) != "" {
+			groupNames = append(groupNames, aws.ToString(g.LogGroupName))
+		}
+	}
+	// The second is the rotation function's: prod rotates the admin secret every 30 days.
+	if !slices.Equal(groupNames, []string{"/aws/lambda/fastapi-vars-prod-secret-rotation", "/ecs/fastapi-vars-prod"}) {
+		t.Fatalf("log groups kept 30 days under the key: %v; want /ecs/fastapi-vars-prod and the rotation function's", groupNames)
 	}
 
 	iamc := in.AWS.IAM()
@@ -270,11 +277,12 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		}
 	}
 	slices.Sort(roleNames)
-	// The third is the role ECS shifts prod's canary traffic with.
-	if !slices.Equal(roleNames, []string{"fastapi-vars-prod-ecs-lb", "fastapi-vars-prod-exec", "fastapi-vars-prod-task"}) {
+	// ECS shifts prod's canary traffic with -ecs-lb; -secret-rotation is the rotation function's.
+	if !slices.Equal(roleNames, []string{"fastapi-vars-prod-ecs-lb", "fastapi-vars-prod-exec", "fastapi-vars-prod-secret-rotation", "fastapi-vars-prod-task"}) {
 		t.Fatalf("roles: %v", roleNames)
 	}
 	assertExecutionPolicy(t, in, secretARN)
+	assertRotation(t, in, doc, secretARN)
 	if pols, err := iamc.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("fastapi-vars-prod-task")}); err != nil || len(pols.PolicyNames) != 0 {
 		t.Fatalf("task role policies: %v %v, want none", pols, err)
 	}
@@ -363,8 +371,9 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	if res.Changed() {
 		t.Fatalf("second apply reports changes: %+v", res.Items)
 	}
-	if reads, n := len(rec.Calls())-from, len(res.Items); float64(reads) > 1.5*float64(n) {
-		t.Errorf("no-op apply made %d read calls for %d resources (budget 1.5 per resource)", reads, n)
+	// The rotation's rule takes 4 reads (the rule, its targets and tags, the function's policy).
+	if reads, n := len(rec.Calls())-from, len(res.Items); float64(reads) > 1.5*float64(n-1)+4 {
+		t.Errorf("no-op apply made %d read calls for %d resources (budget 1.5 per resource, 4 for the rotation rule)", reads, n)
 	}
 	if plan := planPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
 		t.Fatalf("plan on a converged environment: %+v", plan.Items)
@@ -386,9 +395,10 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	if it.Action != engine.Update || !slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.Field == "desired_count" && c.From == "0" && c.To == "2" }) {
 		t.Fatalf("plan after desired count drift: %+v", it)
 	}
-	// 9 resources and 3 for prod's canary: the alternate target group, the rule, the role
-	// (the environment's KMS key is the network phase's).
-	if len(plan.Items) != 12 || slices.ContainsFunc(plan.Items, func(i engine.Item) bool { return i.Key != keyService && i.Action != engine.NoOp }) {
+	// 9 resources, 3 for prod's canary (the alternate target group, the rule, the role) and
+	// 5 for its secret rotation (log group, role, function, rule, schedule); the
+	// environment's KMS key is the network phase's.
+	if len(plan.Items) != 17 || slices.ContainsFunc(plan.Items, func(i engine.Item) bool { return i.Key != keyService && i.Action != engine.NoOp }) {
 		t.Fatalf("plan touches more than the service: %+v", plan.Items)
 	}
 	from = len(rec.Calls())
@@ -446,11 +456,23 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 			t.Errorf("destroy: %s (at %d) must come before %s (at %d)", o[0], i, o[1], j)
 		}
 	}
-	if i, j := lastCallIndex(rec, from, "ECS.DeregisterTaskDefinition"), callIndex(rec, from, "IAM.DeleteRole"); i < 0 || j < 0 || i > j {
-		t.Errorf("destroy: the roles (first DeleteRole at %d) went before the task definition (last deregistered at %d)", j, i)
+	// The task definition's two roles go after it; the traffic-shifting and rotation roles,
+	// which it does not name, may go before it.
+	if i := lastCallIndex(rec, from, "ECS.DeregisterTaskDefinition"); i < 0 || countCalls(rec, i, "IAM.DeleteRole") < 2 {
+		t.Errorf("destroy: the execution or task role went before the task definition (last deregistered at %d)", i)
 	}
-	if n := countCalls(rec, from, "IAM.DeleteRole"); n != 3 {
-		t.Errorf("destroy deleted %d roles, want 3 (execution, task, traffic shifting)", n)
+	if n := countCalls(rec, from, "IAM.DeleteRole"); n != 4 {
+		t.Errorf("destroy deleted %d roles, want 4 (execution, task, traffic shifting, secret rotation)", n)
+	}
+	// Rotation stops before its function goes, and the secret after both.
+	for _, o := range [][2]string{
+		{"Secrets Manager.CancelRotateSecret", "Lambda.DeleteFunction"},
+		{"EventBridge.DeleteRule", "Lambda.DeleteFunction"},
+		{"Lambda.DeleteFunction", "Secrets Manager.DeleteSecret"},
+	} {
+		if i, j := lastCallIndex(rec, from, o[0]), callIndex(rec, from, o[1]); i < 0 || j < 0 || i > j {
+			t.Errorf("destroy: %s (at %d) must come before %s (at %d)", o[0], i, o[1], j)
+		}
 	}
 	assertClusterGone(t, in)
 }

@@ -115,7 +115,7 @@ func logsServicePrincipal(region string) string {
 // names them in the encryption context: without ":*"). A new log group that is to use
 // the key adds its ARN here.
 func envLogGroupARNs(in *Inputs) []string {
-	return []string{logGroupARN(in, logGroupName(in)), logGroupARN(in, chatRelayLogGroupName(in)), logGroupARN(in, flowLogGroupName(in))}
+	return []string{logGroupARN(in, logGroupName(in)), logGroupARN(in, chatRelayLogGroupName(in)), logGroupARN(in, flowLogGroupName(in)), logGroupARN(in, rotationLogGroupName(in))}
 }
 
 // envKeyDeps is what a resource encrypted with the environment's key depends on: the key

@@ -44,7 +44,8 @@ func keyGrants(t *testing.T, doc string) map[string][]string {
 func TestEnvKeyPolicyScopesEveryService(t *testing.T) {
 	alarms := "Allow [kms:Decrypt kms:GenerateDataKey*] if map[ArnLike:map[aws:SourceArn:[arn:aws:cloudwatch:us-east-1:123456789012:alarm:fastapi-vars-prod-*]] StringEquals:map[aws:SourceAccount:[123456789012]]]"
 	logs := "Allow [kms:Decrypt* kms:Describe* kms:Encrypt* kms:GenerateDataKey* kms:ReEncrypt*] if map[ArnLike:map[kms:EncryptionContext:aws:logs:arn:[" +
-		"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fastapi-vars-prod-chat-relay arn:aws:logs:us-east-1:123456789012:log-group:/aws/vpc/flow-logs/fastapi-vars-prod arn:aws:logs:us-east-1:123456789012:log-group:/ecs/fastapi-vars-prod]]]"
+		"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fastapi-vars-prod-chat-relay arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fastapi-vars-prod-secret-rotation " +
+		"arn:aws:logs:us-east-1:123456789012:log-group:/aws/vpc/flow-logs/fastapi-vars-prod arn:aws:logs:us-east-1:123456789012:log-group:/ecs/fastapi-vars-prod]]]"
 	trail := []string{
 		"Allow [kms:GenerateDataKey*] if map[StringEquals:map[aws:SourceArn:[arn:aws:cloudtrail:us-east-1:123456789012:trail/fastapi-vars-prod-audit]] StringLike:map[kms:EncryptionContext:aws:cloudtrail:arn:[arn:aws:cloudtrail:*:123456789012:trail/fastapi-vars-prod-audit]]]",
 		"Allow [kms:DescribeKey] if map[StringEquals:map[aws:SourceArn:[arn:aws:cloudtrail:us-east-1:123456789012:trail/fastapi-vars-prod-audit]]]",

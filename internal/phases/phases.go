@@ -27,7 +27,7 @@ func All() []Phase {
 		{Name: "image", Summary: "ECR repository; build, tag and push the service image", declare: declareImage},
 		{Name: "network", Summary: "the environment's KMS key; VPC over two AZs, subnets, NAT, security groups, network ACLs, flow logs, ALB and target group", declare: declareNetwork, deleters: networkResources},
 		{Name: "secrets", Summary: "the admin credentials in Secrets Manager", declare: declareSecrets, deleters: secretsResources},
-		{Name: "cluster", Summary: "ECS cluster, roles, task definition (optional tracing sidecar), Fargate service and autoscaling", declare: declareCluster, deleters: strategyResources},
+		{Name: "cluster", Summary: "ECS cluster, roles, task definition (optional tracing sidecar), Fargate service and autoscaling", declare: declareCluster, deleters: clusterDeleters},
 		{Name: "edge", Summary: "Route53, ACM certificate, HTTPS listener (when a domain is set); WAF and its logs", declare: declareEdge, deleters: edgeResources},
 		{Name: "observability", Summary: "alarms to an encrypted SNS topic and its subscribers; optional chat relay, CloudTrail, ALB access logs, account guardrails", declare: declareObservability, deleters: observabilityResources},
 		{Name: "cicd", Summary: "GitHub OIDC provider and the deploy role (when cicd.github_repo is set)", declare: declareCICD, deleters: cicdResources},

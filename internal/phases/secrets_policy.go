@@ -171,9 +171,13 @@ func deniedBySecretPolicy(err error) string {
 }
 
 // adminSecretAccess is who uses the admin secret: the execution role reads it for the
-// tasks.
+// tasks, and with rotation on, the rotation function's role stores new values.
 func adminSecretAccess(in *Inputs) secretAccess {
-	return secretAccess{Readers: []string{roleARN(in, execRoleName(in))}}
+	a := secretAccess{Readers: []string{roleARN(in, execRoleName(in))}}
+	if rotationOn(in) {
+		a.Writers = []string{roleARN(in, rotationRoleName(in))}
+	}
+	return a
 }
 
 // webhookSecretAccess is who uses the chat webhook's secret: the relay function's role.
@@ -185,3 +189,4 @@ func webhookSecretAccess(in *Inputs) secretAccess {
 // the declared ones).
 func execRoleName(in *Inputs) string      { return boundedName(in.prefix()+"-exec", 64) }
 func chatRelayRoleName(in *Inputs) string { return boundedName(in.prefix()+"-chat-relay", 64) }
+func rotationRoleName(in *Inputs) string  { return boundedName(in.prefix()+"-secret-rotation", 64) }

@@ -118,6 +118,8 @@ var builtOn = map[string][]string{
 	"cloudtrail:trail":                        {"s3:bucket"},
 	"lambda:function":                         {"iam:role", "secretsmanager:webhook-secret", "logs:log-group"},
 	"iam:role":                                {"iam:oidc-provider"},
+	"events:rule":                             {"lambda:function"},
+	"secretsmanager:rotation":                 {"lambda:function", "secretsmanager:secret"},
 }
 
 // underneath lists every kind typ is built on, directly or not.

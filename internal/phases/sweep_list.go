@@ -88,6 +88,7 @@ var sweepKinds = []sweepKind{
 	{typ: "sns:topic", what: "SNS topics", list: listTopics},
 	{typ: "cloudtrail:trail", what: "trails", list: listTrails},
 	{typ: "lambda:function", what: "Lambda functions", list: listFunctions},
+	{typ: "events:rule", what: "EventBridge rules", list: listRules},
 
 	// An orphan group's rules are revoked before any group goes: groups of a lost state
 	// may name each other, and AWS refuses to delete a group another one's rule

@@ -24,6 +24,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -335,6 +336,17 @@ var sweepFixtures = map[string]sweepFixture{
 		},
 		exists: func(t *testing.T, in *Inputs, id string) bool {
 			_, err := in.AWS.Lambda().GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: &id})
+			return present(t, err)
+		}},
+	"rule": {types: []string{"events:rule"}, key: keyRotationRule,
+		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.EventBridge().PutRule(context.Background(), &eventbridge.PutRuleInput{Name: &name,
+				EventPattern: aws.String(rulePattern("arn:aws:ecs:us-east-1:123456789012:service/c/" + name)), Tags: eventTags(tags)})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *Inputs, id string) bool {
+			_, err := in.AWS.EventBridge().DescribeRule(context.Background(), &eventbridge.DescribeRuleInput{Name: &id})
 			return present(t, err)
 		}},
 	"trail": {types: []string{"cloudtrail:trail"}, key: keyTrail,

@@ -139,8 +139,13 @@ func read(ctx context.Context, sm Secrets, secret string) (value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading secret %s: %w", secret, err)
 	}
+	return decode(secret, aws.ToString(out.SecretString))
+}
+
+// decode reads a stored value, which must hold a password.
+func decode(secret, s string) (value, error) {
 	var v value
-	if json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v) != nil || v == nil {
+	if json.Unmarshal([]byte(s), &v) != nil || v == nil {
 		// Never wrap the decoding error: it could quote the value.
 		return nil, fmt.Errorf("secret %s does not hold a JSON object: run `fvdeploy up` to repair it", secret)
 	}

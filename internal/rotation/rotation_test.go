@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -61,7 +62,8 @@ func (f *fakeECS) UpdateService(_ context.Context, in *ecs.UpdateServiceInput, _
 	for i := range f.deps {
 		f.deps[i].Status = aws.String("ACTIVE")
 	}
-	f.deps = append(f.deps, ecstypes.Deployment{Id: aws.String(fmt.Sprintf("d%d", f.n)), Status: aws.String("PRIMARY"), DesiredCount: 2, RolloutState: ecstypes.DeploymentRolloutStateInProgress})
+	f.deps = append(f.deps, ecstypes.Deployment{Id: aws.String(fmt.Sprintf("d%d", f.n)), Status: aws.String("PRIMARY"), DesiredCount: 2,
+		RolloutState: ecstypes.DeploymentRolloutStateInProgress, CreatedAt: aws.Time(time.Now())})
 	return &ecs.UpdateServiceOutput{Service: &ecstypes.Service{Deployments: f.deps}}, nil
 }
 

@@ -15,7 +15,8 @@ import (
 // sendsSourceARN are the service principals AWS documents as putting aws:SourceArn in
 // the request when they assume a role, so a trust policy can pin them to this
 // environment's resources. ECS (its own infrastructure role) and Lambda (execution roles)
-// are documented with aws:SourceAccount only, which every service statement must have.
+// are documented with aws:SourceAccount only, which every service statement must have (a
+// source ARN, where a trust policy has one, must still be this account's).
 var sendsSourceARN = []string{"ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com"}
 
 func auditTrustConditions(ctx context.Context, api SecurityAPIs, d phases.Deployed) Check {

@@ -4,11 +4,10 @@
 package alertrelay
 
 import (
-	"archive/zip"
-	"bytes"
 	_ "embed"
 	"fmt"
-	"time"
+
+	"github.com/fvdeploy/fvdeploy/internal/lambdazip"
 )
 
 // The function's runtime and entry point, as handler.py is written for them.
@@ -22,25 +21,11 @@ const (
 //go:embed handler.py
 var handler []byte
 
-// zipTime is every entry's modification time: a fixed one keeps the zip, and so the
-// CodeSha256 Lambda reports, the same from run to run and machine to machine.
-var zipTime = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // Zip is the deployment package: handler.py at the root of the archive.
 func Zip() ([]byte, error) {
-	var buf bytes.Buffer
-	w := zip.NewWriter(&buf)
-	hdr := &zip.FileHeader{Name: "handler.py", Method: zip.Deflate, Modified: zipTime}
-	hdr.SetMode(0o644)
-	f, err := w.CreateHeader(hdr)
-	if err == nil {
-		_, err = f.Write(handler)
-	}
-	if err == nil {
-		err = w.Close()
-	}
+	b, err := lambdazip.Handler(handler)
 	if err != nil {
 		return nil, fmt.Errorf("packaging the alarm relay: %w", err)
 	}
-	return buf.Bytes(), nil
+	return b, nil
 }

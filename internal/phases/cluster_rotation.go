@@ -2,21 +2,16 @@ package phases
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -51,6 +46,20 @@ const (
 // rotationOn says whether the admin secret rotates automatically.
 func rotationOn(in *Inputs) bool { return in.Config.Secrets.RotationDays > 0 }
 
+// rotationEnvironment is what the rotation's handler reads: the secret it rotates and the
+// service it rolls; nil while the secret does not exist.
+func rotationEnvironment(in *Inputs, deps engine.Deps) map[string]string {
+	secret := deps.Get(keySecretAdmin)
+	if secret == nil {
+		return nil
+	}
+	return map[string]string{
+		secretrotation.SecretEnv:  secret.ARN,
+		secretrotation.ClusterEnv: clusterName(in),
+		secretrotation.ServiceEnv: serviceName(in),
+	}
+}
+
 func rotationFunctionName(in *Inputs) string { return boundedName(in.prefix()+"-secret-rotation", 64) }
 func rotationLogGroupName(in *Inputs) string { return "/aws/lambda/" + rotationFunctionName(in) }
 func rotationRuleName(in *Inputs) string     { return boundedName(in.prefix()+"-secret-rotation", 64) }
@@ -64,10 +73,15 @@ func rotationResources(in *Inputs) []engine.Resource {
 		&role{in: in, api: in.AWS.IAM(), key: keyRotationRole, name: rotationRoleName(in),
 			// aws:SourceAccount only: AWS does not document that Lambda sends a source ARN
 			// when it assumes an execution role, and a condition on a key not sent never matches.
-			trust: serviceTrustPolicy("lambda.amazonaws.com", in.Account),
+			trust: lambdaTrustPolicy(in),
 			deps:  []string{keySecretAdmin, keyRotationLogs, keyService}, policy: rotationPolicy,
 			description: "Admin secret rotation of " + in.prefix() + ": store new passwords in its secret, roll its service, write its logs"},
-		&rotationFunction{in: in, api: lc},
+		&lambdaFunction{in: in, api: lc, key: keyRotationFunction, name: rotationFunctionName(in),
+			description: "Rotates the admin password of " + in.prefix() + " and rolls its service (fvdeploy)",
+			roleKey:     keyRotationRole, deps: []string{keySecretAdmin, keyRotationLogs},
+			runtime: secretrotation.Runtime, handler: secretrotation.Handler, timeoutSeconds: rotationTimeoutSeconds, memoryMiB: rotationMemoryMiB,
+			zip: secretrotation.Zip, environment: func(deps engine.Deps) map[string]string { return rotationEnvironment(in, deps) },
+			missing: "its role or the admin secret"},
 		&rotationRule{in: in, api: in.AWS.EventBridge(), lambda: lc},
 		&rotationSchedule{in: in, api: in.AWS.SecretsManager(), lambda: lc},
 	}
@@ -97,211 +111,6 @@ func rotationPolicy(_ *Inputs, deps engine.Deps, _ string) (string, bool) {
 		policyStatement{Sid: "RollService", Effect: "Allow", Action: []string{"ecs:DescribeServices", "ecs:UpdateService"}, Resource: []string{svc.ARN}},
 		policyStatement{Sid: "WriteLogs", Effect: "Allow", Action: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resource: []string{logs.ARN + ":*"}},
 	), true
-}
-
-// ---- the function ----
-
-// rotationFunction is the Lambda function <app>-<env>-secret-rotation: the handler
-// packaged from internal/secretrotation, the secret and the service in its environment.
-type rotationFunction struct {
-	in  *Inputs
-	api lambdaAPI
-}
-
-func (r *rotationFunction) Key() string  { return keyRotationFunction }
-func (r *rotationFunction) Type() string { return "lambda:function" }
-func (r *rotationFunction) DependsOn() []string {
-	return []string{keyRotationRole, keySecretAdmin, keyRotationLogs}
-}
-
-// environment is what handler.py reads; nil while the secret does not exist.
-func (r *rotationFunction) environment(deps engine.Deps) map[string]string {
-	secret := deps.Get(keySecretAdmin)
-	if secret == nil {
-		return nil
-	}
-	return map[string]string{
-		secretrotation.SecretEnv:  secret.ARN,
-		secretrotation.ClusterEnv: clusterName(r.in),
-		secretrotation.ServiceEnv: serviceName(r.in),
-	}
-}
-
-func (r *rotationFunction) want(deps engine.Deps, code []byte) relaySettings {
-	var roleARN string
-	if rec := deps.Get(keyRotationRole); rec != nil {
-		roleARN = rec.ARN
-	}
-	var env []string
-	for k, v := range r.environment(deps) {
-		env = append(env, k+"="+v)
-	}
-	sum := sha256.Sum256(code)
-	return relaySettings{
-		"code": base64.StdEncoding.EncodeToString(sum[:]), "runtime": secretrotation.Runtime, "handler": secretrotation.Handler,
-		"role": roleARN, "timeout": strconv.Itoa(rotationTimeoutSeconds), "memory": strconv.Itoa(rotationMemoryMiB),
-		"environment": strings.Join(sortedUnique(env), ","),
-	}
-}
-
-func (r *rotationFunction) Find(ctx context.Context, deps engine.Deps, _ *state.Resource) (*engine.Found, error) {
-	name := rotationFunctionName(r.in)
-	out, err := r.api.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading Lambda function %s: %w", name, err)
-	}
-	code, err := secretrotation.Zip()
-	if err != nil {
-		return nil, err
-	}
-	found := &engine.Found{Record: state.Resource{ID: name, ARN: aws.ToString(out.Configuration.FunctionArn)}}
-	live, want := liveRelaySettings(out.Configuration), r.want(deps, code)
-	for _, field := range []string{"code", "runtime", "handler", "role", "timeout", "memory", "environment"} {
-		if live[field] != want[field] {
-			found.Changes = append(found.Changes, engine.Change{Field: field, From: live[field], To: want[field]})
-		}
-	}
-	if from, to, drift := tagDrift(r.in.tags(keyRotationFunction), out.Tags); drift {
-		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
-	}
-	return found, nil
-}
-
-func (r *rotationFunction) configuration(deps engine.Deps) (*lambdatypes.Environment, *string, error) {
-	role, env := deps.Get(keyRotationRole), r.environment(deps)
-	if role == nil || env == nil {
-		return nil, nil, fmt.Errorf("Lambda function %s: its role or the admin secret does not exist", rotationFunctionName(r.in))
-	}
-	return &lambdatypes.Environment{Variables: env}, aws.String(role.ARN), nil
-}
-
-func (r *rotationFunction) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
-	name := rotationFunctionName(r.in)
-	env, role, err := r.configuration(deps)
-	if err != nil {
-		return nil, err
-	}
-	code, err := secretrotation.Zip()
-	if err != nil {
-		return nil, err
-	}
-	var arn string
-	// As for the relay: a role just created is not assumable by Lambda for some seconds.
-	err = r.in.waitFor(ctx, "IAM role "+aws.ToString(role)+" to be usable by Lambda", func(ctx context.Context) (bool, string, error) {
-		out, err := r.api.CreateFunction(ctx, &lambda.CreateFunctionInput{
-			FunctionName:  aws.String(name),
-			Description:   aws.String("Rotates the admin password of " + r.in.prefix() + " and rolls its service (fvdeploy)"),
-			Runtime:       lambdatypes.Runtime(secretrotation.Runtime),
-			Handler:       aws.String(secretrotation.Handler),
-			Role:          role,
-			Code:          &lambdatypes.FunctionCode{ZipFile: code},
-			Timeout:       aws.Int32(rotationTimeoutSeconds),
-			MemorySize:    aws.Int32(rotationMemoryMiB),
-			Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64},
-			Environment:   env,
-			Tags:          r.in.tags(keyRotationFunction),
-		})
-		switch {
-		case errorCode(err) == "InvalidParameterValueException" && strings.Contains(err.Error(), "cannot be assumed"):
-			return false, "the role is not assumable yet", nil
-		case err != nil:
-			return false, "", err
-		}
-		arn = aws.ToString(out.FunctionArn)
-		return true, "", nil
-	})
-	if errorCode(err) == "ResourceConflictException" {
-		// Created by a run whose answer or state was lost: bring it in line.
-		found, ferr := r.Find(ctx, deps, nil)
-		if ferr != nil || found == nil {
-			return nil, fmt.Errorf("adopting Lambda function %s: %w", name, ferr)
-		}
-		return r.Update(ctx, deps, found)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("creating Lambda function %s: %w", name, err)
-	}
-	if err := functionReady(ctx, r.api, name); err != nil {
-		return nil, err
-	}
-	return &state.Resource{ID: name, ARN: arn}, nil
-}
-
-func (r *rotationFunction) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
-	name := found.Record.ID
-	var code, config, tags bool
-	for _, c := range found.Changes {
-		switch c.Field {
-		case "code":
-			code = true
-		case "tags":
-			tags = true
-		default:
-			config = true
-		}
-	}
-	if code {
-		zip, err := secretrotation.Zip()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := r.api.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: zip}); err != nil {
-			return nil, fmt.Errorf("updating the code of Lambda function %s: %w", name, err)
-		}
-		if err := functionReady(ctx, r.api, name); err != nil {
-			return nil, err
-		}
-	}
-	if config {
-		env, role, err := r.configuration(deps)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := r.api.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-			FunctionName: aws.String(name), Runtime: lambdatypes.Runtime(secretrotation.Runtime), Handler: aws.String(secretrotation.Handler),
-			Role: role, Timeout: aws.Int32(rotationTimeoutSeconds), MemorySize: aws.Int32(rotationMemoryMiB), Environment: env,
-		}); err != nil {
-			return nil, fmt.Errorf("updating the configuration of Lambda function %s: %w", name, err)
-		}
-		if err := functionReady(ctx, r.api, name); err != nil {
-			return nil, err
-		}
-	}
-	if tags {
-		if _, err := r.api.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(found.Record.ARN), Tags: r.in.tags(keyRotationFunction)}); err != nil {
-			return nil, fmt.Errorf("tagging Lambda function %s: %w", name, err)
-		}
-	}
-	rec := found.Record
-	return &rec, nil
-}
-
-func (r *rotationFunction) Delete(ctx context.Context, rec *state.Resource) error {
-	_, err := r.api.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(rec.ID)})
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("deleting Lambda function %s: %w", rec.ID, err)
-	}
-	return nil
-}
-
-// functionReady waits until the function is active and its last update applied: Lambda
-// refuses another update, and Secrets Manager an invocation, until then.
-func functionReady(ctx context.Context, api lambdaAPI, name string) error {
-	client, ok := api.(lambda.GetFunctionAPIClient)
-	if !ok {
-		return nil
-	}
-	in := &lambda.GetFunctionInput{FunctionName: aws.String(name)}
-	if err := lambda.NewFunctionActiveV2Waiter(client).Wait(ctx, in, 5*time.Minute); err != nil {
-		return fmt.Errorf("waiting for Lambda function %s to become active: %w", name, err)
-	}
-	if err := lambda.NewFunctionUpdatedV2Waiter(client).Wait(ctx, in, 5*time.Minute); err != nil {
-		return fmt.Errorf("waiting for the update of Lambda function %s: %w", name, err)
-	}
-	return nil
 }
 
 // ---- the function's permissions ----

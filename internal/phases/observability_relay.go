@@ -2,19 +2,12 @@ package phases
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -54,9 +47,22 @@ func chatRelayResources(in *Inputs) []engine.Resource {
 			trust: lambdaTrustPolicy(in),
 			deps:  []string{keyChatWebhook, keyChatRelayLogs}, policy: chatRelayPolicy,
 			description: "Alarm relay of " + in.prefix() + ": write its logs, read its webhook secret"},
-		&relayFunction{in: in, api: lc},
+		&lambdaFunction{in: in, api: lc, key: keyChatRelay, name: chatRelayName(in),
+			description: "Posts the alarms of " + in.prefix() + " to a chat webhook (fvdeploy)",
+			roleKey:     keyChatRelayRole, deps: []string{keyChatWebhook, keyChatRelayLogs},
+			runtime: alertrelay.Runtime, handler: alertrelay.Handler, timeoutSeconds: relayTimeoutSeconds, memoryMiB: relayMemoryMiB,
+			zip: alertrelay.Zip, environment: relayEnvironment, missing: "its role or webhook secret"},
 		&relaySubscription{in: in, lambda: lc, sns: in.AWS.SNS()},
 	}
+}
+
+// relayEnvironment is what the relay's handler reads: its webhook secret.
+func relayEnvironment(deps engine.Deps) map[string]string {
+	secret := deps.Get(keyChatWebhook)
+	if secret == nil {
+		return nil
+	}
+	return map[string]string{alertrelay.SecretEnv: secret.ARN}
 }
 
 func chatRelayName(in *Inputs) string         { return boundedName(in.prefix()+"-chat-relay", 64) }
@@ -198,223 +204,6 @@ func (r *webhookSecret) Delete(ctx context.Context, rec *state.Resource) error {
 }
 
 // ---- the function ----
-
-type lambdaAPI interface {
-	GetFunction(ctx context.Context, in *lambda.GetFunctionInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionOutput, error)
-	CreateFunction(ctx context.Context, in *lambda.CreateFunctionInput, opts ...func(*lambda.Options)) (*lambda.CreateFunctionOutput, error)
-	UpdateFunctionCode(ctx context.Context, in *lambda.UpdateFunctionCodeInput, opts ...func(*lambda.Options)) (*lambda.UpdateFunctionCodeOutput, error)
-	UpdateFunctionConfiguration(ctx context.Context, in *lambda.UpdateFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.UpdateFunctionConfigurationOutput, error)
-	TagResource(ctx context.Context, in *lambda.TagResourceInput, opts ...func(*lambda.Options)) (*lambda.TagResourceOutput, error)
-	DeleteFunction(ctx context.Context, in *lambda.DeleteFunctionInput, opts ...func(*lambda.Options)) (*lambda.DeleteFunctionOutput, error)
-}
-
-// relayFunction is the Lambda function <app>-<env>-chat-relay: the handler packaged from
-// internal/alertrelay, the webhook secret's ARN in its environment.
-type relayFunction struct {
-	in  *Inputs
-	api lambdaAPI
-}
-
-func (r *relayFunction) Key() string  { return keyChatRelay }
-func (r *relayFunction) Type() string { return "lambda:function" }
-func (r *relayFunction) DependsOn() []string {
-	return []string{keyChatRelayRole, keyChatWebhook, keyChatRelayLogs}
-}
-
-// relaySettings are the function's settings that fvdeploy manages, as text for diffs.
-type relaySettings map[string]string
-
-func (r *relayFunction) want(deps engine.Deps, code []byte) relaySettings {
-	var roleARN, secretARN string
-	if rec := deps.Get(keyChatRelayRole); rec != nil {
-		roleARN = rec.ARN
-	}
-	if rec := deps.Get(keyChatWebhook); rec != nil {
-		secretARN = rec.ARN
-	}
-	sum := sha256.Sum256(code)
-	return relaySettings{
-		"code": base64.StdEncoding.EncodeToString(sum[:]), "runtime": alertrelay.Runtime, "handler": alertrelay.Handler,
-		"role": roleARN, "timeout": strconv.Itoa(relayTimeoutSeconds), "memory": strconv.Itoa(relayMemoryMiB),
-		"environment": alertrelay.SecretEnv + "=" + secretARN,
-	}
-}
-
-func liveRelaySettings(c *lambdatypes.FunctionConfiguration) relaySettings {
-	var env []string
-	if c.Environment != nil {
-		for k, v := range c.Environment.Variables {
-			env = append(env, k+"="+v)
-		}
-	}
-	slices.Sort(env)
-	return relaySettings{
-		"code": aws.ToString(c.CodeSha256), "runtime": string(c.Runtime), "handler": aws.ToString(c.Handler),
-		"role": aws.ToString(c.Role), "timeout": strconv.Itoa(int(aws.ToInt32(c.Timeout))), "memory": strconv.Itoa(int(aws.ToInt32(c.MemorySize))),
-		"environment": strings.Join(env, ","),
-	}
-}
-
-func (r *relayFunction) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	name := chatRelayName(r.in)
-	out, err := r.api.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading Lambda function %s: %w", name, err)
-	}
-	code, err := alertrelay.Zip()
-	if err != nil {
-		return nil, err
-	}
-	found := &engine.Found{Record: state.Resource{ID: name, ARN: aws.ToString(out.Configuration.FunctionArn)}}
-	live, want := liveRelaySettings(out.Configuration), r.want(deps, code)
-	for _, field := range []string{"code", "runtime", "handler", "role", "timeout", "memory", "environment"} {
-		if live[field] != want[field] {
-			found.Changes = append(found.Changes, engine.Change{Field: field, From: live[field], To: want[field]})
-		}
-	}
-	if from, to, drift := tagDrift(r.in.tags(keyChatRelay), out.Tags); drift {
-		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
-	}
-	return found, nil
-}
-
-func (r *relayFunction) configuration(deps engine.Deps) (*lambdatypes.Environment, *string, error) {
-	role, secret := deps.Get(keyChatRelayRole), deps.Get(keyChatWebhook)
-	if role == nil || secret == nil {
-		return nil, nil, fmt.Errorf("Lambda function %s: its role or webhook secret does not exist", chatRelayName(r.in))
-	}
-	return &lambdatypes.Environment{Variables: map[string]string{alertrelay.SecretEnv: secret.ARN}}, aws.String(role.ARN), nil
-}
-
-func (r *relayFunction) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
-	name := chatRelayName(r.in)
-	env, role, err := r.configuration(deps)
-	if err != nil {
-		return nil, err
-	}
-	code, err := alertrelay.Zip()
-	if err != nil {
-		return nil, err
-	}
-	var arn string
-	// A role just created is not assumable by Lambda for some seconds: IAM is eventually
-	// consistent, and CreateFunction says so with InvalidParameterValueException.
-	err = r.in.waitFor(ctx, "IAM role "+aws.ToString(role)+" to be usable by Lambda", func(ctx context.Context) (bool, string, error) {
-		out, err := r.api.CreateFunction(ctx, &lambda.CreateFunctionInput{
-			FunctionName:  aws.String(name),
-			Description:   aws.String("Posts the alarms of " + r.in.prefix() + " to a chat webhook (fvdeploy)"),
-			Runtime:       lambdatypes.Runtime(alertrelay.Runtime),
-			Handler:       aws.String(alertrelay.Handler),
-			Role:          role,
-			Code:          &lambdatypes.FunctionCode{ZipFile: code},
-			Timeout:       aws.Int32(relayTimeoutSeconds),
-			MemorySize:    aws.Int32(relayMemoryMiB),
-			Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64},
-			Environment:   env,
-			Tags:          r.in.tags(keyChatRelay),
-		})
-		switch {
-		case errorCode(err) == "InvalidParameterValueException" && strings.Contains(err.Error(), "cannot be assumed"):
-			return false, "the role is not assumable yet", nil
-		case err != nil:
-			return false, "", err
-		}
-		arn = aws.ToString(out.FunctionArn)
-		return true, "", nil
-	})
-	if errorCode(err) == "ResourceConflictException" {
-		// Created by a run that crashed before saving: bring it in line.
-		found, ferr := r.Find(ctx, deps, nil)
-		if ferr != nil || found == nil {
-			return nil, fmt.Errorf("adopting Lambda function %s: %w", name, ferr)
-		}
-		return r.Update(ctx, deps, found)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("creating Lambda function %s: %w", name, err)
-	}
-	if err := r.waitReady(ctx, name); err != nil {
-		return nil, err
-	}
-	return &state.Resource{ID: name, ARN: arn}, nil
-}
-
-// waitReady waits until the function is active and its last update applied: Lambda
-// refuses another update until then.
-func (r *relayFunction) waitReady(ctx context.Context, name string) error {
-	api, ok := r.api.(lambda.GetFunctionAPIClient)
-	if !ok {
-		return nil
-	}
-	in := &lambda.GetFunctionInput{FunctionName: aws.String(name)}
-	if err := lambda.NewFunctionActiveV2Waiter(api).Wait(ctx, in, 5*time.Minute); err != nil {
-		return fmt.Errorf("waiting for Lambda function %s to become active: %w", name, err)
-	}
-	if err := lambda.NewFunctionUpdatedV2Waiter(api).Wait(ctx, in, 5*time.Minute); err != nil {
-		return fmt.Errorf("waiting for the update of Lambda function %s: %w", name, err)
-	}
-	return nil
-}
-
-func (r *relayFunction) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
-	name := found.Record.ID
-	var code, config, tags bool
-	for _, c := range found.Changes {
-		switch c.Field {
-		case "code":
-			code = true
-		case "tags":
-			tags = true
-		default:
-			config = true
-		}
-	}
-	if code {
-		zip, err := alertrelay.Zip()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := r.api.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: zip}); err != nil {
-			return nil, fmt.Errorf("updating the code of Lambda function %s: %w", name, err)
-		}
-		if err := r.waitReady(ctx, name); err != nil {
-			return nil, err
-		}
-	}
-	if config {
-		env, role, err := r.configuration(deps)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := r.api.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-			FunctionName: aws.String(name), Runtime: lambdatypes.Runtime(alertrelay.Runtime), Handler: aws.String(alertrelay.Handler),
-			Role: role, Timeout: aws.Int32(relayTimeoutSeconds), MemorySize: aws.Int32(relayMemoryMiB), Environment: env,
-		}); err != nil {
-			return nil, fmt.Errorf("updating the configuration of Lambda function %s: %w", name, err)
-		}
-		if err := r.waitReady(ctx, name); err != nil {
-			return nil, err
-		}
-	}
-	if tags {
-		if _, err := r.api.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(found.Record.ARN), Tags: r.in.tags(keyChatRelay)}); err != nil {
-			return nil, fmt.Errorf("tagging Lambda function %s: %w", name, err)
-		}
-	}
-	rec := found.Record
-	return &rec, nil
-}
-
-func (r *relayFunction) Delete(ctx context.Context, rec *state.Resource) error {
-	_, err := r.api.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(rec.ID)})
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("deleting Lambda function %s: %w", rec.ID, err)
-	}
-	return nil
-}
 
 // ---- its subscription to the alarm topic ----
 

@@ -1,0 +1,250 @@
+package phases
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
+
+type lambdaAPI interface {
+	GetFunction(ctx context.Context, in *lambda.GetFunctionInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionOutput, error)
+	CreateFunction(ctx context.Context, in *lambda.CreateFunctionInput, opts ...func(*lambda.Options)) (*lambda.CreateFunctionOutput, error)
+	UpdateFunctionCode(ctx context.Context, in *lambda.UpdateFunctionCodeInput, opts ...func(*lambda.Options)) (*lambda.UpdateFunctionCodeOutput, error)
+	UpdateFunctionConfiguration(ctx context.Context, in *lambda.UpdateFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.UpdateFunctionConfigurationOutput, error)
+	TagResource(ctx context.Context, in *lambda.TagResourceInput, opts ...func(*lambda.Options)) (*lambda.TagResourceOutput, error)
+	DeleteFunction(ctx context.Context, in *lambda.DeleteFunctionInput, opts ...func(*lambda.Options)) (*lambda.DeleteFunctionOutput, error)
+}
+
+// lambdaFunction is a Lambda function whose Python handler ships inside fvdeploy (the
+// chat relay, the secret rotation): arm64, its code from zip, its role and environment
+// from what it depends on.
+type lambdaFunction struct {
+	in  *Inputs
+	api lambdaAPI
+
+	key, name, description string
+	// roleKey is its execution role's key; deps are the other keys it depends on.
+	roleKey string
+	deps    []string
+
+	runtime, handler          string
+	timeoutSeconds, memoryMiB int
+	zip                       func() ([]byte, error)
+	// environment is what the handler reads, or nil while something it names does not
+	// exist (missing says what, for the error).
+	environment func(deps engine.Deps) map[string]string
+	missing     string
+}
+
+func (r *lambdaFunction) Key() string         { return r.key }
+func (r *lambdaFunction) Type() string        { return "lambda:function" }
+func (r *lambdaFunction) DependsOn() []string { return append([]string{r.roleKey}, r.deps...) }
+
+// functionSettings are the function's settings that fvdeploy manages, as text for diffs.
+type functionSettings map[string]string
+
+func (r *lambdaFunction) want(deps engine.Deps, code []byte) functionSettings {
+	var roleARN string
+	if rec := deps.Get(r.roleKey); rec != nil {
+		roleARN = rec.ARN
+	}
+	sum := sha256.Sum256(code)
+	return functionSettings{
+		"code": base64.StdEncoding.EncodeToString(sum[:]), "runtime": r.runtime, "handler": r.handler,
+		"role": roleARN, "timeout": strconv.Itoa(r.timeoutSeconds), "memory": strconv.Itoa(r.memoryMiB),
+		"environment": environmentText(r.environment(deps)),
+	}
+}
+
+func liveFunctionSettings(c *lambdatypes.FunctionConfiguration) functionSettings {
+	var env map[string]string
+	if c.Environment != nil {
+		env = c.Environment.Variables
+	}
+	return functionSettings{
+		"code": aws.ToString(c.CodeSha256), "runtime": string(c.Runtime), "handler": aws.ToString(c.Handler),
+		"role": aws.ToString(c.Role), "timeout": strconv.Itoa(int(aws.ToInt32(c.Timeout))), "memory": strconv.Itoa(int(aws.ToInt32(c.MemorySize))),
+		"environment": environmentText(env),
+	}
+}
+
+// environmentText is KEY=value pairs, sorted, comma-separated.
+func environmentText(env map[string]string) string {
+	var pairs []string
+	for k, v := range env {
+		pairs = append(pairs, k+"="+v)
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, ",")
+}
+
+func (r *lambdaFunction) Find(ctx context.Context, deps engine.Deps, _ *state.Resource) (*engine.Found, error) {
+	out, err := r.api.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(r.name)})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Lambda function %s: %w", r.name, err)
+	}
+	code, err := r.zip()
+	if err != nil {
+		return nil, err
+	}
+	found := &engine.Found{Record: state.Resource{ID: r.name, ARN: aws.ToString(out.Configuration.FunctionArn)}}
+	live, want := liveFunctionSettings(out.Configuration), r.want(deps, code)
+	for _, field := range []string{"code", "runtime", "handler", "role", "timeout", "memory", "environment"} {
+		if live[field] != want[field] {
+			found.Changes = append(found.Changes, engine.Change{Field: field, From: live[field], To: want[field]})
+		}
+	}
+	if from, to, drift := tagDrift(r.in.tags(r.key), out.Tags); drift {
+		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
+	}
+	return found, nil
+}
+
+func (r *lambdaFunction) configuration(deps engine.Deps) (*lambdatypes.Environment, *string, error) {
+	role, env := deps.Get(r.roleKey), r.environment(deps)
+	if role == nil || env == nil {
+		return nil, nil, fmt.Errorf("Lambda function %s: %s does not exist", r.name, r.missing)
+	}
+	return &lambdatypes.Environment{Variables: env}, aws.String(role.ARN), nil
+}
+
+func (r *lambdaFunction) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
+	env, role, err := r.configuration(deps)
+	if err != nil {
+		return nil, err
+	}
+	code, err := r.zip()
+	if err != nil {
+		return nil, err
+	}
+	var arn string
+	// A role just created is not assumable by Lambda for some seconds: IAM is eventually
+	// consistent, and CreateFunction says so with InvalidParameterValueException.
+	err = r.in.waitFor(ctx, "IAM role "+aws.ToString(role)+" to be usable by Lambda", func(ctx context.Context) (bool, string, error) {
+		out, err := r.api.CreateFunction(ctx, &lambda.CreateFunctionInput{
+			FunctionName:  aws.String(r.name),
+			Description:   aws.String(r.description),
+			Runtime:       lambdatypes.Runtime(r.runtime),
+			Handler:       aws.String(r.handler),
+			Role:          role,
+			Code:          &lambdatypes.FunctionCode{ZipFile: code},
+			Timeout:       aws.Int32(int32(r.timeoutSeconds)),
+			MemorySize:    aws.Int32(int32(r.memoryMiB)),
+			Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64},
+			Environment:   env,
+			Tags:          r.in.tags(r.key),
+		})
+		switch {
+		case errorCode(err) == "InvalidParameterValueException" && strings.Contains(err.Error(), "cannot be assumed"):
+			return false, "the role is not assumable yet", nil
+		case err != nil:
+			return false, "", err
+		}
+		arn = aws.ToString(out.FunctionArn)
+		return true, "", nil
+	})
+	if errorCode(err) == "ResourceConflictException" {
+		// Created by a run whose answer or state was lost: bring it in line.
+		found, ferr := r.Find(ctx, deps, nil)
+		if ferr != nil || found == nil {
+			return nil, fmt.Errorf("adopting Lambda function %s: %w", r.name, ferr)
+		}
+		return r.Update(ctx, deps, found)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating Lambda function %s: %w", r.name, err)
+	}
+	if err := functionReady(ctx, r.api, r.name); err != nil {
+		return nil, err
+	}
+	return &state.Resource{ID: r.name, ARN: arn}, nil
+}
+
+func (r *lambdaFunction) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
+	name := found.Record.ID
+	var code, config, tags bool
+	for _, c := range found.Changes {
+		switch c.Field {
+		case "code":
+			code = true
+		case "tags":
+			tags = true
+		default:
+			config = true
+		}
+	}
+	if code {
+		zip, err := r.zip()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.api.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: zip}); err != nil {
+			return nil, fmt.Errorf("updating the code of Lambda function %s: %w", name, err)
+		}
+		if err := functionReady(ctx, r.api, name); err != nil {
+			return nil, err
+		}
+	}
+	if config {
+		env, role, err := r.configuration(deps)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.api.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+			FunctionName: aws.String(name), Runtime: lambdatypes.Runtime(r.runtime), Handler: aws.String(r.handler),
+			Role: role, Timeout: aws.Int32(int32(r.timeoutSeconds)), MemorySize: aws.Int32(int32(r.memoryMiB)), Environment: env,
+		}); err != nil {
+			return nil, fmt.Errorf("updating the configuration of Lambda function %s: %w", name, err)
+		}
+		if err := functionReady(ctx, r.api, name); err != nil {
+			return nil, err
+		}
+	}
+	if tags {
+		if _, err := r.api.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(found.Record.ARN), Tags: r.in.tags(r.key)}); err != nil {
+			return nil, fmt.Errorf("tagging Lambda function %s: %w", name, err)
+		}
+	}
+	rec := found.Record
+	return &rec, nil
+}
+
+func (r *lambdaFunction) Delete(ctx context.Context, rec *state.Resource) error {
+	_, err := r.api.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(rec.ID)})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("deleting Lambda function %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// functionReady waits until the function is active and its last update applied: Lambda
+// refuses another update until then.
+func functionReady(ctx context.Context, api lambdaAPI, name string) error {
+	client, ok := api.(lambda.GetFunctionAPIClient)
+	if !ok {
+		return nil
+	}
+	in := &lambda.GetFunctionInput{FunctionName: aws.String(name)}
+	if err := lambda.NewFunctionActiveV2Waiter(client).Wait(ctx, in, 5*time.Minute); err != nil {
+		return fmt.Errorf("waiting for Lambda function %s to become active: %w", name, err)
+	}
+	if err := lambda.NewFunctionUpdatedV2Waiter(client).Wait(ctx, in, 5*time.Minute); err != nil {
+		return fmt.Errorf("waiting for the update of Lambda function %s: %w", name, err)
+	}
+	return nil
+}

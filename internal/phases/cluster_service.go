@@ -432,19 +432,3 @@ func (r *service) Delete(ctx context.Context, rec *state.Resource) error {
 func isGoneService(err error) bool {
 	return isNotFound(err) || errorCode(err) == "ServiceNotActiveException"
 }
-
-// RollService starts a new deployment of the running task definition, so that new tasks
-// read the secret again (after a password rotation), and waits until it is steady.
-func RollService(ctx context.Context, in *Inputs, doc *state.Document) error {
-	rec := doc.Resources[keyService]
-	if rec == nil {
-		return fmt.Errorf("no ECS service in state: run `fvdeploy up --env %s` first", in.Config.Env)
-	}
-	r := &service{in: in, api: in.AWS.ECS()}
-	cluster := rec.Attrs["cluster"]
-	out, err := r.api.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: &cluster, Service: &rec.ID, ForceNewDeployment: true})
-	if err != nil {
-		return fmt.Errorf("starting a new deployment of ECS service %s: %w", rec.ID, err)
-	}
-	return r.waitStable(ctx, cluster, rec.ID, primaryDeployment(out.Service))
-}

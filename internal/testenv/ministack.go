@@ -11,12 +11,15 @@ import (
 	"time"
 )
 
-// Ministack is a ministack server on loopback with no Docker engine, for what it models
-// and moto does not: its IAM policy evaluator (AUTH=true), which applies identity and
-// resource policies to every request, is the one used here.
+// Ministack is a ministack server on loopback. Alone (no DOCKER_HOST) it serves what it
+// models and moto does not, e.g. its IAM policy evaluator (AUTH=true), which applies
+// identity and resource policies to every request; the runtime ground starts one with an
+// engine to run ECS tasks.
 type Ministack struct {
 	// Endpoint is its gateway, http://127.0.0.1:PORT.
 	Endpoint string
+	// LogPath is its log, kept in its folder until Stop.
+	LogPath string
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -24,8 +27,8 @@ type Ministack struct {
 }
 
 // StartMinistack starts ministack for runtimeAccount with the extra settings given as
-// KEY=VALUE (e.g. AUTH=true). Requests signed with the key "test" act as the account's
-// root. On failure nothing is left running.
+// KEY=VALUE (e.g. AUTH=true, DOCKER_HOST=...). Requests signed with the key "test" act as
+// the account's root. On failure nothing is left running.
 func StartMinistack(settings ...string) (m *Ministack, err error) {
 	bin, err := ministackBinary()
 	if err != nil {
@@ -46,8 +49,8 @@ func StartMinistack(settings ...string) (m *Ministack, err error) {
 		return m, fmt.Errorf("finding a free port for ministack: %w", err)
 	}
 	m.Endpoint = "http://127.0.0.1:" + strconv.Itoa(port)
-	logPath := filepath.Join(m.dir, "ministack.log")
-	logFile, err := os.Create(logPath)
+	m.LogPath = filepath.Join(m.dir, "ministack.log")
+	logFile, err := os.Create(m.LogPath)
 	if err != nil {
 		return m, err
 	}
@@ -59,8 +62,11 @@ func StartMinistack(settings ...string) (m *Ministack, err error) {
 		"BIND_HOST=127.0.0.1",
 		"MINISTACK_ACCOUNT_ID="+runtimeAccount,
 		"MINISTACK_REGION=us-east-1",
+		// Its PID file, S3 data and scratch files stay in its own folder.
 		"TMPDIR="+m.dir,
 		"S3_DATA_DIR="+filepath.Join(m.dir, "s3"),
+		// It looks itself up as a container by HOSTNAME to pick the tasks' network;
+		// on the host it must find nothing, so tasks join the engine's default bridge.
 		"HOSTNAME=",
 	), settings...)
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
@@ -70,7 +76,8 @@ func StartMinistack(settings ...string) (m *Ministack, err error) {
 	}
 	go func() { _ = m.cmd.Wait(); close(m.exited) }()
 	if err := waitUntilAnswers(m.Endpoint+"/_ministack/health", http.StatusOK, m.exited, 60*time.Second); err != nil {
-		log, _ := os.ReadFile(logPath)
+		// Its folder goes with the failed start: the end of its log goes into the error.
+		log, _ := os.ReadFile(m.LogPath)
 		return m, fmt.Errorf("ministack on %s: %w: %s", m.Endpoint, err, tail(log))
 	}
 	return m, nil

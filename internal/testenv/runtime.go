@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,10 +35,10 @@ type Runtime struct {
 	// AWS_ENDPOINT_URL_EC2).
 	Moto *Moto
 
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	dir     string
+	// LogPath is ministack's log.
 	LogPath string
+
+	ministack *Ministack
 }
 
 // runtimeAccount is the account both emulators answer for (moto's, and ministack's
@@ -82,11 +80,7 @@ func StartRuntimeOn(dockerHost string) (*Runtime, error) {
 }
 
 func startRuntime(engine func(*Runtime) error) (rt *Runtime, err error) {
-	bin, err := ministackBinary()
-	if err != nil {
-		return nil, err
-	}
-	rt = &Runtime{exited: make(chan struct{})}
+	rt = &Runtime{}
 	defer func() {
 		if err != nil {
 			rt.Stop()
@@ -99,47 +93,11 @@ func startRuntime(engine func(*Runtime) error) (rt *Runtime, err error) {
 	if rt.Moto, err = StartMoto(1); err != nil {
 		return rt, err
 	}
-	if rt.dir, err = os.MkdirTemp("", "fvd-ministack-"); err != nil {
+	if rt.ministack, err = StartMinistack("DOCKER_HOST=" + rt.DockerHost); err != nil {
 		return rt, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return rt, fmt.Errorf("finding a free port for ministack: %w", err)
-	}
-	rt.Endpoint = "http://127.0.0.1:" + strconv.Itoa(port)
-	rt.Registry = "127.0.0.1:" + strconv.Itoa(port)
-	rt.LogPath = filepath.Join(rt.dir, "ministack.log")
-	logFile, err := os.Create(rt.LogPath)
-	if err != nil {
-		return rt, err
-	}
-	defer logFile.Close()
-	rt.cmd = exec.Command(bin)
-	rt.cmd.Dir = rt.dir
-	rt.cmd.Env = append(serverEnv(),
-		"GATEWAY_PORT="+strconv.Itoa(port),
-		"BIND_HOST=127.0.0.1",
-		"MINISTACK_ACCOUNT_ID="+runtimeAccount,
-		"MINISTACK_REGION=us-east-1",
-		"DOCKER_HOST="+rt.DockerHost,
-		// Its PID file, S3 data and scratch files stay in its own folder.
-		"TMPDIR="+rt.dir,
-		"S3_DATA_DIR="+filepath.Join(rt.dir, "s3"),
-		// It looks itself up as a container by HOSTNAME to pick the tasks' network;
-		// on the host it must find nothing, so tasks join the engine's default bridge.
-		"HOSTNAME=",
-	)
-	rt.cmd.Stdout, rt.cmd.Stderr = logFile, logFile
-	setParentDeathSignal(rt.cmd)
-	if err := rt.cmd.Start(); err != nil {
-		return rt, fmt.Errorf("starting ministack (%s): %w", bin, err)
-	}
-	go func() { _ = rt.cmd.Wait(); close(rt.exited) }()
-	if err := waitUntilAnswers(rt.Endpoint+"/_ministack/health", http.StatusOK, rt.exited, 60*time.Second); err != nil {
-		// Its folder goes with the failed start: the end of its log goes into the error.
-		log, _ := os.ReadFile(rt.LogPath)
-		return rt, fmt.Errorf("ministack on %s: %w: %s", rt.Endpoint, err, tail(log))
-	}
+	rt.Endpoint, rt.LogPath = rt.ministack.Endpoint, rt.ministack.LogPath
+	rt.Registry = strings.TrimPrefix(rt.Endpoint, "http://")
 	return rt, nil
 }
 
@@ -219,14 +177,8 @@ func (rt *Runtime) StandInService(ctx context.Context, cluster, service string) 
 // Stop stops ministack, then its own dockerd (which stops the task containers), moto, and
 // removes the bridge and ministack's folder.
 func (rt *Runtime) Stop() {
-	if rt.cmd != nil && rt.cmd.Process != nil {
-		_ = rt.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-rt.exited:
-		case <-time.After(15 * time.Second):
-			_ = rt.cmd.Process.Kill()
-			<-rt.exited
-		}
+	if rt.ministack != nil {
+		rt.ministack.Stop()
 	}
 	if rt.Docker != nil {
 		rt.Docker.Stop()
@@ -236,8 +188,5 @@ func (rt *Runtime) Stop() {
 	}
 	if rt.Bridge != nil {
 		rt.Bridge.Remove()
-	}
-	if rt.dir != "" {
-		_ = os.RemoveAll(rt.dir)
 	}
 }

@@ -37,10 +37,7 @@ func RotatedBy(ctx context.Context, sm Managed, secret string) (string, error) {
 // stage B when the service's deployment completes). A secret that holds a previous
 // password is a rotation between its stages: Follow waits for it to end instead.
 func Follow(ctx context.Context, sm Managed, svc Service, t Target, opts Options) (*Result, error) {
-	say := opts.Progress
-	if say == nil {
-		say = func(string, ...any) {}
-	}
+	say := opts.say
 	v, err := read(ctx, sm, t.Secret)
 	if err != nil {
 		return nil, err
@@ -98,10 +95,7 @@ func Follow(ctx context.Context, sm Managed, svc Service, t Target, opts Options
 // awaitRollout waits, without starting one, for a deployment of the service begun at or
 // after since to run every task.
 func awaitRollout(ctx context.Context, svc Service, t Target, since time.Time, opts Options) error {
-	say := opts.Progress
-	if say == nil {
-		say = func(string, ...any) {}
-	}
+	say := opts.say
 	return poll(ctx, opts, "service "+t.Service+" to roll out the stored value to every task", func(ctx context.Context) (bool, string, error) {
 		out, err := svc.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(t.Cluster), Services: []string{t.Service}})
 		if err != nil {
@@ -132,10 +126,7 @@ func awaitRollout(ctx context.Context, svc Service, t Target, since time.Time, o
 // poll calls check until it is done, backing off from the poll interval to 15 s and
 // telling each new status once.
 func poll(ctx context.Context, opts Options, what string, check func(context.Context) (bool, string, error)) error {
-	say := opts.Progress
-	if say == nil {
-		say = func(string, ...any) {}
-	}
+	say := opts.say
 	delay := opts.PollInterval
 	if delay == 0 {
 		delay = 2 * time.Second

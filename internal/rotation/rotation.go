@@ -57,6 +57,13 @@ type Options struct {
 	PollInterval time.Duration
 }
 
+// say reports progress, when anyone is told.
+func (o Options) say(format string, args ...any) {
+	if o.Progress != nil {
+		o.Progress(format, args...)
+	}
+}
+
 // Result says what a run did.
 type Result struct {
 	// Resumed says an earlier rotation was found between its stages and was completed
@@ -68,10 +75,7 @@ type Result struct {
 // already holds a previous password is a rotation interrupted after stage A (some tasks
 // may not run it yet): Run rolls it out again and finishes it with stage B.
 func Run(ctx context.Context, sm Secrets, svc Service, t Target, opts Options) (*Result, error) {
-	say := opts.Progress
-	if say == nil {
-		say = func(string, ...any) {}
-	}
+	say := opts.say
 	v, err := read(ctx, sm, t.Secret)
 	if err != nil {
 		return nil, err
@@ -182,10 +186,7 @@ func Roll(ctx context.Context, svc Service, t Target, opts Options) error {
 			}
 		}
 	}
-	say := opts.Progress
-	if say == nil {
-		say = func(string, ...any) {}
-	}
+	say := opts.say
 	delay := opts.PollInterval
 	if delay == 0 {
 		delay = 2 * time.Second

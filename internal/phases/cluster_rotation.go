@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -115,63 +114,6 @@ func rotationPolicy(_ *Inputs, deps engine.Deps, _ string) (string, bool) {
 
 // ---- the function's permissions ----
 
-// invokePermission is one statement of a function's resource policy: principal may
-// invoke it for sourceARN, on behalf of this account.
-type invokePermission struct {
-	sid, principal, sourceARN string
-}
-
-// permitted reports whether the function's policy holds p as wanted.
-func (p invokePermission) permitted(ctx context.Context, api relayPermissionAPI, function, account string) (bool, error) {
-	out, err := api.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String(function)})
-	if isNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading the policy of Lambda function %s: %w", function, err)
-	}
-	var doc struct {
-		Statement []struct {
-			Sid       string
-			Principal map[string]any
-			Condition map[string]map[string]any
-		}
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(out.Policy)), &doc); err != nil {
-		return false, fmt.Errorf("reading the policy of Lambda function %s: %w", function, err)
-	}
-	for _, s := range doc.Statement {
-		if s.Sid == p.sid {
-			return s.Principal["Service"] == p.principal && s.Condition["ArnLike"]["AWS:SourceArn"] == p.sourceARN &&
-				s.Condition["StringEquals"]["AWS:SourceAccount"] == account, nil
-		}
-	}
-	return false, nil
-}
-
-// put replaces the statement of p's ID with p.
-func (p invokePermission) put(ctx context.Context, api relayPermissionAPI, function, account string) error {
-	if err := removePermission(ctx, api, function, p.sid); err != nil {
-		return err
-	}
-	if _, err := api.AddPermission(ctx, &lambda.AddPermissionInput{
-		FunctionName: aws.String(function), StatementId: aws.String(p.sid),
-		Action: aws.String("lambda:InvokeFunction"), Principal: aws.String(p.principal),
-		SourceArn: aws.String(p.sourceARN), SourceAccount: aws.String(account),
-	}); err != nil {
-		return fmt.Errorf("letting %s invoke Lambda function %s for %s: %w", p.principal, function, p.sourceARN, err)
-	}
-	return nil
-}
-
-func removePermission(ctx context.Context, api relayPermissionAPI, function, sid string) error {
-	_, err := api.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String(function), StatementId: aws.String(sid)})
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("removing statement %s from the policy of Lambda function %s: %w", sid, function, err)
-	}
-	return nil
-}
-
 // ---- the rule that starts stage B ----
 
 type eventsAPI interface {
@@ -190,7 +132,7 @@ type eventsAPI interface {
 type rotationRule struct {
 	in     *Inputs
 	api    eventsAPI
-	lambda relayPermissionAPI
+	lambda lambdaPermissionAPI
 }
 
 func (r *rotationRule) Key() string         { return keyRotationRule }
@@ -373,7 +315,7 @@ type rotationAPI interface {
 type rotationSchedule struct {
 	in     *Inputs
 	api    rotationAPI
-	lambda relayPermissionAPI
+	lambda lambdaPermissionAPI
 }
 
 func (r *rotationSchedule) Key() string  { return keyRotationSchedule }

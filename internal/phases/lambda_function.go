@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -245,6 +246,71 @@ func functionReady(ctx context.Context, api lambdaAPI, name string) error {
 	}
 	if err := lambda.NewFunctionUpdatedV2Waiter(client).Wait(ctx, in, 5*time.Minute); err != nil {
 		return fmt.Errorf("waiting for the update of Lambda function %s: %w", name, err)
+	}
+	return nil
+}
+
+// ---- who may invoke a function ----
+
+type lambdaPermissionAPI interface {
+	GetPolicy(ctx context.Context, in *lambda.GetPolicyInput, opts ...func(*lambda.Options)) (*lambda.GetPolicyOutput, error)
+	AddPermission(ctx context.Context, in *lambda.AddPermissionInput, opts ...func(*lambda.Options)) (*lambda.AddPermissionOutput, error)
+	RemovePermission(ctx context.Context, in *lambda.RemovePermissionInput, opts ...func(*lambda.Options)) (*lambda.RemovePermissionOutput, error)
+}
+
+// invokePermission is one statement of a function's resource policy: principal may
+// invoke it for sourceARN, on behalf of this account.
+type invokePermission struct {
+	sid, principal, sourceARN string
+}
+
+// permitted reports whether the function's policy holds p as wanted.
+func (p invokePermission) permitted(ctx context.Context, api lambdaPermissionAPI, function, account string) (bool, error) {
+	out, err := api.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String(function)})
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading the policy of Lambda function %s: %w", function, err)
+	}
+	var doc struct {
+		Statement []struct {
+			Sid       string
+			Principal map[string]any
+			Condition map[string]map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Policy)), &doc); err != nil {
+		return false, fmt.Errorf("reading the policy of Lambda function %s: %w", function, err)
+	}
+	for _, s := range doc.Statement {
+		if s.Sid == p.sid {
+			return s.Principal["Service"] == p.principal && s.Condition["ArnLike"]["AWS:SourceArn"] == p.sourceARN &&
+				s.Condition["StringEquals"]["AWS:SourceAccount"] == account, nil
+		}
+	}
+	return false, nil
+}
+
+// put replaces the statement of p's ID with p.
+func (p invokePermission) put(ctx context.Context, api lambdaPermissionAPI, function, account string) error {
+	if err := removePermission(ctx, api, function, p.sid); err != nil {
+		return err
+	}
+	if _, err := api.AddPermission(ctx, &lambda.AddPermissionInput{
+		FunctionName: aws.String(function), StatementId: aws.String(p.sid),
+		Action: aws.String("lambda:InvokeFunction"), Principal: aws.String(p.principal),
+		SourceArn: aws.String(p.sourceARN), SourceAccount: aws.String(account),
+	}); err != nil {
+		return fmt.Errorf("letting %s invoke Lambda function %s for %s: %w", p.principal, function, p.sourceARN, err)
+	}
+	return nil
+}
+
+func removePermission(ctx context.Context, api lambdaPermissionAPI, function, sid string) error {
+	_, err := api.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String(function), StatementId: aws.String(sid)})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("removing statement %s from the policy of Lambda function %s: %w", sid, function, err)
 	}
 	return nil
 }

@@ -2,12 +2,10 @@ package phases
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -203,21 +201,13 @@ func (r *webhookSecret) Delete(ctx context.Context, rec *state.Resource) error {
 	return deleteSecretNow(ctx, r.api, rec)
 }
 
-// ---- the function ----
-
 // ---- its subscription to the alarm topic ----
-
-type relayPermissionAPI interface {
-	GetPolicy(ctx context.Context, in *lambda.GetPolicyInput, opts ...func(*lambda.Options)) (*lambda.GetPolicyOutput, error)
-	AddPermission(ctx context.Context, in *lambda.AddPermissionInput, opts ...func(*lambda.Options)) (*lambda.AddPermissionOutput, error)
-	RemovePermission(ctx context.Context, in *lambda.RemovePermissionInput, opts ...func(*lambda.Options)) (*lambda.RemovePermissionOutput, error)
-}
 
 // relaySubscription is the function subscribed to the alarm topic, with the permission
 // in the function's policy that lets that topic, and only it, invoke the function.
 type relaySubscription struct {
 	in     *Inputs
-	lambda relayPermissionAPI
+	lambda lambdaPermissionAPI
 	sns    subscriptionsAPI
 }
 
@@ -234,31 +224,9 @@ func endpoints(deps engine.Deps) (topicARN, functionARN string, ok bool) {
 	return t.ARN, f.ARN, true
 }
 
-// permitted reports whether the function's policy lets topicARN invoke it.
-func (r *relaySubscription) permitted(ctx context.Context, function, topicARN string) (bool, error) {
-	out, err := r.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String(function)})
-	if isNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading the policy of Lambda function %s: %w", function, err)
-	}
-	var doc struct {
-		Statement []struct {
-			Sid       string
-			Principal any
-			Condition map[string]map[string]string
-		}
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(out.Policy)), &doc); err != nil {
-		return false, fmt.Errorf("reading the policy of Lambda function %s: %w", function, err)
-	}
-	for _, s := range doc.Statement {
-		if s.Sid == relayPermissionSid {
-			return s.Condition["ArnLike"]["AWS:SourceArn"] == topicARN, nil
-		}
-	}
-	return false, nil
+// permission lets topicARN, and only it, invoke the function.
+func (r *relaySubscription) permission(topicARN string) invokePermission {
+	return invokePermission{sid: relayPermissionSid, principal: "sns.amazonaws.com", sourceARN: topicARN}
 }
 
 func (r *relaySubscription) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
@@ -276,7 +244,7 @@ func (r *relaySubscription) Find(ctx context.Context, deps engine.Deps, rec *sta
 			subARN = aws.ToString(s.SubscriptionArn)
 		}
 	}
-	permitted, err := r.permitted(ctx, functionARN, topicARN)
+	permitted, err := r.permission(topicARN).permitted(ctx, r.lambda, functionARN, r.in.Account)
 	if err != nil {
 		return nil, err
 	}
@@ -307,15 +275,8 @@ func (r *relaySubscription) Update(ctx context.Context, deps engine.Deps, found 
 		switch c.Field {
 		case "permission":
 			// A statement of this ID for another topic is replaced.
-			if _, err := r.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String(functionARN), StatementId: aws.String(relayPermissionSid)}); err != nil && !isNotFound(err) {
-				return nil, fmt.Errorf("removing the old topic permission of Lambda function %s: %w", functionARN, err)
-			}
-			if _, err := r.lambda.AddPermission(ctx, &lambda.AddPermissionInput{
-				FunctionName: aws.String(functionARN), StatementId: aws.String(relayPermissionSid),
-				Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("sns.amazonaws.com"),
-				SourceArn: aws.String(topicARN), SourceAccount: aws.String(r.in.Account),
-			}); err != nil {
-				return nil, fmt.Errorf("letting SNS topic %s invoke Lambda function %s: %w", topicARN, functionARN, err)
+			if err := r.permission(topicARN).put(ctx, r.lambda, functionARN, r.in.Account); err != nil {
+				return nil, err
 			}
 		case "subscription":
 			out, err := r.sns.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topicARN), Protocol: aws.String("lambda"),
@@ -336,10 +297,7 @@ func (r *relaySubscription) Delete(ctx context.Context, rec *state.Resource) err
 		}
 	}
 	if fn := rec.Attrs["function"]; fn != "" {
-		_, err := r.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String(fn), StatementId: aws.String(relayPermissionSid)})
-		if err != nil && !isNotFound(err) {
-			return fmt.Errorf("removing the topic permission of Lambda function %s: %w", fn, err)
-		}
+		return removePermission(ctx, r.lambda, fn, relayPermissionSid)
 	}
 	return nil
 }

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,7 +39,8 @@ import (
 //     service, as the scalable target needs one;
 //   - a rollout completes once the new container starts, not once it answers (no health
 //     checks): after up, deploy and rotate the test waits for the app to listen
-//     (waitListening) before it asserts anything through the ALB;
+//     (waitListening) before it asserts anything through the ALB, and rotate runs
+//     behind a healthGate, which holds ECS's answers as AWS's health checks would;
 //   - alarms and the NAT gateway read back thinner than written (drift), so up is not
 //     re-run here for convergence (moto's e2e tests prove that).
 func TestServiceRunsOnTheRuntimeGround(t *testing.T) {
@@ -209,14 +214,16 @@ func TestServiceRunsOnTheRuntimeGround(t *testing.T) {
 	step("secrets rotate: the old password answers until every task runs the new one, then is refused", func(t *testing.T) {
 		before := runningTasks(t, engine)
 		watch := watchSecret(ctx, secrets, "fastapi-vars-dev-admin")
-		tasks := watchTasks(ctx, engine, adminPass)
+		gate := startHealthGate(t, rt.Endpoint, engine, adminPass)
+		rotating := *c
+		rotating.Env = maps.Clone(c.Env)
+		rotating.Env["AWS_ENDPOINT_URL_ECS"] = gate.URL
 		probe := startTimedProbe(alb+"/", "admin", adminPass)
 		began := time.Now()
-		res := mustRun(t, c, "secrets", "rotate", "--env", "dev")
+		res := mustRun(t, &rotating, "secrets", "rotate", "--env", "dev")
 		took := time.Since(began)
 		during := probe.stop()
 		seen := watch.stop()
-		stages := tasks.stop()
 		newPass := storedPassword()
 		c.Forbidden = append(c.Forbidden, newPass)
 		if newPass == adminPass || strings.Contains(res.Stdout+res.Stderr, newPass) {
@@ -248,17 +255,13 @@ func TestServiceRunsOnTheRuntimeGround(t *testing.T) {
 			t.Errorf("only %d requests with the old password were answered during stage A", okA)
 		}
 		// The new tasks of stage A themselves accept the old password (by
-		// ADMIN_PASS_PREVIOUS): once no task of before the rotation runs, a 200 to it can
-		// only come from one of them (stage B's refuse it).
-		gone, byA := stages.oldGone(), 0
-		for _, a := range during {
-			if a.status == http.StatusOK && !gone.IsZero() && a.start.After(gone) {
-				byA++
+		// ADMIN_PASS_PREVIOUS); stage B's refuse it.
+		for stage, want := range map[string]int{"old": http.StatusOK, "A": http.StatusOK, "B": http.StatusUnauthorized} {
+			got := gate.answers(stage)
+			t.Logf("task containers of stage %s answered the old password with %v", stage, got)
+			if len(got) == 0 || slices.ContainsFunc(got, func(s int) bool { return s != want }) {
+				t.Errorf("task containers of stage %s answered the old password with %v, want HTTP %d from at least one and every one", stage, got, want)
 			}
-		}
-		t.Logf("the tasks of before the rotation were gone at %s; %d answers of 200 to the old password came after", gone.Format(time.StampMilli), byA)
-		if byA == 0 {
-			t.Error("no request with the old password was answered by a task of stage A")
 		}
 		waitListening(t, alb)
 		after := settledTasks(t, engine, 1)
@@ -560,82 +563,128 @@ func (w *secretWatch) stop() *secretWatch {
 	return w
 }
 
-// taskWatch polls (every 100 ms) which stage each running task container started on, by
-// the password variables ECS resolved into its environment: "old" (the old password
-// alone), "A" (the old one as ADMIN_PASS_PREVIOUS), "B" (another password alone).
-type taskWatch struct {
-	done chan struct{}
-	wg   sync.WaitGroup
+// healthGate stands between fvdeploy and ministack's ECS and answers DescribeServices
+// only once every running task container of the service answers HTTP on :8000: the
+// health check after which AWS's ECS counts a task toward a rollout, which ministack
+// does not model (it completes a rollout once a container has run for a second, maybe
+// before the app listens). It asks each container with the old password and records the
+// answer by stage, told apart by the password variables ECS resolved into the
+// container's environment: "old" (the old password alone), "A" (the old one as
+// ADMIN_PASS_PREVIOUS), "B" (another password alone).
+type healthGate struct {
+	URL string
 
-	snapshots []taskSnapshot
+	engine *client.Client
+	old    string
+	mu     sync.Mutex
+	seen   map[string]gateAnswer // by container ID
 }
 
-type taskSnapshot struct {
-	at     time.Time
-	stages []string
+type gateAnswer struct {
+	stage  string
+	status int
 }
 
-func watchTasks(ctx context.Context, engine *client.Client, old string) *taskWatch {
-	w := &taskWatch{done: make(chan struct{})}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		for {
-			snap := taskSnapshot{at: time.Now()}
-			res, err := engine.ContainerList(ctx, client.ContainerListOptions{
-				Filters: make(client.Filters).Add("label", "com.amazonaws.ecs.task-definition-family=fastapi-vars-dev").Add("status", "running"),
-			})
-			for _, c := range res.Items {
-				if err != nil {
-					break
-				}
-				in, ierr := engine.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
-				if ierr != nil || in.Container.Config == nil {
-					err = ierr
-					break
-				}
-				env := map[string]string{}
-				for _, kv := range in.Container.Config.Env {
-					k, v, _ := strings.Cut(kv, "=")
-					env[k] = v
-				}
-				switch {
-				case env["ADMIN_PASS_PREVIOUS"] == old:
-					snap.stages = append(snap.stages, "A")
-				case env["ADMIN_PASS"] == old:
-					snap.stages = append(snap.stages, "old")
-				default:
-					snap.stages = append(snap.stages, "B")
-				}
-			}
-			if err == nil {
-				w.snapshots = append(w.snapshots, snap)
-			}
-			select {
-			case <-w.done:
+func startHealthGate(t *testing.T, target string, engine *client.Client, old string) *healthGate {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &healthGate{engine: engine, old: old, seen: map[string]gateAnswer{}}
+	forward := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".DescribeServices") {
+			if err := g.waitHealthy(r.Context()); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return
-			case <-time.After(100 * time.Millisecond):
 			}
 		}
-	}()
-	return w
+		forward.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	g.URL = srv.URL
+	return g
 }
 
-func (w *taskWatch) stop() *taskWatch {
-	close(w.done)
-	w.wg.Wait()
-	return w
+// waitHealthy returns once every running task container has answered (30 s at most).
+func (g *healthGate) waitHealthy(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pending, err := g.askRunning(ctx)
+		switch {
+		case err != nil:
+			return err
+		case pending == 0:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("health gate: %d task containers did not answer on :8000 within 30s", pending)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
-// oldGone is when the watch first saw tasks running, none of them started before the
-// rotation; zero if never.
-func (w *taskWatch) oldGone() time.Time {
-	for _, s := range w.snapshots {
-		if len(s.stages) > 0 && !slices.Contains(s.stages, "old") {
-			return s.at
+// askRunning asks each running task container that has not answered yet, and counts
+// those that still do not.
+func (g *healthGate) askRunning(ctx context.Context) (pending int, err error) {
+	res, err := g.engine.ContainerList(ctx, client.ContainerListOptions{
+		Filters: make(client.Filters).Add("label", "com.amazonaws.ecs.task-definition-family=fastapi-vars-dev").Add("status", "running"),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("health gate: listing task containers: %w", err)
+	}
+	for _, c := range res.Items {
+		g.mu.Lock()
+		_, done := g.seen[c.ID]
+		g.mu.Unlock()
+		if done {
+			continue
+		}
+		in, err := g.engine.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		if err != nil || in.Container.Config == nil {
+			pending++ // stopping: asked again next round
+			continue
+		}
+		env := map[string]string{}
+		for _, kv := range in.Container.Config.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		stage := "B"
+		switch g.old {
+		case env["ADMIN_PASS_PREVIOUS"]:
+			stage = "A"
+		case env["ADMIN_PASS"]:
+			stage = "old"
+		}
+		addr := taskAddress(c)
+		if addr == "" {
+			pending++ // not on the bridge yet
+			continue
+		}
+		a, err := fetch("http://"+addr+":8000/", "admin", g.old)
+		if err != nil {
+			pending++
+			continue
+		}
+		g.mu.Lock()
+		g.seen[c.ID] = gateAnswer{stage: stage, status: a.status}
+		g.mu.Unlock()
+	}
+	return pending, nil
+}
+
+// answers are the statuses the task containers of stage gave the old password.
+func (g *healthGate) answers(stage string) []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []int
+	for _, a := range g.seen {
+		if a.stage == stage {
+			out = append(out, a.status)
 		}
 	}
-	return time.Time{}
+	return out
 }
 
 // probe sends requests one after another until stopped (at most 3000, 100 ms apart) and

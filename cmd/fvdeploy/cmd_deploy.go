@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"maps"
 	"regexp"
 	"strings"
 	"time"
@@ -13,7 +11,9 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/rollout"
 	"github.com/fvdeploy/fvdeploy/internal/state"
+	"github.com/fvdeploy/fvdeploy/internal/workspace"
 )
 
 // releaseTag is a semantic version as an image tag allows it (no build metadata).
@@ -81,7 +81,8 @@ its tasks stopped. The network, the secret and the cluster must exist already (f
 			// Nothing outside these resources is pruned: deploy changes what runs, no more.
 			eng := &engine.Engine{Scope: func(string) bool { return false }, Report: a.report}
 			return ws.Locked(ctx, "deploy", func(doc *state.Document, save engine.Saver) error {
-				if !phases.HasService(doc) {
+				deployed := phases.DeployedObjects(doc)
+				if deployed.Service == "" {
 					return fmt.Errorf("deploy: no ECS service in %s's state: run `fvdeploy up --env %s` first", ws.Config.Env, ws.Config.Env)
 				}
 				res, err := eng.Apply(ctx, resources, doc, save)
@@ -91,10 +92,11 @@ its tasks stopped. The network, the secret and the cluster must exist already (f
 				if err := res.Err(); err != nil {
 					return interrupted(ctx, "deploy", err)
 				}
-				if err := saveOutputs(ctx, doc, save); err != nil {
+				if err := refreshOutputs(ctx, doc, save); err != nil {
 					return err
 				}
-				r, err := phases.Rollout(ctx, in, doc, phases.DeployedTaskDefinition(doc), a.rolloutOptions(wait))
+				deployed = phases.DeployedObjects(doc)
+				r, err := rollout.Roll(ctx, ws.Clients.ECS(), rolloutTarget(ws, deployed), deployed.TaskDefinition, a.rolloutOptions(ws, wait))
 				if err != nil {
 					return fmt.Errorf("deploy: %w", err)
 				}
@@ -110,28 +112,23 @@ its tasks stopped. The network, the secret and the cluster must exist already (f
 
 func revision(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
 
-// saveOutputs refreshes the outputs after a change to what runs.
-func saveOutputs(ctx context.Context, doc *state.Document, save engine.Saver) error {
-	if outputs := phases.Outputs(doc); !maps.Equal(outputs, doc.Outputs) {
-		doc.Outputs = outputs
-		if err := save(context.WithoutCancel(ctx), doc); err != nil {
-			return fmt.Errorf("saving outputs: %w", err)
-		}
-	}
-	return nil
+// rolloutTarget names the service that state records and the deployment alarms it is
+// created with.
+func rolloutTarget(ws *workspace.Workspace, d phases.Deployed) rollout.Target {
+	return rollout.Target{Cluster: d.Cluster, Service: d.Service, Alarms: phases.Deployment(ws.Config).RollbackAlarms, Env: ws.Config.Env}
 }
 
 // rolloutOptions shows the rollout as it goes: each new stage and each new service event
 // once, and the stage with the deployment's counts as a wait (redrawn in place on a terminal, repeated sparingly in
 // CI logs, an event each under --output json).
-func (a *app) rolloutOptions(wait rolloutFlags) phases.RolloutOptions {
+func (a *app) rolloutOptions(ws *workspace.Workspace, wait rolloutFlags) rollout.Options {
 	p := a.progress()
-	return phases.RolloutOptions{
-		Wait: !wait.noWait, Timeout: wait.waitTimeout,
+	return rollout.Options{
+		Wait: !wait.noWait, Timeout: wait.waitTimeout, Deploy: ws.Config.Deploy,
 		Event: func(at time.Time, msg string) { p.Notef("%s %s", at.UTC().Format("15:04:05"), msg) },
 		// Each stage once, in order: what the person waiting wants to know first.
-		Stage: func(s phases.RolloutStage) { p.Notef("rollout: %s", s) },
-		Status: func(s phases.RolloutStatus) {
+		Stage: func(s rollout.Stage) { p.Notef("rollout: %s", s) },
+		Status: func(s rollout.Status) {
 			p.Wait("deployment "+s.Deployment, s.String())
 		},
 	}
@@ -141,15 +138,15 @@ type rolloutJSON struct {
 	Command string `json:"command"`
 	App     string `json:"app"`
 	Env     string `json:"env"`
-	*phases.RolloutResult
+	*rollout.Result
 	Image string `json:"image,omitempty"`
 	// URL is where the service answers: CI reports it without a `status`, which would
 	// need reads the deploy role does not have.
 	URL string `json:"url,omitempty"`
 }
 
-func (a *app) emitRollout(command string, doc *state.Document, r *phases.RolloutResult) error {
-	data := rolloutJSON{Command: command, App: doc.App, Env: doc.Env, RolloutResult: r, Image: doc.Outputs["image"], URL: doc.Outputs["url"]}
+func (a *app) emitRollout(command string, doc *state.Document, r *rollout.Result) error {
+	data := rolloutJSON{Command: command, App: doc.App, Env: doc.Env, Result: r, Image: doc.Outputs["image"], URL: doc.Outputs["url"]}
 	return a.emit(data, func(w io.Writer) {
 		rev := revision(r.TaskDefinition)
 		switch {

@@ -83,7 +83,7 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 				// State records the orphans from the first save on, so that a destroy
 				// stopped halfway resumes them like the rest.
 				phases.AddOrphans(doc, orphans)
-				res, err := eng.Destroy(ctx, nil, doc, withOutputs(save))
+				res, err := eng.Destroy(ctx, nil, doc, save)
 				if err != nil {
 					return err
 				}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/rollout"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -30,18 +31,23 @@ later up keeps the service where the rollback put it until the next deploy.`,
 			if err != nil {
 				return err
 			}
-			in := a.inputs(ws, "")
 			return ws.Locked(ctx, "rollback", func(doc *state.Document, save engine.Saver) error {
-				current, previous, err := phases.PreviousTaskDefinition(ctx, in, doc)
+				api, target := ws.Clients.ECS(), rolloutTarget(ws, phases.DeployedObjects(doc))
+				current, previous, err := rollout.Previous(ctx, api, target, phases.TaskFamily(ws.Config))
 				if err != nil {
 					return fmt.Errorf("rollback: %w", err)
 				}
 				a.progressf("rolling back from %s to %s ...", revision(current), revision(previous))
-				r, err := phases.Rollout(ctx, in, doc, previous, a.rolloutOptions(wait))
+				r, err := rollout.Roll(ctx, api, target, previous, a.rolloutOptions(ws, wait))
 				if err != nil {
 					return fmt.Errorf("rollback: %w", err)
 				}
-				if err := phases.ForgetRevision(ctx, in, doc, current, previous, save); err != nil {
+				// State records the revision that runs, so that a plain up keeps it.
+				td, err := rollout.Forget(ctx, api, current, previous)
+				if err == nil && phases.RecordTaskDefinition(doc, td) {
+					err = save(ctx, doc)
+				}
+				if err != nil {
 					return fmt.Errorf("rollback: the service runs %s, but: %w", revision(previous), err)
 				}
 				return a.emitRollout("rollback", doc, r)

@@ -60,7 +60,7 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 	}
 	eng.Report = a.report
 	return ws.Locked(ctx, op, func(doc *state.Document, save engine.Saver) error {
-		res, err := eng.Apply(ctx, resources, doc, withOutputs(save))
+		res, err := eng.Apply(ctx, resources, doc, save)
 		if err != nil {
 			return err
 		}
@@ -74,22 +74,12 @@ func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase,
 	})
 }
 
-// withOutputs derives the outputs from the resources in every save, so that state never
-// keeps the URL or image of what is gone, even after an interrupted run.
-func withOutputs(save engine.Saver) engine.Saver {
-	return func(ctx context.Context, doc *state.Document) error {
-		doc.Outputs = phases.Outputs(doc)
-		return save(ctx, doc)
-	}
-}
-
-// refreshOutputs saves the outputs when a walk that saved nothing left them stale.
+// refreshOutputs saves when the outputs are stale: after a walk that saved nothing, or a
+// change to what runs. The save derives them (workspace.Options.Outputs).
 func refreshOutputs(ctx context.Context, doc *state.Document, save engine.Saver) error {
-	outputs := phases.Outputs(doc)
-	if maps.Equal(outputs, doc.Outputs) {
+	if maps.Equal(phases.Outputs(doc), doc.Outputs) {
 		return nil
 	}
-	doc.Outputs = outputs
 	if err := save(context.WithoutCancel(ctx), doc); err != nil {
 		return fmt.Errorf("saving outputs: %w", err)
 	}

@@ -81,7 +81,8 @@ func (a *app) workspaceOptions() workspace.Options {
 	return workspace.Options{
 		Env: a.env, ConfigPath: a.configPath, Region: a.region, Registry: a.registry, Profile: a.profile,
 		StateLocation: a.stateLoc, Version: version, Recorder: a.recorder,
-		Log: func(level, msg string) { a.progress().Log("AWS SDK", level, msg) },
+		Log:     func(level, msg string) { a.progress().Log("AWS SDK", level, msg) },
+		Outputs: phases.Outputs,
 	}
 }
 

@@ -26,6 +26,8 @@ import (
 // is captured here at the SDK (a stub in the client's stack, nothing on the network) and
 // what AWS would echo back is fed to Find.
 
+const newTD = "arn:aws:ecs:us-east-1:123456789012:task-definition/fastapi-vars-prod:7"
+
 // serviceDeps are the records the service is built from.
 func serviceDeps(in *Inputs) *state.Document {
 	doc := state.New("fastapi-vars", in.Config.Env, "us-east-1", "123456789012")
@@ -123,8 +125,8 @@ func echoed(in *ecs.CreateServiceInput) ecstypes.Service {
 		Status: aws.String("ACTIVE"), TaskDefinition: in.TaskDefinition, DesiredCount: aws.ToInt32(in.DesiredCount),
 		NetworkConfiguration: in.NetworkConfiguration, LoadBalancers: in.LoadBalancers, DeploymentConfiguration: in.DeploymentConfiguration,
 		HealthCheckGracePeriodSeconds: in.HealthCheckGracePeriodSeconds, PropagateTags: in.PropagateTags, Tags: in.Tags,
-		Deployments: []ecstypes.Deployment{deployment("d-1", aws.ToString(in.TaskDefinition), "PRIMARY", ecstypes.DeploymentRolloutStateCompleted,
-			aws.ToInt32(in.DesiredCount), 0, aws.ToInt32(in.DesiredCount))},
+		Deployments: []ecstypes.Deployment{{Id: aws.String("d-1"), TaskDefinition: in.TaskDefinition, Status: aws.String("PRIMARY"),
+			RolloutState: ecstypes.DeploymentRolloutStateCompleted, DesiredCount: aws.ToInt32(in.DesiredCount), RunningCount: aws.ToInt32(in.DesiredCount)}},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/rollout"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -112,7 +113,7 @@ func (r *taskDef) latest(ctx context.Context, family string) (*ecstypes.TaskDefi
 	}
 	// AWS answers a family name with its latest ACTIVE revision; the emulator answers
 	// with the latest of any status. Look for an older ACTIVE one then.
-	arns, err := r.revisions(ctx, family, ecstypes.TaskDefinitionStatusActive)
+	arns, err := rollout.Revisions(ctx, r.api, family, ecstypes.TaskDefinitionStatusActive)
 	if err != nil || len(arns) == 0 {
 		return nil, err
 	}
@@ -127,26 +128,6 @@ func (r *taskDef) latest(ctx context.Context, family string) (*ecstypes.TaskDefi
 // a family that has no revision.
 func isTaskDefNotFound(err error) bool {
 	return err != nil && (isNotFound(err) || errorCode(err) == "ClientException" && strings.Contains(err.Error(), "Unable to describe task definition"))
-}
-
-// revisions lists the ARNs of the family's revisions in a status, oldest first.
-// ListTaskDefinitions matches a family prefix, so other families are filtered out.
-func (r *taskDef) revisions(ctx context.Context, family string, status ecstypes.TaskDefinitionStatus) ([]string, error) {
-	var arns []string
-	p := ecs.NewListTaskDefinitionsPaginator(r.api, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Status: status, Sort: ecstypes.SortOrderAsc})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing the %s revisions of task definition %s: %w", status, family, err)
-		}
-		for _, arn := range page.TaskDefinitionArns {
-			name := arn[strings.LastIndex(arn, "/")+1:]
-			if f, _, _ := strings.Cut(name, ":"); f == family {
-				arns = append(arns, arn)
-			}
-		}
-	}
-	return arns, nil
 }
 
 // render is the definition to register, with image; ok is false while a dependency does
@@ -307,7 +288,7 @@ func (r *taskDef) Update(ctx context.Context, deps engine.Deps, found *engine.Fo
 // which is how ECS shows a removed task definition anyway).
 func (r *taskDef) Delete(ctx context.Context, rec *state.Resource) error {
 	family := rec.ID
-	active, err := r.revisions(ctx, family, ecstypes.TaskDefinitionStatusActive)
+	active, err := rollout.Revisions(ctx, r.api, family, ecstypes.TaskDefinitionStatusActive)
 	if err != nil {
 		return err
 	}
@@ -317,7 +298,7 @@ func (r *taskDef) Delete(ctx context.Context, rec *state.Resource) error {
 			return fmt.Errorf("deregistering task definition %s: %w", arn, err)
 		}
 	}
-	inactive, err := r.revisions(ctx, family, ecstypes.TaskDefinitionStatusInactive)
+	inactive, err := rollout.Revisions(ctx, r.api, family, ecstypes.TaskDefinitionStatusInactive)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,9 @@ type Options struct {
 	Recorder      *awsclients.Recorder
 	// Log receives the AWS SDK's own log lines (see awsclients.Options).
 	Log func(level, msg string)
+	// Outputs derives a document's outputs from its resources; every save under Locked
+	// refreshes them with it, so that state never keeps the URL or image of what is gone.
+	Outputs func(doc *state.Document) map[string]string
 }
 
 // LoadConfig reads and validates the configuration, applying the --region flag.
@@ -55,6 +58,7 @@ type Workspace struct {
 	Clients  *awsclients.Clients
 	Identity awsclients.Identity
 	Backend  state.Backend
+	outputs  func(doc *state.Document) map[string]string
 }
 
 // Region is where the environment lives.
@@ -80,7 +84,7 @@ func New(cfg *config.Config, clients *awsclients.Clients, id awsclients.Identity
 	if err != nil {
 		return nil, fmt.Errorf("opening state: %w", err)
 	}
-	return &Workspace{Config: cfg, Clients: clients, Identity: id, Backend: backend}, nil
+	return &Workspace{Config: cfg, Clients: clients, Identity: id, Backend: backend, outputs: opts.Outputs}, nil
 }
 
 // Clients resolves credentials and region for a config (nil: none could be read).
@@ -124,8 +128,10 @@ func (w *Workspace) adopt(doc *state.Document) (*state.Document, error) {
 	return doc, nil
 }
 
-// Locked runs fn holding the environment's lock, with the current document and a Saver
-// that writes it. The lock is released however fn ends.
+// Locked runs fn holding the environment's lock, with the current document and the
+// Saver that writes it: the one way state is written, by the engine and by commands
+// alike, and each write carries outputs derived afresh. The lock is released however fn
+// ends.
 func (w *Workspace) Locked(ctx context.Context, op string, fn func(doc *state.Document, save engine.Saver) error) (err error) {
 	lock, err := w.Backend.Lock(ctx, op)
 	if err != nil {
@@ -144,7 +150,12 @@ func (w *Workspace) Locked(ctx context.Context, op string, fn func(doc *state.Do
 	if doc, err = w.adopt(doc); err != nil {
 		return err
 	}
-	return fn(doc, lock.Save)
+	return fn(doc, func(ctx context.Context, doc *state.Document) error {
+		if w.outputs != nil {
+			doc.Outputs = w.outputs(doc)
+		}
+		return lock.Save(ctx, doc)
+	})
 }
 
 // OpenBackend opens only the state backend, for commands that need no AWS identity

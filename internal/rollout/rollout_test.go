@@ -1,6 +1,7 @@
-package phases
+package rollout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/config"
-	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
 // The emulator's UpdateService never starts a deployment and its services never run a
@@ -114,22 +114,19 @@ func scriptedService(td string, events []string, deployments ...ecstypes.Deploym
 	return s
 }
 
-// stubbedInputs are Inputs whose AWS calls all go to the script.
-func stubbedInputs(t *testing.T, s *ecsScript) (*Inputs, *state.Document) {
+// stubbed is an ECS client whose calls all go to the script, the prod service as the
+// target, and the prod defaults' strategy.
+func stubbed(t *testing.T, s *ecsScript) (*ecs.Client, Target, Options) {
 	t.Helper()
 	cfg, err := config.Defaults("prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &Inputs{
-		Config: cfg, Account: "123456789012", Region: "us-east-1",
-		AWS: &awsclients.Clients{Config: aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{},
-			APIOptions: []func(*middleware.Stack) error{s.stub}}},
-		Progress: t.Logf, PollInterval: time.Millisecond,
-	}
-	doc := state.New("fastapi-vars", "prod", "us-east-1", "123456789012")
-	doc.Resources[keyService] = &state.Resource{ID: "fastapi-vars-prod", Attrs: map[string]string{"cluster": "fastapi-vars-prod"}}
-	return in, doc
+	api := ecs.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{},
+		APIOptions: []func(*middleware.Stack) error{s.stub}})
+	target := Target{Cluster: "fastapi-vars-prod", Service: "fastapi-vars-prod", Env: "prod",
+		Alarms: []string{"fastapi-vars-prod-alb-5xx-target", "fastapi-vars-prod-alb-p95-latency"}}
+	return api, target, Options{Deploy: cfg.Deploy, PollInterval: time.Millisecond}
 }
 
 func TestRolloutStateMachine(t *testing.T) {
@@ -221,18 +218,13 @@ func TestRolloutStateMachine(t *testing.T) {
 			if aws.ToString(tc.update.TaskDefinition) == oldTD {
 				script.update.TaskDefinition = aws.String(tc.target)
 			}
-			in, doc := stubbedInputs(t, script)
+			api, target, opts := stubbed(t, script)
 			var events []string
-			var statuses []RolloutStatus
-			timeout := tc.timeout
-			if timeout == 0 {
-				timeout = time.Minute
-			}
-			res, err := Rollout(context.Background(), in, doc, tc.target, RolloutOptions{
-				Wait: tc.wait, Timeout: timeout,
-				Event:  func(_ time.Time, msg string) { events = append(events, msg) },
-				Status: func(s RolloutStatus) { statuses = append(statuses, s) },
-			})
+			var statuses []Status
+			opts.Wait, opts.Timeout = tc.wait, cmp.Or(tc.timeout, time.Minute)
+			opts.Event = func(_ time.Time, msg string) { events = append(events, msg) }
+			opts.Status = func(s Status) { statuses = append(statuses, s) }
+			res, err := Roll(context.Background(), api, target, tc.target, opts)
 			if got := strings.Join(script.mutating(), ","); got != strings.Join(tc.wantCalls, ",") {
 				t.Errorf("mutating calls %q, want %q", got, strings.Join(tc.wantCalls, ","))
 			}
@@ -251,9 +243,9 @@ func TestRolloutStateMachine(t *testing.T) {
 				}
 				return
 			}
-			var re *RolloutError
+			var re *Error
 			if !errors.As(err, &re) || re.Kind != tc.wantKind {
-				t.Fatalf("rollout: %v (%T), want a %q RolloutError", err, err, tc.wantKind)
+				t.Fatalf("rollout: %v (%T), want a %q rollout.Error", err, err, tc.wantKind)
 			}
 			if re.Alarm != tc.wantAlarm {
 				t.Errorf("the failure names alarm %q, want %q", re.Alarm, tc.wantAlarm)

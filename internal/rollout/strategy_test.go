@@ -1,7 +1,8 @@
-package phases
+package rollout
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -142,15 +143,12 @@ func TestRolloutUnderEachStrategy(t *testing.T) {
 			t.Run(strategy+"/"+name, func(t *testing.T) {
 				s := &ecsScript{services: append([]ecstypes.Service{steady}, o.services(len(script.sds)-1)...), update: started,
 					sds: o.sds(script.sds)}
-				in, doc := stubbedInputs(t, s)
-				in.Config.Deploy.Strategy = strategy
+				api, target, opts := stubbed(t, s)
+				opts.Deploy.Strategy = strategy
 				var stages []string
-				timeout := o.timeout
-				if timeout == 0 {
-					timeout = time.Minute
-				}
-				res, err := Rollout(context.Background(), in, doc, newTD, RolloutOptions{Wait: true, Timeout: timeout,
-					Stage: func(st RolloutStage) { stages = append(stages, st.String()) }})
+				opts.Wait, opts.Timeout = true, cmp.Or(o.timeout, time.Minute)
+				opts.Stage = func(st Stage) { stages = append(stages, st.String()) }
+				res, err := Roll(context.Background(), api, target, newTD, opts)
 				if got := strings.Join(s.mutating(), ","); got != "UpdateService" {
 					t.Errorf("mutating calls %q, want one UpdateService", got)
 				}
@@ -163,9 +161,9 @@ func TestRolloutUnderEachStrategy(t *testing.T) {
 					}
 					return
 				}
-				var re *RolloutError
+				var re *Error
 				if !errors.As(err, &re) || re.Kind != o.wantKind {
-					t.Fatalf("rollout: %v, want a %q RolloutError", err, o.wantKind)
+					t.Fatalf("rollout: %v, want a %q rollout.Error", err, o.wantKind)
 				}
 				if re.Alarm != o.wantAlarm {
 					t.Errorf("names alarm %q, want %q", re.Alarm, o.wantAlarm)
@@ -197,11 +195,12 @@ func TestCanaryStagesPrintedInOrder(t *testing.T) {
 	done := scriptedService(newTD, nil, deployment("d-new", newTD, "PRIMARY", ecstypes.DeploymentRolloutStateCompleted, 2, 0, 2))
 	script := strategyStages[config.StrategyCanary]
 	s := &ecsScript{services: append(append([]ecstypes.Service{steady}, repeat(started, len(script.sds)-1)...), done), update: started, sds: script.sds}
-	in, doc := stubbedInputs(t, s)
+	api, target, opts := stubbed(t, s)
 	var out bytes.Buffer
 	p := progress.New(&out, progress.Plain, time.Time{}, nil)
-	if _, err := Rollout(context.Background(), in, doc, newTD, RolloutOptions{Wait: true, Timeout: time.Minute,
-		Stage: func(st RolloutStage) { p.Notef("%s", st) }}); err != nil {
+	opts.Wait, opts.Timeout = true, time.Minute
+	opts.Stage = func(st Stage) { p.Notef("%s", st) }
+	if _, err := Roll(context.Background(), api, target, newTD, opts); err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()

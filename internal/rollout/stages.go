@@ -1,4 +1,4 @@
-package phases
+package rollout
 
 import (
 	"context"
@@ -23,9 +23,9 @@ const (
 	StageDone     = "done"
 )
 
-// RolloutStage is where a rollout stands: a stage, what it has reached (tasks running,
+// Stage is where a rollout stands: a stage, what it has reached (tasks running,
 // the share of production traffic), and, while baking, how long is left.
-type RolloutStage struct {
+type Stage struct {
 	Name string
 	// Detail is "1/2 running" for tasks, "10 %" for traffic; "" when there is nothing to add.
 	Detail string
@@ -34,7 +34,7 @@ type RolloutStage struct {
 	Left time.Duration
 }
 
-func (s RolloutStage) String() string {
+func (s Stage) String() string {
 	out := s.Name
 	if s.Detail != "" {
 		out += ": " + s.Detail
@@ -50,7 +50,7 @@ func (s RolloutStage) String() string {
 }
 
 // key is what makes a stage new: the time left only counts down.
-func (s RolloutStage) key() string { return s.Name + "|" + s.Detail }
+func (s Stage) key() string { return s.Name + "|" + s.Detail }
 
 // serviceDeploymentsAPI reads ECS's account of one deployment: its lifecycle stage, the
 // traffic on the new revision, and what triggered a rollback.
@@ -112,27 +112,27 @@ func rolledBack(sd *ecstypes.ServiceDeployment) (bool, string, string) {
 
 // stage says where the rollout stands, from ECS's service deployment when it gives one,
 // else from the deployment's task counts.
-func (w *rolloutWatch) stage(d *ecstypes.Deployment, sd *ecstypes.ServiceDeployment, now time.Time) RolloutStage {
+func (w *rolloutWatch) stage(d *ecstypes.Deployment, sd *ecstypes.ServiceDeployment, now time.Time) Stage {
 	if sd != nil {
 		return w.lifecycleStage(sd, now)
 	}
 	if d == nil {
-		return RolloutStage{Name: StageStarting}
+		return Stage{Name: StageStarting}
 	}
 	running := fmt.Sprintf("%d/%d running", d.RunningCount, d.DesiredCount)
 	switch {
 	case d.RolloutState == ecstypes.DeploymentRolloutStateCompleted && d.RunningCount == d.DesiredCount:
-		return RolloutStage{Name: StageDone}
+		return Stage{Name: StageDone}
 	case d.RunningCount >= d.DesiredCount && d.DesiredCount > 0:
 		// ECS counts a task running once it passes the target group's health checks.
-		return RolloutStage{Name: StageHealthy, Detail: running}
+		return Stage{Name: StageHealthy, Detail: running}
 	}
-	return RolloutStage{Name: StageStarting, Detail: running}
+	return Stage{Name: StageStarting, Detail: running}
 }
 
-func (w *rolloutWatch) lifecycleStage(sd *ecstypes.ServiceDeployment, now time.Time) RolloutStage {
+func (w *rolloutWatch) lifecycleStage(sd *ecstypes.ServiceDeployment, now time.Time) Stage {
 	if sd.Status == ecstypes.ServiceDeploymentStatusSuccessful {
-		return RolloutStage{Name: StageDone}
+		return Stage{Name: StageDone}
 	}
 	rev := sd.TargetServiceRevision
 	running := ""
@@ -146,30 +146,30 @@ func (w *rolloutWatch) lifecycleStage(sd *ecstypes.ServiceDeployment, now time.T
 	switch sd.LifecycleStage {
 	case ecstypes.ServiceDeploymentLifecycleStageReconcileService, ecstypes.ServiceDeploymentLifecycleStagePreScaleUp,
 		ecstypes.ServiceDeploymentLifecycleStageScaleUp:
-		return RolloutStage{Name: StageStarting, Detail: running}
+		return Stage{Name: StageStarting, Detail: running}
 	case ecstypes.ServiceDeploymentLifecycleStagePostScaleUp, ecstypes.ServiceDeploymentLifecycleStageTestTrafficShift,
 		ecstypes.ServiceDeploymentLifecycleStagePostTestTrafficShift:
-		return RolloutStage{Name: StageHealthy, Detail: running}
+		return Stage{Name: StageHealthy, Detail: running}
 	case ecstypes.ServiceDeploymentLifecycleStageProductionTrafficShift, ecstypes.ServiceDeploymentLifecycleStagePostProductionTrafficShift:
-		s := RolloutStage{Name: StageShifted, Detail: fmt.Sprintf("%g %%", max(weight, 0))}
+		s := Stage{Name: StageShifted, Detail: fmt.Sprintf("%g %%", max(weight, 0))}
 		// Between shifts of a canary or a linear deployment ECS waits its bake time.
 		if weight > 0 && weight < 100 {
 			s.Left = w.bakeLeft(s.key(), w.stepBake(), now)
 		}
 		return s
 	case ecstypes.ServiceDeploymentLifecycleStageBakeTime:
-		s := RolloutStage{Name: StageBaking, Detail: "both revisions running, all traffic on the new one"}
-		s.Left = w.bakeLeft(s.key(), time.Duration(w.in.Config.Deploy.BakeMinutes)*time.Minute, now)
+		s := Stage{Name: StageBaking, Detail: "both revisions running, all traffic on the new one"}
+		s.Left = w.bakeLeft(s.key(), time.Duration(w.opts.Deploy.BakeMinutes)*time.Minute, now)
 		return s
 	case ecstypes.ServiceDeploymentLifecycleStageCleanUp:
-		return RolloutStage{Name: StageCleanUp, Detail: "stopping the old revision"}
+		return Stage{Name: StageCleanUp, Detail: "stopping the old revision"}
 	}
-	return RolloutStage{Name: StageStarting, Detail: running}
+	return Stage{Name: StageStarting, Detail: running}
 }
 
 // stepBake is the wait between traffic shifts of the configured strategy.
 func (w *rolloutWatch) stepBake() time.Duration {
-	d := w.in.Config.Deploy
+	d := w.opts.Deploy
 	switch d.Strategy {
 	case config.StrategyCanary:
 		return time.Duration(d.CanaryBakeMinutes) * time.Minute
@@ -193,7 +193,7 @@ func (w *rolloutWatch) bakeLeft(key string, bake time.Duration, now time.Time) t
 }
 
 // showStage passes a stage on when it is new, and keeps it for the status line.
-func (w *rolloutWatch) showStage(s RolloutStage) {
+func (w *rolloutWatch) showStage(s Stage) {
 	w.current = s
 	if s.key() == w.lastStage {
 		return

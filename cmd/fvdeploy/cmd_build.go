@@ -3,11 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/image"
 )
 
 func newBuildCmd(a *app) *cobra.Command {
@@ -24,7 +23,9 @@ use it to try the image locally; up, deploy or phase image push it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := a.withTimeout(cmd.Context())
 			defer cancel()
-			tags, err := phases.BuildLocal(ctx, &phases.Inputs{Config: a.cfg, Getenv: os.Getenv, Progress: a.progressf})
+			img := a.cfg.Image
+			tags, err := image.BuildLocal(ctx, image.SourceConfig{Context: img.Context, Dockerfile: img.Dockerfile, Platform: img.Platform,
+				BuildArgs: img.BuildArgs, Repository: a.cfg.ImageRepository()}, a.progressf)
 			if err != nil {
 				return fmt.Errorf("build: %w", err)
 			}

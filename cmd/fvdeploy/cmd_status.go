@@ -12,6 +12,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/state"
+	"github.com/fvdeploy/fvdeploy/internal/status"
 )
 
 func newStatusCmd(a *app) *cobra.Command {
@@ -51,11 +52,12 @@ only; ` + "`fvdeploy up`" + ` repairs drift.`,
 			if err != nil {
 				return err
 			}
-			alarms, err := phases.AlarmStates(ctx, in, doc)
+			deployed := phases.DeployedObjects(doc)
+			alarms, err := status.Alarms(ctx, ws.Clients.CloudWatch(), deployed.Alarms)
 			if err != nil {
 				return err
 			}
-			subs, err := phases.Subscriptions(ctx, in, doc)
+			subs, err := status.Subscriptions(ctx, ws.Clients.SNS(), deployed.AlarmTopic)
 			if err != nil {
 				return err
 			}
@@ -85,8 +87,8 @@ type statusJSON struct {
 	Serial        uint64                     `json:"serial"`
 	Resources     map[string]resourceStatus  `json:"resources"`
 	Outputs       map[string]string          `json:"outputs"`
-	Alarms        []phases.AlarmState        `json:"alarms"`
-	Subscriptions []phases.SubscriptionState `json:"subscriptions"`
+	Alarms        []status.AlarmState        `json:"alarms"`
+	Subscriptions []status.SubscriptionState `json:"subscriptions"`
 }
 
 // resourceStatus is one resource as status shows it.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/status"
 	"github.com/fvdeploy/fvdeploy/internal/validate"
 )
 
@@ -66,7 +67,6 @@ times the recovery, failing when it takes longer than --timeout.`,
 			if err != nil {
 				return fmt.Errorf("validate: %w", err)
 			}
-			in := a.inputs(ws, "")
 			p := a.progress()
 			c := ws.Clients
 			suite := validate.Suite{
@@ -78,7 +78,9 @@ times the recovery, failing when it takes longer than --timeout.`,
 				ECS: c.ECS(), Targets: c.ELB(), Logs: c.Logs(),
 				Security: validate.SecurityAPIs{EC2: c.EC2(), ELB: c.ELB(), ECS: c.ECS(), IAM: c.IAM(), ECR: c.ECR(),
 					Secrets: c.SecretsManager(), S3: c.S3(), Logs: c.Logs(), CloudTrail: c.CloudTrail()},
-				Alarms:   func(ctx context.Context) ([]phases.AlarmState, error) { return phases.AlarmStates(ctx, in, doc) },
+				Alarms: func(ctx context.Context) ([]status.AlarmState, error) {
+					return status.Alarms(ctx, c.CloudWatch(), d.Alarms)
+				},
 				LogsWait: logsWait, Poll: time.Second,
 				RunSecurity: security, RunChaos: chaos,
 				Chaos: validate.ChaosOptions{Timeout: remaining(ctx), Poll: 5 * time.Second,

@@ -45,6 +45,10 @@ type Deployed struct {
 	LogGroups        []string // log group names
 	KMSKey           string   // ARN of the key fvdeploy created, if any
 	Trail            string   // CloudTrail trail ARN
+
+	// What status and validate read the alarms' state from.
+	Alarms     []string // CloudWatch alarm names
+	AlarmTopic string   // SNS topic ARN
 }
 
 // DeployedObjects reads Deployed from a state document.
@@ -73,6 +77,7 @@ func DeployedObjects(doc *state.Document) Deployed {
 		Secret:         get(keySecretAdmin).ARN,
 		Repository:     get(keyImageRepo).ID,
 		URL:            Outputs(doc)["url"],
+		AlarmTopic:     get(keyTopic).ARN,
 
 		Account:          doc.Account,
 		ExecutionRoleARN: get(keyExecRole).ARN,
@@ -98,6 +103,8 @@ func DeployedObjects(doc *state.Document) Deployed {
 			d.KMSKey = cmp.Or(r.ARN, r.ID)
 		case "cloudtrail:trail":
 			d.Trail = cmp.Or(r.ARN, r.ID)
+		case typeAlarm:
+			d.Alarms = append(d.Alarms, r.ID)
 		}
 	}
 	return d

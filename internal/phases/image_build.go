@@ -2,14 +2,11 @@ package phases
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 
@@ -20,11 +17,6 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/image"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
-
-// labelInputs is the image label that holds the hash of what the image was built from;
-// it lets a run without a state record (another environment, lost state) adopt the
-// image a commit already has instead of building and pushing it again.
-const labelInputs = "dev.fvdeploy.inputs"
 
 // imageBuild is the service image: built from the Dockerfile and context folder of the
 // git work tree that image.dockerfile and image.context name,
@@ -46,19 +38,14 @@ func (r *imageBuild) DependsOn() []string { return []string{keyImageRepo} }
 
 // buildPlan is what one run builds and where it pushes it, worked out once.
 type buildPlan struct {
-	context   *image.Context
-	rev       image.Revision
-	inputs    string // hash of everything that goes into the image
-	buildArgs map[string]string
-	host      string // registry host[:port]
-	repo      string
-	creds     image.Credentials
-	tags      []string
+	*image.Source
+	host  string // registry host[:port]
+	creds image.Credentials
 }
 
-func (p *buildPlan) ref(tag string) string { return p.host + "/" + p.repo + ":" + tag }
+func (p *buildPlan) ref(tag string) string { return p.host + "/" + p.Repo + ":" + tag }
 func (p *buildPlan) uri(digest string) string {
-	return p.host + "/" + p.repo + "@" + digest
+	return p.host + "/" + p.Repo + "@" + digest
 }
 
 func (r *imageBuild) plan(ctx context.Context) (*buildPlan, error) {
@@ -74,49 +61,16 @@ func (r *imageBuild) plan(ctx context.Context) (*buildPlan, error) {
 	})
 }
 
-// sourcePlan is what the image is built from and its tags, worked out without AWS: the
-// context folder and Dockerfile of the git work tree (image.context, image.dockerfile), the
-// commit, the platform and build args.
+// sourcePlan is what the image is built from and its tags, worked out without AWS
+// (image.LoadSource).
 func sourcePlan(ctx context.Context, in *Inputs) (*buildPlan, error) {
-	src := in.Source
-	if src == "" {
-		var err error
-		if src, err = os.Getwd(); err != nil {
-			return nil, err
-		}
-	}
-	root, err := image.GitRoot(ctx, src)
-	if err != nil {
-		return nil, err
-	}
 	cfg := in.Config.Image
-	dir, err := image.ContextDir(root, cfg.Context, cfg.Dockerfile)
+	src, err := image.LoadSource(ctx, image.SourceConfig{Dir: in.Source, Context: cfg.Context, Dockerfile: cfg.Dockerfile, Platform: cfg.Platform,
+		BuildArgs: cfg.BuildArgs, Repository: in.Config.ImageRepository(), Release: in.Release})
 	if err != nil {
 		return nil, err
 	}
-	bc, err := image.LoadContext(dir, cfg.Dockerfile)
-	if err != nil {
-		return nil, err
-	}
-	rev, err := image.GitRevision(ctx, bc)
-	if err != nil {
-		return nil, err
-	}
-	p := &buildPlan{context: bc, rev: rev, repo: in.Config.ImageRepository(), buildArgs: map[string]string{}}
-	h := sha256.New()
-	fmt.Fprintf(h, "context=%s\ndockerfile=%s\nplatform=%s\n", bc.Digest, bc.Dockerfile, cfg.Platform)
-	args := slices.Sorted(slices.Values(cfg.BuildArgs))
-	for _, a := range args {
-		k, v, _ := strings.Cut(a, "=")
-		p.buildArgs[k] = v
-		fmt.Fprintf(h, "arg %s\n", a)
-	}
-	p.inputs = hex.EncodeToString(h.Sum(nil))
-	p.tags = []string{rev.Tag(), "latest"}
-	if in.Release != "" {
-		p.tags = append(p.tags, in.Release)
-	}
-	return p, nil
+	return &buildPlan{Source: src}, nil
 }
 
 // login asks ECR for a registry token. It is used in memory only: handed to the engine
@@ -148,13 +102,13 @@ func (r *imageBuild) login(ctx context.Context) (string, image.Credentials, erro
 }
 
 func (r *imageBuild) record(p *buildPlan, digest string) *state.Resource {
-	revision := p.rev.SHA
-	if p.rev.Dirty {
+	revision := p.Rev.SHA
+	if p.Rev.Dirty {
 		revision += "-dirty"
 	}
 	return &state.Resource{ID: digest, Attrs: map[string]string{
-		"digest": digest, "uri": p.uri(digest), "tags": strings.Join(p.tags, ","),
-		"inputs": p.inputs, "revision": revision, "platform": r.in.Config.Image.Platform,
+		"digest": digest, "uri": p.uri(digest), "tags": strings.Join(p.Tags, ","),
+		"inputs": p.Inputs, "revision": revision, "platform": r.in.Config.Image.Platform,
 	}}
 }
 
@@ -167,9 +121,9 @@ func (r *imageBuild) Find(ctx context.Context, deps engine.Deps, rec *state.Reso
 		return nil, err
 	}
 	reg := image.NewRegistry(p.host, p.creds)
-	if rec != nil && rec.Attrs["inputs"] == p.inputs && rec.Attrs["digest"] != "" {
+	if rec != nil && rec.Attrs["inputs"] == p.Inputs && rec.Attrs["digest"] != "" {
 		digest := rec.Attrs["digest"]
-		_, err := reg.Digest(ctx, p.repo, digest)
+		_, err := reg.Digest(ctx, p.Repo, digest)
 		switch {
 		case errors.Is(err, image.ErrNotFound):
 			// Expired by the lifecycle policy, or deleted by hand: build it again.
@@ -180,17 +134,17 @@ func (r *imageBuild) Find(ctx context.Context, deps engine.Deps, rec *state.Reso
 		return r.found(ctx, reg, p, digest)
 	}
 	// No record of this build: the registry may already hold it for this commit.
-	if !p.rev.Dirty {
-		digest, err := reg.Digest(ctx, p.repo, p.rev.Tag())
+	if !p.Rev.Dirty {
+		digest, err := reg.Digest(ctx, p.Repo, p.Rev.Tag())
 		if err != nil && !errors.Is(err, image.ErrNotFound) {
 			return nil, err
 		}
 		if err == nil {
-			labels, err := reg.Labels(ctx, p.repo, digest)
+			labels, err := reg.Labels(ctx, p.Repo, digest)
 			if err != nil {
 				return nil, err
 			}
-			if labels[labelInputs] == p.inputs {
+			if labels[image.LabelInputs] == p.Inputs {
 				return r.found(ctx, reg, p, digest)
 			}
 		}
@@ -204,7 +158,7 @@ func (r *imageBuild) Find(ctx context.Context, deps engine.Deps, rec *state.Reso
 // rebuild is a found build that must be built again. Its record has no URI: in a plan,
 // what runs the image then shows that it will change (Update never reads it).
 func rebuild(rec *state.Resource, from string, p *buildPlan) *engine.Found {
-	f := &engine.Found{Record: *rec, Changes: []engine.Change{{Field: "image", From: from, To: "a build of " + p.rev.Tag()}}}
+	f := &engine.Found{Record: *rec, Changes: []engine.Change{{Field: "image", From: from, To: "a build of " + p.Rev.Tag()}}}
 	f.Record.Attrs = maps.Clone(rec.Attrs)
 	delete(f.Record.Attrs, "uri")
 	return f
@@ -214,15 +168,15 @@ func rebuild(rec *state.Resource, from string, p *buildPlan) *engine.Found {
 func (r *imageBuild) found(ctx context.Context, reg *image.Registry, p *buildPlan, digest string) (*engine.Found, error) {
 	f := &engine.Found{Record: *r.record(p, digest)}
 	var missing []string
-	for _, tag := range p.tags {
-		d, err := reg.Digest(ctx, p.repo, tag)
+	for _, tag := range p.Tags {
+		d, err := reg.Digest(ctx, p.Repo, tag)
 		switch {
 		case errors.Is(err, image.ErrNotFound):
 			missing = append(missing, tag)
 		case err != nil:
 			return nil, err
 		case d != digest && tag == r.in.Release:
-			return nil, fmt.Errorf("release tag %s already names %s@%s: a release is never moved to another image", tag, p.repo, d)
+			return nil, fmt.Errorf("release tag %s already names %s@%s: a release is never moved to another image", tag, p.Repo, d)
 		case d != digest:
 			missing = append(missing, tag)
 		}
@@ -254,8 +208,8 @@ func (r *imageBuild) Update(ctx context.Context, _ engine.Deps, found *engine.Fo
 	digest := found.Record.Attrs["digest"]
 	for _, c := range found.Changes {
 		for tag := range strings.SplitSeq(c.To, ",") {
-			r.in.Progress("tagging %s@%s as %s", p.repo, digest, tag)
-			if err := reg.Retag(ctx, p.repo, digest, tag); err != nil {
+			r.in.Progress("tagging %s@%s as %s", p.Repo, digest, tag)
+			if err := reg.Retag(ctx, p.Repo, digest, tag); err != nil {
 				return nil, err
 			}
 		}
@@ -264,16 +218,16 @@ func (r *imageBuild) Update(ctx context.Context, _ engine.Deps, found *engine.Fo
 }
 
 func (r *imageBuild) buildAndPush(ctx context.Context, p *buildPlan) (*state.Resource, error) {
-	eng, err := connectEngine(ctx, r.in)
+	eng, err := image.Connect(ctx, r.in.Progress)
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
-	refs := make([]string, len(p.tags))
-	for i, t := range p.tags {
+	refs := make([]string, len(p.Tags))
+	for i, t := range p.Tags {
 		refs[i] = p.ref(t)
 	}
-	if err := build(ctx, r.in, eng, p, refs); err != nil {
+	if err := p.Build(ctx, eng, refs, r.in.Progress); err != nil {
 		return nil, err
 	}
 	var digest string
@@ -290,61 +244,6 @@ func (r *imageBuild) buildAndPush(ctx context.Context, p *buildPlan) (*state.Res
 	}
 	r.in.Progress("pushed %s", p.uri(digest))
 	return r.record(p, digest), nil
-}
-
-// BuildLocal builds the service image with the local Docker engine and tags it
-// <repository>:<commit> and <repository>:latest there, without AWS and without a push
-// (`fvdeploy build`). It returns the tags.
-func BuildLocal(ctx context.Context, in *Inputs) ([]string, error) {
-	p, err := sourcePlan(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	eng, err := connectEngine(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	defer eng.Close()
-	refs := make([]string, len(p.tags))
-	for i, t := range p.tags {
-		refs[i] = p.repo + ":" + t
-	}
-	if err := build(ctx, in, eng, p, refs); err != nil {
-		return nil, err
-	}
-	return refs, nil
-}
-
-// connectEngine reaches the Docker engine, failing early with what to do when it does
-// not answer.
-func connectEngine(ctx context.Context, in *Inputs) (*image.Engine, error) {
-	eng, err := image.NewEngine(in.Progress)
-	if err != nil {
-		return nil, err
-	}
-	if err := eng.Ping(ctx); err != nil {
-		eng.Close()
-		return nil, err
-	}
-	return eng, nil
-}
-
-// build builds the plan's context as refs, saying so when the image will not be what
-// the commit holds.
-func build(ctx context.Context, in *Inputs, eng *image.Engine, p *buildPlan, refs []string) error {
-	if p.rev.Dirty {
-		shown := p.rev.Changed
-		if len(shown) > 5 {
-			shown = append(shown[:5:5], fmt.Sprintf("and %d more", len(p.rev.Changed)-5))
-		}
-		in.Progress("the work tree has uncommitted changes in the build context (%s): the image is tagged %s, not as commit %s",
-			strings.Join(shown, ", "), p.rev.Tag(), strings.TrimSuffix(p.rev.Tag(), "-dirty"))
-	}
-	in.Progress("building %s for %s from %s", refs[0], in.Config.Image.Platform, p.context.Dir)
-	_, err := eng.Build(ctx, p.context, image.BuildOptions{
-		Tags: refs, BuildArgs: p.buildArgs, Labels: map[string]string{labelInputs: p.inputs}, Platform: in.Config.Image.Platform,
-	})
-	return err
 }
 
 // Delete forgets the build: its images go with the repository, or expire under its

@@ -42,8 +42,8 @@ func TestSourcePlanFollowsImageContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(root.context.Files(), "services/api/main.py") || root.context.Dockerfile != "Dockerfile" {
-		t.Errorf("default context: files %v, dockerfile %s", root.context.Files(), root.context.Dockerfile)
+	if !slices.Contains(root.Context.Files(), "services/api/main.py") || root.Context.Dockerfile != "Dockerfile" {
+		t.Errorf("default context: files %v, dockerfile %s", root.Context.Files(), root.Context.Dockerfile)
 	}
 
 	api, err := plan("services/api", "docker/Dockerfile")
@@ -51,28 +51,28 @@ func TestSourcePlanFollowsImageContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	realRepo, _ := filepath.EvalSymlinks(repo)
-	if want := filepath.Join(realRepo, "services/api"); api.context.Dir != want || api.context.Dockerfile != "docker/Dockerfile" {
-		t.Errorf("context %s, dockerfile %s; want %s, docker/Dockerfile", api.context.Dir, api.context.Dockerfile, want)
+	if want := filepath.Join(realRepo, "services/api"); api.Context.Dir != want || api.Context.Dockerfile != "docker/Dockerfile" {
+		t.Errorf("context %s, dockerfile %s; want %s, docker/Dockerfile", api.Context.Dir, api.Context.Dockerfile, want)
 	}
-	if got := api.context.Files(); !slices.Contains(got, "main.py") || slices.Contains(got, "README.md") || slices.ContainsFunc(got, func(f string) bool { return strings.Contains(f, "other") }) {
+	if got := api.Context.Files(); !slices.Contains(got, "main.py") || slices.Contains(got, "README.md") || slices.ContainsFunc(got, func(f string) bool { return strings.Contains(f, "other") }) {
 		t.Errorf("context files = %v, want the folder's own", got)
 	}
-	if api.rev.Dirty || api.inputs == root.inputs {
-		t.Errorf("clean subfolder build: dirty %v, same inputs as the root's %v", api.rev.Dirty, api.inputs == root.inputs)
+	if api.Rev.Dirty || api.Inputs == root.Inputs {
+		t.Errorf("clean subfolder build: dirty %v, same inputs as the root's %v", api.Rev.Dirty, api.Inputs == root.Inputs)
 	}
 
 	// A change outside the context leaves it clean; one inside makes it dirty.
 	testenv.WriteFiles(t, repo, map[string]string{"README.md": "changed\n", "services/other/new.txt": "x"})
-	if p, err := plan("services/api", "docker/Dockerfile"); err != nil || p.rev.Dirty {
-		t.Fatalf("changes outside the context: dirty %v, err %v", p != nil && p.rev.Dirty, err)
+	if p, err := plan("services/api", "docker/Dockerfile"); err != nil || p.Rev.Dirty {
+		t.Fatalf("changes outside the context: dirty %v, err %v", p != nil && p.Rev.Dirty, err)
 	}
 	testenv.WriteFiles(t, repo, map[string]string{"services/api/main.py": "print(2)\n"})
 	p, err := plan("services/api", "docker/Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.rev.Dirty || !slices.Equal(p.rev.Changed, []string{"main.py"}) || !strings.HasSuffix(p.tags[0], "-dirty") {
-		t.Errorf("a changed context file: dirty %v, changed %v, tags %v", p.rev.Dirty, p.rev.Changed, p.tags)
+	if !p.Rev.Dirty || !slices.Equal(p.Rev.Changed, []string{"main.py"}) || !strings.HasSuffix(p.Tags[0], "-dirty") {
+		t.Errorf("a changed context file: dirty %v, changed %v, tags %v", p.Rev.Dirty, p.Rev.Changed, p.Tags)
 	}
 
 	for name, tt := range map[string]struct{ context, dockerfile, want string }{

@@ -2,8 +2,6 @@ package phases
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
+	"github.com/fvdeploy/fvdeploy/internal/status"
 )
 
 type subscriptionsAPI interface {
@@ -41,7 +40,7 @@ type subscriber struct{ protocol, endpoint string }
 
 // String names the subscriber for plans and progress, shortening HTTPS URLs.
 func (s subscriber) String() string {
-	return s.protocol + ":" + displayEndpoint(s.protocol, s.endpoint)
+	return s.protocol + ":" + status.DisplayEndpoint(s.protocol, s.endpoint)
 }
 
 // id is what two subscribers are compared by. SNS masks the password of an HTTPS
@@ -52,17 +51,6 @@ func (s subscriber) id() string {
 		return s.protocol + ":" + u.String()
 	}
 	return s.protocol + ":" + s.endpoint
-}
-
-// displayEndpoint shortens an HTTPS endpoint to its host and a hash of the whole: webhook
-// URLs often carry a token in the path, which has no place in plans, logs or status.
-func displayEndpoint(protocol, endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if protocol != "https" && protocol != "http" || err != nil {
-		return endpoint
-	}
-	sum := sha256.Sum256([]byte(endpoint))
-	return u.Scheme + "://" + u.Host + "/…#" + hex.EncodeToString(sum[:])[:8]
 }
 
 func (r *subscriptions) desired() []subscriber {

@@ -27,6 +27,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
+	"github.com/fvdeploy/fvdeploy/internal/status"
 )
 
 // fakeService creates, directly through the SDK, the load balancer and target group the
@@ -351,14 +352,15 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	}
 
 	// ---- status ----
-	states, err := AlarmStates(ctx, in, doc)
+	deployed := DeployedObjects(doc)
+	states, err := status.Alarms(ctx, in.AWS.CloudWatch(), deployed.Alarms)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(states) != 7 || states[0].Name != "fastapi-vars-prod-alb-5xx-elb" || states[0].State == "" {
 		t.Errorf("alarm states %+v", states)
 	}
-	subs, err := Subscriptions(ctx, in, doc)
+	subs, err := status.Subscriptions(ctx, in.AWS.SNS(), deployed.AlarmTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -659,7 +661,7 @@ func TestSubscriptionsPendingAndOtherProtocols(t *testing.T) {
 		t.Errorf("delete unsubscribed %v, want the confirmed email and HTTPS ones %v", f.unsubscribed, want)
 	}
 
-	states, err := subscriptionStates(ctx, f, &state.Document{Resources: map[string]*state.Resource{keyTopic: deps[keyTopic]}})
+	states, err := status.Subscriptions(ctx, f, DeployedObjects(&state.Document{Resources: map[string]*state.Resource{keyTopic: deps[keyTopic]}}).AlarmTopic)
 	if err != nil {
 		t.Fatal(err)
 	}

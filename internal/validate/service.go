@@ -14,6 +14,7 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/status"
 )
 
 // ServiceAPI is what the service check reads.
@@ -193,7 +194,7 @@ func countEvents(ctx context.Context, api LogsAPI, group string, since time.Time
 }
 
 // Alarms proves no alarm of the environment is firing.
-func Alarms(states []phases.AlarmState, err error) Check {
+func Alarms(states []status.AlarmState, err error) Check {
 	const name = "alarms: none in ALARM"
 	if err != nil {
 		return fail(name, "check the credentials' cloudwatch:DescribeAlarms permission", "%v", err)

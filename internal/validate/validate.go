@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/status"
 )
 
 // Suite is one run of validate: what to check, through which clients, and how long to
@@ -21,7 +22,7 @@ type Suite struct {
 	Targets  TargetsAPI
 	Logs     LogsAPI
 	Security SecurityAPIs
-	Alarms   func(ctx context.Context) ([]phases.AlarmState, error)
+	Alarms   func(ctx context.Context) ([]status.AlarmState, error)
 
 	// LogsWait bounds the wait for validate's requests to show up in the log group.
 	LogsWait time.Duration

@@ -42,29 +42,19 @@ fvdeploy never shows the password; it tells you how to read it from Secrets Mana
 			if err != nil {
 				return err
 			}
-			in := a.inputs(ws, "")
+			secretName := phases.AdminSecretName(ws.Config)
 			return ws.Locked(ctx, "secrets rotate", func(doc *state.Document, _ engine.Saver) error {
-				target, err := phases.RotationTarget(in, doc)
-				if err != nil {
+				d := phases.DeployedObjects(doc)
+				target := rotation.Target{Secret: d.Secret, Cluster: d.Cluster, Service: d.Service}
+				if err := target.Check(secretName, ws.Config.Env); err != nil {
 					return err
 				}
-				sm, opts := ws.Clients.SecretsManager(), rotation.Options{NewPassword: phases.NewAdminPassword, Progress: a.progressf}
-				fn, err := rotation.RotatedBy(ctx, sm, target.Secret)
-				if err != nil {
-					return err
-				}
-				var res *rotation.Result
-				if fn != "" {
-					// The same path as the schedule's: the function does both stages.
-					a.progressf("secret %s rotates with Lambda function %s: rotating now through Secrets Manager", target.Secret, fn)
-					res, err = rotation.Follow(ctx, sm, ws.Clients.ECS(), target, opts)
-				} else {
-					res, err = rotation.Run(ctx, sm, ws.Clients.ECS(), target, opts)
-				}
+				res, err := rotation.Rotate(ctx, ws.Clients.SecretsManager(), ws.Clients.ECS(), target,
+					rotation.Options{NewPassword: rotation.NewPassword, Progress: a.progressf})
 				if err != nil {
 					return fmt.Errorf("rotating the admin password: %w; run `fvdeploy secrets rotate --env %s` again to finish it", err, ws.Config.Env)
 				}
-				a.progressf("fvdeploy never shows the password. Read it with: %s", phases.ReadAdminSecretCommand(in))
+				a.progressf("fvdeploy never shows the password. Read it with: %s", rotation.ReadCommand(secretName, ws.Region()))
 				data := map[string]any{"rotated": true, "resumed": res.Resumed, "secret": doc.Outputs["admin_secret"], "service": doc.Outputs["service"]}
 				return a.emit(data, func(w io.Writer) {
 					what := "Rotated the admin password"

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/rotation"
 	"github.com/fvdeploy/fvdeploy/internal/status"
 	"github.com/fvdeploy/fvdeploy/internal/validate"
 )
@@ -63,9 +64,9 @@ times the recovery, failing when it takes longer than --timeout.`,
 			if url == "" {
 				return fmt.Errorf("validate: %s records no service URL (no load balancer): run `fvdeploy up --env %s`, or give one with --url", ws.Backend.Where(), ws.Config.Env)
 			}
-			user, pass, err := phases.AdminCredentials(ctx, ws.Clients.SecretsManager(), d.Secret)
+			user, pass, err := rotation.Credentials(ctx, ws.Clients.SecretsManager(), d.Secret)
 			if err != nil {
-				return fmt.Errorf("validate: %w", err)
+				return fmt.Errorf("validate: %w%s", err, phases.DeniedBySecretPolicy(err))
 			}
 			p := a.progress()
 			c := ws.Clients

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/hostedzone"
 	"github.com/fvdeploy/fvdeploy/internal/image"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/state"
@@ -217,8 +218,7 @@ func taggedResources(ctx context.Context, api taggingAPI, app, env string) (int,
 
 func checkZone(ctx context.Context, r *Report, ws *workspace.Workspace, doc *state.Document) {
 	domain := ws.Config.Edge.Domain
-	in := &phases.Inputs{Config: ws.Config, Account: ws.Identity.Account, Region: ws.Region(), AWS: ws.Clients}
-	z, err := phases.FindZone(ctx, in, doc)
+	z, err := hostedzone.Find(ctx, ws.Clients.Route53(), phases.ZoneQuery(ws.Config, doc))
 	switch {
 	case err != nil:
 		r.add("domain", Fail, err.Error(), "set edge.zone_id to the public hosted zone that serves "+domain)
@@ -234,8 +234,7 @@ func checkZone(ctx context.Context, r *Report, ws *workspace.Workspace, doc *sta
 func checkOptions(ctx context.Context, r *Report, ws *workspace.Workspace) {
 	cfg := ws.Config
 	if cfg.Alarms.ChatRelay {
-		in := &phases.Inputs{Config: cfg, Account: ws.Identity.Account, Region: ws.Region(), AWS: ws.Clients, Getenv: os.Getenv}
-		if where, err := phases.CheckChatWebhook(ctx, in); err != nil {
+		if where, err := chatWebhook(ctx, ws.Clients.SecretsManager(), cfg, os.Getenv); err != nil {
 			r.add("chat relay", Fail, err.Error(), "export "+phases.EnvChatWebhookURL+" with the channel's incoming webhook URL (https://...) for up")
 		} else {
 			r.add("chat relay", OK, "webhook "+where, "")

@@ -395,7 +395,7 @@ func (r *rotationSchedule) Update(ctx context.Context, deps engine.Deps, found *
 			RotationRules:     &smtypes.RotationRulesType{AutomaticallyAfterDays: aws.Int64(int64(r.in.Config.Secrets.RotationDays))},
 			RotateImmediately: aws.Bool(false),
 		}); err != nil {
-			return nil, fmt.Errorf("turning rotation on for secret %s (every %d days by %s): %w%s", secret.ARN, r.in.Config.Secrets.RotationDays, fn.ID, err, deniedBySecretPolicy(err))
+			return nil, fmt.Errorf("turning rotation on for secret %s (every %d days by %s): %w%s", secret.ARN, r.in.Config.Secrets.RotationDays, fn.ID, err, DeniedBySecretPolicy(err))
 		}
 	}
 	return &state.Resource{ID: secret.ARN, Attrs: map[string]string{"function": fn.ARN}}, nil
@@ -403,7 +403,7 @@ func (r *rotationSchedule) Update(ctx context.Context, deps engine.Deps, found *
 
 func (r *rotationSchedule) Delete(ctx context.Context, rec *state.Resource) error {
 	if _, err := r.api.CancelRotateSecret(ctx, &secretsmanager.CancelRotateSecretInput{SecretId: aws.String(rec.ID)}); err != nil && !isNotFound(err) {
-		return fmt.Errorf("turning rotation off for secret %s: %w%s", rec.ID, err, deniedBySecretPolicy(err))
+		return fmt.Errorf("turning rotation off for secret %s: %w%s", rec.ID, err, DeniedBySecretPolicy(err))
 	}
 	if fn := rec.Attrs["function"]; fn != "" {
 		return removePermission(ctx, r.lambda, fn, rotationSecretsSid)

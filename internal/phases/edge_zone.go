@@ -12,7 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
+	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/hostedzone"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -92,82 +94,22 @@ func (r *hostedZone) Find(ctx context.Context, _ engine.Deps, rec *state.Resourc
 	return found, nil
 }
 
-// locate finds the zone recorded in state, else the one edge.zone_id names, else the
-// public zone with the longest name that the domain ends in. It returns nil when no zone
-// serves the domain.
+// locate finds the zone that serves the domain (hostedzone.Locate); nil when there is
+// none.
 func (r *hostedZone) locate(ctx context.Context, rec *state.Resource) (*route53.GetHostedZoneOutput, error) {
-	domain, explicit := dnsName(r.in.Config.Edge.Domain), r.in.Config.Edge.ZoneID
-	if id := recID(rec); id != "" {
-		out, err := r.api.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: &id})
-		if err != nil && !r53NotFound(err) {
-			return nil, fmt.Errorf("describing hosted zone %s: %w", id, err)
-		}
-		if err == nil {
-			name := dnsName(aws.ToString(out.HostedZone.Name))
-			if !inZone(domain, name) || explicit != "" && explicit != id {
-				// Moving the domain to another zone would orphan the records and the
-				// certificate validation in this one: that takes a deliberate two-step.
-				return nil, fmt.Errorf("edge.domain %s is not served by hosted zone %s (%s) that state records, or edge.zone_id names another: "+
-					"to move the edge, remove edge.domain and run `fvdeploy up` (which removes the old domain's records and certificate), then configure the new one", domain, id, name)
-			}
-			return out, nil
-		}
-	}
-	if explicit != "" {
-		out, err := r.api.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: &explicit})
-		if err != nil {
-			return nil, fmt.Errorf("describing hosted zone %s (edge.zone_id): %w", explicit, err)
-		}
-		z := out.HostedZone
-		if name := dnsName(aws.ToString(z.Name)); !inZone(domain, name) || z.Config != nil && z.Config.PrivateZone {
-			return nil, fmt.Errorf("edge.zone_id %s is the zone of %s (private: %v), which cannot serve %s publicly", explicit, name, z.Config != nil && z.Config.PrivateZone, domain)
-		}
-		return out, nil
-	}
-	labels := strings.Split(domain, ".")
-	// Longest first, down to the registrable part: nobody has a zone for a TLD.
-	for i := range len(labels) - 1 {
-		name := strings.Join(labels[i:], ".")
-		id, err := r.byName(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if id == "" {
-			continue
-		}
-		out, err := r.api.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: &id})
-		if err != nil {
-			return nil, fmt.Errorf("describing hosted zone %s (%s): %w", id, name, err)
-		}
-		return out, nil
-	}
-	return nil, nil
+	return hostedzone.Locate(ctx, r.api, r.query(rec))
 }
 
-// byName is the ID of the public zone called name, "" when there is none. Route 53
-// allows several zones of one name; one of them being this environment's settles it.
-func (r *hostedZone) byName(ctx context.Context, name string) (string, error) {
-	out, err := r.api.ListHostedZonesByName(ctx, &route53.ListHostedZonesByNameInput{DNSName: aws.String(name), MaxItems: aws.Int32(10)})
-	if err != nil {
-		return "", fmt.Errorf("looking up the hosted zones named %s: %w", name, err)
-	}
-	var public, ours []string
-	for _, z := range out.HostedZones {
-		if dnsName(aws.ToString(z.Name)) != name || z.Config != nil && z.Config.PrivateZone {
-			continue
-		}
-		public = append(public, zoneID(aws.ToString(z.Id)))
-		if strings.HasPrefix(aws.ToString(z.CallerReference), r.callerRefPrefix()) {
-			ours = append(ours, zoneID(aws.ToString(z.Id)))
-		}
-	}
-	switch {
-	case len(ours) == 1:
-		return ours[0], nil
-	case len(public) <= 1 && len(ours) == 0:
-		return strings.Join(public, ""), nil
-	}
-	return "", fmt.Errorf("%d public hosted zones are named %s (%s): set edge.zone_id to the one that serves %s", len(public), name, strings.Join(public, ", "), r.in.Config.Edge.Domain)
+// query names the zone for edge.domain, rec the record of it in state.
+func (r *hostedZone) query(rec *state.Resource) hostedzone.Query {
+	return hostedzone.Query{Domain: r.in.Config.Edge.Domain, ZoneID: r.in.Config.Edge.ZoneID, Recorded: recID(rec), OwnerRef: r.callerRefPrefix()}
+}
+
+// ZoneQuery names the hosted zone the edge phase would use for edge.domain (the one doc
+// records, else edge.zone_id, else the longest public zone the domain ends in), for
+// doctor to look it up.
+func ZoneQuery(cfg *config.Config, doc *state.Document) hostedzone.Query {
+	return (&hostedZone{in: &Inputs{Config: cfg}}).query(doc.Resources[keyZone])
 }
 
 func (r *hostedZone) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
@@ -238,23 +180,4 @@ func (r *hostedZone) Delete(ctx context.Context, rec *state.Resource) error {
 		return fmt.Errorf("deleting hosted zone %s (%s): %w", rec.ID, rec.Attrs["name"], err)
 	}
 	return nil
-}
-
-// Zone is a hosted zone that serves the domain.
-type Zone struct {
-	ID, Name string
-	Owned    bool // fvdeploy created it for this environment
-}
-
-// FindZone is the hosted zone the edge phase would use for edge.domain (the one doc
-// records, else edge.zone_id, else the longest public zone the domain ends in); nil when
-// there is none and the edge phase would create one.
-func FindZone(ctx context.Context, in *Inputs, doc *state.Document) (*Zone, error) {
-	r := &hostedZone{in: in, api: in.AWS.Route53()}
-	out, err := r.locate(ctx, doc.Resources[keyZone])
-	if err != nil || out == nil {
-		return nil, err
-	}
-	z := r.record(out.HostedZone, out.DelegationSet)
-	return &Zone{ID: z.ID, Name: z.Attrs["name"], Owned: z.Attrs["owned"] == "true"}, nil
 }

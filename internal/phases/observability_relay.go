@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/fvdeploy/fvdeploy/internal/alertrelay"
+	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
@@ -302,22 +303,7 @@ func (r *relaySubscription) Delete(ctx context.Context, rec *state.Resource) err
 	return nil
 }
 
-// CheckChatWebhook says where up gets the relay's webhook from: the environment (checked)
-// or the secret an earlier run stored. An error says what to set.
-func CheckChatWebhook(ctx context.Context, in *Inputs) (string, error) {
-	name := chatWebhookSecretName(in)
-	if u := in.Getenv(EnvChatWebhookURL); u != "" {
-		if err := CheckWebhookURL(u); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("given in %s; up keeps it in secret %s", EnvChatWebhookURL, name), nil
-	}
-	d, err := describeSecret(ctx, in.AWS.SecretsManager(), name, nil)
-	if err != nil {
-		return "", err
-	}
-	if d == nil || d.DeletedDate != nil {
-		return "", fmt.Errorf("no webhook stored in secret %s, and %s is not set", name, EnvChatWebhookURL)
-	}
-	return "stored in secret " + name, nil
+// ChatWebhookSecretName is the secret up keeps the chat relay's webhook in.
+func ChatWebhookSecretName(cfg *config.Config) string {
+	return chatWebhookSecretName(&Inputs{Config: cfg})
 }

@@ -2,12 +2,10 @@ package phases
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"math/big"
 	"slices"
 	"strings"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/rotation"
 	"github.com/fvdeploy/fvdeploy/internal/state"
@@ -64,8 +63,6 @@ const (
 	attrPreviousKey = "previous_key"
 
 	defaultAdminUser = "admin"
-	passwordLength   = 32
-	passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 	// The words plan shows for a value change: never the value itself.
 	sensitiveFrom = "(sensitive)"
@@ -297,31 +294,12 @@ func foundSecret(in *Inputs, key string, d *secretsmanager.DescribeSecretOutput,
 	return found, nil
 }
 
-// SecretReader is what AdminCredentials needs from Secrets Manager.
-type SecretReader interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
-
-// AdminCredentials reads the user and password the service checks, for validate to
-// log in with. Callers must never print them.
-func AdminCredentials(ctx context.Context, api SecretReader, secretARN string) (user, pass string, err error) {
-	out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretARN)})
-	if err != nil {
-		return "", "", fmt.Errorf("reading the admin credentials from secret %s: %w%s", secretARN, err, deniedBySecretPolicy(err))
-	}
-	c := parseAdminCreds(aws.ToString(out.SecretString))
-	if c.User == "" || c.Pass == "" {
-		return "", "", fmt.Errorf("secret %s does not hold {%q, %q}: run `fvdeploy up` to repair it", secretARN, envAdminUser, envAdminPass)
-	}
-	return c.User, c.Pass, nil
-}
-
 // readAdminCreds reads the stored credentials. A value that is not the expected JSON
 // reads as empty credentials, which then differ from anything wanted.
 func readAdminCreds(ctx context.Context, api secretAPI, id string) (adminCreds, error) {
 	out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
-		return adminCreds{}, fmt.Errorf("reading the value of secret %s: %w%s", id, err, deniedBySecretPolicy(err))
+		return adminCreds{}, fmt.Errorf("reading the value of secret %s: %w%s", id, err, DeniedBySecretPolicy(err))
 	}
 	return parseAdminCreds(aws.ToString(out.SecretString)), nil
 }
@@ -341,7 +319,7 @@ func (r *adminSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resourc
 	}
 	generated := false
 	if creds.Pass == "" {
-		if creds.Pass, err = newPassword(); err != nil {
+		if creds.Pass, err = rotation.NewPassword(); err != nil {
 			return nil, err
 		}
 		generated = true
@@ -366,7 +344,7 @@ func (r *adminSecret) Create(ctx context.Context, _ engine.Deps) (*state.Resourc
 		return nil, err
 	}
 	if generated {
-		r.in.Progress("generated a random admin password (user %q); fvdeploy never shows it. Read it with: %s", creds.User, readSecretCommand(r.in, name))
+		r.in.Progress("generated a random admin password (user %q); fvdeploy never shows it. Read it with: %s", creds.User, rotation.ReadCommand(name, r.in.Region))
 	}
 	return &state.Resource{ID: name, ARN: aws.ToString(out.ARN), Attrs: map[string]string{attrPreviousKey: "true"}}, nil
 }
@@ -391,10 +369,6 @@ func adoptSecret(ctx context.Context, in *Inputs, api secretAPI, r engine.Resour
 		return nil, fmt.Errorf("secret %s disappeared while being adopted", name)
 	}
 	return r.Update(ctx, nil, found)
-}
-
-func readSecretCommand(in *Inputs, name string) string {
-	return fmt.Sprintf("aws secretsmanager get-secret-value --secret-id %s --query SecretString --output text --region %s", name, in.Region)
 }
 
 func (r *adminSecret) Update(ctx context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
@@ -469,40 +443,8 @@ func deleteSecretNow(ctx context.Context, api secretAPI, rec *state.Resource) er
 	return nil
 }
 
-// RotationTarget names, from state, the admin secret and the service whose tasks read
-// it, for `secrets rotate` (internal/rotation).
-func RotationTarget(in *Inputs, doc *state.Document) (rotation.Target, error) {
-	sec, svc := doc.Resources[keySecretAdmin], doc.Resources[keyService]
-	if sec == nil || sec.ARN == "" {
-		return rotation.Target{}, fmt.Errorf("no secret %s in state: run `fvdeploy up --env %s` first", adminSecretName(in), in.Config.Env)
-	}
-	if svc == nil {
-		return rotation.Target{}, fmt.Errorf("no ECS service in state: run `fvdeploy up --env %s` first", in.Config.Env)
-	}
-	return rotation.Target{Secret: sec.ARN, Cluster: svc.Attrs["cluster"], Service: svc.ID}, nil
-}
-
-// NewAdminPassword is a new random admin password, as up generates one.
-func NewAdminPassword() (string, error) { return newPassword() }
-
-// ReadAdminSecretCommand is the command that shows the admin credentials, which
-// fvdeploy never prints.
-func ReadAdminSecretCommand(in *Inputs) string { return readSecretCommand(in, adminSecretName(in)) }
-
-// newPassword returns passwordLength characters drawn uniformly from letters and digits
-// with crypto/rand (about 190 bits).
-func newPassword() (string, error) {
-	b := make([]byte, passwordLength)
-	limit := big.NewInt(int64(len(passwordAlphabet)))
-	for i := range b {
-		n, err := rand.Int(rand.Reader, limit)
-		if err != nil {
-			return "", fmt.Errorf("generating a password: %w", err)
-		}
-		b[i] = passwordAlphabet[n.Int64()]
-	}
-	return string(b), nil
-}
+// AdminSecretName is the secret that holds the service's admin credentials.
+func AdminSecretName(cfg *config.Config) string { return adminSecretName(&Inputs{Config: cfg}) }
 
 func secretTags(tags map[string]string) []smtypes.Tag {
 	out := make([]smtypes.Tag, 0, len(tags))

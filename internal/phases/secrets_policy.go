@@ -156,14 +156,15 @@ func putSecretPolicy(ctx context.Context, api secretPolicyAPI, arn, policy strin
 		SecretId: aws.String(arn), ResourcePolicy: aws.String(policy), BlockPublicPolicy: aws.Bool(true),
 	})
 	if err != nil {
-		return fmt.Errorf("setting the resource policy of secret %s: %w%s", arn, err, deniedBySecretPolicy(err))
+		return fmt.Errorf("setting the resource policy of secret %s: %w%s", arn, err, DeniedBySecretPolicy(err))
 	}
 	return nil
 }
 
-// deniedBySecretPolicy is what to do when err is an access denial, which on a secret
-// fvdeploy made is most likely its own resource policy leaving the caller out.
-func deniedBySecretPolicy(err error) string {
+// DeniedBySecretPolicy is what to do when err is an access denial, which on a secret
+// fvdeploy made is most likely its own resource policy leaving the caller out; "" for
+// any other error.
+func DeniedBySecretPolicy(err error) string {
 	if errorCode(err) != "AccessDeniedException" {
 		return ""
 	}

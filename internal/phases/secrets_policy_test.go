@@ -234,7 +234,7 @@ func TestSecretPolicyDenialSaysWhatToDo(t *testing.T) {
 		"other":     {errors.New("connection reset"), false},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := deniedBySecretPolicy(tc.err); (got != "") != tc.hint || (tc.hint && !strings.Contains(got, "secrets.managers")) {
+			if got := DeniedBySecretPolicy(tc.err); (got != "") != tc.hint || (tc.hint && !strings.Contains(got, "secrets.managers")) {
 				t.Errorf("hint %q", got)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/rotation"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -131,8 +132,8 @@ func TestSecretsGeneratedPassword(t *testing.T) {
 	doc := newDoc(in)
 	res := applyPhases(t, in, doc, "secrets")
 	c := storedCreds(t, in)
-	if c.User != "admin" || len(c.Pass) != 32 || strings.Trim(c.Pass, passwordAlphabet) != "" {
-		t.Fatalf("generated credentials: user %q, password of %d chars from the alphabet: %v", c.User, len(c.Pass), strings.Trim(c.Pass, passwordAlphabet) == "")
+	if c.User != "admin" || len(c.Pass) != 32 || strings.Trim(c.Pass, rotation.PasswordAlphabet) != "" {
+		t.Fatalf("generated credentials: user %q, password of %d chars from the alphabet: %v", c.User, len(c.Pass), strings.Trim(c.Pass, rotation.PasswordAlphabet) == "")
 	}
 	if !strings.Contains(progress.String(), "aws secretsmanager get-secret-value --secret-id fastapi-vars-dev-admin --query SecretString --output text") {
 		t.Errorf("no hint how to read the password in:\n%s", progress)
@@ -148,14 +149,20 @@ func TestSecretsGeneratedPassword(t *testing.T) {
 		t.Fatal("a second run changed the generated credentials")
 	}
 
-	if _, err := RotationTarget(in, doc); err == nil || !strings.Contains(err.Error(), "no ECS service in state") {
+	if err := rotationTarget(doc).Check(AdminSecretName(in.Config), in.Config.Env); err == nil || !strings.Contains(err.Error(), "no ECS service in state") {
 		t.Errorf("a rotation target without a service: %v", err)
 	}
 }
 
+// rotationTarget is the rotation's target as `secrets rotate` names it from state.
+func rotationTarget(doc *state.Document) rotation.Target {
+	d := DeployedObjects(doc)
+	return rotation.Target{Secret: d.Secret, Cluster: d.Cluster, Service: d.Service}
+}
+
 func TestSecretsRotateWithoutSecretSaysWhatToDo(t *testing.T) {
 	in, _ := newTestInputs(t, "dev", nil)
-	_, err := RotationTarget(in, newDoc(in))
+	err := rotationTarget(newDoc(in)).Check(AdminSecretName(in.Config), in.Config.Env)
 	if err == nil || !strings.Contains(err.Error(), "fvdeploy up --env dev") {
 		t.Fatalf("rotating a missing secret: %v", err)
 	}
@@ -205,20 +212,6 @@ func TestSecretsTagDriftIsRestored(t *testing.T) {
 	applyPhases(t, in, doc, "secrets")
 	if m := mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.TagResource"}) {
 		t.Fatalf("restoring tags took %v", m)
-	}
-}
-
-func TestSecretsNewPassword(t *testing.T) {
-	seen := map[string]bool{}
-	for range 50 {
-		p, err := newPassword()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(p) != 32 || strings.Trim(p, passwordAlphabet) != "" || seen[p] {
-			t.Fatalf("password %d chars, alphabet ok %v, repeated %v", len(p), strings.Trim(p, passwordAlphabet) == "", seen[p])
-		}
-		seen[p] = true
 	}
 }
 

@@ -24,13 +24,19 @@ import (
 
 // The secret's keys this package reads and writes; every other key is kept as it is.
 const (
+	KeyUser     = "ADMIN_USER"
 	KeyPass     = "ADMIN_PASS"
 	KeyPrevious = "ADMIN_PASS_PREVIOUS"
 )
 
+// Reader is what reading the credentials needs from Secrets Manager.
+type Reader interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
 // Secrets is what a rotation needs from Secrets Manager.
 type Secrets interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	Reader
 	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 }
 
@@ -44,6 +50,18 @@ type Service interface {
 type Target struct {
 	Secret           string // name or ARN
 	Cluster, Service string
+}
+
+// Check says what to run when the target lacks its secret or its service (state records
+// none yet); secretName and env name them in the advice.
+func (t Target) Check(secretName, env string) error {
+	if t.Secret == "" {
+		return fmt.Errorf("no secret %s in state: run `fvdeploy up --env %s` first", secretName, env)
+	}
+	if t.Service == "" {
+		return fmt.Errorf("no ECS service in state: run `fvdeploy up --env %s` first", env)
+	}
+	return nil
 }
 
 // Options say how to make a password and how to report and pace the waits.
@@ -144,6 +162,22 @@ func read(ctx context.Context, sm Secrets, secret string) (value, error) {
 		return nil, fmt.Errorf("reading secret %s: %w", secret, err)
 	}
 	return decode(secret, aws.ToString(out.SecretString))
+}
+
+// Credentials reads the user and password the service checks, for validate to log in
+// with. Callers must never print them.
+func Credentials(ctx context.Context, sm Reader, secret string) (user, pass string, err error) {
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
+	if err != nil {
+		return "", "", fmt.Errorf("reading the admin credentials from secret %s: %w", secret, err)
+	}
+	// A value that is not a JSON object holds no credentials; the error never quotes it.
+	var v value
+	_ = json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v)
+	if v.str(KeyUser) == "" || v.pass() == "" {
+		return "", "", fmt.Errorf("secret %s does not hold {%q, %q}: run `fvdeploy up` to repair it", secret, KeyUser, KeyPass)
+	}
+	return v.str(KeyUser), v.pass(), nil
 }
 
 // decode reads a stored value, which must hold a password.

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"maps"
 	"regexp"
 	"strings"
 	"time"
@@ -66,35 +64,29 @@ its tasks stopped. The network, the secret and the cluster must exist already (f
 			if err := wait.validate(); err != nil {
 				return err
 			}
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			in := a.inputs(ws, image)
-			in.BuildImage, in.Release = image == "", release
-			resources, err := phases.DeployResources(in)
-			if err != nil {
-				return err
-			}
-			// Nothing outside these resources is pruned: deploy changes what runs, no more.
-			eng := &engine.Engine{Scope: func(string) bool { return false }, Report: a.report}
-			return ws.Locked(ctx, "deploy", func(doc *state.Document, save engine.Saver) error {
-				if !phases.HasService(doc) {
-					return fmt.Errorf("deploy: no ECS service in %s's state: run `fvdeploy up --env %s` first", ws.Config.Env, ws.Config.Env)
+			// deploy always builds, unless it is given the image.
+			o := opening{lock: "deploy", image: decideImage(image, true), release: release}
+			return a.opened(cmd.Context(), o, func(s *session, doc *state.Document, save engine.Saver) error {
+				resources, err := phases.DeployResources(s.in)
+				if err != nil {
+					return err
 				}
-				res, err := eng.Apply(ctx, resources, doc, save)
+				if !phases.HasService(doc) {
+					return fmt.Errorf("deploy: no ECS service in %s's state: run `fvdeploy up --env %s` first", s.ws.Config.Env, s.ws.Config.Env)
+				}
+				// Nothing outside these resources is pruned: deploy changes what runs, no more.
+				eng := &engine.Engine{Scope: func(string) bool { return false }, Report: a.report}
+				res, err := eng.Apply(s.ctx, resources, doc, save)
 				if err != nil {
 					return err
 				}
 				if err := res.Err(); err != nil {
-					return interrupted(ctx, "deploy", err)
+					return interrupted(s.ctx, "deploy", err)
 				}
-				if err := saveOutputs(ctx, doc, save); err != nil {
+				if err := refreshOutputs(s.ctx, doc, save); err != nil {
 					return err
 				}
-				r, err := phases.Rollout(ctx, in, doc, phases.DeployedTaskDefinition(doc), a.rolloutOptions(wait))
+				r, err := phases.Rollout(s.ctx, s.in, doc, phases.DeployedTaskDefinition(doc), a.rolloutOptions(wait))
 				if err != nil {
 					return fmt.Errorf("deploy: %w", err)
 				}
@@ -109,17 +101,6 @@ its tasks stopped. The network, the secret and the cluster must exist already (f
 }
 
 func revision(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
-
-// saveOutputs refreshes the outputs after a change to what runs.
-func saveOutputs(ctx context.Context, doc *state.Document, save engine.Saver) error {
-	if outputs := phases.Outputs(doc); !maps.Equal(outputs, doc.Outputs) {
-		doc.Outputs = outputs
-		if err := save(context.WithoutCancel(ctx), doc); err != nil {
-			return fmt.Errorf("saving outputs: %w", err)
-		}
-	}
-	return nil
-}
 
 // rolloutOptions shows the rollout as it goes: each new stage and each new service event
 // once, and the stage with the deployment's counts as a wait (redrawn in place on a terminal, repeated sparingly in

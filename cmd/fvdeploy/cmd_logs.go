@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/tail"
 )
 
@@ -33,31 +35,20 @@ up to 30 s late are still shown, and none is shown twice.`,
 			if since <= 0 || poll <= 0 {
 				return usagef("--since and --poll must be positive")
 			}
-			ctx := cmd.Context()
-			if !follow {
-				var cancel func()
-				ctx, cancel = a.withTimeout(ctx)
-				defer cancel()
-			}
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			doc, err := ws.Read(ctx)
-			if err != nil {
-				return err
-			}
-			group := phases.DeployedObjects(doc).LogGroup
-			if group == "" {
-				return fmt.Errorf("logs: %s records no log group: run `fvdeploy up --env %s` first", ws.Backend.Where(), ws.Config.Env)
-			}
-			t := &tail.Tail{API: ws.Clients.Logs(), Group: group, Filter: filter, Poll: poll, Lag: 30 * time.Second, Hold: 2 * time.Second}
-			return t.Run(ctx, time.Now().Add(-since), follow, func(ev tail.Event) {
-				if a.json() {
-					writeLogJSON(a.out, ev)
-				} else {
-					writeLogText(a.out, ev)
+			// Following runs until interrupted, past --timeout.
+			return a.opened(cmd.Context(), opening{untimed: follow}, func(s *session, doc *state.Document, _ engine.Saver) error {
+				group := phases.DeployedObjects(doc).LogGroup
+				if group == "" {
+					return fmt.Errorf("logs: %s records no log group: run `fvdeploy up --env %s` first", s.ws.Backend.Where(), s.ws.Config.Env)
 				}
+				t := &tail.Tail{API: s.ws.Clients.Logs(), Group: group, Filter: filter, Poll: poll, Lag: 30 * time.Second, Hold: 2 * time.Second}
+				return t.Run(s.ctx, time.Now().Add(-since), follow, func(ev tail.Event) {
+					if a.json() {
+						writeLogJSON(a.out, ev)
+					} else {
+						writeLogText(a.out, ev)
+					}
+				})
 			})
 		},
 	}

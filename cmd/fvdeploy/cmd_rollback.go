@@ -24,14 +24,8 @@ later up keeps the service where the rollback put it until the next deploy.`,
 			if err := wait.validate(); err != nil {
 				return err
 			}
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			in := a.inputs(ws, "")
-			return ws.Locked(ctx, "rollback", func(doc *state.Document, save engine.Saver) error {
+			return a.opened(cmd.Context(), opening{lock: "rollback"}, func(s *session, doc *state.Document, save engine.Saver) error {
+				ctx, in := s.ctx, s.in
 				current, previous, err := phases.PreviousTaskDefinition(ctx, in, doc)
 				if err != nil {
 					return fmt.Errorf("rollback: %w", err)

@@ -36,14 +36,8 @@ fvdeploy never shows the password; it tells you how to read it from Secrets Mana
 		Example: `  fvdeploy secrets rotate --env prod`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			in := a.inputs(ws, "")
-			return ws.Locked(ctx, "secrets rotate", func(doc *state.Document, _ engine.Saver) error {
+			return a.opened(cmd.Context(), opening{lock: "secrets rotate"}, func(s *session, doc *state.Document, _ engine.Saver) error {
+				ctx, ws, in := s.ctx, s.ws, s.in
 				target, err := phases.RotationTarget(in, doc)
 				if err != nil {
 					return err

@@ -29,49 +29,41 @@ only; ` + "`fvdeploy up`" + ` repairs drift.`,
   fvdeploy status --env prod --output json | jq -r .outputs.url`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			doc, err := ws.Read(ctx)
-			if err != nil {
-				return err
-			}
 			// Drift is what a plan of every phase would change: one differ, the engine's.
-			// Without BuildImage the task definition is compared with the image it runs;
+			// Keeping what runs, the task definition is compared with the image it runs;
 			// a pending build shows on image/build instead.
-			in := a.inputs(ws, "")
-			resources, eng, err := a.declare(in, phases.All())
-			if err != nil {
-				return err
-			}
-			plan, err := eng.Plan(ctx, resources, doc)
-			if err != nil {
-				return err
-			}
-			alarms, err := phases.AlarmStates(ctx, in, doc)
-			if err != nil {
-				return err
-			}
-			subs, err := phases.Subscriptions(ctx, in, doc)
-			if err != nil {
-				return err
-			}
-			data := statusJSON{
-				App: ws.Config.App, Env: ws.Config.Env, Account: ws.Identity.Account, Region: ws.Region(),
-				State: ws.Backend.Where(), Serial: doc.Serial, Resources: resourceStatuses(doc, plan), Outputs: doc.Outputs,
-				Alarms: alarms, Subscriptions: subs,
-			}
-			if err := a.emit(data, func(w io.Writer) { renderStatus(w, data) }); err != nil {
-				return err
-			}
-			// The report is out; what could not be checked still makes it a failure.
-			if err := plan.Err(); err != nil {
-				return fmt.Errorf("status: not every resource could be checked: %w", err)
-			}
-			return nil
+			return a.opened(cmd.Context(), opening{}, func(s *session, doc *state.Document, _ engine.Saver) error {
+				ctx, ws, in := s.ctx, s.ws, s.in
+				resources, eng, err := a.declare(in, phases.All())
+				if err != nil {
+					return err
+				}
+				plan, err := eng.Plan(ctx, resources, doc)
+				if err != nil {
+					return err
+				}
+				alarms, err := phases.AlarmStates(ctx, in, doc)
+				if err != nil {
+					return err
+				}
+				subs, err := phases.Subscriptions(ctx, in, doc)
+				if err != nil {
+					return err
+				}
+				data := statusJSON{
+					App: ws.Config.App, Env: ws.Config.Env, Account: ws.Identity.Account, Region: ws.Region(),
+					State: ws.Backend.Where(), Serial: doc.Serial, Resources: resourceStatuses(doc, plan), Outputs: doc.Outputs,
+					Alarms: alarms, Subscriptions: subs,
+				}
+				if err := a.emit(data, func(w io.Writer) { renderStatus(w, data) }); err != nil {
+					return err
+				}
+				// The report is out; what could not be checked still makes it a failure.
+				if err := plan.Err(); err != nil {
+					return fmt.Errorf("status: not every resource could be checked: %w", err)
+				}
+				return nil
+			})
 		},
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -15,62 +14,53 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/cost"
 	"github.com/fvdeploy/fvdeploy/internal/doctor"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/workspace"
 )
 
-// reconcile runs the selected phases through the engine: a plan when dryRun, else an
-// apply under the state lock. It is the body of up, plan and phase.
-func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase, image string, dryRun bool) error {
-	ctx, cancel := a.withTimeout(ctx)
-	defer cancel()
-	build := slices.ContainsFunc(selected, func(p phases.Phase) bool { return p.Name == "image" })
-	var ws *workspace.Workspace
-	var err error
-	if !dryRun {
-		ws, err = a.preflightApply(ctx, build)
-	} else {
-		ws, err = a.open(ctx)
-	}
-	if err != nil {
-		return err
-	}
-	in := a.inputs(ws, image)
-	in.BuildImage = build
-	resources, eng, err := a.declare(in, selected)
-	if err != nil {
-		return err
-	}
-	if dryRun {
-		doc, err := ws.Read(ctx)
+// plan shows what applying the selected phases would change, reading state without a
+// lock. It is the body of plan.
+func (a *app) plan(ctx context.Context, selected []phases.Phase, image imagechoice.Decision) error {
+	return a.opened(ctx, opening{image: image}, func(s *session, doc *state.Document, _ engine.Saver) error {
+		resources, eng, err := a.declare(s.in, selected)
 		if err != nil {
 			return err
 		}
-		res, err := eng.Plan(ctx, resources, doc)
+		res, err := eng.Plan(s.ctx, resources, doc)
 		if err != nil {
 			return err
 		}
 		// The rest of the plan is worth seeing even when some resources could not be
 		// checked; those still fail the command.
-		if err := a.emitPlan(ws, res); err != nil {
+		if err := a.emitPlan(s.ws, res); err != nil {
 			return err
 		}
 		return res.Err()
-	}
-	eng.Report = a.report
-	return ws.Locked(ctx, op, func(doc *state.Document, save engine.Saver) error {
-		res, err := eng.Apply(ctx, resources, doc, withOutputs(save))
+	})
+}
+
+// apply runs the selected phases through the engine under the state lock, after the
+// doctor's checks. It is the body of up and phase.
+func (a *app) apply(ctx context.Context, op string, selected []phases.Phase, image imagechoice.Decision) error {
+	return a.opened(ctx, opening{lock: op, preflight: true, image: image}, func(s *session, doc *state.Document, save engine.Saver) error {
+		resources, eng, err := a.declare(s.in, selected)
 		if err != nil {
 			return err
 		}
-		if err := refreshOutputs(ctx, doc, save); err != nil {
+		eng.Report = a.report
+		res, err := eng.Apply(s.ctx, resources, doc, withOutputs(save))
+		if err != nil {
 			return err
 		}
-		if err := a.emitResult(ws, op, res); err != nil {
+		if err := refreshOutputs(s.ctx, doc, save); err != nil {
 			return err
 		}
-		return interrupted(ctx, op, a.reportKept(res))
+		if err := a.emitResult(s.ws, op, res); err != nil {
+			return err
+		}
+		return interrupted(s.ctx, op, a.reportKept(res))
 	})
 }
 
@@ -98,8 +88,8 @@ func refreshOutputs(ctx context.Context, doc *state.Document, save engine.Saver)
 
 // preflightApply runs the doctor's checks before up or phase changes anything: warnings are
 // shown, a failure stops it.
-func (a *app) preflightApply(ctx context.Context, build bool) (*workspace.Workspace, error) {
-	report, ws := a.preflight(ctx, nil, build)
+func (a *app) preflightApply(ctx context.Context, image imagechoice.Decision) (*workspace.Workspace, error) {
+	report, ws := a.preflight(ctx, nil, image)
 	for _, c := range report.Checks {
 		if c.Status == doctor.Warn {
 			a.progressf("preflight: %s: %s (%s)", c.Name, c.Detail, c.Fix)
@@ -151,14 +141,6 @@ func (a *app) reportKept(res *engine.Result) error {
 		}
 	}
 	return errors.Join(failed...)
-}
-
-// inputs is what phases declare their resources from.
-func (a *app) inputs(ws *workspace.Workspace, image string) *phases.Inputs {
-	return &phases.Inputs{
-		Config: ws.Config, Account: ws.Identity.Account, Caller: ws.Identity.ARN, Region: ws.Region(), AWS: ws.Clients,
-		Image: image, Getenv: os.Getenv, Progress: a.progressf, Wait: a.progress().Wait,
-	}
 }
 
 // interrupted adds to a failure what a person needs after Ctrl-C or a timeout: that

@@ -131,17 +131,5 @@ type rolloutJSON struct {
 
 func (a *app) emitRollout(command string, doc *state.Document, r *phases.RolloutResult) error {
 	data := rolloutJSON{Command: command, App: doc.App, Env: doc.Env, RolloutResult: r, Image: doc.Outputs["image"], URL: doc.Outputs["url"]}
-	return a.emit(data, func(w io.Writer) {
-		rev := revision(r.TaskDefinition)
-		switch {
-		case !r.Updated && r.Completed:
-			fmt.Fprintf(w, "%s already runs %s (%s); nothing to roll out.\n", r.Service, rev, data.Image)
-		case !r.Updated:
-			fmt.Fprintf(w, "%s already runs %s (%s); not waiting (--no-wait).\n", r.Service, rev, data.Image)
-		case r.Completed:
-			fmt.Fprintf(w, "Rolled out %s to %s (%s): all tasks run it.\n", rev, r.Service, data.Image)
-		default:
-			fmt.Fprintf(w, "Started rolling out %s to %s (%s); not waiting (--no-wait). Follow it with `fvdeploy status --env %s`.\n", rev, r.Service, data.Image, doc.Env)
-		}
-	})
+	return a.emit(data, func(w io.Writer) { renderRollout(w, data) })
 }

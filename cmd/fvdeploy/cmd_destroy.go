@@ -85,13 +85,7 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 				}
 				data := newResult(ws, "destroy", res)
 				data.OutsideState = orphans
-				err = a.emit(data, func(w io.Writer) {
-					renderResult(w, data, false, a.verbose)
-					if len(orphans) > 0 {
-						fmt.Fprintf(w, "%d of them were found outside state, by the tags of %s-%s.\n", len(orphans), ws.Config.App, ws.Config.Env)
-					}
-				})
-				if err != nil {
+				if err := a.emit(data, func(w io.Writer) { renderDestroy(w, data, a.verbose) }); err != nil {
 					return err
 				}
 				return interrupted(ctx, "destroy", a.reportKept(res))

@@ -73,18 +73,6 @@ func (a *app) preflight(ctx context.Context, cfgErr error, image imagechoice.Dec
 	return doctor.Run(ctx, doctor.Options{Config: a.cfg, ConfigErr: cfgErr, Workspace: a.workspaceOptions(), Build: image.Builds()})
 }
 
-func renderDoctor(w io.Writer, r *doctor.Report) {
-	counts := map[doctor.Status]int{}
-	for _, c := range r.Checks {
-		counts[c.Status]++
-		fmt.Fprintf(w, "  %-5s %-12s %s\n", c.Status, c.Name, c.Detail)
-		if c.Fix != "" && c.Status != doctor.OK {
-			fmt.Fprintf(w, "  %-5s %-12s fix: %s\n", "", "", c.Fix)
-		}
-	}
-	fmt.Fprintf(w, "%d ok, %d warnings, %d failed.\n", counts[doctor.OK], counts[doctor.Warn], counts[doctor.Fail])
-}
-
 // preflightError names the failed checks of a report, for up to stop on. It wraps the
 // errors behind them, so that a missing region or credentials exit 2 as bad input.
 func preflightError(r *doctor.Report) error {

@@ -59,26 +59,6 @@ up to 30 s late are still shown, and none is shown twice.`,
 	return cmd
 }
 
-// accessLine is the app's JSON access log line (api/access_log.py).
-type accessLine struct {
-	Method     string  `json:"method"`
-	Path       string  `json:"path"`
-	Status     int     `json:"status"`
-	DurationMS float64 `json:"duration_ms"`
-	Client     string  `json:"client"`
-	UserAgent  string  `json:"user_agent"`
-}
-
-func writeLogText(w io.Writer, ev tail.Event) {
-	at := ev.Timestamp.UTC().Format("2006-01-02 15:04:05.000")
-	var l accessLine
-	if json.Unmarshal([]byte(ev.Message), &l) == nil && l.Method != "" {
-		fmt.Fprintf(w, "%s %-6s %-30s %d %7.1f ms  %s  %s\n", at, l.Method, l.Path, l.Status, l.DurationMS, l.Client, l.UserAgent)
-		return
-	}
-	fmt.Fprintf(w, "%s [%s] %s\n", at, ev.Stream, ev.Message)
-}
-
 func writeLogJSON(w io.Writer, ev tail.Event) {
 	var obj map[string]any
 	if json.Unmarshal([]byte(ev.Message), &obj) == nil {

@@ -60,13 +60,7 @@ fvdeploy never shows the password; it tells you how to read it from Secrets Mana
 				}
 				a.progressf("fvdeploy never shows the password. Read it with: %s", phases.ReadAdminSecretCommand(in))
 				data := map[string]any{"rotated": true, "resumed": res.Resumed, "secret": doc.Outputs["admin_secret"], "service": doc.Outputs["service"]}
-				return a.emit(data, func(w io.Writer) {
-					what := "Rotated the admin password"
-					if res.Resumed {
-						what = "Finished the interrupted rotation of the admin password"
-					}
-					fmt.Fprintf(w, "%s of %s-%s; every task runs with it and the previous password is refused.\n", what, ws.Config.App, ws.Config.Env)
-				})
+				return a.emit(data, func(w io.Writer) { renderRotation(w, ws.Config.App, ws.Config.Env, res.Resumed) })
 			})
 		},
 	})

@@ -122,38 +122,3 @@ type validateJSON struct {
 	OK      bool             `json:"ok"`
 	Checks  []validate.Check `json:"checks"`
 }
-
-// renderValidate ends validate: the checks were shown as they finished, so only the
-// failed and the skipped ones are told again (a reader must see what was not proven),
-// with their evidence and fix; verbose lists every check.
-func renderValidate(w io.Writer, v validateJSON, verbose bool) {
-	fmt.Fprintf(w, "%s-%s at %s\n", v.App, v.Env, v.URL)
-	for _, c := range v.Checks {
-		var mark string
-		switch {
-		case c.Skipped:
-			mark = "SKIP"
-		case !c.OK:
-			mark = "FAIL"
-		case verbose:
-			mark = "PASS"
-		default:
-			continue
-		}
-		fmt.Fprintf(w, "  %s %s\n       %s\n", mark, c.Name, c.Evidence)
-		if mark == "FAIL" && c.Fix != "" {
-			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
-		}
-	}
-	failed, skipped := validate.Failed(v.Checks), validate.Skipped(v.Checks)
-	ran := len(v.Checks) - skipped
-	tail := "."
-	if skipped > 0 {
-		tail = fmt.Sprintf("; %d skipped (not applicable).", skipped)
-	}
-	if failed == 0 {
-		fmt.Fprintf(w, "All %d checks passed%s\n", ran, tail)
-		return
-	}
-	fmt.Fprintf(w, "%d of %d checks failed%s\n", failed, ran, tail)
-}

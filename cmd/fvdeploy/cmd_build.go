@@ -29,11 +29,7 @@ use it to try the image locally; up, deploy or phase image push it.`,
 			if err != nil {
 				return fmt.Errorf("build: %w", err)
 			}
-			return a.emit(map[string]any{"tags": tags}, func(w io.Writer) {
-				for _, t := range tags {
-					fmt.Fprintf(w, "built %s\n", t)
-				}
-			})
+			return a.emit(map[string]any{"tags": tags}, func(w io.Writer) { renderBuilt(w, tags) })
 		},
 	}
 }

@@ -66,37 +66,31 @@ its tasks stopped. The network, the secret and the cluster must exist already (f
 			if err := wait.validate(); err != nil {
 				return err
 			}
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			in := a.inputs(ws, image)
-			in.BuildImage, in.Release = image == "", release
-			resources, err := phases.DeployResources(in)
-			if err != nil {
-				return err
-			}
-			// Nothing outside these resources is pruned: deploy changes what runs, no more.
-			eng := &engine.Engine{Scope: func(string) bool { return false }, Report: a.report}
-			return ws.Locked(ctx, "deploy", func(doc *state.Document, save engine.Saver) error {
+			// deploy always builds, unless it is given the image.
+			o := opening{lock: "deploy", image: decideImage(image, true), release: release}
+			return a.opened(cmd.Context(), o, func(s *session, doc *state.Document, save engine.Saver) error {
+				resources, err := phases.DeployResources(s.in)
+				if err != nil {
+					return err
+				}
 				deployed := phases.DeployedObjects(doc)
 				if deployed.Service == "" {
-					return fmt.Errorf("deploy: no ECS service in %s's state: run `fvdeploy up --env %s` first", ws.Config.Env, ws.Config.Env)
+					return fmt.Errorf("deploy: no ECS service in %s's state: run `fvdeploy up --env %s` first", s.ws.Config.Env, s.ws.Config.Env)
 				}
-				res, err := eng.Apply(ctx, resources, doc, save)
+				// Nothing outside these resources is pruned: deploy changes what runs, no more.
+				eng := &engine.Engine{Scope: func(string) bool { return false }, Report: a.report}
+				res, err := eng.Apply(s.ctx, resources, doc, save)
 				if err != nil {
 					return err
 				}
 				if err := res.Err(); err != nil {
-					return interrupted(ctx, "deploy", err)
+					return interrupted(s.ctx, "deploy", err)
 				}
-				if err := refreshOutputs(ctx, doc, save); err != nil {
+				if err := refreshOutputs(s.ctx, doc, save); err != nil {
 					return err
 				}
 				deployed = phases.DeployedObjects(doc)
-				r, err := rollout.Roll(ctx, ws.Clients.ECS(), rolloutTarget(ws, deployed), deployed.TaskDefinition, a.rolloutOptions(ws, wait))
+				r, err := rollout.Roll(s.ctx, s.ws.Clients.ECS(), rolloutTarget(s.ws, deployed), deployed.TaskDefinition, a.rolloutOptions(s.ws, wait))
 				if err != nil {
 					return fmt.Errorf("deploy: %w", err)
 				}
@@ -147,17 +141,5 @@ type rolloutJSON struct {
 
 func (a *app) emitRollout(command string, doc *state.Document, r *rollout.Result) error {
 	data := rolloutJSON{Command: command, App: doc.App, Env: doc.Env, Result: r, Image: doc.Outputs["image"], URL: doc.Outputs["url"]}
-	return a.emit(data, func(w io.Writer) {
-		rev := revision(r.TaskDefinition)
-		switch {
-		case !r.Updated && r.Completed:
-			fmt.Fprintf(w, "%s already runs %s (%s); nothing to roll out.\n", r.Service, rev, data.Image)
-		case !r.Updated:
-			fmt.Fprintf(w, "%s already runs %s (%s); not waiting (--no-wait).\n", r.Service, rev, data.Image)
-		case r.Completed:
-			fmt.Fprintf(w, "Rolled out %s to %s (%s): all tasks run it.\n", rev, r.Service, data.Image)
-		default:
-			fmt.Fprintf(w, "Started rolling out %s to %s (%s); not waiting (--no-wait). Follow it with `fvdeploy status --env %s`.\n", rev, r.Service, data.Image, doc.Env)
-		}
-	})
+	return a.emit(data, func(w io.Writer) { renderRollout(w, data) })
 }

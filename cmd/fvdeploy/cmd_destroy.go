@@ -36,25 +36,18 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 			if !a.yes && !isTerminal(a.in) {
 				return usagef("destroy deletes resources: pass --yes to confirm when not running in a terminal")
 			}
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			in := a.inputs(ws, "")
-			in.PurgeData = purgeData
-			deleters, err := phases.Deleters(in)
-			if err != nil {
-				return err
-			}
-			eng := &engine.Engine{Deleters: deleters, Report: a.report}
-			return ws.Locked(ctx, "destroy", func(doc *state.Document, save engine.Saver) error {
+			return a.opened(cmd.Context(), opening{lock: "destroy", purgeData: purgeData}, func(s *session, doc *state.Document, save engine.Saver) error {
+				ctx, ws := s.ctx, s.ws
+				deleters, err := phases.Deleters(s.in)
+				if err != nil {
+					return err
+				}
+				eng := &engine.Engine{Deleters: deleters, Report: a.report}
 				planned, err := eng.PlanDestroy(nil, doc)
 				if err != nil {
 					return err
 				}
-				orphans, err := phases.Sweep(ctx, in, doc)
+				orphans, err := phases.Sweep(ctx, s.in, doc)
 				if err != nil {
 					return err
 				}
@@ -92,13 +85,7 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 				}
 				data := newResult(ws, "destroy", res)
 				data.OutsideState = orphans
-				err = a.emit(data, func(w io.Writer) {
-					renderResult(w, data, false, a.verbose)
-					if len(orphans) > 0 {
-						fmt.Fprintf(w, "%d of them were found outside state, by the tags of %s-%s.\n", len(orphans), ws.Config.App, ws.Config.Env)
-					}
-				})
-				if err != nil {
+				if err := a.emit(data, func(w io.Writer) { renderDestroy(w, data, a.verbose) }); err != nil {
 					return err
 				}
 				return interrupted(ctx, "destroy", a.reportKept(res))

@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fvdeploy/fvdeploy/internal/diagram"
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
 func newDiagramCmd(a *app) *cobra.Command {
@@ -31,36 +33,29 @@ and writes nothing.`,
 			if render == nil {
 				return usagef("--format: want svg or mermaid, got %q", format)
 			}
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			doc, err := ws.Read(ctx)
-			if err != nil {
-				return err
-			}
-			m, err := diagram.Build(ctx, doc, diagram.Live{ECS: ws.Clients.ECS(), ELB: ws.Clients.ELB(), CloudWatch: ws.Clients.CloudWatch()})
-			if errors.Is(err, diagram.ErrNothingDeployed) {
-				return fmt.Errorf("diagram: nothing deployed for %s (state %s): run `fvdeploy up --env %s` first", a.env, ws.Backend.Where(), a.env)
-			}
-			if err != nil {
-				return fmt.Errorf("diagram: %w", err)
-			}
-			var buf bytes.Buffer
-			if err := render(&buf, m); err != nil {
-				return fmt.Errorf("diagram: rendering: %w", err)
-			}
-			if file == "" {
-				_, err := a.out.Write(buf.Bytes())
-				return err
-			}
-			if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
-				return fmt.Errorf("diagram: writing %s: %w", file, err)
-			}
-			a.progressf("wrote %s", file)
-			return nil
+			return a.opened(cmd.Context(), opening{}, func(s *session, doc *state.Document, _ engine.Saver) error {
+				c := s.ws.Clients
+				m, err := diagram.Build(s.ctx, doc, diagram.Live{ECS: c.ECS(), ELB: c.ELB(), CloudWatch: c.CloudWatch()})
+				if errors.Is(err, diagram.ErrNothingDeployed) {
+					return fmt.Errorf("diagram: nothing deployed for %s (state %s): run `fvdeploy up --env %s` first", a.env, s.ws.Backend.Where(), a.env)
+				}
+				if err != nil {
+					return fmt.Errorf("diagram: %w", err)
+				}
+				var buf bytes.Buffer
+				if err := render(&buf, m); err != nil {
+					return fmt.Errorf("diagram: rendering: %w", err)
+				}
+				if file == "" {
+					_, err := a.out.Write(buf.Bytes())
+					return err
+				}
+				if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+					return fmt.Errorf("diagram: writing %s: %w", file, err)
+				}
+				a.progressf("wrote %s", file)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "svg", "svg or mermaid")

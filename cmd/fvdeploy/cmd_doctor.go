@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fvdeploy/fvdeploy/internal/doctor"
+	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/workspace"
 )
 
@@ -40,7 +41,8 @@ run the same checks first and stop on a failure before changing anything.`,
 			defer cancel()
 			cfg, cfgErr := workspace.LoadConfig(a.workspaceOptions())
 			a.cfg = cfg
-			report, _ := a.preflight(ctx, cfgErr, image == "")
+			// Without --image, check for a run that builds.
+			report, _ := a.preflight(ctx, cfgErr, decideImage(image, true))
 			data := doctorJSON{OK: len(report.Failed()) == 0, Checks: report.Checks}
 			if cfg != nil {
 				data.App, data.Env = cfg.App, cfg.Env
@@ -65,22 +67,10 @@ type doctorJSON struct {
 	Checks []doctor.Check `json:"checks"`
 }
 
-// preflight runs the doctor's checks; the workspace comes back when config, credentials
-// and state are good.
-func (a *app) preflight(ctx context.Context, cfgErr error, build bool) (*doctor.Report, *workspace.Workspace) {
-	return doctor.Run(ctx, doctor.Options{Config: a.cfg, ConfigErr: cfgErr, Workspace: a.workspaceOptions(), Build: build})
-}
-
-func renderDoctor(w io.Writer, r *doctor.Report) {
-	counts := map[doctor.Status]int{}
-	for _, c := range r.Checks {
-		counts[c.Status]++
-		fmt.Fprintf(w, "  %-5s %-12s %s\n", c.Status, c.Name, c.Detail)
-		if c.Fix != "" && c.Status != doctor.OK {
-			fmt.Fprintf(w, "  %-5s %-12s fix: %s\n", "", "", c.Fix)
-		}
-	}
-	fmt.Fprintf(w, "%d ok, %d warnings, %d failed.\n", counts[doctor.OK], counts[doctor.Warn], counts[doctor.Fail])
+// preflight runs the doctor's checks for a run that deploys image (Docker and git only
+// when it builds); the workspace comes back when config, credentials and state are good.
+func (a *app) preflight(ctx context.Context, cfgErr error, image imagechoice.Decision) (*doctor.Report, *workspace.Workspace) {
+	return doctor.Run(ctx, doctor.Options{Config: a.cfg, ConfigErr: cfgErr, Workspace: a.workspaceOptions(), Build: image.Builds()})
 }
 
 // preflightError names the failed checks of a report, for up to stop on. It wraps the

@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/tail"
 )
 
@@ -33,31 +35,20 @@ up to 30 s late are still shown, and none is shown twice.`,
 			if since <= 0 || poll <= 0 {
 				return usagef("--since and --poll must be positive")
 			}
-			ctx := cmd.Context()
-			if !follow {
-				var cancel func()
-				ctx, cancel = a.withTimeout(ctx)
-				defer cancel()
-			}
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			doc, err := ws.Read(ctx)
-			if err != nil {
-				return err
-			}
-			group := phases.DeployedObjects(doc).LogGroup
-			if group == "" {
-				return fmt.Errorf("logs: %s records no log group: run `fvdeploy up --env %s` first", ws.Backend.Where(), ws.Config.Env)
-			}
-			t := &tail.Tail{API: ws.Clients.Logs(), Group: group, Filter: filter, Poll: poll, Lag: 30 * time.Second, Hold: 2 * time.Second}
-			return t.Run(ctx, time.Now().Add(-since), follow, func(ev tail.Event) {
-				if a.json() {
-					writeLogJSON(a.out, ev)
-				} else {
-					writeLogText(a.out, ev)
+			// Following runs until interrupted, past --timeout.
+			return a.opened(cmd.Context(), opening{untimed: follow}, func(s *session, doc *state.Document, _ engine.Saver) error {
+				group := phases.DeployedObjects(doc).LogGroup
+				if group == "" {
+					return fmt.Errorf("logs: %s records no log group: run `fvdeploy up --env %s` first", s.ws.Backend.Where(), s.ws.Config.Env)
 				}
+				t := &tail.Tail{API: s.ws.Clients.Logs(), Group: group, Filter: filter, Poll: poll, Lag: 30 * time.Second, Hold: 2 * time.Second}
+				return t.Run(s.ctx, time.Now().Add(-since), follow, func(ev tail.Event) {
+					if a.json() {
+						writeLogJSON(a.out, ev)
+					} else {
+						writeLogText(a.out, ev)
+					}
+				})
 			})
 		},
 	}
@@ -66,26 +57,6 @@ up to 30 s late are still shown, and none is shown twice.`,
 	cmd.Flags().StringVar(&filter, "filter", "", "show only events containing this text")
 	cmd.Flags().DurationVar(&poll, "poll", 2*time.Second, "with --follow, the wait between reads")
 	return cmd
-}
-
-// accessLine is the app's JSON access log line (api/access_log.py).
-type accessLine struct {
-	Method     string  `json:"method"`
-	Path       string  `json:"path"`
-	Status     int     `json:"status"`
-	DurationMS float64 `json:"duration_ms"`
-	Client     string  `json:"client"`
-	UserAgent  string  `json:"user_agent"`
-}
-
-func writeLogText(w io.Writer, ev tail.Event) {
-	at := ev.Timestamp.UTC().Format("2006-01-02 15:04:05.000")
-	var l accessLine
-	if json.Unmarshal([]byte(ev.Message), &l) == nil && l.Method != "" {
-		fmt.Fprintf(w, "%s %-6s %-30s %d %7.1f ms  %s  %s\n", at, l.Method, l.Path, l.Status, l.DurationMS, l.Client, l.UserAgent)
-		return
-	}
-	fmt.Fprintf(w, "%s [%s] %s\n", at, ev.Stream, ev.Message)
 }
 
 func writeLogJSON(w io.Writer, ev tail.Event) {

@@ -25,13 +25,8 @@ later up keeps the service where the rollback put it until the next deploy.`,
 			if err := wait.validate(); err != nil {
 				return err
 			}
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			return ws.Locked(ctx, "rollback", func(doc *state.Document, save engine.Saver) error {
+			return a.opened(cmd.Context(), opening{lock: "rollback"}, func(s *session, doc *state.Document, save engine.Saver) error {
+				ctx, ws := s.ctx, s.ws
 				api, target := ws.Clients.ECS(), rolloutTarget(ws, phases.DeployedObjects(doc))
 				current, previous, err := rollout.Previous(ctx, api, target, phases.TaskFamily(ws.Config))
 				if err != nil {

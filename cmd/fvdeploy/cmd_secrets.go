@@ -36,14 +36,9 @@ fvdeploy never shows the password; it tells you how to read it from Secrets Mana
 		Example: `  fvdeploy secrets rotate --env prod`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			secretName := phases.AdminSecretName(ws.Config)
-			return ws.Locked(ctx, "secrets rotate", func(doc *state.Document, _ engine.Saver) error {
+			return a.opened(cmd.Context(), opening{lock: "secrets rotate"}, func(s *session, doc *state.Document, _ engine.Saver) error {
+				ctx, ws := s.ctx, s.ws
+				secretName := phases.AdminSecretName(ws.Config)
 				d := phases.DeployedObjects(doc)
 				target := rotation.Target{Secret: d.Secret, Cluster: d.Cluster, Service: d.Service}
 				if err := target.Check(secretName, ws.Config.Env); err != nil {
@@ -56,13 +51,7 @@ fvdeploy never shows the password; it tells you how to read it from Secrets Mana
 				}
 				a.progressf("fvdeploy never shows the password. Read it with: %s", rotation.ReadCommand(secretName, ws.Region()))
 				data := map[string]any{"rotated": true, "resumed": res.Resumed, "secret": doc.Outputs["admin_secret"], "service": doc.Outputs["service"]}
-				return a.emit(data, func(w io.Writer) {
-					what := "Rotated the admin password"
-					if res.Resumed {
-						what = "Finished the interrupted rotation of the admin password"
-					}
-					fmt.Fprintf(w, "%s of %s-%s; every task runs with it and the previous password is refused.\n", what, ws.Config.App, ws.Config.Env)
-				})
+				return a.emit(data, func(w io.Writer) { renderRotation(w, ws.Config.App, ws.Config.Env, res.Resumed) })
 			})
 		},
 	})

@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"maps"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -30,50 +27,42 @@ only; ` + "`fvdeploy up`" + ` repairs drift.`,
   fvdeploy status --env prod --output json | jq -r .outputs.url`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			doc, err := ws.Read(ctx)
-			if err != nil {
-				return err
-			}
 			// Drift is what a plan of every phase would change: one differ, the engine's.
-			// Without BuildImage the task definition is compared with the image it runs;
+			// Keeping what runs, the task definition is compared with the image it runs;
 			// a pending build shows on image/build instead.
-			in := a.inputs(ws, "")
-			resources, eng, err := a.declare(in, phases.All())
-			if err != nil {
-				return err
-			}
-			plan, err := eng.Plan(ctx, resources, doc)
-			if err != nil {
-				return err
-			}
-			deployed := phases.DeployedObjects(doc)
-			alarms, err := status.Alarms(ctx, ws.Clients.CloudWatch(), deployed.Alarms)
-			if err != nil {
-				return err
-			}
-			subs, err := status.Subscriptions(ctx, ws.Clients.SNS(), deployed.AlarmTopic)
-			if err != nil {
-				return err
-			}
-			data := statusJSON{
-				App: ws.Config.App, Env: ws.Config.Env, Account: ws.Identity.Account, Region: ws.Region(),
-				State: ws.Backend.Where(), Serial: doc.Serial, Resources: resourceStatuses(doc, plan), Outputs: doc.Outputs,
-				Alarms: alarms, Subscriptions: subs,
-			}
-			if err := a.emit(data, func(w io.Writer) { renderStatus(w, data) }); err != nil {
-				return err
-			}
-			// The report is out; what could not be checked still makes it a failure.
-			if err := plan.Err(); err != nil {
-				return fmt.Errorf("status: not every resource could be checked: %w", err)
-			}
-			return nil
+			return a.opened(cmd.Context(), opening{}, func(s *session, doc *state.Document, _ engine.Saver) error {
+				ctx, ws, in := s.ctx, s.ws, s.in
+				resources, eng, err := a.declare(in, phases.All())
+				if err != nil {
+					return err
+				}
+				plan, err := eng.Plan(ctx, resources, doc)
+				if err != nil {
+					return err
+				}
+				deployed := phases.DeployedObjects(doc)
+				alarms, err := status.Alarms(ctx, ws.Clients.CloudWatch(), deployed.Alarms)
+				if err != nil {
+					return err
+				}
+				subs, err := status.Subscriptions(ctx, ws.Clients.SNS(), deployed.AlarmTopic)
+				if err != nil {
+					return err
+				}
+				data := statusJSON{
+					App: ws.Config.App, Env: ws.Config.Env, Account: ws.Identity.Account, Region: ws.Region(),
+					State: ws.Backend.Where(), Serial: doc.Serial, Resources: resourceStatuses(doc, plan), Outputs: doc.Outputs,
+					Alarms: alarms, Subscriptions: subs,
+				}
+				if err := a.emit(data, func(w io.Writer) { renderStatus(w, data) }); err != nil {
+					return err
+				}
+				// The report is out; what could not be checked still makes it a failure.
+				if err := plan.Err(); err != nil {
+					return fmt.Errorf("status: not every resource could be checked: %w", err)
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -133,66 +122,4 @@ func resourceStatuses(doc *state.Document, plan *engine.Result) map[string]resou
 		out[it.Key] = rs
 	}
 	return out
-}
-
-func renderStatus(w io.Writer, s statusJSON) {
-	fmt.Fprintf(w, "%s-%s (account %s, %s)\nstate: %s (serial %d)\n", s.App, s.Env, s.Account, s.Region, s.State, s.Serial)
-	deployed := 0
-	for _, r := range s.Resources {
-		if r.Status != "not deployed" {
-			deployed++
-		}
-	}
-	if deployed == 0 {
-		fmt.Fprintln(w, "Nothing deployed. Run `fvdeploy up --env "+s.Env+"` to deploy.")
-		return
-	}
-	fmt.Fprintf(w, "%d resources:\n", deployed)
-	for _, k := range slices.Sorted(maps.Keys(s.Resources)) {
-		r := s.Resources[k]
-		if r.Status == "not deployed" {
-			continue
-		}
-		fmt.Fprintf(w, "  %-40s %-15s %s\n", k, r.Status, r.ID)
-		for _, c := range r.Changes {
-			fmt.Fprintf(w, "        %s\n", c)
-		}
-		if r.Reason != "" {
-			fmt.Fprintf(w, "        because %s\n", r.Reason)
-		}
-		if r.Error != "" {
-			fmt.Fprintf(w, "        error: %s\n", r.Error)
-		}
-	}
-	var pending []string
-	for _, k := range slices.Sorted(maps.Keys(s.Resources)) {
-		if s.Resources[k].Status == "not deployed" {
-			pending = append(pending, k)
-		}
-	}
-	if len(pending) > 0 {
-		fmt.Fprintf(w, "declared but not deployed (`fvdeploy up` creates them): %s\n", strings.Join(pending, ", "))
-	}
-	if len(s.Outputs) > 0 {
-		fmt.Fprintln(w, "outputs:")
-		for _, k := range slices.Sorted(maps.Keys(s.Outputs)) {
-			fmt.Fprintf(w, "  %s = %s\n", k, s.Outputs[k])
-		}
-	}
-	if len(s.Alarms) > 0 {
-		fmt.Fprintln(w, "alarms:")
-		for _, al := range s.Alarms {
-			fmt.Fprintf(w, "  %-40s %-17s %s\n", al.Name, al.State, al.Reason)
-		}
-	}
-	if len(s.Subscriptions) > 0 {
-		fmt.Fprintln(w, "alert subscribers:")
-		for _, sub := range s.Subscriptions {
-			confirmed := "pending confirmation"
-			if sub.Confirmed {
-				confirmed = "confirmed"
-			}
-			fmt.Fprintf(w, "  %-6s %-40s %s\n", sub.Protocol, sub.Endpoint, confirmed)
-		}
-	}
 }

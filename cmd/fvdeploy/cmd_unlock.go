@@ -31,14 +31,7 @@ still running on this machine is never cleared; stop that process instead.`,
 				return fmt.Errorf("unlocking %s: %w", backend.Where(), err)
 			}
 			data := map[string]any{"state": backend.Where(), "was_locked": holder != nil, "holder": holder}
-			return a.emit(data, func(w io.Writer) {
-				if holder == nil {
-					fmt.Fprintf(w, "%s was not locked.\n", backend.Where())
-					return
-				}
-				fmt.Fprintf(w, "Cleared the lock on %s held by %s (pid %d, fvdeploy %s) since %s.\n",
-					backend.Where(), holder.Who, holder.PID, holder.Operation, holder.Created.Format("2006-01-02T15:04:05Z07:00"))
-			})
+			return a.emit(data, func(w io.Writer) { renderUnlock(w, backend.Where(), holder) })
 		},
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 )
 
@@ -20,19 +21,26 @@ func (s *selection) register(cmd *cobra.Command, verb string) {
 	cmd.Flags().StringSliceVar(&s.only, "phases", nil, verb+" only these phases, in the usual order (e.g. network,secrets,cluster)")
 }
 
-// phases keeps the named phases in their usual order (none named: all); an image given
-// by the user replaces the build, so then the image phase is left out.
-func (s *selection) phases() ([]phases.Phase, error) {
-	selected := phases.All()
+// phases keeps the named phases in their usual order (none named: all) and decides the
+// image; an image given by the user replaces the build, so then the image phase is left
+// out.
+func (s *selection) phases() ([]phases.Phase, imagechoice.Decision, error) {
 	for _, n := range s.only {
 		if _, err := phases.Lookup(n); err != nil {
-			return nil, &usageError{err: fmt.Errorf("--phases: %w", err)}
+			return nil, imagechoice.Decision{}, &usageError{err: fmt.Errorf("--phases: %w", err)}
 		}
 	}
-	return slices.DeleteFunc(selected, func(p phases.Phase) bool {
-		return len(s.only) > 0 && !slices.Contains(s.only, p.Name) || s.image != "" && p.Name == "image"
-	}), nil
+	selected := slices.DeleteFunc(phases.All(), func(p phases.Phase) bool {
+		return len(s.only) > 0 && !slices.Contains(s.only, p.Name)
+	})
+	image := decideImage(s.image, slices.ContainsFunc(selected, isImagePhase))
+	if image.Kind == imagechoice.Given {
+		selected = slices.DeleteFunc(selected, isImagePhase)
+	}
+	return selected, image, nil
 }
+
+func isImagePhase(p phases.Phase) bool { return p.Name == "image" }
 
 func newUpCmd(a *app) *cobra.Command {
 	var sel selection
@@ -48,11 +56,11 @@ is resumed by running it again: state is saved after every change.`,
   fvdeploy up --env prod --image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			selected, err := sel.phases()
+			selected, image, err := sel.phases()
 			if err != nil {
 				return err
 			}
-			return a.reconcile(cmd.Context(), "up", selected, sel.image, false)
+			return a.apply(cmd.Context(), "up", selected, image)
 		},
 	}
 	sel.register(cmd, "use")
@@ -68,11 +76,11 @@ func newPlanCmd(a *app) *cobra.Command {
   fvdeploy plan --env prod --output json | jq '.resources[] | select(.action != "no-op")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			selected, err := sel.phases()
+			selected, image, err := sel.phases()
 			if err != nil {
 				return err
 			}
-			return a.reconcile(cmd.Context(), "plan", selected, sel.image, true)
+			return a.plan(cmd.Context(), selected, image)
 		},
 	}
 	sel.register(cmd, "plan with")
@@ -95,7 +103,7 @@ deployed; nothing outside the phase is created or deleted.`,
 			if err != nil {
 				return err
 			}
-			return a.reconcile(cmd.Context(), "phase "+p.Name, []phases.Phase{p}, "", false)
+			return a.apply(cmd.Context(), "phase "+p.Name, []phases.Phase{p}, decideImage("", isImagePhase(p)))
 		},
 	}
 }

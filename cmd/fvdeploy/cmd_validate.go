@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/rotation"
+	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/status"
 	"github.com/fvdeploy/fvdeploy/internal/validate"
 )
@@ -44,66 +46,59 @@ times the recovery, failing when it takes longer than --timeout.`,
 			if settle < 0 || logsWait < 0 {
 				return usagef("--settle and --logs-wait must not be negative")
 			}
-			ctx, cancel := a.withTimeout(cmd.Context())
-			defer cancel()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			doc, err := ws.Read(ctx)
-			if err != nil {
-				return err
-			}
-			d := phases.DeployedObjects(doc)
-			if d.Secret == "" {
-				return fmt.Errorf("validate: %s records no admin secret, so there is nothing to log in to: run `fvdeploy up --env %s` first", ws.Backend.Where(), ws.Config.Env)
-			}
-			if url == "" {
-				url = d.URL
-			}
-			if url == "" {
-				return fmt.Errorf("validate: %s records no service URL (no load balancer): run `fvdeploy up --env %s`, or give one with --url", ws.Backend.Where(), ws.Config.Env)
-			}
-			user, pass, err := rotation.Credentials(ctx, ws.Clients.SecretsManager(), d.Secret)
-			if err != nil {
-				return fmt.Errorf("validate: %w%s", err, phases.DeniedBySecretPolicy(err))
-			}
-			p := a.progress()
-			c := ws.Clients
-			suite := validate.Suite{
-				Deployed: d, MinTargets: ws.Config.Service.Min,
-				Audit: validate.AuditConfig{ContainerPort: ws.Config.Service.ContainerPort, RotationDays: ws.Config.Secrets.RotationDays,
-					FlowLogs: ws.Config.Network.FlowLogs, KMSKeyID: ws.Config.Observability.KMSKeyID},
-				HTTP: validate.HTTPTarget{BaseURL: url, User: user, Pass: pass, UserAgent: validate.RunID(time.Now()),
-					Settle: settle, Poll: time.Second},
-				ECS: c.ECS(), Targets: c.ELB(), Logs: c.Logs(),
-				Security: validate.SecurityAPIs{EC2: c.EC2(), ELB: c.ELB(), ECS: c.ECS(), IAM: c.IAM(), ECR: c.ECR(),
-					Secrets: c.SecretsManager(), S3: c.S3(), Logs: c.Logs(), CloudTrail: c.CloudTrail()},
-				Alarms: func(ctx context.Context) ([]status.AlarmState, error) {
-					return status.Alarms(ctx, c.CloudWatch(), d.Alarms)
-				},
-				LogsWait: logsWait, Poll: time.Second,
-				RunSecurity: security, RunChaos: chaos,
-				Chaos: validate.ChaosOptions{Timeout: remaining(ctx), Poll: 5 * time.Second,
-					Wait: func(status string) { p.Wait("the service to be whole again", status) }},
-				Report: func(c validate.Check) {
-					if c.Skipped {
-						p.Skip(c.Name, c.Evidence)
-						return
-					}
-					p.Check(c.Name, c.OK, c.Evidence, c.Fix)
-				},
-			}
-			checks := suite.Run(ctx)
-			data := validateJSON{Command: "validate", App: ws.Config.App, Env: ws.Config.Env, URL: url,
-				OK: validate.Failed(checks) == 0, Checks: checks}
-			if err := a.emit(data, func(w io.Writer) { renderValidate(w, data, a.verbose) }); err != nil {
-				return err
-			}
-			if n := validate.Failed(checks); n > 0 {
-				return interrupted(ctx, "validate", fmt.Errorf("validate: %d of %d checks failed; each failed check says what to change (fix)", n, len(checks)-validate.Skipped(checks)))
-			}
-			return nil
+			return a.opened(cmd.Context(), opening{}, func(s *session, doc *state.Document, _ engine.Saver) error {
+				ctx, ws := s.ctx, s.ws
+				d := phases.DeployedObjects(doc)
+				if d.Secret == "" {
+					return fmt.Errorf("validate: %s records no admin secret, so there is nothing to log in to: run `fvdeploy up --env %s` first", ws.Backend.Where(), ws.Config.Env)
+				}
+				if url == "" {
+					url = d.URL
+				}
+				if url == "" {
+					return fmt.Errorf("validate: %s records no service URL (no load balancer): run `fvdeploy up --env %s`, or give one with --url", ws.Backend.Where(), ws.Config.Env)
+				}
+				user, pass, err := rotation.Credentials(ctx, ws.Clients.SecretsManager(), d.Secret)
+				if err != nil {
+					return fmt.Errorf("validate: %w%s", err, phases.DeniedBySecretPolicy(err))
+				}
+				p := a.progress()
+				c := ws.Clients
+				suite := validate.Suite{
+					Deployed: d, MinTargets: ws.Config.Service.Min,
+					Audit: validate.AuditConfig{ContainerPort: ws.Config.Service.ContainerPort, RotationDays: ws.Config.Secrets.RotationDays,
+						FlowLogs: ws.Config.Network.FlowLogs, KMSKeyID: ws.Config.Observability.KMSKeyID},
+					HTTP: validate.HTTPTarget{BaseURL: url, User: user, Pass: pass, UserAgent: validate.RunID(time.Now()),
+						Settle: settle, Poll: time.Second},
+					ECS: c.ECS(), Targets: c.ELB(), Logs: c.Logs(),
+					Security: validate.SecurityAPIs{EC2: c.EC2(), ELB: c.ELB(), ECS: c.ECS(), IAM: c.IAM(), ECR: c.ECR(),
+						Secrets: c.SecretsManager(), S3: c.S3(), Logs: c.Logs(), CloudTrail: c.CloudTrail()},
+					Alarms: func(ctx context.Context) ([]status.AlarmState, error) {
+						return status.Alarms(ctx, c.CloudWatch(), d.Alarms)
+					},
+					LogsWait: logsWait, Poll: time.Second,
+					RunSecurity: security, RunChaos: chaos,
+					Chaos: validate.ChaosOptions{Timeout: remaining(ctx), Poll: 5 * time.Second,
+						Wait: func(status string) { p.Wait("the service to be whole again", status) }},
+					Report: func(c validate.Check) {
+						if c.Skipped {
+							p.Skip(c.Name, c.Evidence)
+							return
+						}
+						p.Check(c.Name, c.OK, c.Evidence, c.Fix)
+					},
+				}
+				checks := suite.Run(ctx)
+				data := validateJSON{Command: "validate", App: ws.Config.App, Env: ws.Config.Env, URL: url,
+					OK: validate.Failed(checks) == 0, Checks: checks}
+				if err := a.emit(data, func(w io.Writer) { renderValidate(w, data, a.verbose) }); err != nil {
+					return err
+				}
+				if n := validate.Failed(checks); n > 0 {
+					return interrupted(ctx, "validate", fmt.Errorf("validate: %d of %d checks failed; each failed check says what to change (fix)", n, len(checks)-validate.Skipped(checks)))
+				}
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -130,39 +125,4 @@ type validateJSON struct {
 	URL     string           `json:"url"`
 	OK      bool             `json:"ok"`
 	Checks  []validate.Check `json:"checks"`
-}
-
-// renderValidate ends validate: the checks were shown as they finished, so only the
-// failed and the skipped ones are told again (a reader must see what was not proven),
-// with their evidence and fix; verbose lists every check.
-func renderValidate(w io.Writer, v validateJSON, verbose bool) {
-	fmt.Fprintf(w, "%s-%s at %s\n", v.App, v.Env, v.URL)
-	for _, c := range v.Checks {
-		var mark string
-		switch {
-		case c.Skipped:
-			mark = "SKIP"
-		case !c.OK:
-			mark = "FAIL"
-		case verbose:
-			mark = "PASS"
-		default:
-			continue
-		}
-		fmt.Fprintf(w, "  %s %s\n       %s\n", mark, c.Name, c.Evidence)
-		if mark == "FAIL" && c.Fix != "" {
-			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
-		}
-	}
-	failed, skipped := validate.Failed(v.Checks), validate.Skipped(v.Checks)
-	ran := len(v.Checks) - skipped
-	tail := "."
-	if skipped > 0 {
-		tail = fmt.Sprintf("; %d skipped (not applicable).", skipped)
-	}
-	if failed == 0 {
-		fmt.Fprintf(w, "All %d checks passed%s\n", ran, tail)
-		return
-	}
-	fmt.Fprintf(w, "%d of %d checks failed%s\n", failed, ran, tail)
 }

@@ -6,71 +6,59 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/cost"
 	"github.com/fvdeploy/fvdeploy/internal/doctor"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/workspace"
 )
 
-// reconcile runs the selected phases through the engine: a plan when dryRun, else an
-// apply under the state lock. It is the body of up, plan and phase.
-func (a *app) reconcile(ctx context.Context, op string, selected []phases.Phase, image string, dryRun bool) error {
-	ctx, cancel := a.withTimeout(ctx)
-	defer cancel()
-	build := slices.ContainsFunc(selected, func(p phases.Phase) bool { return p.Name == "image" })
-	var ws *workspace.Workspace
-	var err error
-	if !dryRun {
-		ws, err = a.preflightApply(ctx, build)
-	} else {
-		ws, err = a.open(ctx)
-	}
-	if err != nil {
-		return err
-	}
-	in := a.inputs(ws, image)
-	in.BuildImage = build
-	resources, eng, err := a.declare(in, selected)
-	if err != nil {
-		return err
-	}
-	if dryRun {
-		doc, err := ws.Read(ctx)
+// plan shows what applying the selected phases would change, reading state without a
+// lock. It is the body of plan.
+func (a *app) plan(ctx context.Context, selected []phases.Phase, image imagechoice.Decision) error {
+	return a.opened(ctx, opening{image: image}, func(s *session, doc *state.Document, _ engine.Saver) error {
+		resources, eng, err := a.declare(s.in, selected)
 		if err != nil {
 			return err
 		}
-		res, err := eng.Plan(ctx, resources, doc)
+		res, err := eng.Plan(s.ctx, resources, doc)
 		if err != nil {
 			return err
 		}
 		// The rest of the plan is worth seeing even when some resources could not be
 		// checked; those still fail the command.
-		if err := a.emitPlan(ws, res); err != nil {
+		if err := a.emitPlan(s.ws, res); err != nil {
 			return err
 		}
 		return res.Err()
-	}
-	eng.Report = a.report
-	return ws.Locked(ctx, op, func(doc *state.Document, save engine.Saver) error {
-		res, err := eng.Apply(ctx, resources, doc, save)
+	})
+}
+
+// apply runs the selected phases through the engine under the state lock, after the
+// doctor's checks. It is the body of up and phase.
+func (a *app) apply(ctx context.Context, op string, selected []phases.Phase, image imagechoice.Decision) error {
+	return a.opened(ctx, opening{lock: op, preflight: true, image: image}, func(s *session, doc *state.Document, save engine.Saver) error {
+		resources, eng, err := a.declare(s.in, selected)
 		if err != nil {
 			return err
 		}
-		if err := refreshOutputs(ctx, doc, save); err != nil {
+		eng.Report = a.report
+		res, err := eng.Apply(s.ctx, resources, doc, save)
+		if err != nil {
 			return err
 		}
-		if err := a.emitResult(ws, op, res); err != nil {
+		if err := refreshOutputs(s.ctx, doc, save); err != nil {
 			return err
 		}
-		return interrupted(ctx, op, a.reportKept(res))
+		if err := a.emitResult(s.ws, op, res); err != nil {
+			return err
+		}
+		return interrupted(s.ctx, op, a.reportKept(res))
 	})
 }
 
@@ -88,8 +76,8 @@ func refreshOutputs(ctx context.Context, doc *state.Document, save engine.Saver)
 
 // preflightApply runs the doctor's checks before up or phase changes anything: warnings are
 // shown, a failure stops it.
-func (a *app) preflightApply(ctx context.Context, build bool) (*workspace.Workspace, error) {
-	report, ws := a.preflight(ctx, nil, build)
+func (a *app) preflightApply(ctx context.Context, image imagechoice.Decision) (*workspace.Workspace, error) {
+	report, ws := a.preflight(ctx, nil, image)
 	for _, c := range report.Checks {
 		if c.Status == doctor.Warn {
 			a.progressf("preflight: %s: %s (%s)", c.Name, c.Detail, c.Fix)
@@ -141,14 +129,6 @@ func (a *app) reportKept(res *engine.Result) error {
 		}
 	}
 	return errors.Join(failed...)
-}
-
-// inputs is what phases declare their resources from.
-func (a *app) inputs(ws *workspace.Workspace, image string) *phases.Inputs {
-	return &phases.Inputs{
-		Config: ws.Config, Account: ws.Identity.Account, Caller: ws.Identity.ARN, Region: ws.Region(), AWS: ws.Clients,
-		Image: image, Getenv: os.Getenv, Progress: a.progressf, Wait: a.progress().Wait,
-	}
 }
 
 // interrupted adds to a failure what a person needs after Ctrl-C or a timeout: that
@@ -219,181 +199,6 @@ func (a *app) emitPlan(ws *workspace.Workspace, res *engine.Result) error {
 		renderDeployment(w, model)
 		renderCost(w, data)
 	})
-}
-
-func renderDeployment(w io.Writer, m phases.DeploymentModel) {
-	var rollback []string
-	if m.CircuitBreaker {
-		rollback = append(rollback, "the circuit breaker")
-	}
-	if len(m.RollbackAlarms) > 0 {
-		rollback = append(rollback, "alarms "+strings.Join(m.RollbackAlarms, ", "))
-	}
-	by := strings.Join(rollback, " and ")
-	if m.Strategy == config.StrategyRolling {
-		fmt.Fprintf(w, "\nDeployment: %s, %d%% to %d%% of the desired tasks running; rolled back by %s.\n",
-			m.Strategy, m.MinimumHealthyPercent, m.MaximumPercent, by)
-		fmt.Fprintf(w, "  one rolling step ~%d s: health check every %d s × %d healthy + %d s deregistration delay + ~%d s task start\n",
-			m.StepSeconds, m.HealthCheckInterval, m.HealthyThreshold, m.DeregistrationDelay, m.TaskStart)
-		fmt.Fprintf(w, "  a deploy at %d desired task(s): %d step(s), ~%d s, then ECS watches the alarms for its bake time\n",
-			m.DesiredCount, m.Steps, m.DeploySeconds)
-		return
-	}
-	var shift string
-	switch m.Strategy {
-	case config.StrategyCanary:
-		shift = fmt.Sprintf("%d%% of production traffic for %d min, then all of it", m.CanaryPercent, m.CanaryBakeMinutes)
-	case config.StrategyLinear:
-		shift = fmt.Sprintf("production traffic in %d steps of %d%%, %d min apart", m.TrafficShifts, m.LinearStepPercent, m.LinearStepBakeMinutes)
-	default:
-		shift = "all production traffic at once"
-	}
-	fmt.Fprintf(w, "\nDeployment: %s, a full new set of tasks in the alternate target group, then %s; both revisions kept %d min after; rolled back by %s.\n",
-		m.Strategy, shift, m.BakeMinutes, by)
-	fmt.Fprintf(w, "  new revision ready ~%d s: ~%d s task start + health check every %d s × %d healthy\n",
-		m.ReadySeconds, m.TaskStart, m.HealthCheckInterval, m.HealthyThreshold)
-	fmt.Fprintf(w, "  a deploy ~%s: %s\n", (time.Duration(m.DeploySeconds) * time.Second).String(), m.Formula)
-}
-
-func renderCost(w io.Writer, r resultJSON) {
-	if r.Cost == nil {
-		fmt.Fprintf(w, "Monthly cost: not estimated: %s.\n", r.CostUnavailable)
-		return
-	}
-	c := r.Cost
-	fmt.Fprintf(w, "\nEstimated monthly cost of %s-%s as configured (%s on-demand prices as of %s, USD):\n", r.App, r.Env, c.Region, c.PricesAsOf)
-	for _, l := range c.Lines {
-		fmt.Fprintf(w, "  %-28s %-34s %9.2f\n", l.Item, l.Quantity, l.Monthly)
-	}
-	fmt.Fprintf(w, "  %-63s %9.2f\n", "total", c.Total)
-	fmt.Fprintf(w, "Assumes %s; excludes taxes and free tiers.\n", strings.Join(c.Assumed, ", "))
-}
-
-var actionMarks = map[engine.Action]string{
-	engine.Create: "+", engine.Update: "~", engine.Replace: "-/+", engine.Delete: "-", engine.NoOp: " ", engine.Skip: "!",
-}
-
-// renderResult is the text form of up, phase, destroy and plan. A plan lists every
-// change, since nothing was shown before it; after an apply, whose progress lines named
-// each resource as it went, it is a summary: what changed or failed, with the details,
-// resources without details named once per action and phase. verbose lists every
-// resource, the unchanged too.
-//
-// A plan without --image says in one line that up would build and run a new image,
-// instead of listing the build and what runs it as changes.
-func renderResult(w io.Writer, r resultJSON, plan, verbose bool) {
-	fmt.Fprintf(w, "%s-%s (account %s, %s)\n", r.App, r.Env, r.Account, r.Region)
-	counts := map[engine.Action]int{}
-	failed, kept := 0, 0
-	changed := false
-	// Resources without details, by action and phase, in the order first seen.
-	grouped := map[string][]string{}
-	var groups []string
-	for _, it := range r.Items {
-		if plan && r.BuildsImage && phases.PendingBuild(it) {
-			continue
-		}
-		changed = changed || it.Action != engine.NoOp
-		switch {
-		case errors.Is(it.Err, phases.ErrDataKept):
-			kept++
-		case it.Err != nil && it.Action != engine.Skip:
-			failed++
-		default:
-			counts[it.Action]++
-		}
-		if it.Action == engine.NoOp && it.Err == nil && !verbose {
-			continue
-		}
-		detailed := len(it.Changes) > 0 || it.Reason != "" || it.Err != nil && it.Action != engine.Skip
-		if plan || verbose || detailed {
-			renderItem(w, it)
-			continue
-		}
-		phase, name, _ := strings.Cut(it.Key, "/")
-		g := string(it.Action) + " " + phase
-		if grouped[g] == nil {
-			groups = append(groups, g)
-		}
-		grouped[g] = append(grouped[g], name)
-	}
-	for _, g := range groups {
-		action, phase, _ := strings.Cut(g, " ")
-		renderGroup(w, actionMarks[engine.Action(action)], pastTense[engine.Action(action)]+" in "+phase+": ", grouped[g])
-	}
-	const build = "up would build a new image from the working tree and run it (not drift; plan --image URI compares with an existing image)"
-	switch {
-	case !changed && failed == 0 && plan && r.BuildsImage:
-		fmt.Fprintf(w, "No changes: %d resources up to date; %s.\n", counts[engine.NoOp], build)
-	case !changed && failed == 0:
-		fmt.Fprintf(w, "No changes: %d resources up to date.\n", counts[engine.NoOp])
-	case plan:
-		if r.BuildsImage {
-			fmt.Fprintf(w, "  *   %s\n", build)
-		}
-		fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to replace, %d to delete; %d unchanged",
-			counts[engine.Create], counts[engine.Update], counts[engine.Replace], counts[engine.Delete], counts[engine.NoOp])
-		if failed+counts[engine.Skip] > 0 {
-			fmt.Fprintf(w, "; %d could not be checked, %d skipped", failed, counts[engine.Skip])
-		}
-		fmt.Fprintln(w, ".")
-	default:
-		fmt.Fprintf(w, "%d created, %d updated, %d replaced, %d deleted; %d unchanged, %d failed, %d skipped",
-			counts[engine.Create], counts[engine.Update], counts[engine.Replace], counts[engine.Delete],
-			counts[engine.NoOp], failed, counts[engine.Skip])
-		if kept > 0 {
-			fmt.Fprintf(w, ", %d kept for their data", kept)
-		}
-		fmt.Fprintln(w, ".")
-	}
-}
-
-var pastTense = map[engine.Action]string{
-	engine.Create: "created", engine.Update: "updated", engine.Replace: "replaced", engine.Delete: "deleted", engine.Skip: "skipped",
-}
-
-// renderItem is one resource's line and its details.
-func renderItem(w io.Writer, it engine.Item) {
-	mark, word := actionMarks[it.Action], string(it.Action)
-	switch {
-	case it.Action == engine.NoOp && it.Err != nil:
-		// Only a failure shows an unchanged resource: it could not be found or recorded.
-		mark, word = "!", "failed"
-	case it.Action == engine.NoOp:
-		word = "unchanged"
-	}
-	fmt.Fprintf(w, "  %-3s %-40s %s\n", mark, it.Key, word)
-	for _, c := range it.Changes {
-		fmt.Fprintf(w, "        %s\n", c)
-	}
-	if it.Reason != "" {
-		fmt.Fprintf(w, "        because %s\n", it.Reason)
-	}
-	switch {
-	case errors.Is(it.Err, phases.ErrDataKept):
-		fmt.Fprintf(w, "        kept: %v\n", it.Err)
-	case it.Err != nil && it.Action != engine.Skip:
-		fmt.Fprintf(w, "        error: %v\n", it.Err)
-	}
-}
-
-// renderGroup names resources on one line after the mark and head, wrapped at 100
-// columns under the first name.
-func renderGroup(w io.Writer, mark, head string, names []string) {
-	line := fmt.Sprintf("  %-3s %s", mark, head)
-	indent := strings.Repeat(" ", len(line))
-	for i, n := range names {
-		sep := ", "
-		if i == len(names)-1 {
-			sep = ""
-		}
-		if i > 0 && len(line)+len(n)+len(sep) > 100 {
-			fmt.Fprintln(w, strings.TrimRight(line, " "))
-			line = indent
-		}
-		line += n + sep
-	}
-	fmt.Fprintln(w, line)
 }
 
 // report passes the engine's events to the progress renderer.

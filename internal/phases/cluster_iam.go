@@ -102,8 +102,8 @@ func (r *role) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) 
 		// With no image given, the repository stays the one the live policy grants: a
 		// plain `up` keeps what runs.
 		image := r.in.image(deps)
-		repo := ecrRepositoryARN(image, r.in.Account)
-		if image == "" || image == pendingImage {
+		repo := ecrRepositoryARN(image.URI, r.in.Account)
+		if !image.Known() {
 			repo = grantedRepository(live)
 		}
 		want, ok := r.policy(r.in, deps, repo)
@@ -149,7 +149,7 @@ func (r *role) Create(ctx context.Context, deps engine.Deps) (*state.Resource, e
 	var policy string
 	if r.policy != nil {
 		var ok bool
-		if policy, ok = r.policy(r.in, deps, ecrRepositoryARN(r.in.image(deps), r.in.Account)); !ok {
+		if policy, ok = r.policy(r.in, deps, ecrRepositoryARN(r.in.image(deps).URI, r.in.Account)); !ok {
 			return nil, fmt.Errorf("IAM role %s: a resource its policy names does not exist", r.name)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/rollout"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
@@ -70,8 +71,9 @@ func (r *taskDef) Find(ctx context.Context, deps engine.Deps, rec *state.Resourc
 	if live == nil {
 		return nil, nil
 	}
-	image := r.in.image(deps)
-	if image == "" {
+	// A build yet to push shows as such in the plan's change of image.
+	image := r.in.image(deps).Text()
+	if r.in.Image.Kind == imagechoice.KeepRunning {
 		// No image given: keep the one the latest revision runs, so that a plain `up`
 		// after a deploy neither fails nor rolls the service back.
 		if c := appContainer(live.ContainerDefinitions); c != nil {
@@ -249,10 +251,10 @@ func containerEnv(in *Inputs) []ecstypes.KeyValuePair {
 
 func (r *taskDef) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
 	image := r.in.image(deps)
-	if image == "" || image == pendingImage {
+	if !image.Known() {
 		return nil, errNoImage
 	}
-	want, ok := r.render(deps, image)
+	want, ok := r.render(deps, image.URI)
 	if !ok {
 		return nil, fmt.Errorf("task definition %s: a role, the secret or the log group it names does not exist", taskFamily(r.in))
 	}
@@ -269,11 +271,11 @@ func (r *taskDef) register(ctx context.Context, want *ecs.RegisterTaskDefinition
 }
 
 func (r *taskDef) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
-	image := r.in.image(deps)
-	if image == "" {
+	image := r.in.image(deps).URI
+	if r.in.Image.Kind == imagechoice.KeepRunning {
 		image = found.Record.Attrs["image"]
 	}
-	if image == "" || image == pendingImage {
+	if image == "" {
 		return nil, errNoImage
 	}
 	want, ok := r.render(deps, image)

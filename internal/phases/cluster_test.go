@@ -24,6 +24,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -380,11 +381,11 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	}
 
 	// With no image given, a plan keeps what runs instead of failing or rolling back.
-	in.Image = ""
+	in.Image = imagechoice.Keep()
 	if plan := planPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
 		t.Fatalf("plan without --image on a converged environment: %+v", plan.Items)
 	}
-	in.Image = testImage
+	in.Image = imagechoice.Use(testImage)
 
 	// ---- drift: desired count out of band ----
 	if _, err := ecsc.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("fastapi-vars-prod"), Service: aws.String("fastapi-vars-prod"), DesiredCount: aws.Int32(0)}); err != nil {
@@ -429,7 +430,7 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	assertExecutionPolicy(t, in, secretARN)
 
 	// ---- a new image registers one revision and rolls the service to it ----
-	in.Image = strings.Replace(testImage, "@sha256:0f", "@sha256:1f", 1)
+	in.Image = imagechoice.Use(strings.Replace(testImage, "@sha256:0f", "@sha256:1f", 1))
 	from = len(rec.Calls())
 	applyScoped(t, in, doc, "secrets", "cluster")
 	if m := mutations(rec, from); !slices.Equal(m, []string{"ECS.RegisterTaskDefinition", "ECS.UpdateService"}) {
@@ -602,7 +603,7 @@ func TestClusterDestroyFromStateOnlyIsRerunnable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Without an image the phase still declares, and destroy still works.
-	in.Image = ""
+	in.Image = imagechoice.Keep()
 	destroyCluster(t, in, doc, netKeys)
 	assertClusterGone(t, in)
 	// The same state again: every object is already gone.
@@ -616,7 +617,7 @@ func TestClusterDestroyFromStateOnlyIsRerunnable(t *testing.T) {
 // Without an image and with nothing deployed, the task definition says what to do.
 func TestClusterNoImageIsAClearError(t *testing.T) {
 	in, _ := newTestInputs(t, "dev", nil)
-	in.Image = ""
+	in.Image = imagechoice.Keep()
 	doc := newDoc(in)
 	fakeNetwork(t, in, doc)
 	resources := declared(t, in, "secrets", "cluster") // declaring never fails

@@ -11,10 +11,10 @@ import (
 // DeployResources are what `deploy` reconciles before it rolls the service: the image
 // phase (unless an image is given), the execution role (its pull grant follows the
 // image's repository) and the task definition, which gets a new revision only when its
-// rendering differs. Set in.BuildImage when no image is given.
+// rendering differs. in.Image says whether to build.
 func DeployResources(in *Inputs) ([]engine.Resource, error) {
 	var out []engine.Resource
-	if in.Image == "" {
+	if in.Image.Builds() {
 		image, err := declareImage(in)
 		if err != nil {
 			return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/image"
+	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -250,19 +251,14 @@ func (r *imageBuild) buildAndPush(ctx context.Context, p *buildPlan) (*state.Res
 // lifecycle policy while other environments keep the repository.
 func (r *imageBuild) Delete(context.Context, *state.Resource) error { return nil }
 
-// pendingImage stands, in a plan, for the image that the image phase has yet to push.
-const pendingImage = "(the image this run builds)"
-
-// image is what the service runs: the --image given, else the image phase's push when
-// it runs in this walk (pendingImage in a plan before it), else "" for "keep what runs".
-func (in *Inputs) image(deps engine.Deps) string {
-	if in.Image != "" || !in.BuildImage {
-		return in.Image
+// image is the run's image decision with, for a build, the URI the image phase pushed
+// once it has run in this walk (none yet in a plan before it).
+func (in *Inputs) image(deps engine.Deps) imagechoice.Decision {
+	d := in.Image
+	if b := deps.Get(keyImageBuild); d.Builds() && b != nil {
+		d.URI = b.Attrs["uri"]
 	}
-	if b := deps.Get(keyImageBuild); b != nil && b.Attrs["uri"] != "" {
-		return b.Attrs["uri"]
-	}
-	return pendingImage
+	return d
 }
 
 // PendingBuild reports whether a plan's item only stands for the image a run without
@@ -278,13 +274,13 @@ func PendingBuild(it engine.Item) bool {
 			it.Action == engine.Update && slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.Field == "image" })
 	}
 	return it.Action == engine.Update && it.Reason == "" && len(it.Changes) > 0 &&
-		!slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.To != pendingImage })
+		!slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return !imagechoice.Pending(c.To) })
 }
 
 // imageDeps are the dependencies of what runs the image: the image phase's push, when
 // that phase runs in the same walk.
 func imageDeps(in *Inputs) []string {
-	if in.Image == "" && in.BuildImage {
+	if in.Image.Builds() {
 		return []string{keyImageBuild}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -143,11 +144,10 @@ func repoTags(t *testing.T, in *Inputs) map[string]string {
 func TestImageDependencyOnlyWhenBuilding(t *testing.T) {
 	in, _ := newTestInputs(t, "dev", nil)
 	for _, tc := range []struct {
-		image    string
-		building bool
-		want     bool
-	}{{"", true, true}, {"", false, false}, {testImage, true, false}, {testImage, false, false}} {
-		in.Image, in.BuildImage = tc.image, tc.building
+		image imagechoice.Decision
+		want  bool
+	}{{imagechoice.BuildNow(), true}, {imagechoice.Keep(), false}, {imagechoice.Use(testImage), false}} {
+		in.Image = tc.image
 		td := &taskDef{in: in}
 		var exec engine.Resource
 		for _, r := range declared(t, in, "cluster") {
@@ -156,7 +156,7 @@ func TestImageDependencyOnlyWhenBuilding(t *testing.T) {
 			}
 		}
 		if got := slices.Contains(td.DependsOn(), keyImageBuild); got != tc.want || slices.Contains(exec.DependsOn(), keyImageBuild) != tc.want {
-			t.Errorf("image %q building %v: task definition deps %v, execution role deps %v", tc.image, tc.building, td.DependsOn(), exec.DependsOn())
+			t.Errorf("image %+v: task definition deps %v, execution role deps %v", tc.image, td.DependsOn(), exec.DependsOn())
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 )
 
 // Inputs is what every phase declares its resources from.
@@ -23,11 +24,11 @@ type Inputs struct {
 	// secrets' resource policies keep it able to read and manage them.
 	Caller string
 	AWS    *awsclients.Clients
-	// Image is an image URI given with --image; empty means the image phase's digest.
-	Image string
-	// BuildImage says the image phase runs in the same walk: what runs the image (the
-	// task definition, the execution role's pull grant) waits for its push and uses it.
-	BuildImage bool
+	// Image is which image the run deploys, as the command decided it. With a build,
+	// what runs the image (the task definition, the execution role's pull grant) waits
+	// for the image phase's push in the same walk and uses it; the zero value keeps what
+	// runs.
+	Image imagechoice.Decision
 	// Release is a vX.Y.Z tag for the image, given with --release.
 	Release string
 	// Source is a directory in the git work tree the image is built from; "" means the

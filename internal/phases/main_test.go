@@ -13,6 +13,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
@@ -47,7 +48,7 @@ func inputsBeside(t *testing.T, env string, vars map[string]string) (*Inputs, *a
 		t.Fatal(err)
 	}
 	return &Inputs{
-		Config: cfg, Account: "123456789012", Region: cfg.Region, AWS: clients, Image: testImage,
+		Config: cfg, Account: "123456789012", Region: cfg.Region, AWS: clients, Image: imagechoice.Use(testImage),
 		Getenv:       func(k string) string { return vars[k] },
 		Progress:     t.Logf,
 		PollInterval: 10 * time.Millisecond,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
@@ -186,8 +187,7 @@ func (r *oidcProvider) DependsOn() []string { return nil }
 
 // owned says whether tags show that fvdeploy created the provider for this environment.
 func (r *oidcProvider) owned(have map[string]string) bool {
-	_, _, drift := tagDrift(map[string]string{"fvdeploy:app": r.in.Config.App, "fvdeploy:env": r.in.Config.Env, "fvdeploy:key": keyOIDCProvider}, have)
-	return !drift
+	return r.in.owns(keyOIDCProvider, have)
 }
 
 func (r *oidcProvider) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
@@ -202,10 +202,7 @@ func (r *oidcProvider) Find(ctx context.Context, _ engine.Deps, rec *state.Resou
 	if err != nil {
 		return nil, fmt.Errorf("reading OIDC provider %s: %w", arn, err)
 	}
-	have := map[string]string{}
-	for _, t := range out.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
+	have := tagMap(out.Tags, func(t iamtypes.Tag) (*string, *string) { return t.Key, t.Value })
 	owned := r.owned(have)
 	found := &engine.Found{Record: state.Resource{ID: githubOIDCHost, ARN: arn, Attrs: map[string]string{"owned": fmt.Sprint(owned)}}}
 	if !slices.Contains(out.ClientIDList, stsAudience) {

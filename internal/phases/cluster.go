@@ -3,7 +3,6 @@ package phases
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -273,11 +272,7 @@ func (r *cluster) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) 
 		return nil, nil
 	}
 	if rec == nil {
-		have := map[string]string{}
-		for _, t := range c.Tags {
-			have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		if err := r.in.claim("ECS cluster", aws.ToString(c.ClusterName), keyCluster, have); err != nil {
+		if err := r.in.claim("ECS cluster", aws.ToString(c.ClusterName), keyCluster, ecsTagMap(c.Tags)); err != nil {
 			return nil, err
 		}
 	}
@@ -365,17 +360,9 @@ func (r *cluster) Delete(ctx context.Context, rec *state.Resource) error {
 }
 
 func ecsTags(tags map[string]string) []ecstypes.Tag {
-	out := make([]ecstypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, ecstypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) ecstypes.Tag { return ecstypes.Tag{Key: k, Value: v} })
 }
 
 func ecsTagMap(tags []ecstypes.Tag) map[string]string {
-	out := make(map[string]string, len(tags))
-	for _, t := range tags {
-		out[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return out
+	return tagMap(tags, func(t ecstypes.Tag) (*string, *string) { return t.Key, t.Value })
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -78,10 +77,7 @@ func (r *role) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) 
 	if err != nil {
 		return nil, fmt.Errorf("reading IAM role %s: %w", name, err)
 	}
-	have := map[string]string{}
-	for _, t := range out.Role.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
+	have := tagMap(out.Role.Tags, func(t iamtypes.Tag) (*string, *string) { return t.Key, t.Value })
 	if rec == nil {
 		if err := r.in.claim("IAM role", name, r.key, have); err != nil {
 			return nil, err
@@ -247,11 +243,7 @@ func (r *role) Delete(ctx context.Context, rec *state.Resource) error {
 }
 
 func iamTags(tags map[string]string) []iamtypes.Tag {
-	out := make([]iamtypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, iamtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) iamtypes.Tag { return iamtypes.Tag{Key: k, Value: v} })
 }
 
 // ---- policy documents ----

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -223,19 +221,11 @@ func (r *rotationRule) Find(ctx context.Context, deps engine.Deps, rec *state.Re
 }
 
 func eventTagMap(tags []ebtypes.Tag) map[string]string {
-	m := map[string]string{}
-	for _, t := range tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
+	return tagMap(tags, func(t ebtypes.Tag) (*string, *string) { return t.Key, t.Value })
 }
 
-func eventTags(m map[string]string) []ebtypes.Tag {
-	var out []ebtypes.Tag
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, ebtypes.Tag{Key: aws.String(k), Value: aws.String(m[k])})
-	}
-	return out
+func eventTags(tags map[string]string) []ebtypes.Tag {
+	return tagList(tags, func(k, v *string) ebtypes.Tag { return ebtypes.Tag{Key: k, Value: v} })
 }
 
 func (r *rotationRule) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {

@@ -161,7 +161,7 @@ func (r *listenerHTTPS) Update(ctx context.Context, deps engine.Deps, found *eng
 		}
 	}
 	if oldCert != "" {
-		ours, err := certOwned(ctx, r.acm, oldCert, r.in.tags(keyCertificate))
+		ours, err := certOwned(ctx, r.in, r.acm, oldCert)
 		if err != nil {
 			return nil, err
 		}

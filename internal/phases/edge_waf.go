@@ -223,11 +223,7 @@ func (r *webACL) description() *string {
 }
 
 func (r *webACL) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
-	var tags []waftypes.Tag
-	want := r.in.tags(keyWAFACL)
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		tags = append(tags, waftypes.Tag{Key: aws.String(k), Value: aws.String(want[k])})
-	}
+	tags := tagList(r.in.tags(keyWAFACL), func(k, v *string) waftypes.Tag { return waftypes.Tag{Key: k, Value: v} })
 	out, err := r.api.CreateWebACL(ctx, &wafv2.CreateWebACLInput{
 		Name:             aws.String(r.name()),
 		Scope:            waftypes.ScopeRegional,

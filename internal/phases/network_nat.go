@@ -147,7 +147,7 @@ func (r *nat) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (
 			if err != nil {
 				return nil, err
 			}
-			return slices.DeleteFunc(live(out.NatGateways), func(g ec2types.NatGateway) bool { return !ec2Tagged(g.Tags, r.in.tags(r.Key())) }), nil
+			return slices.DeleteFunc(live(out.NatGateways), func(g ec2types.NatGateway) bool { return !r.in.owns(r.Key(), ec2TagMap(g.Tags)) }), nil
 		})
 	if err != nil || g == nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -58,16 +57,6 @@ func findEC2[T any](ctx context.Context, what, key, id string, idOf func(T) stri
 		extras = append(extras, state.Resource{ID: idOf(x)})
 	}
 	return &items[0], extras, nil
-}
-
-// ec2Tagged reports whether tags carry the fvdeploy tags of want.
-func ec2Tagged(tags []ec2types.Tag, want map[string]string) bool {
-	for _, k := range ownershipTags {
-		if !slices.ContainsFunc(tags, func(t ec2types.Tag) bool { return aws.ToString(t.Key) == k && aws.ToString(t.Value) == want[k] }) {
-			return false
-		}
-	}
-	return true
 }
 
 type azAPI interface {
@@ -155,11 +144,7 @@ func elbOwned(ctx context.Context, in *Inputs, api elbTagsAPI, what, arn, key st
 }
 
 func elbTags(tags map[string]string) []elbtypes.Tag {
-	out := make([]elbtypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, elbtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) elbtypes.Tag { return elbtypes.Tag{Key: k, Value: v} })
 }
 
 // recID is the ID state recorded, or "" when there is no record.

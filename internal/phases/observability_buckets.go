@@ -144,8 +144,10 @@ func (r *logBucket) Find(ctx context.Context, _ engine.Deps, rec *state.Resource
 	if err != nil {
 		return nil, err
 	}
-	if rec == nil && have["fvdeploy:key"] != r.key {
-		return nil, fmt.Errorf("bucket %s exists in this account but fvdeploy did not create it for %s: delete it or tag it fvdeploy:key=%s", name, r.key, r.key)
+	if rec == nil {
+		if err := r.in.claim("bucket", name, r.key, have); err != nil {
+			return nil, err
+		}
 	}
 	if from, to, drift := tagDrift(r.in.tags(r.key), have); drift {
 		change("tags", from, to)
@@ -322,11 +324,7 @@ func (r *logBucket) set(ctx context.Context, name, field string) error {
 	var err error
 	switch field {
 	case "tags":
-		var set []s3types.Tag
-		tags := r.in.tags(r.key)
-		for _, k := range slices.Sorted(maps.Keys(tags)) {
-			set = append(set, s3types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-		}
+		set := tagList(r.in.tags(r.key), func(k, v *string) s3types.Tag { return s3types.Tag{Key: k, Value: v} })
 		_, err = r.api.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &s3types.Tagging{TagSet: set}})
 	case "block_public_access":
 		on := aws.Bool(true)
@@ -589,8 +587,10 @@ func (r *trail) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 			have[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	if rec == nil && have["fvdeploy:key"] != keyTrail {
-		return nil, fmt.Errorf("trail %s exists but fvdeploy did not create it: delete or rename it", arn)
+	if rec == nil {
+		if err := r.in.claim("trail", arn, keyTrail, have); err != nil {
+			return nil, err
+		}
 	}
 	if from, to, drift := tagDrift(r.in.tags(keyTrail), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
@@ -689,11 +689,7 @@ func (r *trail) Delete(ctx context.Context, rec *state.Resource) error {
 }
 
 func ctTags(tags map[string]string) []cttypes.Tag {
-	out := make([]cttypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, cttypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) cttypes.Tag { return cttypes.Tag{Key: k, Value: v} })
 }
 
 // ---- ALB access logs ----

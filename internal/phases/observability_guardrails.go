@@ -94,9 +94,7 @@ func (r *accessAnalyzer) DependsOn() []string { return nil }
 // ours reports whether an analyzer is the one this environment created: its name and
 // tags survive a crash between CreateAnalyzer and saving state.
 func (r *accessAnalyzer) ours(a aatypes.AnalyzerSummary) bool {
-	want := r.in.tags(keyAnalyzer)
-	return aws.ToString(a.Name) == analyzerName && a.Tags["fvdeploy:app"] == want["fvdeploy:app"] &&
-		a.Tags["fvdeploy:env"] == want["fvdeploy:env"] && a.Tags["fvdeploy:key"] == keyAnalyzer
+	return aws.ToString(a.Name) == analyzerName && r.in.owns(keyAnalyzer, a.Tags)
 }
 
 func (r *accessAnalyzer) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
@@ -354,11 +352,7 @@ func (r *configRecorder) Delete(ctx context.Context, rec *state.Resource) error 
 }
 
 func configTags(tags map[string]string) []cfgtypes.Tag {
-	out := make([]cfgtypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, cfgtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) cfgtypes.Tag { return cfgtypes.Tag{Key: k, Value: v} })
 }
 
 // ---- AWS Config: the delivery bucket ----

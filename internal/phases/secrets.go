@@ -282,10 +282,7 @@ func foundSecret(in *Inputs, key string, d *secretsmanager.DescribeSecretOutput,
 		return nil, nil
 	}
 	found := &engine.Found{Record: state.Resource{ID: aws.ToString(d.Name), ARN: aws.ToString(d.ARN)}}
-	have := map[string]string{}
-	for _, t := range d.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
+	have := tagMap(d.Tags, func(t smtypes.Tag) (*string, *string) { return t.Key, t.Value })
 	if rec == nil {
 		if err := in.claim("secret", found.Record.ID, key, have); err != nil {
 			return nil, err
@@ -505,11 +502,7 @@ func newPassword() (string, error) {
 }
 
 func secretTags(tags map[string]string) []smtypes.Tag {
-	out := make([]smtypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, smtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) smtypes.Tag { return smtypes.Tag{Key: k, Value: v} })
 }
 
 // namedSecrets are the existing secrets service.secrets names (name or ARN as given),

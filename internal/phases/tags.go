@@ -1,0 +1,28 @@
+package phases
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// tagList turns tags into any service's tag list, in key order so that requests (and the
+// call traces tests compare) are the same on every run; mk builds one service's tag.
+func tagList[T any](tags map[string]string, mk func(k, v *string) T) []T {
+	out := make([]T, 0, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		out = append(out, mk(aws.String(k), aws.String(tags[k])))
+	}
+	return out
+}
+
+// tagMap turns any service's tag list into a map.
+func tagMap[T any](tags []T, kv func(T) (k, v *string)) map[string]string {
+	out := make(map[string]string, len(tags))
+	for _, t := range tags {
+		k, v := kv(t)
+		out[aws.ToString(k)] = aws.ToString(v)
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,3 +75,19 @@ func (in *Inputs) retryWhileInUse(ctx context.Context, what string, limit time.D
 	}
 	return err
 }
+
+// inUseAs makes the codes by which one API says "still in use" read as ResourceInUse, so
+// that retryWhileInUse waits them out like the common ones.
+func inUseAs(err error, codes ...string) error {
+	if err != nil && slices.Contains(codes, errorCode(err)) {
+		return &stillInUse{err}
+	}
+	return err
+}
+
+type stillInUse struct{ error }
+
+func (e *stillInUse) ErrorCode() string             { return "ResourceInUse" }
+func (e *stillInUse) ErrorMessage() string          { return e.error.Error() }
+func (e *stillInUse) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }
+func (e *stillInUse) Unwrap() error                 { return e.error }

@@ -1,6 +1,7 @@
 package phases
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -191,10 +192,7 @@ func (r *oidcProvider) owned(have map[string]string) bool {
 }
 
 func (r *oidcProvider) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	arn := oidcProviderARN(r.in)
-	if rec != nil && rec.ARN != "" {
-		arn = rec.ARN
-	}
+	arn := cmp.Or(recARN(rec), oidcProviderARN(r.in))
 	out, err := r.api.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &arn})
 	if isNotFound(err) {
 		return nil, nil

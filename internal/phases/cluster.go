@@ -1,6 +1,7 @@
 package phases
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -99,10 +100,7 @@ func logGroupARN(in *Inputs, name string) string {
 }
 
 func (r *logGroup) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	name := r.name
-	if rec != nil && rec.ID != "" {
-		name = rec.ID
-	}
+	name := cmp.Or(recID(rec), r.name)
 	// The name is unique in the account and region: it is the lookup, no tags needed.
 	out, err := r.api.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(name)})
 	if err != nil {
@@ -247,10 +245,7 @@ func (r *cluster) insights() string {
 }
 
 func (r *cluster) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	name := clusterName(r.in)
-	if rec != nil && rec.ARN != "" {
-		name = rec.ARN
-	}
+	name := cmp.Or(recARN(rec), clusterName(r.in))
 	out, err := r.api.DescribeClusters(ctx, &ecs.DescribeClustersInput{
 		Clusters: []string{name},
 		Include:  []ecstypes.ClusterField{ecstypes.ClusterFieldSettings, ecstypes.ClusterFieldTags},

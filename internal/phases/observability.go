@@ -1,6 +1,7 @@
 package phases
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -115,10 +116,7 @@ func (r *topic) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 		// phase) still finds the topic: it moves to the new key.
 		key = keyToCreate
 	}
-	arn := topicARN(r.in)
-	if rec != nil && rec.ARN != "" {
-		arn = rec.ARN
-	}
+	arn := cmp.Or(recARN(rec), topicARN(r.in))
 	out, err := r.api.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &arn})
 	if isNotFound(err) {
 		return nil, nil

@@ -1,6 +1,7 @@
 package phases
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,10 +122,7 @@ func (r *logBucket) sse(ctx context.Context) (s3types.ServerSideEncryption, stri
 }
 
 func (r *logBucket) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	name := r.name
-	if rec != nil && rec.ID != "" {
-		name = rec.ID
-	}
+	name := cmp.Or(recID(rec), r.name)
 	_, err := r.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &name})
 	switch code := errorCode(err); {
 	case isNotFound(err) || code == "NoSuchBucket":
@@ -549,10 +547,7 @@ func (r *trail) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 	if err != nil {
 		return nil, err
 	}
-	name := trailName(r.in)
-	if rec != nil && rec.ARN != "" {
-		name = rec.ARN
-	}
+	name := cmp.Or(recARN(rec), trailName(r.in))
 	out, err := r.api.GetTrail(ctx, &cloudtrail.GetTrailInput{Name: &name})
 	if isNotFound(err) {
 		return nil, nil

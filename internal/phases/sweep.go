@@ -25,7 +25,9 @@ type Orphan struct {
 	Record state.Resource `json:"-"`
 }
 
-func (o Orphan) String() string { return fmt.Sprintf("%s %s (%s %s)", o.Type, o.ID, engine.TagKey, o.Tag) }
+func (o Orphan) String() string {
+	return fmt.Sprintf("%s %s (%s %s)", o.Type, o.ID, engine.TagKey, o.Tag)
+}
 
 // candidate is an object a lister found, with the tags that say whose it is.
 type candidate struct {

@@ -3,6 +3,7 @@ package phases
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -25,4 +26,22 @@ func tagMap[T any](tags []T, kv func(T) (k, v *string)) map[string]string {
 		out[aws.ToString(k)] = aws.ToString(v)
 	}
 	return out
+}
+
+// tagDrift describes which of the wanted tags are missing or different on an object, as
+// a Change value ("" when none are). Tags someone else added are left alone.
+func tagDrift(want, have map[string]string) (from, to string, drift bool) {
+	var missing, had []string
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if v, ok := have[k]; !ok || v != want[k] {
+			missing = append(missing, k+"="+want[k])
+			if ok {
+				had = append(had, k+"="+v)
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return "", "", false
+	}
+	return strings.Join(had, ","), strings.Join(missing, ","), true
 }

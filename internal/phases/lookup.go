@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -76,6 +78,16 @@ func findEC2[T any](ctx context.Context, what, key, id string, idOf func(T) stri
 		extras = append(extras, state.Resource{ID: idOf(x)})
 	}
 	return &items[0], extras, nil
+}
+
+// findTagged is findEC2 for objects one Describe call finds both ways: describe is
+// given the recorded ID, or else the filters for the key's ownership tags.
+func findTagged[T any](ctx context.Context, in *Inputs, what, key, id string, idOf func(T) string,
+	describe func(ctx context.Context, ids []string, filters []ec2types.Filter) ([]T, error),
+) (*T, []state.Resource, error) {
+	return findEC2(ctx, what, key, id, idOf,
+		func(ctx context.Context, id string) ([]T, error) { return describe(ctx, []string{id}, nil) },
+		func(ctx context.Context) ([]T, error) { return describe(ctx, nil, ec2TagFilters(in.tags(key))) })
 }
 
 // recID is the ID state recorded, or "" when there is no record.

@@ -292,16 +292,9 @@ func (r *networkACL) desired(deps engine.Deps) (vpcID string, subnets []string, 
 }
 
 func (r *networkACL) describe(ctx context.Context, id string) (*ec2types.NetworkAcl, []state.Resource, error) {
-	return findEC2(ctx, "network ACL", r.Key(), id, func(a ec2types.NetworkAcl) string { return aws.ToString(a.NetworkAclId) },
-		func(ctx context.Context, id string) ([]ec2types.NetworkAcl, error) {
-			out, err := r.api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{NetworkAclIds: []string{id}})
-			if err != nil {
-				return nil, err
-			}
-			return out.NetworkAcls, nil
-		},
-		func(ctx context.Context) ([]ec2types.NetworkAcl, error) {
-			out, err := r.api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: ec2TagFilters(r.in.tags(r.Key()))})
+	return findTagged(ctx, r.in, "network ACL", r.Key(), id, func(a ec2types.NetworkAcl) string { return aws.ToString(a.NetworkAclId) },
+		func(ctx context.Context, ids []string, filters []ec2types.Filter) ([]ec2types.NetworkAcl, error) {
+			out, err := r.api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{NetworkAclIds: ids, Filters: filters})
 			if err != nil {
 				return nil, err
 			}

@@ -33,16 +33,9 @@ func (r *eip) Type() string        { return "ec2:eip" }
 func (r *eip) DependsOn() []string { return nil }
 
 func (r *eip) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	a, extras, err := findEC2(ctx, "Elastic IP", r.Key(), recID(rec), func(a ec2types.Address) string { return aws.ToString(a.AllocationId) },
-		func(ctx context.Context, id string) ([]ec2types.Address, error) {
-			out, err := r.api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{AllocationIds: []string{id}})
-			if err != nil {
-				return nil, err
-			}
-			return out.Addresses, nil
-		},
-		func(ctx context.Context) ([]ec2types.Address, error) {
-			out, err := r.api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: ec2TagFilters(r.in.tags(r.Key()))})
+	a, extras, err := findTagged(ctx, r.in, "Elastic IP", r.Key(), recID(rec), func(a ec2types.Address) string { return aws.ToString(a.AllocationId) },
+		func(ctx context.Context, ids []string, filters []ec2types.Filter) ([]ec2types.Address, error) {
+			out, err := r.api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{AllocationIds: ids, Filters: filters})
 			if err != nil {
 				return nil, err
 			}

@@ -3,7 +3,6 @@ package phases
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/configservice"
@@ -83,14 +82,10 @@ func (r *configChannel) put(ctx context.Context, name, bucket string) error {
 	in := &configservice.PutDeliveryChannelInput{DeliveryChannel: &cfgtypes.DeliveryChannel{Name: aws.String(name), S3BucketName: aws.String(bucket)}}
 	// AWS Config checks the bucket policy here, and one put a moment ago may not be
 	// visible to it yet.
-	deadline := time.Now().Add(time.Minute)
-	return r.in.waitFor(ctx, "the config bucket's policy to reach AWS Config", func(ctx context.Context) (bool, string, error) {
+	return r.in.retryUntilSeen(ctx, "the config bucket's policy to reach AWS Config", func(ctx context.Context) error {
 		_, err := r.api.PutDeliveryChannel(ctx, in)
-		if code := errorCode(err); code == "InsufficientDeliveryPolicyException" && time.Now().Before(deadline) {
-			return false, code, nil
-		}
-		return err == nil, "", err
-	})
+		return err
+	}, "InsufficientDeliveryPolicyException")
 }
 
 func (r *configChannel) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/configservice"
@@ -117,14 +116,10 @@ func (r *configRecorder) put(ctx context.Context, name string, tags []cfgtypes.T
 		Tags:                  tags,
 	}
 	// A service-linked role created a moment ago may not be assumable by AWS Config yet.
-	deadline := time.Now().Add(time.Minute)
-	return r.in.waitFor(ctx, "AWS Config to accept its service-linked role", func(ctx context.Context) (bool, string, error) {
+	return r.in.retryUntilSeen(ctx, "AWS Config to accept its service-linked role", func(ctx context.Context) error {
 		_, err := r.api.PutConfigurationRecorder(ctx, in)
-		if code := errorCode(err); code == "InvalidRoleException" && time.Now().Before(deadline) {
-			return false, code, nil
-		}
-		return err == nil, "", err
-	})
+		return err
+	}, "InvalidRoleException")
 }
 
 func (r *configRecorder) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {

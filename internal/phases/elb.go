@@ -3,6 +3,7 @@ package phases
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +45,14 @@ type listenerAPI interface {
 
 func onPort(port int32) func(elbtypes.Listener) bool {
 	return func(l elbtypes.Listener) bool { return aws.ToInt32(l.Port) == port }
+}
+
+// listenerOn is the listener on port among listeners, nil when there is none.
+func listenerOn(listeners []elbtypes.Listener, port int32) *elbtypes.Listener {
+	if i := slices.IndexFunc(listeners, onPort(port)); i >= 0 {
+		return &listeners[i]
+	}
+	return nil
 }
 
 // describeListeners lists a load balancer's listeners; none when it does not exist.

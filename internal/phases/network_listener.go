@@ -51,11 +51,10 @@ func (r *listenerHTTP) Find(ctx context.Context, deps engine.Deps, _ *state.Reso
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(listeners, onPort(80))
-	if i < 0 {
+	l := listenerOn(listeners, 80)
+	if l == nil {
 		return nil, nil
 	}
-	l := listeners[i]
 	arn := aws.ToString(l.ListenerArn)
 	found := &engine.Found{Record: state.Resource{ID: arn, ARN: arn}}
 	if l.Protocol != elbtypes.ProtocolEnumHttp {

@@ -110,10 +110,8 @@ func (r *cluster) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) 
 	if c == nil {
 		return nil, nil
 	}
-	if rec == nil {
-		if err := r.in.claim("ECS cluster", aws.ToString(c.ClusterName), keyCluster, ecsTagMap(c.Tags)); err != nil {
-			return nil, err
-		}
+	if err := r.in.claim(rec, "ECS cluster", aws.ToString(c.ClusterName), keyCluster, ecsTagMap(c.Tags)); err != nil {
+		return nil, err
 	}
 	found := &engine.Found{Record: state.Resource{ID: aws.ToString(c.ClusterName), ARN: aws.ToString(c.ClusterArn)}}
 	got := "disabled"

@@ -75,10 +75,8 @@ func (r *role) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) 
 		return nil, fmt.Errorf("reading IAM role %s: %w", name, err)
 	}
 	have := tagMap(out.Role.Tags, func(t iamtypes.Tag) (*string, *string) { return t.Key, t.Value })
-	if rec == nil {
-		if err := r.in.claim("IAM role", name, r.key, have); err != nil {
-			return nil, err
-		}
+	if err := r.in.claim(rec, "IAM role", name, r.key, have); err != nil {
+		return nil, err
 	}
 	found := &engine.Found{Record: state.Resource{ID: name, ARN: aws.ToString(out.Role.Arn)}}
 	if d, err := resourcePolicyDiff(aws.ToString(out.Role.AssumeRolePolicyDocument), r.trust); err != nil {

@@ -92,7 +92,7 @@ func (r *logGroup) claim(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("reading the tags of log group %s: %w", name, err)
 	}
-	return r.in.claim("log group", name, r.key, out.Tags)
+	return r.in.claim(nil, "log group", name, r.key, out.Tags)
 }
 
 func retentionText(days int32) string {

@@ -215,7 +215,7 @@ func (r *webACL) owned(ctx context.Context, arn string) error {
 			got[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	return r.in.claim("web ACL", arn, keyWAFACL, got)
+	return r.in.claim(nil, "web ACL", arn, keyWAFACL, got)
 }
 
 func (r *webACL) description() *string {

@@ -29,7 +29,7 @@ func elbOwned(ctx context.Context, in *Inputs, api elbTagsAPI, what, arn, key st
 			got[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	return in.claim(what, arn, key, got)
+	return in.claim(nil, what, arn, key, got)
 }
 
 func elbTags(tags map[string]string) []elbtypes.Tag {

@@ -133,10 +133,8 @@ func (r *topic) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 		return nil, fmt.Errorf("reading the tags of SNS topic %s: %w", arn, err)
 	}
 	have := tagMap(tags.Tags, func(t snstypes.Tag) (*string, *string) { return t.Key, t.Value })
-	if rec == nil {
-		if err := r.in.claim("SNS topic", arn, keyTopic, have); err != nil {
-			return nil, err
-		}
+	if err := r.in.claim(rec, "SNS topic", arn, keyTopic, have); err != nil {
+		return nil, err
 	}
 	if from, to, drift := tagDrift(r.in.tags(keyTopic), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})

@@ -278,10 +278,8 @@ func (r *alarm) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 		return nil, fmt.Errorf("reading the tags of alarm %s: %w", r.name(), err)
 	}
 	have := tagMap(tags.Tags, func(t cwtypes.Tag) (*string, *string) { return t.Key, t.Value })
-	if rec == nil {
-		if err := r.in.claim("alarm", r.name(), r.Key(), have); err != nil {
-			return nil, err
-		}
+	if err := r.in.claim(rec, "alarm", r.name(), r.Key(), have); err != nil {
+		return nil, err
 	}
 	if from, to, drift := tagDrift(r.in.tags(r.Key()), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})

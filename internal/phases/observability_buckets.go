@@ -134,10 +134,8 @@ func (r *logBucket) Find(ctx context.Context, _ engine.Deps, rec *state.Resource
 	if err != nil {
 		return nil, err
 	}
-	if rec == nil {
-		if err := r.in.claim("bucket", name, r.key, have); err != nil {
-			return nil, err
-		}
+	if err := r.in.claim(rec, "bucket", name, r.key, have); err != nil {
+		return nil, err
 	}
 	if from, to, drift := tagDrift(r.in.tags(r.key), have); drift {
 		change("tags", from, to)

@@ -114,10 +114,8 @@ func (r *trail) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 			have[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	if rec == nil {
-		if err := r.in.claim("trail", arn, keyTrail, have); err != nil {
-			return nil, err
-		}
+	if err := r.in.claim(rec, "trail", arn, keyTrail, have); err != nil {
+		return nil, err
 	}
 	if from, to, drift := tagDrift(r.in.tags(keyTrail), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
 // ownershipTags are the tags that say which object of which environment something is;
@@ -28,11 +29,14 @@ func (in *Inputs) owns(key string, have map[string]string) bool {
 	return in.foreignTag(key, have) == ""
 }
 
-// claim checks an object found by name alone (nothing in state records it) before
+// claim checks an object found by name alone (rec, state's record of it, is nil) before
 // fvdeploy adopts it: it must carry the ownership tags of key. A same-named object
 // without them is someone else's, never adopted, changed or deleted: the run stops and
-// names it.
-func (in *Inputs) claim(what, name, key string, have map[string]string) error {
+// names it. An object state records is fvdeploy's already.
+func (in *Inputs) claim(rec *state.Resource, what, name, key string, have map[string]string) error {
+	if rec != nil {
+		return nil
+	}
 	k := in.foreignTag(key, have)
 	if k == "" {
 		return nil

@@ -283,10 +283,8 @@ func foundSecret(in *Inputs, key string, d *secretsmanager.DescribeSecretOutput,
 	}
 	found := &engine.Found{Record: state.Resource{ID: aws.ToString(d.Name), ARN: aws.ToString(d.ARN)}}
 	have := tagMap(d.Tags, func(t smtypes.Tag) (*string, *string) { return t.Key, t.Value })
-	if rec == nil {
-		if err := in.claim("secret", found.Record.ID, key, have); err != nil {
-			return nil, err
-		}
+	if err := in.claim(rec, "secret", found.Record.ID, key, have); err != nil {
+		return nil, err
 	}
 	if from, to, drift := tagDrift(in.tags(key), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})

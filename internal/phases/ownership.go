@@ -2,6 +2,8 @@ package phases
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
@@ -45,4 +47,14 @@ func (in *Inputs) claim(rec *state.Resource, what, name, key string, have map[st
 	return fmt.Errorf("%s %s exists but fvdeploy did not create it as %s of %s (tag %s is %q, want %q): rename or delete it, "+
 		"or, if it is the one fvdeploy created, tag it %s=%s, %s=%s, %s=%s to adopt it",
 		what, name, key, in.prefix(), k, have[k], want[k], engine.TagApp, want[engine.TagApp], engine.TagEnv, want[engine.TagEnv], engine.TagKey, key)
+}
+
+// ownedByEnv reports whether tags make an object the environment's, whichever resource
+// it is (the sweep's question): its app and its environment, or, for an object that
+// environments share, its list of them.
+func ownedByEnv(in *Inputs, tags map[string]string) bool {
+	if tags[engine.TagApp] != in.Config.App {
+		return false
+	}
+	return tags[engine.TagEnv] == in.Config.Env || slices.Contains(strings.Fields(tags[engine.TagEnvs]), in.Config.Env)
 }

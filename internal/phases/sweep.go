@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
@@ -69,14 +68,6 @@ func Sweep(ctx context.Context, in *Inputs, doc *state.Document) ([]Orphan, erro
 		}
 	}
 	return out, nil
-}
-
-// ownedByEnv reports whether tags make an object the environment's.
-func ownedByEnv(in *Inputs, tags map[string]string) bool {
-	if tags[engine.TagApp] != in.Config.App {
-		return false
-	}
-	return tags[engine.TagEnv] == in.Config.Env || slices.Contains(strings.Fields(tags[engine.TagEnvs]), in.Config.Env)
 }
 
 // recorded reports whether doc holds the object: by ARN when both sides have one (an ID

@@ -478,8 +478,11 @@ func (r *networkACL) Delete(ctx context.Context, rec *state.Resource) error {
 		if err != nil {
 			return err
 		}
+		if def == nil {
+			return fmt.Errorf("VPC %s has no default network ACL", aws.ToString(acl.VpcId))
+		}
 		for _, a := range acl.Associations {
-			if err := moveSubnetACL(ctx, r.api, aws.ToString(a.SubnetId), def); err != nil {
+			if err := moveSubnetACL(ctx, r.api, aws.ToString(a.SubnetId), aws.ToString(def.NetworkAclId)); err != nil {
 				return fmt.Errorf("giving subnet %s back to the default network ACL before deleting %s: %w", aws.ToString(a.SubnetId), rec.ID, err)
 			}
 		}
@@ -488,21 +491,4 @@ func (r *networkACL) Delete(ctx context.Context, rec *state.Resource) error {
 		_, err := r.api.DeleteNetworkAcl(ctx, &ec2.DeleteNetworkAclInput{NetworkAclId: &rec.ID})
 		return err
 	})
-}
-
-// defaultACL is the ACL AWS made with the VPC.
-func defaultACL(ctx context.Context, api networkACLAPI, vpcID string) (string, error) {
-	out, err := api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{
-		{Name: aws.String("vpc-id"), Values: []string{vpcID}},
-		{Name: aws.String("default"), Values: []string{"true"}},
-	}})
-	if err != nil {
-		return "", fmt.Errorf("looking up the default network ACL of VPC %s: %w", vpcID, err)
-	}
-	for _, acl := range out.NetworkAcls {
-		if aws.ToBool(acl.IsDefault) {
-			return aws.ToString(acl.NetworkAclId), nil
-		}
-	}
-	return "", fmt.Errorf("VPC %s has no default network ACL", vpcID)
 }

@@ -38,12 +38,17 @@ func (r *defaultNetworkACL) acl(ctx context.Context, deps engine.Deps) (*ec2type
 	if vpc == nil {
 		return nil, nil
 	}
-	out, err := r.api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{
-		{Name: aws.String("vpc-id"), Values: []string{vpc.ID}},
+	return defaultACL(ctx, r.api, vpc.ID)
+}
+
+// defaultACL is the ACL AWS made with the VPC, nil when AWS lists none.
+func defaultACL(ctx context.Context, api networkACLAPI, vpcID string) (*ec2types.NetworkAcl, error) {
+	out, err := api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{vpcID}},
 		{Name: aws.String("default"), Values: []string{"true"}},
 	}})
 	if err != nil {
-		return nil, fmt.Errorf("looking up the default network ACL of VPC %s: %w", vpc.ID, err)
+		return nil, fmt.Errorf("looking up the default network ACL of VPC %s: %w", vpcID, err)
 	}
 	for i := range out.NetworkAcls {
 		if aws.ToBool(out.NetworkAcls[i].IsDefault) {

@@ -11,6 +11,9 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 )
 
+// Load balancer helpers the network, cluster and edge phases share: ownership checks,
+// tags, and reading and writing listeners' default actions.
+
 type elbTagsAPI interface {
 	DescribeTags(ctx context.Context, in *elbv2.DescribeTagsInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTagsOutput, error)
 }

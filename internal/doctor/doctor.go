@@ -19,6 +19,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/hostedzone"
 	"github.com/fvdeploy/fvdeploy/internal/image"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
@@ -202,8 +203,8 @@ type taggingAPI interface {
 // tagging API knows (not IAM, Route 53 or ECR: enough to tell an empty account).
 func taggedResources(ctx context.Context, api taggingAPI, app, env string) (int, error) {
 	in := &resourcegroupstaggingapi.GetResourcesInput{TagFilters: []taggingtypes.TagFilter{
-		{Key: aws.String("fvdeploy:app"), Values: []string{app}},
-		{Key: aws.String("fvdeploy:env"), Values: []string{env}},
+		{Key: aws.String(engine.TagApp), Values: []string{app}},
+		{Key: aws.String(engine.TagEnv), Values: []string{env}},
 	}}
 	n := 0
 	for p := resourcegroupstaggingapi.NewGetResourcesPaginator(api, in); p.HasMorePages(); {

@@ -77,13 +77,24 @@ const (
 	Skip    Action = "skipped"
 )
 
+// The ownership tag keys: which app and environment an object belongs to, and which of
+// its resources it is. They are the only place these names are spelled.
+const (
+	TagApp = "fvdeploy:app"
+	TagEnv = "fvdeploy:env"
+	TagKey = "fvdeploy:key"
+	// TagEnvs lists, space-separated, the other environments that share an object made by
+	// one of them (the image repository), so that each finds it as its own.
+	TagEnvs = "fvdeploy:envs"
+)
+
 // Tags are the tags on everything fvdeploy creates; they make a repeated or crashed run
 // find its own objects instead of duplicating them.
 func Tags(app, env, key string) map[string]string {
 	return map[string]string{
-		"fvdeploy:app": app,
-		"fvdeploy:env": env,
-		"fvdeploy:key": key,
-		"Name":         app + "-" + env + "-" + strings.ReplaceAll(key, "/", "-"),
+		TagApp: app,
+		TagEnv: env,
+		TagKey: key,
+		"Name": app + "-" + env + "-" + strings.ReplaceAll(key, "/", "-"),
 	}
 }

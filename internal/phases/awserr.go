@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,3 +75,32 @@ func (in *Inputs) retryWhileInUse(ctx context.Context, what string, limit time.D
 	}
 	return err
 }
+
+// retryUntilSeen retries op for up to a minute while it fails with one of codes: what
+// op names was made a moment ago and may not be visible to the service yet.
+func (in *Inputs) retryUntilSeen(ctx context.Context, what string, op func(ctx context.Context) error, codes ...string) error {
+	deadline := time.Now().Add(time.Minute)
+	return in.waitFor(ctx, what, func(ctx context.Context) (bool, string, error) {
+		err := op(ctx)
+		if code := errorCode(err); err != nil && slices.Contains(codes, code) && time.Now().Before(deadline) {
+			return false, code, nil
+		}
+		return err == nil, "", err
+	})
+}
+
+// inUseAs makes the codes by which one API says "still in use" read as ResourceInUse, so
+// that retryWhileInUse waits them out like the common ones.
+func inUseAs(err error, codes ...string) error {
+	if err != nil && slices.Contains(codes, errorCode(err)) {
+		return &stillInUse{err}
+	}
+	return err
+}
+
+type stillInUse struct{ error }
+
+func (e *stillInUse) ErrorCode() string             { return "ResourceInUse" }
+func (e *stillInUse) ErrorMessage() string          { return e.error.Error() }
+func (e *stillInUse) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }
+func (e *stillInUse) Unwrap() error                 { return e.error }

@@ -1,6 +1,7 @@
 package phases
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
@@ -186,15 +188,11 @@ func (r *oidcProvider) DependsOn() []string { return nil }
 
 // owned says whether tags show that fvdeploy created the provider for this environment.
 func (r *oidcProvider) owned(have map[string]string) bool {
-	_, _, drift := tagDrift(map[string]string{"fvdeploy:app": r.in.Config.App, "fvdeploy:env": r.in.Config.Env, "fvdeploy:key": keyOIDCProvider}, have)
-	return !drift
+	return r.in.owns(keyOIDCProvider, have)
 }
 
 func (r *oidcProvider) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	arn := oidcProviderARN(r.in)
-	if rec != nil && rec.ARN != "" {
-		arn = rec.ARN
-	}
+	arn := cmp.Or(recARN(rec), oidcProviderARN(r.in))
 	out, err := r.api.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &arn})
 	if isNotFound(err) {
 		return nil, nil
@@ -202,10 +200,7 @@ func (r *oidcProvider) Find(ctx context.Context, _ engine.Deps, rec *state.Resou
 	if err != nil {
 		return nil, fmt.Errorf("reading OIDC provider %s: %w", arn, err)
 	}
-	have := map[string]string{}
-	for _, t := range out.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
+	have := tagMap(out.Tags, func(t iamtypes.Tag) (*string, *string) { return t.Key, t.Value })
 	owned := r.owned(have)
 	found := &engine.Found{Record: state.Resource{ID: githubOIDCHost, ARN: arn, Attrs: map[string]string{"owned": fmt.Sprint(owned)}}}
 	if !slices.Contains(out.ClientIDList, stsAudience) {

@@ -1,11 +1,10 @@
 package phases
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -67,10 +66,7 @@ const (
 
 func (r *role) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
 	// Role names are unique in the account: the name is the lookup.
-	name := r.name
-	if rec != nil && rec.ID != "" {
-		name = rec.ID
-	}
+	name := cmp.Or(recID(rec), r.name)
 	out, err := r.api.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
 	if isNotFound(err) {
 		return nil, nil
@@ -78,14 +74,9 @@ func (r *role) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) 
 	if err != nil {
 		return nil, fmt.Errorf("reading IAM role %s: %w", name, err)
 	}
-	have := map[string]string{}
-	for _, t := range out.Role.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	if rec == nil {
-		if err := r.in.claim("IAM role", name, r.key, have); err != nil {
-			return nil, err
-		}
+	have := tagMap(out.Role.Tags, func(t iamtypes.Tag) (*string, *string) { return t.Key, t.Value })
+	if err := r.in.claim(rec, "IAM role", name, r.key, have); err != nil {
+		return nil, err
 	}
 	found := &engine.Found{Record: state.Resource{ID: name, ARN: aws.ToString(out.Role.Arn)}}
 	if d, err := resourcePolicyDiff(aws.ToString(out.Role.AssumeRolePolicyDocument), r.trust); err != nil {
@@ -247,28 +238,10 @@ func (r *role) Delete(ctx context.Context, rec *state.Resource) error {
 }
 
 func iamTags(tags map[string]string) []iamtypes.Tag {
-	out := make([]iamtypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, iamtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) iamtypes.Tag { return iamtypes.Tag{Key: k, Value: v} })
 }
 
 // ---- policy documents ----
-
-// policyStatement is one statement of a policy fvdeploy writes.
-type policyStatement struct {
-	Sid       string            `json:"Sid,omitempty"`
-	Effect    string            `json:"Effect"`
-	Principal map[string]string `json:"Principal,omitempty"`
-	Action    []string          `json:"Action"`
-	Resource  []string          `json:"Resource,omitempty"`
-}
-
-func policyJSON(stmts ...policyStatement) string {
-	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": stmts}) // cannot fail
-	return string(b)
-}
 
 // taskPolicy is what the application's own task role may do: nothing, unless tracing is
 // on, when its collector sidecar sends trace segments to X-Ray (these two actions have
@@ -386,88 +359,4 @@ func grantedRepository(doc string) string {
 		}
 	}
 	return ""
-}
-
-// decodePolicy undoes the URL encoding IAM applies to documents it returns.
-func decodePolicy(doc string) (string, error) {
-	if strings.HasPrefix(strings.TrimSpace(doc), "{") {
-		return doc, nil
-	}
-	return url.PathUnescape(doc)
-}
-
-// policyDiff compares two policy documents by meaning, not by bytes: IAM returns them
-// URL-encoded, reformatted, with one-element lists collapsed to strings. nil means
-// equal; otherwise a Change from the live to the wanted document (Field left empty).
-func policyDiff(live, want string) (*engine.Change, error) {
-	live, err := decodePolicy(live)
-	if err != nil {
-		return nil, err
-	}
-	a, err := canonicalPolicy(live)
-	if err != nil {
-		return nil, err
-	}
-	b, err := canonicalPolicy(want)
-	if err != nil {
-		return nil, err
-	}
-	if a == b {
-		return nil, nil
-	}
-	return &engine.Change{From: a, To: want}, nil
-}
-
-// canonicalPolicy renders a policy so that equal meanings give equal strings: lists in
-// the places where IAM accepts a string or a list, sorted, statements in sorted order.
-func canonicalPolicy(doc string) (string, error) {
-	var v any
-	if err := json.Unmarshal([]byte(doc), &v); err != nil {
-		return "", fmt.Errorf("policy is not JSON: %w", err)
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return "", fmt.Errorf("policy is not a JSON object")
-	}
-	stmts := asList(m["Statement"])
-	rendered := make([]string, 0, len(stmts))
-	for _, s := range stmts {
-		sm, ok := s.(map[string]any)
-		if !ok {
-			return "", fmt.Errorf("policy statement is not a JSON object")
-		}
-		for _, k := range []string{"Action", "NotAction", "Resource", "NotResource"} {
-			if x, ok := sm[k]; ok {
-				sm[k] = sortedList(x)
-			}
-		}
-		for _, k := range []string{"Principal", "NotPrincipal"} {
-			if p, ok := sm[k].(map[string]any); ok {
-				for pk, pv := range p {
-					p[pk] = sortedList(pv)
-				}
-			}
-		}
-		b, _ := json.Marshal(sm)
-		rendered = append(rendered, string(b))
-	}
-	slices.Sort(rendered)
-	version, _ := m["Version"].(string)
-	return fmt.Sprintf(`{"Statement":[%s],"Version":%q}`, strings.Join(rendered, ","), version), nil
-}
-
-func asList(v any) []any {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case []any:
-		return x
-	}
-	return []any{v}
-}
-
-func sortedList(v any) []any {
-	l := slices.Clone(asList(v))
-	slices.SortFunc(l, func(a, b any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
-	return l
 }

@@ -316,14 +316,18 @@ func (r *listenerRule) Find(ctx context.Context, deps engine.Deps, rec *state.Re
 // describe finds the rule by its recorded ARN, else among the listener's rules the one
 // forwarding to the primary group and carrying this resource's tags.
 func (r *listenerRule) describe(ctx context.Context, rec *state.Resource, listener, tg string) (*elbtypes.Rule, error) {
-	if rec != nil && rec.ARN != "" {
-		out, err := r.api.DescribeRules(ctx, &elbv2.DescribeRulesInput{RuleArns: []string{rec.ARN}})
-		if err != nil && !isNotFound(err) && errorCode(err) != "RuleNotFound" {
-			return nil, fmt.Errorf("describing listener rule %s: %w", rec.ARN, err)
+	rule, err := byRecord(ctx, "listener rule", recARN(rec), func(ctx context.Context, arn string) ([]elbtypes.Rule, error) {
+		out, err := r.api.DescribeRules(ctx, &elbv2.DescribeRulesInput{RuleArns: []string{arn}})
+		if errorCode(err) == "RuleNotFound" {
+			return nil, nil
 		}
-		if err == nil && len(out.Rules) == 1 {
-			return &out.Rules[0], nil
+		if err != nil {
+			return nil, err
 		}
+		return out.Rules, nil
+	})
+	if err != nil || rule != nil {
+		return rule, err
 	}
 	out, err := r.api.DescribeRules(ctx, &elbv2.DescribeRulesInput{ListenerArn: aws.String(listener)})
 	if isNotFound(err) {

@@ -1,9 +1,6 @@
 package phases
 
 import (
-	"maps"
-	"slices"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
@@ -15,11 +12,11 @@ func ec2TagSpec(rt ec2types.ResourceType, tags map[string]string) []ec2types.Tag
 }
 
 func ec2Tags(tags map[string]string) []ec2types.Tag {
-	out := make([]ec2types.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, ec2types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) ec2types.Tag { return ec2types.Tag{Key: k, Value: v} })
+}
+
+func ec2TagMap(tags []ec2types.Tag) map[string]string {
+	return tagMap(tags, func(t ec2types.Tag) (*string, *string) { return t.Key, t.Value })
 }
 
 // ec2TagFilters find the object carrying the key's fvdeploy tags.

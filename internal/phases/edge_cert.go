@@ -151,7 +151,7 @@ func (r *certificate) lookup(ctx context.Context) (*acmtypes.CertificateDetail, 
 				continue
 			}
 			arn := aws.ToString(s.CertificateArn)
-			ours, err := certOwned(ctx, r.api, arn, r.in.tags(keyCertificate))
+			ours, err := certOwned(ctx, r.in, r.api, arn)
 			if err != nil {
 				return nil, err
 			}
@@ -173,8 +173,8 @@ func (r *certificate) lookup(ctx context.Context) (*acmtypes.CertificateDetail, 
 	return best, nil
 }
 
-// certOwned reports whether the certificate carries the fvdeploy tags of want.
-func certOwned(ctx context.Context, api certAPI, arn string, want map[string]string) (bool, error) {
+// certOwned reports whether the certificate carries the environment's certificate tags.
+func certOwned(ctx context.Context, in *Inputs, api certAPI, arn string) (bool, error) {
 	out, err := api.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: &arn})
 	if isNotFound(err) {
 		return false, nil
@@ -182,16 +182,8 @@ func certOwned(ctx context.Context, api certAPI, arn string, want map[string]str
 	if err != nil {
 		return false, fmt.Errorf("reading the tags of certificate %s: %w", arn, err)
 	}
-	got := map[string]string{}
-	for _, t := range out.Tags {
-		got[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	for _, k := range ownershipTags {
-		if got[k] != want[k] {
-			return false, nil
-		}
-	}
-	return true, nil
+	got := tagMap(out.Tags, func(t acmtypes.Tag) (*string, *string) { return t.Key, t.Value })
+	return in.owns(keyCertificate, got), nil
 }
 
 // Create requests the certificate without an idempotency token: a token reused within
@@ -200,11 +192,7 @@ func certOwned(ctx context.Context, api certAPI, arn string, want map[string]str
 // find a certificate whose request outlived the process that made it.
 func (r *certificate) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
 	names := certNames(r.in)
-	var tags []acmtypes.Tag
-	want := r.in.tags(keyCertificate)
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		tags = append(tags, acmtypes.Tag{Key: aws.String(k), Value: aws.String(want[k])})
-	}
+	tags := tagList(r.in.tags(keyCertificate), func(k, v *string) acmtypes.Tag { return acmtypes.Tag{Key: k, Value: v} })
 	domain := dnsName(r.in.Config.Edge.Domain)
 	if len(domain) > 64 {
 		// The first name becomes the certificate's subject, which X.509 caps at 64.

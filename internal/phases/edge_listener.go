@@ -3,7 +3,6 @@ package phases
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -43,11 +42,10 @@ func (r *listenerHTTPS) Find(ctx context.Context, deps engine.Deps, _ *state.Res
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(listeners, onPort(443))
-	if i < 0 {
+	l := listenerOn(listeners, 443)
+	if l == nil {
 		return nil, nil
 	}
-	l := listeners[i]
 	liveCert := ""
 	if len(l.Certificates) > 0 {
 		liveCert = aws.ToString(l.Certificates[0].CertificateArn)
@@ -66,8 +64,8 @@ func (r *listenerHTTPS) Find(ctx context.Context, deps engine.Deps, _ *state.Res
 	change("ssl_policy", aws.ToString(l.SslPolicy), r.in.Config.Edge.TLSPolicy)
 	change("default_action", actionString(l.DefaultActions), actionString(forwardTo(tg.ARN)))
 	// A run that ended between creating 443 and switching 80 finishes the switch.
-	if j := slices.IndexFunc(listeners, onPort(80)); j >= 0 {
-		change(attrPort80, actionString(listeners[j].DefaultActions), actionString(httpsRedirect()))
+	if l80 := listenerOn(listeners, 80); l80 != nil {
+		change(attrPort80, actionString(l80.DefaultActions), actionString(httpsRedirect()))
 	}
 	return found, nil
 }
@@ -110,11 +108,11 @@ func (r *listenerHTTPS) setPort80(ctx context.Context, lbARN string, actions []e
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(listeners, onPort(80))
-	if i < 0 || actionString(listeners[i].DefaultActions) == actionString(actions) {
+	l := listenerOn(listeners, 80)
+	if l == nil || actionString(l.DefaultActions) == actionString(actions) {
 		return nil
 	}
-	arn := aws.ToString(listeners[i].ListenerArn)
+	arn := aws.ToString(l.ListenerArn)
 	if _, err := r.api.ModifyListener(ctx, &elbv2.ModifyListenerInput{ListenerArn: &arn, DefaultActions: actions}); err != nil && !isNotFound(err) {
 		return fmt.Errorf("setting the default action of HTTP listener %s to %s: %w", arn, actionString(actions), err)
 	}
@@ -161,7 +159,7 @@ func (r *listenerHTTPS) Update(ctx context.Context, deps engine.Deps, found *eng
 		}
 	}
 	if oldCert != "" {
-		ours, err := certOwned(ctx, r.acm, oldCert, r.in.tags(keyCertificate))
+		ours, err := certOwned(ctx, r.in, r.acm, oldCert)
 		if err != nil {
 			return nil, err
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
@@ -177,15 +176,10 @@ func (r *wafLogging) Create(ctx context.Context, deps engine.Deps) (*state.Resou
 		LogDestinationConfigs: []string{bucket.ARN},
 		RedactedFields:        r.redacted(),
 	}}
-	deadline := time.Now().Add(time.Minute)
-	err := r.in.waitFor(ctx, "web ACL "+acl.Attrs["name"]+" and bucket "+bucket.ID+" to be ready for logging", func(ctx context.Context) (bool, string, error) {
+	err := r.in.retryUntilSeen(ctx, "web ACL "+acl.Attrs["name"]+" and bucket "+bucket.ID+" to be ready for logging", func(ctx context.Context) error {
 		_, err := r.api.PutLoggingConfiguration(ctx, in)
-		code := errorCode(err)
-		if (code == "WAFUnavailableEntityException" || code == "WAFLogDestinationPermissionIssueException") && time.Now().Before(deadline) {
-			return false, code, nil
-		}
-		return err == nil, "", err
-	})
+		return err
+	}, "WAFUnavailableEntityException", "WAFLogDestinationPermissionIssueException")
 	if err != nil {
 		return nil, fmt.Errorf("sending the logs of web ACL %s to bucket %s: %w", acl.Attrs["name"], bucket.ID, err)
 	}

@@ -133,11 +133,7 @@ func (r *hostedZone) Create(ctx context.Context, _ engine.Deps) (*state.Resource
 }
 
 func (r *hostedZone) tag(ctx context.Context, id string) error {
-	var tags []r53types.Tag
-	want := r.in.tags(keyZone)
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		tags = append(tags, r53types.Tag{Key: aws.String(k), Value: aws.String(want[k])})
-	}
+	tags := tagList(r.in.tags(keyZone), func(k, v *string) r53types.Tag { return r53types.Tag{Key: k, Value: v} })
 	if _, err := r.api.ChangeTagsForResource(ctx, &route53.ChangeTagsForResourceInput{ResourceType: r53types.TagResourceTypeHostedzone, ResourceId: &id, AddTags: tags}); err != nil {
 		return fmt.Errorf("tagging hosted zone %s: %w", id, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,9 +62,6 @@ type repository struct {
 func (r *repository) Key() string         { return keyImageRepo }
 func (r *repository) Type() string        { return "ecr:repository" }
 func (r *repository) DependsOn() []string { return nil }
-
-// tagEnvs is the tag listing the environments that use the repository.
-const tagEnvs = "fvdeploy:envs"
 
 // movableTags are the tags excluded from immutability.
 var movableTags = []string{"latest", "*-dirty"}
@@ -131,16 +127,16 @@ func sameJSON(a, b string) bool {
 
 // wantTags are the repository's tags, with this environment added to those using it.
 func (r *repository) wantTags(have map[string]string) map[string]string {
-	envs := strings.Fields(have[tagEnvs])
+	envs := strings.Fields(have[engine.TagEnvs])
 	if !slices.Contains(envs, r.in.Config.Env) {
 		envs = append(envs, r.in.Config.Env)
 	}
 	slices.Sort(envs)
 	return map[string]string{
-		"fvdeploy:app": r.in.Config.App,
-		"fvdeploy:key": keyImageRepo,
+		engine.TagApp:  r.in.Config.App,
+		engine.TagKey:  keyImageRepo,
 		"Name":         r.name(),
-		tagEnvs:        strings.Join(envs, " "),
+		engine.TagEnvs: strings.Join(envs, " "),
 	}
 }
 
@@ -197,19 +193,12 @@ func (r *repository) tags(ctx context.Context, arn string) (map[string]string, e
 	if err != nil {
 		return nil, fmt.Errorf("reading the tags of ECR repository %s: %w", arn, err)
 	}
-	have := make(map[string]string, len(out.Tags))
-	for _, t := range out.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
+	have := tagMap(out.Tags, func(t ecrtypes.Tag) (*string, *string) { return t.Key, t.Value })
 	return have, nil
 }
 
 func ecrTags(tags map[string]string) []ecrtypes.Tag {
-	out := make([]ecrtypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, ecrtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) ecrtypes.Tag { return ecrtypes.Tag{Key: k, Value: v} })
 }
 
 func (r *repository) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
@@ -286,11 +275,11 @@ func (r *repository) Delete(ctx context.Context, rec *state.Resource) error {
 	if err != nil {
 		return err
 	}
-	others := slices.DeleteFunc(strings.Fields(have[tagEnvs]), func(e string) bool { return e == r.in.Config.Env })
+	others := slices.DeleteFunc(strings.Fields(have[engine.TagEnvs]), func(e string) bool { return e == r.in.Config.Env })
 	if len(others) > 0 {
 		r.in.Progress("ECR repository %s is kept: environments %s still use it", rec.ID, strings.Join(others, ", "))
 		_, err := r.api.TagResource(ctx, &ecr.TagResourceInput{ResourceArn: aws.String(rec.ARN),
-			Tags: []ecrtypes.Tag{{Key: aws.String(tagEnvs), Value: aws.String(strings.Join(others, " "))}}})
+			Tags: []ecrtypes.Tag{{Key: aws.String(engine.TagEnvs), Value: aws.String(strings.Join(others, " "))}}})
 		if err != nil {
 			return fmt.Errorf("taking %s off ECR repository %s: %w", r.in.Config.Env, rec.ID, err)
 		}

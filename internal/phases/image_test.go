@@ -86,7 +86,7 @@ func TestImageRepositoryConvergesAndIsSharedByEnvironments(t *testing.T) {
 	prodDoc := newDoc(prod)
 	applyRepository(t, prod, prodDoc)
 	tags := repoTags(t, dev)
-	if tags[tagEnvs] != "dev prod" || tags["fvdeploy:env"] != "" {
+	if tags[engine.TagEnvs] != "dev prod" || tags["fvdeploy:env"] != "" {
 		t.Fatalf("tags of the shared repository: %v", tags)
 	}
 	if res := applyRepository(t, dev, devDoc); res.Changed() {
@@ -110,7 +110,7 @@ func TestImageRepositoryConvergesAndIsSharedByEnvironments(t *testing.T) {
 	if err := r.Delete(ctx, devDoc.Resources[keyImageRepo]); err != nil {
 		t.Fatal(err)
 	}
-	if tags := repoTags(t, dev); tags[tagEnvs] != "prod" {
+	if tags := repoTags(t, dev); tags[engine.TagEnvs] != "prod" {
 		t.Fatalf("after destroying dev: %v", tags)
 	}
 	if err := (&repository{in: prod, api: api}).Delete(ctx, prodDoc.Resources[keyImageRepo]); err != nil {

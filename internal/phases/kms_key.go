@@ -3,8 +3,6 @@ package phases
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -174,11 +172,8 @@ func (r *envKey) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (
 	if err != nil {
 		return nil, fmt.Errorf("reading the tags of KMS key %s: %w", id, err)
 	}
-	have := map[string]string{}
-	for _, t := range tags.Tags {
-		have[aws.ToString(t.TagKey)] = aws.ToString(t.TagValue)
-	}
-	if byAlias && have["fvdeploy:key"] != keyEnvKey {
+	have := tagMap(tags.Tags, func(t kmstypes.Tag) (*string, *string) { return t.TagKey, t.TagValue })
+	if byAlias && !r.in.owns(keyEnvKey, have) {
 		return nil, fmt.Errorf("%s points to KMS key %s, which fvdeploy did not create: delete the alias or set observability.kms_key_id to that key", r.alias(), id)
 	}
 	if from, to, drift := tagDrift(r.in.tags(keyEnvKey), have); drift {
@@ -275,11 +270,7 @@ func (r *envKey) Delete(ctx context.Context, rec *state.Resource) error {
 }
 
 func kmsTags(tags map[string]string) []kmstypes.Tag {
-	out := make([]kmstypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, kmstypes.Tag{TagKey: aws.String(k), TagValue: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) kmstypes.Tag { return kmstypes.Tag{TagKey: k, TagValue: v} })
 }
 
 // configuredKeyARN resolves observability.kms_key_id (a key ID, key ARN or alias) to the

@@ -292,16 +292,9 @@ func (r *networkACL) desired(deps engine.Deps) (vpcID string, subnets []string, 
 }
 
 func (r *networkACL) describe(ctx context.Context, id string) (*ec2types.NetworkAcl, []state.Resource, error) {
-	return findEC2(ctx, "network ACL", r.Key(), id, func(a ec2types.NetworkAcl) string { return aws.ToString(a.NetworkAclId) },
-		func(ctx context.Context, id string) ([]ec2types.NetworkAcl, error) {
-			out, err := r.api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{NetworkAclIds: []string{id}})
-			if err != nil {
-				return nil, err
-			}
-			return out.NetworkAcls, nil
-		},
-		func(ctx context.Context) ([]ec2types.NetworkAcl, error) {
-			out, err := r.api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: ec2TagFilters(r.in.tags(r.Key()))})
+	return findTagged(ctx, r.in, "network ACL", r.Key(), id, func(a ec2types.NetworkAcl) string { return aws.ToString(a.NetworkAclId) },
+		func(ctx context.Context, ids []string, filters []ec2types.Filter) ([]ec2types.NetworkAcl, error) {
+			out, err := r.api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{NetworkAclIds: ids, Filters: filters})
 			if err != nil {
 				return nil, err
 			}
@@ -485,8 +478,11 @@ func (r *networkACL) Delete(ctx context.Context, rec *state.Resource) error {
 		if err != nil {
 			return err
 		}
+		if def == nil {
+			return fmt.Errorf("VPC %s has no default network ACL", aws.ToString(acl.VpcId))
+		}
 		for _, a := range acl.Associations {
-			if err := moveSubnetACL(ctx, r.api, aws.ToString(a.SubnetId), def); err != nil {
+			if err := moveSubnetACL(ctx, r.api, aws.ToString(a.SubnetId), aws.ToString(def.NetworkAclId)); err != nil {
 				return fmt.Errorf("giving subnet %s back to the default network ACL before deleting %s: %w", aws.ToString(a.SubnetId), rec.ID, err)
 			}
 		}
@@ -496,96 +492,3 @@ func (r *networkACL) Delete(ctx context.Context, rec *state.Resource) error {
 		return err
 	})
 }
-
-// defaultACL is the ACL AWS made with the VPC.
-func defaultACL(ctx context.Context, api networkACLAPI, vpcID string) (string, error) {
-	out, err := api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{
-		{Name: aws.String("vpc-id"), Values: []string{vpcID}},
-		{Name: aws.String("default"), Values: []string{"true"}},
-	}})
-	if err != nil {
-		return "", fmt.Errorf("looking up the default network ACL of VPC %s: %w", vpcID, err)
-	}
-	for _, acl := range out.NetworkAcls {
-		if aws.ToBool(acl.IsDefault) {
-			return aws.ToString(acl.NetworkAclId), nil
-		}
-	}
-	return "", fmt.Errorf("VPC %s has no default network ACL", vpcID)
-}
-
-const keyDefaultACL = "network/default-acl"
-
-// defaultNetworkACL is the VPC's default network ACL, emptied of its allow rules: no
-// subnet of fvdeploy's uses it (each is on its tier's ACL), and a subnet added to the VPC
-// by hand, which AWS puts on it, then passes nothing until it is given an ACL that says
-// what it may. AWS's fixed deny-all rules stay; the ACL goes with the VPC.
-type defaultNetworkACL struct {
-	in  *Inputs
-	api networkACLAPI
-}
-
-func (r *defaultNetworkACL) Key() string  { return keyDefaultACL }
-func (r *defaultNetworkACL) Type() string { return "ec2:default-network-acl" }
-
-// DependsOn puts it after the tiers' ACLs: a running service's subnets move onto them
-// before the ACL they leave stops passing traffic.
-func (r *defaultNetworkACL) DependsOn() []string {
-	return []string{keyVPC, keyACLPublic, keyACLPrivate}
-}
-
-// acl is the VPC's default ACL; nil while the VPC does not exist (in a plan).
-func (r *defaultNetworkACL) acl(ctx context.Context, deps engine.Deps) (*ec2types.NetworkAcl, error) {
-	vpc := deps.Get(keyVPC)
-	if vpc == nil {
-		return nil, nil
-	}
-	out, err := r.api.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{
-		{Name: aws.String("vpc-id"), Values: []string{vpc.ID}},
-		{Name: aws.String("default"), Values: []string{"true"}},
-	}})
-	if err != nil {
-		return nil, fmt.Errorf("looking up the default network ACL of VPC %s: %w", vpc.ID, err)
-	}
-	for i := range out.NetworkAcls {
-		if aws.ToBool(out.NetworkAcls[i].IsDefault) {
-			return &out.NetworkAcls[i], nil
-		}
-	}
-	return nil, nil
-}
-
-// Find reports every rule but AWS's fixed ones as drift.
-func (r *defaultNetworkACL) Find(ctx context.Context, deps engine.Deps, _ *state.Resource) (*engine.Found, error) {
-	acl, err := r.acl(ctx, deps)
-	if err != nil || acl == nil {
-		return nil, err
-	}
-	live := liveACLEntries(acl)
-	return &engine.Found{Record: state.Resource{ID: aws.ToString(acl.NetworkAclId)}, Changes: aclDrift{remove: live}.changes(live)}, nil
-}
-
-// Create empties the ACL that came with the VPC.
-func (r *defaultNetworkACL) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
-	acl, err := r.acl(ctx, deps)
-	if err != nil {
-		return nil, err
-	}
-	if acl == nil {
-		return nil, fmt.Errorf("VPC %s has no default network ACL", deps.Get(keyVPC).ID)
-	}
-	id := aws.ToString(acl.NetworkAclId)
-	for _, e := range liveACLEntries(acl) {
-		if _, err := r.api.DeleteNetworkAclEntry(ctx, &ec2.DeleteNetworkAclEntryInput{NetworkAclId: &id, RuleNumber: &e.number, Egress: &e.egress}); err != nil && !isNotFound(err) {
-			return nil, fmt.Errorf("removing %s (%s) from the default network ACL %s: %w", e.field(), e, id, err)
-		}
-	}
-	return &state.Resource{ID: id}, nil
-}
-
-func (r *defaultNetworkACL) Update(ctx context.Context, deps engine.Deps, _ *engine.Found) (*state.Resource, error) {
-	return r.Create(ctx, deps)
-}
-
-// Delete leaves the ACL: AWS deletes it with the VPC and refuses to before.
-func (r *defaultNetworkACL) Delete(context.Context, *state.Resource) error { return nil }

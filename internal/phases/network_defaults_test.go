@@ -343,8 +343,12 @@ func TestNetworkDefaultsDriftAndDestroy(t *testing.T) {
 	defSG, privACL, pubACL := doc.Resources[keyDefaultSG].ID, doc.Resources[keyACLPrivate].ID, doc.Resources[keyACLPublic].ID
 	must(e.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: &defSG, IpPermissions: []ec2types.IpPermission{
 		{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}))
-	def, err := defaultACL(ctx, e, doc.Resources[keyVPC].ID)
+	defACL, err := defaultACL(ctx, e, doc.Resources[keyVPC].ID)
 	must(nil, err)
+	if defACL == nil {
+		t.Fatal("the VPC has no default network ACL")
+	}
+	def := aws.ToString(defACL.NetworkAclId)
 	must(e.CreateNetworkAclEntry(ctx, &ec2.CreateNetworkAclEntryInput{NetworkAclId: &def, RuleNumber: aws.Int32(100), Egress: aws.Bool(false),
 		Protocol: aws.String("-1"), RuleAction: ec2types.RuleActionAllow, CidrBlock: aws.String("0.0.0.0/0")}))
 	privB := doc.Resources[keySubnet(false, 1)].ID

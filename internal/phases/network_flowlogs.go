@@ -107,16 +107,9 @@ func (r *flowLog) Find(ctx context.Context, deps engine.Deps, rec *state.Resourc
 	if !ok {
 		return nil, nil
 	}
-	fl, extras, err := findEC2(ctx, "flow log", r.Key(), recID(rec), func(f ec2types.FlowLog) string { return aws.ToString(f.FlowLogId) },
-		func(ctx context.Context, id string) ([]ec2types.FlowLog, error) {
-			out, err := r.api.DescribeFlowLogs(ctx, &ec2.DescribeFlowLogsInput{FlowLogIds: []string{id}})
-			if err != nil {
-				return nil, err
-			}
-			return out.FlowLogs, nil
-		},
-		func(ctx context.Context) ([]ec2types.FlowLog, error) {
-			out, err := r.api.DescribeFlowLogs(ctx, &ec2.DescribeFlowLogsInput{Filter: ec2TagFilters(r.in.tags(r.Key()))})
+	fl, extras, err := findTagged(ctx, r.in, "flow log", r.Key(), recID(rec), func(f ec2types.FlowLog) string { return aws.ToString(f.FlowLogId) },
+		func(ctx context.Context, ids []string, filters []ec2types.Filter) ([]ec2types.FlowLog, error) {
+			out, err := r.api.DescribeFlowLogs(ctx, &ec2.DescribeFlowLogsInput{FlowLogIds: ids, Filter: filters})
 			if err != nil {
 				return nil, err
 			}

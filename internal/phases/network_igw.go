@@ -50,16 +50,9 @@ func (r *igw) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (
 }
 
 func (r *igw) describe(ctx context.Context, rec *state.Resource) (*ec2types.InternetGateway, []state.Resource, error) {
-	return findEC2(ctx, "internet gateway", keyIGW, recID(rec), func(g ec2types.InternetGateway) string { return aws.ToString(g.InternetGatewayId) },
-		func(ctx context.Context, id string) ([]ec2types.InternetGateway, error) {
-			out, err := r.api.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{InternetGatewayIds: []string{id}})
-			if err != nil {
-				return nil, err
-			}
-			return out.InternetGateways, nil
-		},
-		func(ctx context.Context) ([]ec2types.InternetGateway, error) {
-			out, err := r.api.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{Filters: ec2TagFilters(r.in.tags(keyIGW))})
+	return findTagged(ctx, r.in, "internet gateway", keyIGW, recID(rec), func(g ec2types.InternetGateway) string { return aws.ToString(g.InternetGatewayId) },
+		func(ctx context.Context, ids []string, filters []ec2types.Filter) ([]ec2types.InternetGateway, error) {
+			out, err := r.api.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{InternetGatewayIds: ids, Filters: filters})
 			if err != nil {
 				return nil, err
 			}

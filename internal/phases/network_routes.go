@@ -117,16 +117,9 @@ func (r *routeTable) Find(ctx context.Context, deps engine.Deps, rec *state.Reso
 }
 
 func (r *routeTable) describe(ctx context.Context, id string) (*ec2types.RouteTable, []state.Resource, error) {
-	return findEC2(ctx, "route table", r.Key(), id, func(t ec2types.RouteTable) string { return aws.ToString(t.RouteTableId) },
-		func(ctx context.Context, id string) ([]ec2types.RouteTable, error) {
-			out, err := r.api.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{id}})
-			if err != nil {
-				return nil, err
-			}
-			return out.RouteTables, nil
-		},
-		func(ctx context.Context) ([]ec2types.RouteTable, error) {
-			out, err := r.api.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: ec2TagFilters(r.in.tags(r.Key()))})
+	return findTagged(ctx, r.in, "route table", r.Key(), id, func(t ec2types.RouteTable) string { return aws.ToString(t.RouteTableId) },
+		func(ctx context.Context, ids []string, filters []ec2types.Filter) ([]ec2types.RouteTable, error) {
+			out, err := r.api.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: ids, Filters: filters})
 			if err != nil {
 				return nil, err
 			}

@@ -65,16 +65,9 @@ func (r *subnet) Find(ctx context.Context, deps engine.Deps, rec *state.Resource
 	if err != nil {
 		return nil, err
 	}
-	s, extras, err := findEC2(ctx, "subnet", r.Key(), recID(rec), func(s ec2types.Subnet) string { return aws.ToString(s.SubnetId) },
-		func(ctx context.Context, id string) ([]ec2types.Subnet, error) {
-			out, err := r.api.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{id}})
-			if err != nil {
-				return nil, err
-			}
-			return out.Subnets, nil
-		},
-		func(ctx context.Context) ([]ec2types.Subnet, error) {
-			out, err := r.api.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: ec2TagFilters(r.in.tags(r.Key()))})
+	s, extras, err := findTagged(ctx, r.in, "subnet", r.Key(), recID(rec), func(s ec2types.Subnet) string { return aws.ToString(s.SubnetId) },
+		func(ctx context.Context, ids []string, filters []ec2types.Filter) ([]ec2types.Subnet, error) {
+			out, err := r.api.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: ids, Filters: filters})
 			if err != nil {
 				return nil, err
 			}

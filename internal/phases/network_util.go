@@ -4,20 +4,13 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
-	"github.com/aws/smithy-go"
-
-	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
 // eniLinger bounds how long a delete waits for network interfaces left behind by NAT
@@ -26,49 +19,6 @@ const eniLinger = 20 * time.Minute
 
 // azLetters name the AZs in keys: the first configured AZ is "a", whatever AWS calls it.
 var azLetters = []string{"a", "b", "c"}
-
-// findEC2 looks an object up by the ID recorded in state, then, when state has none or
-// that object is gone, by its fvdeploy tags (what names the kind of object in errors).
-// Several objects with the tags of one key are duplicates a lost answer left: the one
-// with the lowest ID is kept, and the others come back as extras (records for Delete),
-// which the engine removes.
-func findEC2[T any](ctx context.Context, what, key, id string, idOf func(T) string,
-	byID func(ctx context.Context, id string) ([]T, error),
-	byTags func(ctx context.Context) ([]T, error),
-) (*T, []state.Resource, error) {
-	if id != "" {
-		items, err := byID(ctx, id)
-		if err != nil && !isNotFound(err) {
-			return nil, nil, fmt.Errorf("describing %s %s: %w", what, id, err)
-		}
-		if err == nil && len(items) == 1 {
-			return &items[0], nil, nil
-		}
-	}
-	items, err := byTags(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("looking up the %s of %s by its tags: %w", what, key, err)
-	}
-	if len(items) == 0 {
-		return nil, nil, nil
-	}
-	slices.SortFunc(items, func(a, b T) int { return strings.Compare(idOf(a), idOf(b)) })
-	var extras []state.Resource
-	for _, x := range items[1:] {
-		extras = append(extras, state.Resource{ID: idOf(x)})
-	}
-	return &items[0], extras, nil
-}
-
-// ec2Tagged reports whether tags carry the fvdeploy tags of want.
-func ec2Tagged(tags []ec2types.Tag, want map[string]string) bool {
-	for _, k := range ownershipTags {
-		if !slices.ContainsFunc(tags, func(t ec2types.Tag) bool { return aws.ToString(t.Key) == k && aws.ToString(t.Value) == want[k] }) {
-			return false
-		}
-	}
-	return true
-}
 
 type azAPI interface {
 	DescribeAvailabilityZones(ctx context.Context, in *ec2.DescribeAvailabilityZonesInput, opts ...func(*ec2.Options)) (*ec2.DescribeAvailabilityZonesOutput, error)
@@ -115,57 +65,4 @@ func subnetCIDR(vpcCIDR string, n int) (string, error) {
 	a := p.Masked().Addr().As4()
 	binary.BigEndian.PutUint32(a[:], binary.BigEndian.Uint32(a[:])+uint32(n)<<(32-bits))
 	return netip.PrefixFrom(netip.AddrFrom4(a), bits).String(), nil
-}
-
-// inUseAs makes the codes by which one API says "still in use" read as ResourceInUse, so
-// that retryWhileInUse waits them out like the common ones.
-func inUseAs(err error, codes ...string) error {
-	if err != nil && slices.Contains(codes, errorCode(err)) {
-		return &stillInUse{err}
-	}
-	return err
-}
-
-type stillInUse struct{ error }
-
-func (e *stillInUse) ErrorCode() string             { return "ResourceInUse" }
-func (e *stillInUse) ErrorMessage() string          { return e.error.Error() }
-func (e *stillInUse) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }
-func (e *stillInUse) Unwrap() error                 { return e.error }
-
-type elbTagsAPI interface {
-	DescribeTags(ctx context.Context, in *elbv2.DescribeTagsInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTagsOutput, error)
-}
-
-// elbOwned checks that a load balancer object found by name carries key's ownership
-// tags: names are unique per account and region, so one fvdeploy did not create must be
-// reported, never adopted.
-func elbOwned(ctx context.Context, in *Inputs, api elbTagsAPI, what, arn, key string) error {
-	out, err := api.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{arn}})
-	if err != nil {
-		return fmt.Errorf("reading the tags of %s: %w", arn, err)
-	}
-	got := map[string]string{}
-	for _, d := range out.TagDescriptions {
-		for _, t := range d.Tags {
-			got[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-	}
-	return in.claim(what, arn, key, got)
-}
-
-func elbTags(tags map[string]string) []elbtypes.Tag {
-	out := make([]elbtypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, elbtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
-}
-
-// recID is the ID state recorded, or "" when there is no record.
-func recID(rec *state.Resource) string {
-	if rec == nil {
-		return ""
-	}
-	return rec.ID
 }

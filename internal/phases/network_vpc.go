@@ -59,16 +59,9 @@ func (r *vpc) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*en
 // describe finds the VPC by its recorded ID, or by tags when state has none or the
 // recorded one is gone.
 func (r *vpc) describe(ctx context.Context, rec *state.Resource) (*ec2types.Vpc, []state.Resource, error) {
-	return findEC2(ctx, "VPC", keyVPC, recID(rec), func(v ec2types.Vpc) string { return aws.ToString(v.VpcId) },
-		func(ctx context.Context, id string) ([]ec2types.Vpc, error) {
-			out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{id}})
-			if err != nil {
-				return nil, err
-			}
-			return out.Vpcs, nil
-		},
-		func(ctx context.Context) ([]ec2types.Vpc, error) {
-			out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: ec2TagFilters(r.in.tags(keyVPC))})
+	return findTagged(ctx, r.in, "VPC", keyVPC, recID(rec), func(v ec2types.Vpc) string { return aws.ToString(v.VpcId) },
+		func(ctx context.Context, ids []string, filters []ec2types.Filter) ([]ec2types.Vpc, error) {
+			out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: ids, Filters: filters})
 			if err != nil {
 				return nil, err
 			}

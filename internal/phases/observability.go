@@ -1,10 +1,9 @@
 package phases
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -117,10 +116,7 @@ func (r *topic) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 		// phase) still finds the topic: it moves to the new key.
 		key = keyToCreate
 	}
-	arn := topicARN(r.in)
-	if rec != nil && rec.ARN != "" {
-		arn = rec.ARN
-	}
+	arn := cmp.Or(recARN(rec), topicARN(r.in))
 	out, err := r.api.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &arn})
 	if isNotFound(err) {
 		return nil, nil
@@ -136,12 +132,9 @@ func (r *topic) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 	if err != nil {
 		return nil, fmt.Errorf("reading the tags of SNS topic %s: %w", arn, err)
 	}
-	have := map[string]string{}
-	for _, t := range tags.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	if rec == nil && have["fvdeploy:key"] != keyTopic {
-		return nil, fmt.Errorf("SNS topic %s exists but fvdeploy did not create it: delete or rename it", arn)
+	have := tagMap(tags.Tags, func(t snstypes.Tag) (*string, *string) { return t.Key, t.Value })
+	if err := r.in.claim(rec, "SNS topic", arn, keyTopic, have); err != nil {
+		return nil, err
 	}
 	if from, to, drift := tagDrift(r.in.tags(keyTopic), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
@@ -194,9 +187,5 @@ func (r *topic) Delete(ctx context.Context, rec *state.Resource) error {
 }
 
 func snsTags(tags map[string]string) []snstypes.Tag {
-	out := make([]snstypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, snstypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) snstypes.Tag { return snstypes.Tag{Key: k, Value: v} })
 }

@@ -277,14 +277,9 @@ func (r *alarm) Find(ctx context.Context, deps engine.Deps, rec *state.Resource)
 	if err != nil {
 		return nil, fmt.Errorf("reading the tags of alarm %s: %w", r.name(), err)
 	}
-	have := map[string]string{}
-	for _, t := range tags.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	if rec == nil {
-		if err := r.in.claim("alarm", r.name(), r.Key(), have); err != nil {
-			return nil, err
-		}
+	have := tagMap(tags.Tags, func(t cwtypes.Tag) (*string, *string) { return t.Key, t.Value })
+	if err := r.in.claim(rec, "alarm", r.name(), r.Key(), have); err != nil {
+		return nil, err
 	}
 	if from, to, drift := tagDrift(r.in.tags(r.Key()), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
@@ -401,9 +396,5 @@ func (r *alarm) Delete(ctx context.Context, rec *state.Resource) error {
 }
 
 func cwTags(tags map[string]string) []cwtypes.Tag {
-	out := make([]cwtypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, cwtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) cwtypes.Tag { return cwtypes.Tag{Key: k, Value: v} })
 }

@@ -1,20 +1,15 @@
 package phases
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
-	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -33,8 +28,6 @@ type dataKeptError struct{ msg string }
 
 func (e *dataKeptError) Error() string        { return e.msg }
 func (e *dataKeptError) Is(target error) bool { return target == ErrDataKept }
-
-// ---- log buckets ----
 
 type bucketAPI interface {
 	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, opts ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
@@ -121,10 +114,7 @@ func (r *logBucket) sse(ctx context.Context) (s3types.ServerSideEncryption, stri
 }
 
 func (r *logBucket) Find(ctx context.Context, _ engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	name := r.name
-	if rec != nil && rec.ID != "" {
-		name = rec.ID
-	}
+	name := cmp.Or(recID(rec), r.name)
 	_, err := r.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &name})
 	switch code := errorCode(err); {
 	case isNotFound(err) || code == "NoSuchBucket":
@@ -144,8 +134,8 @@ func (r *logBucket) Find(ctx context.Context, _ engine.Deps, rec *state.Resource
 	if err != nil {
 		return nil, err
 	}
-	if rec == nil && have["fvdeploy:key"] != r.key {
-		return nil, fmt.Errorf("bucket %s exists in this account but fvdeploy did not create it for %s: delete it or tag it fvdeploy:key=%s", name, r.key, r.key)
+	if err := r.in.claim(rec, "bucket", name, r.key, have); err != nil {
+		return nil, err
 	}
 	if from, to, drift := tagDrift(r.in.tags(r.key), have); drift {
 		change("tags", from, to)
@@ -322,11 +312,7 @@ func (r *logBucket) set(ctx context.Context, name, field string) error {
 	var err error
 	switch field {
 	case "tags":
-		var set []s3types.Tag
-		tags := r.in.tags(r.key)
-		for _, k := range slices.Sorted(maps.Keys(tags)) {
-			set = append(set, s3types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-		}
+		set := tagList(r.in.tags(r.key), func(k, v *string) s3types.Tag { return s3types.Tag{Key: k, Value: v} })
 		_, err = r.api.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &s3types.Tagging{TagSet: set}})
 	case "block_public_access":
 		on := aws.Bool(true)
@@ -426,12 +412,6 @@ func (r *logBucket) Delete(ctx context.Context, rec *state.Resource) error {
 
 // ---- bucket policies ----
 
-func trailName(in *Inputs) string { return in.prefix() + "-audit" }
-
-func trailARN(in *Inputs) string {
-	return fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", awsPartition(in.Region), in.Region, in.Account, trailName(in))
-}
-
 // trailBucketPolicy lets CloudTrail, for this account's trail only (aws:SourceAccount,
 // aws:SourceArn: CloudTrail sends both), check the bucket's ACL and write log files
 // under AWSLogs/<account>/ as the bucket owner's.
@@ -491,299 +471,4 @@ func albLogsBucketPolicy(in *Inputs, bucket string) string {
 		stmts = append(stmts, stmt{Sid: "ELBLogDeliveryWrite", Effect: "Allow", Principal: service, Action: []string{"s3:PutObject"}, Resource: logs})
 	}
 	return policyDoc(append(stmts, denyInsecureTransport(arn))...)
-}
-
-// ---- CloudTrail ----
-
-type trailAPI interface {
-	GetTrail(ctx context.Context, in *cloudtrail.GetTrailInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailOutput, error)
-	GetTrailStatus(ctx context.Context, in *cloudtrail.GetTrailStatusInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error)
-	CreateTrail(ctx context.Context, in *cloudtrail.CreateTrailInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.CreateTrailOutput, error)
-	UpdateTrail(ctx context.Context, in *cloudtrail.UpdateTrailInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.UpdateTrailOutput, error)
-	StartLogging(ctx context.Context, in *cloudtrail.StartLoggingInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.StartLoggingOutput, error)
-	ListTags(ctx context.Context, in *cloudtrail.ListTagsInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.ListTagsOutput, error)
-	AddTags(ctx context.Context, in *cloudtrail.AddTagsInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.AddTagsOutput, error)
-	DeleteTrail(ctx context.Context, in *cloudtrail.DeleteTrailInput, opts ...func(*cloudtrail.Options)) (*cloudtrail.DeleteTrailOutput, error)
-}
-
-// trail is a multi-region CloudTrail trail with log file validation (digests that prove
-// a log file was not altered) into the trail bucket, logging. Each environment that
-// turns it on gets its own; one per account is enough, and extra copies of management
-// events are billed.
-type trail struct {
-	in  *Inputs
-	api trailAPI
-	kms kmsDescribeAPI
-}
-
-func (r *trail) Key() string         { return keyTrail }
-func (r *trail) Type() string        { return "cloudtrail:trail" }
-func (r *trail) DependsOn() []string { return append([]string{keyTrailBucket}, envKeyDeps(r.in)...) }
-
-// keyARN is the environment's key the trail encrypts its log files with (the key's
-// policy lets CloudTrail use it for this trail only); in a plan that creates the key, a
-// stand-in for it.
-func (r *trail) keyARN(ctx context.Context, deps engine.Deps) (string, error) {
-	key, ok, err := envKeyARN(ctx, r.in, r.kms, deps)
-	if err == nil && !ok {
-		key = keyToCreate
-	}
-	return key, err
-}
-
-// trailSettings is what fvdeploy sets on the trail, for comparison.
-func trailSettings(bucket string, multiRegion, validation, global bool, kmsKey string) map[string]string {
-	return map[string]string{
-		"s3_bucket":             bucket,
-		"multi_region":          strconv.FormatBool(multiRegion),
-		"log_file_validation":   strconv.FormatBool(validation),
-		"global_service_events": strconv.FormatBool(global),
-		"kms_key":               kmsKey,
-	}
-}
-
-func (r *trail) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (*engine.Found, error) {
-	bucket := deps.Get(keyTrailBucket)
-	if bucket == nil {
-		return nil, nil
-	}
-	key, err := r.keyARN(ctx, deps)
-	if err != nil {
-		return nil, err
-	}
-	name := trailName(r.in)
-	if rec != nil && rec.ARN != "" {
-		name = rec.ARN
-	}
-	out, err := r.api.GetTrail(ctx, &cloudtrail.GetTrailInput{Name: &name})
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading trail %s: %w", name, err)
-	}
-	t := out.Trail
-	arn := aws.ToString(t.TrailARN)
-	found := &engine.Found{Record: state.Resource{ID: aws.ToString(t.Name), ARN: arn}}
-	live := trailSettings(aws.ToString(t.S3BucketName), aws.ToBool(t.IsMultiRegionTrail), aws.ToBool(t.LogFileValidationEnabled), aws.ToBool(t.IncludeGlobalServiceEvents), aws.ToString(t.KmsKeyId))
-	want := trailSettings(bucket.ID, true, true, true, key)
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if live[k] != want[k] {
-			found.Changes = append(found.Changes, engine.Change{Field: k, From: live[k], To: want[k]})
-		}
-	}
-	status, err := r.api.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: &arn})
-	if err != nil {
-		return nil, fmt.Errorf("reading the status of trail %s: %w", arn, err)
-	}
-	if !aws.ToBool(status.IsLogging) {
-		found.Changes = append(found.Changes, engine.Change{Field: "logging", From: "false", To: "true"})
-	}
-	tags, err := r.api.ListTags(ctx, &cloudtrail.ListTagsInput{ResourceIdList: []string{arn}})
-	if err != nil {
-		return nil, fmt.Errorf("reading the tags of trail %s: %w", arn, err)
-	}
-	have := map[string]string{}
-	for _, l := range tags.ResourceTagList {
-		for _, t := range l.TagsList {
-			have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-	}
-	if rec == nil && have["fvdeploy:key"] != keyTrail {
-		return nil, fmt.Errorf("trail %s exists but fvdeploy did not create it: delete or rename it", arn)
-	}
-	if from, to, drift := tagDrift(r.in.tags(keyTrail), have); drift {
-		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
-	}
-	return found, nil
-}
-
-func (r *trail) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
-	key, ok, err := envKeyARN(ctx, r.in, r.kms, deps)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("creating trail %s: the environment's KMS key does not exist", trailName(r.in))
-	}
-	in := &cloudtrail.CreateTrailInput{
-		Name:                       aws.String(trailName(r.in)),
-		S3BucketName:               aws.String(deps.Get(keyTrailBucket).ID),
-		IsMultiRegionTrail:         aws.Bool(true),
-		EnableLogFileValidation:    aws.Bool(true),
-		IncludeGlobalServiceEvents: aws.Bool(true),
-		TagsList:                   ctTags(r.in.tags(keyTrail)),
-	}
-	in.KmsKeyId = &key
-	var out *cloudtrail.CreateTrailOutput
-	// CloudTrail checks the bucket policy when the trail is created, and a policy put a
-	// moment ago may not be visible to it yet.
-	deadline := time.Now().Add(time.Minute)
-	err = r.in.waitFor(ctx, "the trail bucket's policy to reach CloudTrail", func(ctx context.Context) (bool, string, error) {
-		var err error
-		out, err = r.api.CreateTrail(ctx, in)
-		if code := errorCode(err); code == "InsufficientS3BucketPolicyException" && time.Now().Before(deadline) {
-			return false, code, nil
-		}
-		return err == nil, "", err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating trail %s: %w", trailName(r.in), err)
-	}
-	arn := aws.ToString(out.TrailARN)
-	if _, err := r.api.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: &arn}); err != nil {
-		return nil, fmt.Errorf("starting trail %s: %w", arn, err)
-	}
-	return &state.Resource{ID: trailName(r.in), ARN: arn}, nil
-}
-
-func (r *trail) Update(ctx context.Context, deps engine.Deps, found *engine.Found) (*state.Resource, error) {
-	arn := aws.String(found.Record.ARN)
-	settings, logging, tags := false, false, false
-	for _, c := range found.Changes {
-		switch c.Field {
-		case "logging":
-			logging = true
-		case "tags":
-			tags = true
-		default:
-			settings = true
-		}
-	}
-	if settings {
-		key, ok, err := envKeyARN(ctx, r.in, r.kms, deps)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, fmt.Errorf("updating trail %s: the environment's KMS key does not exist", found.Record.ARN)
-		}
-		_, err = r.api.UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{
-			Name: arn, S3BucketName: aws.String(deps.Get(keyTrailBucket).ID), KmsKeyId: &key,
-			IsMultiRegionTrail: aws.Bool(true), EnableLogFileValidation: aws.Bool(true), IncludeGlobalServiceEvents: aws.Bool(true),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("updating trail %s: %w", found.Record.ARN, err)
-		}
-	}
-	if logging {
-		if _, err := r.api.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: arn}); err != nil {
-			return nil, fmt.Errorf("starting trail %s: %w", found.Record.ARN, err)
-		}
-	}
-	if tags {
-		if _, err := r.api.AddTags(ctx, &cloudtrail.AddTagsInput{ResourceId: arn, TagsList: ctTags(r.in.tags(keyTrail))}); err != nil {
-			return nil, fmt.Errorf("tagging trail %s: %w", found.Record.ARN, err)
-		}
-	}
-	rec := found.Record
-	return &rec, nil
-}
-
-// Delete deletes by name, which AWS takes as well as the ARN; the emulator only the name.
-func (r *trail) Delete(ctx context.Context, rec *state.Resource) error {
-	if _, err := r.api.DeleteTrail(ctx, &cloudtrail.DeleteTrailInput{Name: &rec.ID}); err != nil && !isNotFound(err) {
-		return fmt.Errorf("deleting trail %s: %w", rec.ID, err)
-	}
-	return nil
-}
-
-func ctTags(tags map[string]string) []cttypes.Tag {
-	out := make([]cttypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, cttypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
-}
-
-// ---- ALB access logs ----
-
-type accessLogsAPI interface {
-	DescribeLoadBalancerAttributes(ctx context.Context, in *elbv2.DescribeLoadBalancerAttributesInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeLoadBalancerAttributesOutput, error)
-	ModifyLoadBalancerAttributes(ctx context.Context, in *elbv2.ModifyLoadBalancerAttributesInput, opts ...func(*elbv2.Options)) (*elbv2.ModifyLoadBalancerAttributesOutput, error)
-}
-
-// albAccessLogs switches the ALB's access logs on into the access-log bucket. It owns
-// only the access_logs.s3.* attributes; network/alb compares only its own.
-type albAccessLogs struct {
-	in  *Inputs
-	api accessLogsAPI
-}
-
-const (
-	attrAccessLogsEnabled = "access_logs.s3.enabled"
-	attrAccessLogsBucket  = "access_logs.s3.bucket"
-	attrAccessLogsPrefix  = "access_logs.s3.prefix"
-)
-
-func (r *albAccessLogs) Key() string         { return keyALBAccessLogs }
-func (r *albAccessLogs) Type() string        { return "elbv2:access-logs" }
-func (r *albAccessLogs) DependsOn() []string { return []string{keyALB, keyALBLogsBucket} }
-
-func (r *albAccessLogs) want(bucket string) map[string]string {
-	// No prefix: the bucket is this load balancer's alone.
-	return map[string]string{attrAccessLogsEnabled: "true", attrAccessLogsBucket: bucket, attrAccessLogsPrefix: ""}
-}
-
-// Find reports access logs that are off as absent, so that switching them on reads as
-// a creation in a plan.
-func (r *albAccessLogs) Find(ctx context.Context, deps engine.Deps, _ *state.Resource) (*engine.Found, error) {
-	lb, bucket := deps.Get(keyALB), deps.Get(keyALBLogsBucket)
-	if lb == nil || bucket == nil {
-		return nil, nil
-	}
-	out, err := r.api.DescribeLoadBalancerAttributes(ctx, &elbv2.DescribeLoadBalancerAttributesInput{LoadBalancerArn: &lb.ARN})
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the attributes of load balancer %s: %w", lb.ID, err)
-	}
-	live := map[string]string{}
-	for _, a := range out.Attributes {
-		live[aws.ToString(a.Key)] = aws.ToString(a.Value)
-	}
-	if live[attrAccessLogsEnabled] != "true" {
-		return nil, nil
-	}
-	found := &engine.Found{Record: state.Resource{ID: lb.ID, ARN: lb.ARN, Attrs: map[string]string{"bucket": bucket.ID}}}
-	want := r.want(bucket.ID)
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if live[k] != want[k] {
-			found.Changes = append(found.Changes, engine.Change{Field: k, From: live[k], To: want[k]})
-		}
-	}
-	return found, nil
-}
-
-func (r *albAccessLogs) set(ctx context.Context, lbARN string, attrs map[string]string) error {
-	var list []elbtypes.LoadBalancerAttribute
-	for _, k := range slices.Sorted(maps.Keys(attrs)) {
-		list = append(list, elbtypes.LoadBalancerAttribute{Key: aws.String(k), Value: aws.String(attrs[k])})
-	}
-	_, err := r.api.ModifyLoadBalancerAttributes(ctx, &elbv2.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &lbARN, Attributes: list})
-	return err
-}
-
-func (r *albAccessLogs) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
-	lb, bucket := deps.Get(keyALB), deps.Get(keyALBLogsBucket)
-	// ELB writes a test object to the bucket to check its policy before accepting this.
-	if err := r.set(ctx, lb.ARN, r.want(bucket.ID)); err != nil {
-		return nil, fmt.Errorf("sending the access logs of load balancer %s to bucket %s: %w", lb.ID, bucket.ID, err)
-	}
-	return &state.Resource{ID: lb.ID, ARN: lb.ARN, Attrs: map[string]string{"bucket": bucket.ID}}, nil
-}
-
-func (r *albAccessLogs) Update(ctx context.Context, deps engine.Deps, _ *engine.Found) (*state.Resource, error) {
-	return r.Create(ctx, deps)
-}
-
-// Delete switches access logs off, so that the bucket can go; a load balancer already
-// gone has none.
-func (r *albAccessLogs) Delete(ctx context.Context, rec *state.Resource) error {
-	err := r.set(ctx, rec.ARN, map[string]string{attrAccessLogsEnabled: "false"})
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("switching off the access logs of load balancer %s: %w", rec.ID, err)
-	}
-	return nil
 }

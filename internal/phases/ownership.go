@@ -1,23 +1,60 @@
 package phases
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/state"
+)
 
 // ownershipTags are the tags that say which object of which environment something is;
 // Name is only for people.
-var ownershipTags = []string{"fvdeploy:app", "fvdeploy:env", "fvdeploy:key"}
+var ownershipTags = []string{engine.TagApp, engine.TagEnv, engine.TagKey}
 
-// claim checks an object found by name alone (nothing in state records it) before
-// fvdeploy adopts it: it must carry the ownership tags of key. A same-named object
-// without them is someone else's, never adopted, changed or deleted: the run stops and
-// names it.
-func (in *Inputs) claim(what, name, key string, have map[string]string) error {
+// foreignTag is the first ownership tag on which have differs from what the object of
+// key carries, or "" when have makes the object this environment's key: the one "is it
+// ours" check.
+func (in *Inputs) foreignTag(key string, have map[string]string) string {
 	want := in.tags(key)
 	for _, k := range ownershipTags {
 		if have[k] != want[k] {
-			return fmt.Errorf("%s %s exists but fvdeploy did not create it as %s of %s (tag %s is %q, want %q): rename or delete it, "+
-				"or, if it is the one fvdeploy created, tag it fvdeploy:app=%s, fvdeploy:env=%s, fvdeploy:key=%s to adopt it",
-				what, name, key, in.prefix(), k, have[k], want[k], want["fvdeploy:app"], want["fvdeploy:env"], key)
+			return k
 		}
 	}
-	return nil
+	return ""
+}
+
+// owns reports whether tags have make an object this environment's key.
+func (in *Inputs) owns(key string, have map[string]string) bool {
+	return in.foreignTag(key, have) == ""
+}
+
+// claim checks an object found by name alone (rec, state's record of it, is nil) before
+// fvdeploy adopts it: it must carry the ownership tags of key. A same-named object
+// without them is someone else's, never adopted, changed or deleted: the run stops and
+// names it. An object state records is fvdeploy's already.
+func (in *Inputs) claim(rec *state.Resource, what, name, key string, have map[string]string) error {
+	if rec != nil {
+		return nil
+	}
+	k := in.foreignTag(key, have)
+	if k == "" {
+		return nil
+	}
+	want := in.tags(key)
+	return fmt.Errorf("%s %s exists but fvdeploy did not create it as %s of %s (tag %s is %q, want %q): rename or delete it, "+
+		"or, if it is the one fvdeploy created, tag it %s=%s, %s=%s, %s=%s to adopt it",
+		what, name, key, in.prefix(), k, have[k], want[k], engine.TagApp, want[engine.TagApp], engine.TagEnv, want[engine.TagEnv], engine.TagKey, key)
+}
+
+// ownedByEnv reports whether tags make an object the environment's, whichever resource
+// it is (the sweep's question): its app and its environment, or, for an object that
+// environments share, its list of them.
+func ownedByEnv(in *Inputs, tags map[string]string) bool {
+	if tags[engine.TagApp] != in.Config.App {
+		return false
+	}
+	return tags[engine.TagEnv] == in.Config.Env || slices.Contains(strings.Fields(tags[engine.TagEnvs]), in.Config.Env)
 }

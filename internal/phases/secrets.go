@@ -279,14 +279,9 @@ func foundSecret(in *Inputs, key string, d *secretsmanager.DescribeSecretOutput,
 		return nil, nil
 	}
 	found := &engine.Found{Record: state.Resource{ID: aws.ToString(d.Name), ARN: aws.ToString(d.ARN)}}
-	have := map[string]string{}
-	for _, t := range d.Tags {
-		have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	if rec == nil {
-		if err := in.claim("secret", found.Record.ID, key, have); err != nil {
-			return nil, err
-		}
+	have := tagMap(d.Tags, func(t smtypes.Tag) (*string, *string) { return t.Key, t.Value })
+	if err := in.claim(rec, "secret", found.Record.ID, key, have); err != nil {
+		return nil, err
 	}
 	if from, to, drift := tagDrift(in.tags(key), have); drift {
 		found.Changes = append(found.Changes, engine.Change{Field: "tags", From: from, To: to})
@@ -447,82 +442,5 @@ func deleteSecretNow(ctx context.Context, api secretAPI, rec *state.Resource) er
 func AdminSecretName(cfg *config.Config) string { return adminSecretName(&Inputs{Config: cfg}) }
 
 func secretTags(tags map[string]string) []smtypes.Tag {
-	out := make([]smtypes.Tag, 0, len(tags))
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, smtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-	}
-	return out
+	return tagList(tags, func(k, v *string) smtypes.Tag { return smtypes.Tag{Key: k, Value: v} })
 }
-
-// namedSecrets are the existing secrets service.secrets names (name or ARN as given),
-// sorted, each once.
-func namedSecrets(in *Inputs) []string {
-	var ids []string
-	for _, ref := range in.Config.Service.Secrets {
-		if ref.Secret != "" && !slices.Contains(ids, ref.Secret) {
-			ids = append(ids, ref.Secret)
-		}
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-// keySecretRef is the key of the existing secret id names.
-func keySecretRef(id string) string { return "secrets/ref/" + id }
-
-// secretRefKeys are the keys of every named secret, for what depends on them.
-func secretRefKeys(in *Inputs) []string {
-	var keys []string
-	for _, id := range namedSecrets(in) {
-		keys = append(keys, keySecretRef(id))
-	}
-	return keys
-}
-
-// secretRef is an existing secret that service.secrets names. It is someone else's: found,
-// never created, changed or deleted. Its record holds the full ARN, which the task
-// definition's valueFrom with a JSON key and the execution role's policy need.
-type secretRef struct {
-	in  *Inputs
-	api secretAPI
-	id  string // name or ARN, as configured
-}
-
-func (r *secretRef) Key() string         { return keySecretRef(r.id) }
-func (r *secretRef) Type() string        { return "secretsmanager:secret-ref" }
-func (r *secretRef) DependsOn() []string { return nil }
-
-func (r *secretRef) Find(ctx context.Context, _ engine.Deps, _ *state.Resource) (*engine.Found, error) {
-	// Always by the configured id: a secret deleted and made again has a new ARN.
-	out, err := r.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.id)})
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("describing secret %s (service.secrets): %w", r.id, err)
-	}
-	if out.DeletedDate != nil {
-		return nil, nil
-	}
-	return &engine.Found{Record: state.Resource{ID: aws.ToString(out.Name), ARN: aws.ToString(out.ARN)}}, nil
-}
-
-// Create only finds the secret again: fvdeploy does not make the secrets it is told exist.
-func (r *secretRef) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
-	found, err := r.Find(ctx, deps, nil)
-	if err != nil {
-		return nil, err
-	}
-	if found == nil {
-		return nil, fmt.Errorf("secret %s, which service.secrets names, does not exist (or is scheduled for deletion) in %s: create it first", r.id, r.in.Region)
-	}
-	return &found.Record, nil
-}
-
-func (r *secretRef) Update(_ context.Context, _ engine.Deps, found *engine.Found) (*state.Resource, error) {
-	rec := found.Record
-	return &rec, nil
-}
-
-// Delete leaves the secret: it is not fvdeploy's.
-func (r *secretRef) Delete(context.Context, *state.Resource) error { return nil }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
+	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -24,7 +24,9 @@ type Orphan struct {
 	Record state.Resource `json:"-"`
 }
 
-func (o Orphan) String() string { return fmt.Sprintf("%s %s (fvdeploy:key %s)", o.Type, o.ID, o.Tag) }
+func (o Orphan) String() string {
+	return fmt.Sprintf("%s %s (%s %s)", o.Type, o.ID, engine.TagKey, o.Tag)
+}
 
 // candidate is an object a lister found, with the tags that say whose it is.
 type candidate struct {
@@ -61,19 +63,11 @@ func Sweep(ctx context.Context, in *Inputs, doc *state.Document) ([]Orphan, erro
 			}
 			rec := c.rec
 			rec.Type = typ
-			tag := cmp.Or(c.tags["fvdeploy:key"], typ)
+			tag := cmp.Or(c.tags[engine.TagKey], typ)
 			out = append(out, Orphan{Key: tag + " (" + rec.ID + ")", Type: typ, ID: rec.ID, Tag: tag, Record: rec})
 		}
 	}
 	return out, nil
-}
-
-// ownedByEnv reports whether tags make an object the environment's.
-func ownedByEnv(in *Inputs, tags map[string]string) bool {
-	if tags["fvdeploy:app"] != in.Config.App {
-		return false
-	}
-	return tags["fvdeploy:env"] == in.Config.Env || slices.Contains(strings.Fields(tags[tagEnvs]), in.Config.Env)
 }
 
 // recorded reports whether doc holds the object: by ARN when both sides have one (an ID

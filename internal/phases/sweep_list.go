@@ -41,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
+	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -160,16 +161,6 @@ func listTagged[P, O, T any](ctx context.Context, p pager[P, O], items func(*P) 
 	return tagEach(ctx, all, tags, rec)
 }
 
-// tagMap turns any service's tag list into a map.
-func tagMap[T any](tags []T, kv func(T) (k, v *string)) map[string]string {
-	out := make(map[string]string, len(tags))
-	for _, t := range tags {
-		k, v := kv(t)
-		out[aws.ToString(k)] = aws.ToString(v)
-	}
-	return out
-}
-
 // tagEach reads each item's tags. A "not found" means the item went meanwhile.
 func tagEach[T any](ctx context.Context, items []T, tags func(context.Context, T) (map[string]string, error), rec func(T) state.Resource) ([]candidate, error) {
 	var out []candidate
@@ -215,8 +206,8 @@ type ec2SweepAPI interface {
 func listEC2(describe func(context.Context, ec2SweepAPI, []ec2types.Filter) ([]candidate, error)) func(context.Context, *Inputs) ([]candidate, error) {
 	return func(ctx context.Context, in *Inputs) ([]candidate, error) {
 		return describe(ctx, in.AWS.EC2(), []ec2types.Filter{
-			{Name: aws.String("tag:fvdeploy:app"), Values: []string{in.Config.App}},
-			{Name: aws.String("tag:fvdeploy:env"), Values: []string{in.Config.Env}},
+			{Name: aws.String("tag:" + engine.TagApp), Values: []string{in.Config.App}},
+			{Name: aws.String("tag:" + engine.TagEnv), Values: []string{in.Config.Env}},
 		})
 	}
 }
@@ -228,7 +219,7 @@ func ec2Candidates[O, T any](out *O, err error, items func(*O) []T, of func(T) (
 	var cs []candidate
 	for _, it := range items(out) {
 		tags, id := of(it)
-		cs = append(cs, candidate{tags: tagMap(tags, func(t ec2types.Tag) (*string, *string) { return t.Key, t.Value }), rec: state.Resource{ID: id}})
+		cs = append(cs, candidate{tags: ec2TagMap(tags), rec: state.Resource{ID: id}})
 	}
 	return cs, nil
 }
@@ -240,7 +231,7 @@ func securityGroups(suffix string) func(context.Context, ec2SweepAPI, []ec2types
 		cs, err := ec2Candidates(out, err, func(o *ec2.DescribeSecurityGroupsOutput) []ec2types.SecurityGroup { return o.SecurityGroups },
 			func(g ec2types.SecurityGroup) ([]ec2types.Tag, string) { return g.Tags, aws.ToString(g.GroupId) })
 		for i := range cs {
-			cs[i].tags["fvdeploy:key"] += suffix
+			cs[i].tags[engine.TagKey] += suffix
 		}
 		return cs, err
 	}
@@ -387,7 +378,7 @@ func listSecrets(ctx context.Context, in *Inputs) ([]candidate, error) {
 	var api secretsmanager.ListSecretsAPIClient = in.AWS.SecretsManager()
 	// The filters narrow the list (each matches any tag); the tags listed decide.
 	secrets, err := drain(ctx, secretsmanager.NewListSecretsPaginator(api, &secretsmanager.ListSecretsInput{Filters: []smtypes.Filter{
-		{Key: smtypes.FilterNameStringTypeTagKey, Values: []string{"fvdeploy:env"}},
+		{Key: smtypes.FilterNameStringTypeTagKey, Values: []string{engine.TagEnv}},
 		{Key: smtypes.FilterNameStringTypeTagValue, Values: []string{in.Config.Env}},
 	}}), func(o *secretsmanager.ListSecretsOutput) []smtypes.SecretListEntry { return o.SecretList })
 	if err != nil {
@@ -397,7 +388,7 @@ func listSecrets(ctx context.Context, in *Inputs) ([]candidate, error) {
 	for _, s := range secrets {
 		c := candidate{tags: tagMap(s.Tags, func(t smtypes.Tag) (*string, *string) { return t.Key, t.Value }),
 			rec: state.Resource{ID: aws.ToString(s.Name), ARN: aws.ToString(s.ARN)}}
-		if c.tags["fvdeploy:key"] == keyChatWebhook {
+		if c.tags[engine.TagKey] == keyChatWebhook {
 			c.typ = "secretsmanager:webhook-secret"
 		}
 		out = append(out, c)

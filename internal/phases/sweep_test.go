@@ -40,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
+	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -578,7 +579,7 @@ func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
 	prod, _ := newTestInputs(t, "prod", nil)
 	dev, _ := inputsBeside(t, "dev", nil)
 	ctx := context.Background()
-	repo := (&repository{in: prod}).wantTags(map[string]string{tagEnvs: "dev"})
+	repo := (&repository{in: prod}).wantTags(map[string]string{engine.TagEnvs: "dev"})
 	if _, err := prod.AWS.ECR().CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(prod.Config.ImageRepository()), Tags: ecrTags(repo)}); err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +592,7 @@ func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
 		tags, err := prod.AWS.ECR().ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: out.Repositories[0].RepositoryArn})
 		sweepCheck(t, err)
 		for _, tg := range tags.Tags {
-			if aws.ToString(tg.Key) == tagEnvs {
+			if aws.ToString(tg.Key) == engine.TagEnvs {
 				return aws.ToString(tg.Value), true
 			}
 		}

@@ -3,8 +3,6 @@ package phases
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"maps"
-	"slices"
 	"strings"
 )
 
@@ -30,22 +28,4 @@ func boundedName(name string, max int) string {
 	sum := sha256.Sum256([]byte(name))
 	suffix := "-" + hex.EncodeToString(sum[:])[:8]
 	return strings.TrimRight(name[:max-len(suffix)], "-_.") + suffix
-}
-
-// tagDrift describes which of the wanted tags are missing or different on an object, as
-// a Change value ("" when none are). Tags someone else added are left alone.
-func tagDrift(want, have map[string]string) (from, to string, drift bool) {
-	var missing, had []string
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if v, ok := have[k]; !ok || v != want[k] {
-			missing = append(missing, k+"="+want[k])
-			if ok {
-				had = append(had, k+"="+v)
-			}
-		}
-	}
-	if len(missing) == 0 {
-		return "", "", false
-	}
-	return strings.Join(had, ","), strings.Join(missing, ","), true
 }

@@ -27,6 +27,11 @@ const (
 	stsAudience = "sts.amazonaws.com"
 )
 
+// cicdPhase says what the cicd phase is.
+func cicdPhase() Phase {
+	return Phase{Name: "cicd", Summary: "GitHub OIDC provider and the deploy role (when cicd.github_repo is set)", Resources: declareCICD, EveryKind: cicdResources}
+}
+
 // declareCICD is the cicd phase: GitHub's OIDC identity provider and the role that
 // GitHub Actions runs of the configured repository's branches and tags assume to run
 // `fvdeploy deploy`. Nothing without cicd.github_repo.

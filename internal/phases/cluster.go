@@ -36,6 +36,11 @@ func privateSubnetKeys(in *Inputs) []string {
 	return keys
 }
 
+// clusterPhase says what the cluster phase is.
+func clusterPhase() Phase {
+	return Phase{Name: "cluster", Summary: "ECS cluster, roles, task definition (optional tracing sidecar), Fargate service and autoscaling", Resources: declareCluster, EveryKind: clusterDeleters}
+}
+
 // declareCluster is the cluster phase: where the service's logs go, the ECS cluster,
 // the two roles its tasks use, the task definition, the Fargate service behind the
 // target group, and CPU target tracking on its task count.

@@ -20,6 +20,11 @@ const (
 	keyWAFLogging    = "edge/waf-logging"
 )
 
+// edgePhase says what the edge phase is.
+func edgePhase() Phase {
+	return Phase{Name: "edge", Summary: "Route53, ACM certificate, HTTPS listener (when a domain is set); WAF and its logs", Resources: declareEdge, EveryKind: edgeResources}
+}
+
 // declareEdge is the edge phase: with a domain, the zone that serves it, a DNS-validated
 // certificate, the HTTPS listener and the domain's alias records; with WAF on, a web ACL
 // on the ALB, and with WAF logs on too, its request logs to a bucket of their own.

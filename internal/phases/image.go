@@ -22,6 +22,11 @@ const (
 	keyImageBuild = "image/build"
 )
 
+// imagePhase says what the image phase is.
+func imagePhase() Phase {
+	return Phase{Name: "image", Summary: "ECR repository; build, tag and push the service image", Resources: declareImage}
+}
+
 // declareImage is the image phase: the ECR repository, and the image built from this
 // work tree and pushed to it.
 func declareImage(in *Inputs) ([]engine.Resource, error) {

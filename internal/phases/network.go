@@ -6,6 +6,11 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
+// networkPhase says what the network phase is.
+func networkPhase() Phase {
+	return Phase{Name: "network", Summary: "the environment's KMS key; VPC over two AZs, subnets, NAT, security groups, network ACLs, flow logs, ALB and target group", Resources: declareNetwork, EveryKind: networkResources}
+}
+
 // declareNetwork is the network of the design: a VPC over the configured AZs with a
 // public and a private subnet in each, an internet gateway, NAT per the environment,
 // route tables, the two security groups, the public ALB, its target group and listener;

@@ -25,6 +25,11 @@ const (
 	typeAlarm        = "cloudwatch:alarm"
 )
 
+// observabilityPhase says what the observability phase is.
+func observabilityPhase() Phase {
+	return Phase{Name: "observability", Summary: "alarms to an encrypted SNS topic and its subscribers; optional chat relay, CloudTrail, ALB access logs, account guardrails", Resources: declareObservability, EveryKind: observabilityResources}
+}
+
 // declareObservability is the observability phase: an encrypted alarm topic with its
 // subscribers, the service's alarms sending ALARM and OK to it and, when configured, a
 // CloudTrail trail and the ALB's access logs, each into a bucket of its own, and the

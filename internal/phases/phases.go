@@ -9,29 +9,21 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 )
 
-// Phase is one step of a deployment.
+// Phase is one step of a deployment: a package under internal/phases says what it is.
 type Phase struct {
 	Name    string
 	Summary string
-	// declare returns the phase's resources; nil means fvdeploy cannot build it yet.
-	declare func(in *Inputs) ([]engine.Resource, error)
-	// deleters, when set, returns a resource of every type the phase can declare under
+	// Resources returns the phase's resources for the config.
+	Resources func(in *Inputs) ([]engine.Resource, error)
+	// EveryKind, when set, returns a resource of every type the phase can declare under
 	// any config, so that what an earlier config created (a domain since removed) can
 	// still be deleted when the current one declares nothing of that type.
-	deleters func(in *Inputs) []engine.Resource
+	EveryKind func(in *Inputs) []engine.Resource
 }
 
 // All lists the phases in the order `up` runs them.
 func All() []Phase {
-	return []Phase{
-		{Name: "image", Summary: "ECR repository; build, tag and push the service image", declare: declareImage},
-		{Name: "network", Summary: "the environment's KMS key; VPC over two AZs, subnets, NAT, security groups, network ACLs, flow logs, ALB and target group", declare: declareNetwork, deleters: networkResources},
-		{Name: "secrets", Summary: "the admin credentials in Secrets Manager", declare: declareSecrets, deleters: secretsResources},
-		{Name: "cluster", Summary: "ECS cluster, roles, task definition (optional tracing sidecar), Fargate service and autoscaling", declare: declareCluster, deleters: clusterDeleters},
-		{Name: "edge", Summary: "Route53, ACM certificate, HTTPS listener (when a domain is set); WAF and its logs", declare: declareEdge, deleters: edgeResources},
-		{Name: "observability", Summary: "alarms to an encrypted SNS topic and its subscribers; optional chat relay, CloudTrail, ALB access logs, account guardrails", declare: declareObservability, deleters: observabilityResources},
-		{Name: "cicd", Summary: "GitHub OIDC provider and the deploy role (when cicd.github_repo is set)", declare: declareCICD, deleters: cicdResources},
-	}
+	return []Phase{imagePhase(), networkPhase(), secretsPhase(), clusterPhase(), edgePhase(), observabilityPhase(), cicdPhase()}
 }
 
 // Names lists the phase names in order.
@@ -62,7 +54,7 @@ func Lookup(name string) (Phase, error) {
 
 // Declare returns the phase's resources.
 func (p Phase) Declare(in *Inputs) ([]engine.Resource, error) {
-	resources, err := p.declare(in)
+	resources, err := p.Resources(in)
 	if err != nil {
 		return nil, fmt.Errorf("declaring phase %s: %w", p.Name, err)
 	}
@@ -72,15 +64,18 @@ func (p Phase) Declare(in *Inputs) ([]engine.Resource, error) {
 // Deleters remove, by resource type, objects that state holds but no phase declares any
 // more (a feature switched off, a phase skipped), and everything at destroy. A resource's
 // Delete needs only its state record, so any declared resource of a type serves.
-func Deleters(in *Inputs) (map[string]engine.Deleter, error) {
+func Deleters(in *Inputs) (map[string]engine.Deleter, error) { return deletersOf(in, All()) }
+
+// deletersOf are the deleters of the given phases' resource types.
+func deletersOf(in *Inputs, phases []Phase) (map[string]engine.Deleter, error) {
 	out := map[string]engine.Deleter{}
-	for _, p := range All() {
+	for _, p := range phases {
 		resources, err := p.Declare(in)
 		if err != nil {
 			return nil, err
 		}
-		if p.deleters != nil {
-			resources = append(p.deleters(in), resources...)
+		if p.EveryKind != nil {
+			resources = append(p.EveryKind(in), resources...)
 		}
 		for _, r := range resources {
 			out[r.Type()] = r

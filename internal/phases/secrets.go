@@ -19,6 +19,11 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
+// secretsPhase says what the secrets phase is.
+func secretsPhase() Phase {
+	return Phase{Name: "secrets", Summary: "the admin credentials in Secrets Manager", Resources: declareSecrets, EveryKind: secretsResources}
+}
+
 // declareSecrets is the secrets phase: the admin credentials the service checks (and the
 // values service.secrets keeps beside them), kept in Secrets Manager and handed to the
 // tasks by ECS, never written anywhere else; and the existing secrets service.secrets

@@ -69,8 +69,8 @@ func TestTrustEveryServiceRoleIsConfusedDeputySafe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.deleters != nil {
-			rs = append(rs, p.deleters(in)...)
+		if p.EveryKind != nil {
+			rs = append(rs, p.EveryKind(in)...)
 		}
 		for _, r := range rs {
 			ro, ok := r.(*role)

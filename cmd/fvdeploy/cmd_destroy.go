@@ -14,6 +14,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/state"
+	"github.com/fvdeploy/fvdeploy/internal/sweep"
 )
 
 func newDestroyCmd(a *app) *cobra.Command {
@@ -47,7 +48,7 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 				if err != nil {
 					return err
 				}
-				orphans, err := phases.Sweep(ctx, s.in, doc)
+				orphans, err := sweep.Sweep(ctx, s.in, doc)
 				if err != nil {
 					return err
 				}
@@ -75,7 +76,7 @@ stopped. Buckets that hold data (audit trail, access logs) are kept unless you p
 				}
 				// State records the orphans from the first save on, so that a destroy
 				// stopped halfway resumes them like the rest.
-				phases.AddOrphans(doc, orphans)
+				sweep.AddOrphans(doc, orphans)
 				res, err := eng.Destroy(ctx, nil, doc, save)
 				if err != nil {
 					return err

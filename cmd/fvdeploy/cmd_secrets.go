@@ -8,6 +8,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/phases/secrets"
 	"github.com/fvdeploy/fvdeploy/internal/rotation"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
@@ -38,7 +39,7 @@ fvdeploy never shows the password; it tells you how to read it from Secrets Mana
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.opened(cmd.Context(), opening{lock: "secrets rotate"}, func(s *session, doc *state.Document, _ engine.Saver) error {
 				ctx, ws := s.ctx, s.ws
-				secretName := phases.AdminSecretName(ws.Config)
+				secretName := secrets.AdminSecretName(ws.Config)
 				d := phases.DeployedObjects(doc)
 				target := rotation.Target{Secret: d.Secret, Cluster: d.Cluster, Service: d.Service}
 				if err := target.Check(secretName, ws.Config.Env); err != nil {

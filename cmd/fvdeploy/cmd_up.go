@@ -8,6 +8,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 )
 
 // selection is the --image and --phases flags that up and plan share.
@@ -24,13 +25,13 @@ func (s *selection) register(cmd *cobra.Command, verb string) {
 // phases keeps the named phases in their usual order (none named: all) and decides the
 // image; an image given by the user replaces the build, so then the image phase is left
 // out.
-func (s *selection) phases() ([]phases.Phase, imagechoice.Decision, error) {
+func (s *selection) phases() ([]kit.Phase, imagechoice.Decision, error) {
 	for _, n := range s.only {
 		if _, err := phases.Lookup(n); err != nil {
 			return nil, imagechoice.Decision{}, &usageError{err: fmt.Errorf("--phases: %w", err)}
 		}
 	}
-	selected := slices.DeleteFunc(phases.All(), func(p phases.Phase) bool {
+	selected := slices.DeleteFunc(phases.All(), func(p kit.Phase) bool {
 		return len(s.only) > 0 && !slices.Contains(s.only, p.Name)
 	})
 	image := decideImage(s.image, slices.ContainsFunc(selected, isImagePhase))
@@ -40,7 +41,7 @@ func (s *selection) phases() ([]phases.Phase, imagechoice.Decision, error) {
 	return selected, image, nil
 }
 
-func isImagePhase(p phases.Phase) bool { return p.Name == "image" }
+func isImagePhase(p kit.Phase) bool { return p.Name == "image" }
 
 func newUpCmd(a *app) *cobra.Command {
 	var sel selection
@@ -103,7 +104,7 @@ deployed; nothing outside the phase is created or deleted.`,
 			if err != nil {
 				return err
 			}
-			return a.apply(cmd.Context(), "phase "+p.Name, []phases.Phase{p}, decideImage("", isImagePhase(p)))
+			return a.apply(cmd.Context(), "phase "+p.Name, []kit.Phase{p}, decideImage("", isImagePhase(p)))
 		},
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/rotation"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/status"
@@ -60,7 +61,7 @@ times the recovery, failing when it takes longer than --timeout.`,
 				}
 				user, pass, err := rotation.Credentials(ctx, ws.Clients.SecretsManager(), d.Secret)
 				if err != nil {
-					return fmt.Errorf("validate: %w%s", err, phases.DeniedBySecretPolicy(err))
+					return fmt.Errorf("validate: %w%s", err, kinds.DeniedBySecretPolicy(err))
 				}
 				p := a.progress()
 				c := ws.Clients

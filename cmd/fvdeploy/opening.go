@@ -6,7 +6,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
-	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/workspace"
 )
@@ -44,7 +44,7 @@ type opening struct {
 type session struct {
 	ctx context.Context
 	ws  *workspace.Workspace
-	in  *phases.Inputs
+	in  *kit.Inputs
 }
 
 // opened is the opening every command that reaches AWS shares: --timeout on the context,
@@ -67,7 +67,7 @@ func (a *app) opened(ctx context.Context, o opening, work func(s *session, doc *
 	if err != nil {
 		return err
 	}
-	s := &session{ctx: ctx, ws: ws, in: &phases.Inputs{
+	s := &session{ctx: ctx, ws: ws, in: &kit.Inputs{
 		Config: ws.Config, Account: ws.Identity.Account, Caller: ws.Identity.ARN, Region: ws.Region(), AWS: ws.Clients,
 		Image: o.image, Release: o.release, PurgeData: o.purgeData,
 		Getenv: os.Getenv, Progress: a.progressf, Wait: a.progress().Wait,

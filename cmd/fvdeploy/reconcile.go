@@ -14,13 +14,17 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/phases/image"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/state"
+	"github.com/fvdeploy/fvdeploy/internal/sweep"
 	"github.com/fvdeploy/fvdeploy/internal/workspace"
 )
 
 // plan shows what applying the selected phases would change, reading state without a
 // lock. It is the body of plan.
-func (a *app) plan(ctx context.Context, selected []phases.Phase, image imagechoice.Decision) error {
+func (a *app) plan(ctx context.Context, selected []kit.Phase, image imagechoice.Decision) error {
 	return a.opened(ctx, opening{image: image}, func(s *session, doc *state.Document, _ engine.Saver) error {
 		resources, eng, err := a.declare(s.in, selected)
 		if err != nil {
@@ -41,7 +45,7 @@ func (a *app) plan(ctx context.Context, selected []phases.Phase, image imagechoi
 
 // apply runs the selected phases through the engine under the state lock, after the
 // doctor's checks. It is the body of up and phase.
-func (a *app) apply(ctx context.Context, op string, selected []phases.Phase, image imagechoice.Decision) error {
+func (a *app) apply(ctx context.Context, op string, selected []kit.Phase, image imagechoice.Decision) error {
 	return a.opened(ctx, opening{lock: op, preflight: true, image: image}, func(s *session, doc *state.Document, save engine.Saver) error {
 		resources, eng, err := a.declare(s.in, selected)
 		if err != nil {
@@ -91,7 +95,7 @@ func (a *app) preflightApply(ctx context.Context, image imagechoice.Decision) (*
 
 // declare gathers the selected phases' resources and an engine whose pruning stays
 // within those phases.
-func (a *app) declare(in *phases.Inputs, selected []phases.Phase) ([]engine.Resource, *engine.Engine, error) {
+func (a *app) declare(in *kit.Inputs, selected []kit.Phase) ([]engine.Resource, *engine.Engine, error) {
 	var resources []engine.Resource
 	names := make([]string, 0, len(selected))
 	for _, p := range selected {
@@ -122,7 +126,7 @@ func (a *app) reportKept(res *engine.Result) error {
 	for _, it := range res.Items {
 		switch {
 		case it.Err == nil || it.Action == engine.Skip:
-		case errors.Is(it.Err, phases.ErrDataKept):
+		case errors.Is(it.Err, kinds.ErrDataKept):
 			a.progressf("kept %s: %v", it.Key, it.Err)
 		default:
 			failed = append(failed, it.Err)
@@ -163,7 +167,7 @@ type resultJSON struct {
 	Deployment *phases.DeploymentModel `json:"deployment,omitempty"`
 	// OutsideState lists what destroy found by the environment's tags that state did not
 	// record; its items are among the resources, under the keys given here.
-	OutsideState []phases.Orphan `json:"outside_state,omitempty"`
+	OutsideState []sweep.Orphan `json:"outside_state,omitempty"`
 }
 
 func newResult(ws *workspace.Workspace, command string, res *engine.Result) resultJSON {
@@ -181,7 +185,7 @@ func (a *app) emitResult(ws *workspace.Workspace, command string, res *engine.Re
 // emitPlan is the plan and the monthly cost of the environment as configured.
 func (a *app) emitPlan(ws *workspace.Workspace, res *engine.Result) error {
 	data := newResult(ws, "plan", res)
-	data.BuildsImage = slices.ContainsFunc(res.Items, phases.PendingBuild)
+	data.BuildsImage = slices.ContainsFunc(res.Items, image.PendingBuild)
 	est, err := cost.Of(ws.Config, ws.Region(), cost.DefaultAssumptions)
 	var noPrices *cost.ErrNoPrices
 	switch {

@@ -14,6 +14,8 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/doctor"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/phases/image"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/tail"
 	"github.com/fvdeploy/fvdeploy/internal/validate"
@@ -39,12 +41,12 @@ func renderResult(w io.Writer, r resultJSON, plan, verbose bool) {
 	grouped := map[string][]string{}
 	var groups []string
 	for _, it := range r.Items {
-		if plan && r.BuildsImage && phases.PendingBuild(it) {
+		if plan && r.BuildsImage && image.PendingBuild(it) {
 			continue
 		}
 		changed = changed || it.Action != engine.NoOp
 		switch {
-		case errors.Is(it.Err, phases.ErrDataKept):
+		case errors.Is(it.Err, kinds.ErrDataKept):
 			kept++
 		case it.Err != nil && it.Action != engine.Skip:
 			failed++
@@ -115,7 +117,7 @@ func renderItem(w io.Writer, it engine.Item) {
 		fmt.Fprintf(w, "        because %s\n", it.Reason)
 	}
 	switch {
-	case errors.Is(it.Err, phases.ErrDataKept):
+	case errors.Is(it.Err, kinds.ErrDataKept):
 		fmt.Fprintf(w, "        kept: %v\n", it.Err)
 	case it.Err != nil && it.Action != engine.Skip:
 		fmt.Fprintf(w, "        error: %v\n", it.Err)

@@ -22,7 +22,8 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/hostedzone"
 	"github.com/fvdeploy/fvdeploy/internal/image"
-	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/workspace"
 )
@@ -219,7 +220,7 @@ func taggedResources(ctx context.Context, api taggingAPI, app, env string) (int,
 
 func checkZone(ctx context.Context, r *Report, ws *workspace.Workspace, doc *state.Document) {
 	domain := ws.Config.Edge.Domain
-	z, err := hostedzone.Find(ctx, ws.Clients.Route53(), phases.ZoneQuery(ws.Config, doc))
+	z, err := hostedzone.Find(ctx, ws.Clients.Route53(), edge.ZoneQuery(ws.Config, doc))
 	switch {
 	case err != nil:
 		r.add("domain", Fail, err.Error(), "set edge.zone_id to the public hosted zone that serves "+domain)
@@ -236,7 +237,7 @@ func checkOptions(ctx context.Context, r *Report, ws *workspace.Workspace) {
 	cfg := ws.Config
 	if cfg.Alarms.ChatRelay {
 		if where, err := chatWebhook(ctx, ws.Clients.SecretsManager(), cfg, os.Getenv); err != nil {
-			r.add("chat relay", Fail, err.Error(), "export "+phases.EnvChatWebhookURL+" with the channel's incoming webhook URL (https://...) for up")
+			r.add("chat relay", Fail, err.Error(), "export "+observability.EnvChatWebhookURL+" with the channel's incoming webhook URL (https://...) for up")
 		} else {
 			r.add("chat relay", OK, "webhook "+where, "")
 		}

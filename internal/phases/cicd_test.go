@@ -13,6 +13,9 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/phases/cicd"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -35,15 +38,15 @@ func trustedSubjects(t *testing.T, doc string) (principal, action, aud string, s
 	if s["Effect"] != "Allow" || len(p) != 1 || len(cond) != 2 || len(eq) != 1 || len(like) != 1 {
 		t.Fatalf("trust policy is not one federated principal with an audience and subjects: %s", doc)
 	}
-	for _, v := range sortedList(like[githubOIDCHost+":sub"]) {
+	for _, v := range kit.SortedList(like[cicd.GithubOIDCHost+":sub"]) {
 		subs = append(subs, v.(string))
 	}
-	return fmt.Sprint(p["Federated"]), fmt.Sprint(sortedList(s["Action"])), fmt.Sprint(eq[githubOIDCHost+":aud"]), subs
+	return fmt.Sprint(p["Federated"]), fmt.Sprint(kit.SortedList(s["Action"])), fmt.Sprint(eq[cicd.GithubOIDCHost+":aud"]), subs
 }
 
-func inlinePolicyOf(t *testing.T, in *Inputs, roleName string) []map[string]any {
+func inlinePolicyOf(t *testing.T, in *kit.Inputs, roleName string) []map[string]any {
 	t.Helper()
-	out, err := in.AWS.IAM().GetRolePolicy(context.Background(), &iam.GetRolePolicyInput{RoleName: &roleName, PolicyName: aws.String(inlinePolicyName)})
+	out, err := in.AWS.IAM().GetRolePolicy(context.Background(), &iam.GetRolePolicyInput{RoleName: &roleName, PolicyName: aws.String(kinds.InlinePolicyName)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +69,11 @@ func TestCICDProviderAndDeployRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(p.ClientIDList, []string{"sts.amazonaws.com"}) || !strings.HasSuffix(aws.ToString(p.Url), githubOIDCHost) {
+	if !slices.Equal(p.ClientIDList, []string{"sts.amazonaws.com"}) || !strings.HasSuffix(aws.ToString(p.Url), cicd.GithubOIDCHost) {
 		t.Errorf("provider %s with client IDs %v", aws.ToString(p.Url), p.ClientIDList)
 	}
-	if doc.Resources[keyOIDCProvider].Attrs["owned"] != "true" {
-		t.Errorf("a provider fvdeploy created is recorded as %v", doc.Resources[keyOIDCProvider].Attrs)
+	if doc.Resources[cicd.KeyOIDCProvider].Attrs["owned"] != "true" {
+		t.Errorf("a provider fvdeploy created is recorded as %v", doc.Resources[cicd.KeyOIDCProvider].Attrs)
 	}
 	role, err := iamc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("fastapi-vars-prod-deploy")})
 	if err != nil {
@@ -92,12 +95,12 @@ func TestCICDProviderAndDeployRole(t *testing.T) {
 		if s["Effect"] != "Allow" {
 			t.Errorf("unexpected statement %v", s)
 		}
-		for _, a := range sortedList(s["Action"]) {
+		for _, a := range kit.SortedList(s["Action"]) {
 			byAction[a.(string)] = s
 		}
 	}
-	resources := func(action string) string { return fmt.Sprint(sortedList(byAction[action]["Resource"])) }
-	svc, exec, task := doc.Resources[keyService].ARN, doc.Resources[keyExecRole].ARN, doc.Resources[keyTaskRole].ARN
+	resources := func(action string) string { return fmt.Sprint(kit.SortedList(byAction[action]["Resource"])) }
+	svc, exec, task := doc.Resources[kit.KeyService].ARN, doc.Resources[kit.KeyExecRole].ARN, doc.Resources[kit.KeyTaskRole].ARN
 	checks := map[string]string{
 		"ecs:UpdateService":              fmt.Sprint([]string{svc}),
 		"ecs:DescribeServices":           fmt.Sprint([]string{svc}),
@@ -109,7 +112,7 @@ func TestCICDProviderAndDeployRole(t *testing.T) {
 		"ecr:DescribeRepositories":       "[arn:aws:ecr:us-east-1:123456789012:repository/fastapi-vars]",
 		"ecs:DescribeServiceDeployments": fmt.Sprint([]string{strings.Replace(svc, ":service/", ":service-deployment/", 1) + "/*"}),
 		"iam:GetRole":                    fmt.Sprint([]string{exec}),
-		"iam:PassRole":                   fmt.Sprint(sortedList([]any{exec, task})),
+		"iam:PassRole":                   fmt.Sprint(kit.SortedList([]any{exec, task})),
 	}
 	for action, want := range checks {
 		if got := resources(action); got != want {
@@ -128,7 +131,7 @@ func TestCICDProviderAndDeployRole(t *testing.T) {
 	// "*" only where AWS offers no resource-level permission (or, for ListTasks, under
 	// the cluster's condition).
 	for a, s := range byAction {
-		if fmt.Sprint(sortedList(s["Resource"])) == "[*]" && !slices.Contains([]string{"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:ListTasks"}, a) {
+		if fmt.Sprint(kit.SortedList(s["Resource"])) == "[*]" && !slices.Contains([]string{"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:ListTasks"}, a) {
 			t.Errorf("%s on every resource", a)
 		}
 	}
@@ -152,8 +155,8 @@ func TestCICDProviderAndDeployRole(t *testing.T) {
 	}
 	mark = len(rec.Calls())
 	applyScoped(t, in, lost, "cicd")
-	if m := mutations(rec, mark); len(m) != 0 || lost.Resources[keyOIDCProvider].Attrs["owned"] != "true" {
-		t.Errorf("apply with lost state: mutating calls %v, provider %v", m, lost.Resources[keyOIDCProvider].Attrs)
+	if m := mutations(rec, mark); len(m) != 0 || lost.Resources[cicd.KeyOIDCProvider].Attrs["owned"] != "true" {
+		t.Errorf("apply with lost state: mutating calls %v, provider %v", m, lost.Resources[cicd.KeyOIDCProvider].Attrs)
 	}
 
 	// Another branch configured: the trust follows.
@@ -167,10 +170,10 @@ func TestCICDProviderAndDeployRole(t *testing.T) {
 	if err := destroyExpecting(t, in, doc, fakes); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := iamc.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)}); !isNotFound(err) {
+	if _, err := iamc.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)}); !kit.IsNotFound(err) {
 		t.Errorf("the provider fvdeploy created survived destroy: %v", err)
 	}
-	if _, err := iamc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("fastapi-vars-prod-deploy")}); !isNotFound(err) {
+	if _, err := iamc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("fastapi-vars-prod-deploy")}); !kit.IsNotFound(err) {
 		t.Errorf("the deploy role survived destroy: %v", err)
 	}
 }
@@ -183,7 +186,7 @@ func TestCICDReusesAProviderAndLeavesIt(t *testing.T) {
 	in.Config.CICD.GitHubRepo = "acme/shop"
 	iamc := in.AWS.IAM()
 	if _, err := iamc.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
-		Url: aws.String("https://" + githubOIDCHost), ClientIDList: []string{"sts.amazonaws.com", "something-else"},
+		Url: aws.String("https://" + cicd.GithubOIDCHost), ClientIDList: []string{"sts.amazonaws.com", "something-else"},
 		ThumbprintList: []string{"6938fd4d98bab03faadb97b34396831e3780aea1"},
 	}); err != nil {
 		t.Fatal(err)
@@ -191,7 +194,7 @@ func TestCICDReusesAProviderAndLeavesIt(t *testing.T) {
 	doc := newDoc(in)
 	fakes := fakeService(t, in, doc)
 	applyScoped(t, in, doc, "cicd")
-	if got := doc.Resources[keyOIDCProvider]; got.ARN != providerARN || got.Attrs["owned"] != "false" {
+	if got := doc.Resources[cicd.KeyOIDCProvider]; got.ARN != providerARN || got.Attrs["owned"] != "false" {
 		t.Errorf("reused provider recorded as %+v", got)
 	}
 	role, err := iamc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("fastapi-vars-hml-deploy")})
@@ -204,10 +207,10 @@ func TestCICDReusesAProviderAndLeavesIt(t *testing.T) {
 	// cicd.github_repo removed: the phase declares nothing, and what it made goes.
 	in.Config.CICD.GitHubRepo = ""
 	applyScoped(t, in, doc, "cicd")
-	if doc.Resources[keyDeployRole] != nil || doc.Resources[keyOIDCProvider] != nil {
+	if doc.Resources[cicd.KeyDeployRole] != nil || doc.Resources[cicd.KeyOIDCProvider] != nil {
 		t.Errorf("cicd records left after unsetting cicd.github_repo")
 	}
-	if _, err := iamc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("fastapi-vars-hml-deploy")}); !isNotFound(err) {
+	if _, err := iamc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("fastapi-vars-hml-deploy")}); !kit.IsNotFound(err) {
 		t.Errorf("deploy role after unsetting cicd.github_repo: %v", err)
 	}
 	if err := destroyExpecting(t, in, doc, fakes); err != nil {
@@ -237,15 +240,15 @@ func TestCICDKeepsItsProviderWhileAnotherEnvironmentTrustsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Region, cfg.CICD.GitHubRepo = "us-east-1", "acme/shop"
-	hml := Inputs{Config: cfg, Account: prod.Account, Region: prod.Region, AWS: prod.AWS, Progress: t.Logf, PollInterval: prod.PollInterval}
+	hml := kit.Inputs{Config: cfg, Account: prod.Account, Region: prod.Region, AWS: prod.AWS, Progress: t.Logf, PollInterval: prod.PollInterval}
 	hmlDoc := newDoc(&hml)
-	hmlDoc.Resources[keyCluster] = &state.Resource{ID: "x", ARN: "arn:aws:ecs:us-east-1:123456789012:cluster/x"}
-	hmlDoc.Resources[keyService] = &state.Resource{ID: "x", ARN: "arn:aws:ecs:us-east-1:123456789012:service/x/x"}
-	hmlDoc.Resources[keyExecRole] = &state.Resource{ID: "x-exec", ARN: "arn:aws:iam::123456789012:role/x-exec"}
-	hmlDoc.Resources[keyTaskRole] = &state.Resource{ID: "x-task", ARN: "arn:aws:iam::123456789012:role/x-task"}
+	hmlDoc.Resources[kit.KeyCluster] = &state.Resource{ID: "x", ARN: "arn:aws:ecs:us-east-1:123456789012:cluster/x"}
+	hmlDoc.Resources[kit.KeyService] = &state.Resource{ID: "x", ARN: "arn:aws:ecs:us-east-1:123456789012:service/x/x"}
+	hmlDoc.Resources[kit.KeyExecRole] = &state.Resource{ID: "x-exec", ARN: "arn:aws:iam::123456789012:role/x-exec"}
+	hmlDoc.Resources[kit.KeyTaskRole] = &state.Resource{ID: "x-task", ARN: "arn:aws:iam::123456789012:role/x-task"}
 	applyScoped(t, &hml, hmlDoc, "cicd")
-	if hmlDoc.Resources[keyOIDCProvider].Attrs["owned"] != "false" {
-		t.Errorf("hml took prod's provider as its own: %v", hmlDoc.Resources[keyOIDCProvider].Attrs)
+	if hmlDoc.Resources[cicd.KeyOIDCProvider].Attrs["owned"] != "false" {
+		t.Errorf("hml took prod's provider as its own: %v", hmlDoc.Resources[cicd.KeyOIDCProvider].Attrs)
 	}
 
 	if err := destroyExpecting(t, prod, prodDoc, prodFakes); err != nil {
@@ -262,7 +265,7 @@ func TestCICDKeepsItsProviderWhileAnotherEnvironmentTrustsIt(t *testing.T) {
 // fakeOIDC is an IAM that holds one provider without the STS audience: the emulator has
 // no AddClientIDToOpenIDConnectProvider to prove adding it.
 type fakeOIDC struct {
-	oidcAPI
+	cicd.OIDCAPI
 	clientIDs []string
 	added     []string
 }
@@ -284,7 +287,7 @@ func TestCICDAddsTheSTSAudienceToASharedProvider(t *testing.T) {
 	ctx := context.Background()
 	in, _ := newTestInputs(t, "prod", nil)
 	f := &fakeOIDC{clientIDs: []string{"some-other-audience"}}
-	r := &oidcProvider{in: in, api: f}
+	r := &cicd.OIDCProvider{In: in, API: f}
 	found, err := r.Find(ctx, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -10,12 +10,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
 // createTeamSecret makes a secret someone else owns, as a team would before deploying.
-func createTeamSecret(t *testing.T, in *Inputs, name, value string) string {
+func createTeamSecret(t *testing.T, in *kit.Inputs, name, value string) string {
 	t.Helper()
 	out, err := in.AWS.SecretsManager().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
 	if err != nil {
@@ -45,10 +47,10 @@ func TestClusterTeamAppSettings(t *testing.T) {
 	doc := newDoc(in)
 	netKeys := fakeNetwork(t, in, doc)
 	res := applyScoped(t, in, doc, "secrets", "cluster")
-	adminARN := doc.Resources[keySecretAdmin].ARN
+	adminARN := doc.Resources[kit.KeySecretAdmin].ARN
 
-	td := describeTaskDef(t, in, taskFamily(in))
-	app := appContainer(td.ContainerDefinitions)
+	td := describeTaskDef(t, in, kit.TaskFamily(in))
+	app := clusterphase.AppContainer(td.ContainerDefinitions)
 	env, secrets := testenv.ContainerVars(*app)
 	if want := []string{"FEATURE_X=on", "LOG_LEVEL=debug"}; !slices.Equal(env, want) {
 		t.Errorf("environment %v, want %v", env, want)
@@ -74,14 +76,14 @@ func TestClusterTeamAppSettings(t *testing.T) {
 	assertNowhere(t, in, token, doc, progress, res)
 
 	// Exactly the admin secret and the named one, each by its full ARN, once.
-	policy := taskRolePolicy(t, in, doc.Resources[keyExecRole].ID)
+	policy := taskRolePolicy(t, in, doc.Resources[kit.KeyExecRole].ID)
 	var read []any
 	for _, s := range policyStatements(t, policy) {
-		if slices.Contains(sortedList(s["Action"]), any("secretsmanager:GetSecretValue")) {
-			read = append(read, sortedList(s["Resource"])...)
+		if slices.Contains(kit.SortedList(s["Action"]), any("secretsmanager:GetSecretValue")) {
+			read = append(read, kit.SortedList(s["Resource"])...)
 		}
 	}
-	if want := sortedList([]any{adminARN, dbARN}); !slices.Equal(sortedList(read), want) {
+	if want := kit.SortedList([]any{adminARN, dbARN}); !slices.Equal(kit.SortedList(read), want) {
 		t.Errorf("execution role reads secrets %v, want %v\n%s", read, want, policy)
 	}
 
@@ -94,21 +96,21 @@ func TestClusterTeamAppSettings(t *testing.T) {
 	// A changed plain value is a new revision; the plan names the variable, not the value.
 	in.Config.Service.Env["LOG_LEVEL"] = "warning-level-value"
 	plan := planPhases(t, in, doc, "secrets", "cluster")
-	if it := item(plan, keyTaskDef); len(it.Changes) != 1 || it.Changes[0].Field != "container.environment" ||
+	if it := item(plan, clusterphase.KeyTaskDef); len(it.Changes) != 1 || it.Changes[0].Field != "container.environment" ||
 		strings.Contains(it.Changes[0].To, "warning-level-value") || !strings.Contains(it.Changes[0].To, "LOG_LEVEL=") {
 		t.Errorf("plan of a changed variable: %+v", it)
 	}
 
 	in.Config.Service.Env, in.Config.Service.Secrets, in.Config.Service.Command = nil, nil, nil
 	applyScoped(t, in, doc, "secrets", "cluster")
-	app = appContainer(describeTaskDef(t, in, taskFamily(in)).ContainerDefinitions)
+	app = clusterphase.AppContainer(describeTaskDef(t, in, kit.TaskFamily(in)).ContainerDefinitions)
 	if len(app.Environment) != 0 || len(app.Command) != 0 || len(app.Secrets) != 3 {
 		t.Errorf("switched off: environment %v, command %v, %d secrets", app.Environment, app.Command, len(app.Secrets))
 	}
-	if strings.Contains(taskRolePolicy(t, in, doc.Resources[keyExecRole].ID), dbARN) {
+	if strings.Contains(taskRolePolicy(t, in, doc.Resources[kit.KeyExecRole].ID), dbARN) {
 		t.Error("switched off: the execution role still reads the team's secret")
 	}
-	if doc.Resources[keySecretRef("team/db")] != nil {
+	if doc.Resources[kit.KeySecretRef("team/db")] != nil {
 		t.Error("switched off: state still records the team's secret")
 	}
 	if _, err := in.AWS.SecretsManager().DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(dbARN)}); err != nil {
@@ -144,7 +146,7 @@ func TestClusterTeamAppSecretsMissing(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("apply = %v, want %q", err, tt.want)
 			}
-			if doc.Resources[keyTaskDef] != nil {
+			if doc.Resources[clusterphase.KeyTaskDef] != nil {
 				t.Error("a task definition was registered")
 			}
 		})

@@ -17,19 +17,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/secretrotation"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
 // assertRotation reads back what prod's rotation is made of: the schedule on the secret,
 // the function and who may invoke it, the rule that ends stage A, and the role's rights.
-func assertRotation(t *testing.T, in *Inputs, doc *state.Document, secretARN string) {
+func assertRotation(t *testing.T, in *kit.Inputs, doc *state.Document, secretARN string) {
 	t.Helper()
 	ctx := context.Background()
-	fn := doc.Resources[keyRotationFunction]
-	svc := doc.Resources[keyService]
-	rule := doc.Resources[keyRotationRule]
-	if fn == nil || svc == nil || rule == nil || doc.Resources[keyRotationSchedule] == nil {
+	fn := doc.Resources[clusterphase.KeyRotationFunction]
+	svc := doc.Resources[kit.KeyService]
+	rule := doc.Resources[clusterphase.KeyRotationRule]
+	if fn == nil || svc == nil || rule == nil || doc.Resources[clusterphase.KeyRotationSchedule] == nil {
 		t.Fatalf("state lacks a rotation resource: function %v service %v rule %v", fn, svc, rule)
 	}
 
@@ -49,7 +52,7 @@ func assertRotation(t *testing.T, in *Inputs, doc *state.Document, secretARN str
 	zip, _ := secretrotation.Zip()
 	sum := sha256.Sum256(zip)
 	env := f.Configuration.Environment.Variables
-	if aws.ToString(f.Configuration.CodeSha256) != base64.StdEncoding.EncodeToString(sum[:]) || aws.ToString(f.Configuration.Role) != doc.Resources[keyRotationRole].ARN ||
+	if aws.ToString(f.Configuration.CodeSha256) != base64.StdEncoding.EncodeToString(sum[:]) || aws.ToString(f.Configuration.Role) != doc.Resources[clusterphase.KeyRotationRole].ARN ||
 		env["SECRET_ARN"] != secretARN || env["CLUSTER"] != "fastapi-vars-prod" || env["SERVICE"] != "fastapi-vars-prod" || len(env) != 3 {
 		t.Errorf("function code %s role %s environment %v", aws.ToString(f.Configuration.CodeSha256), aws.ToString(f.Configuration.Role), env)
 	}
@@ -81,7 +84,7 @@ func assertRotation(t *testing.T, in *Inputs, doc *state.Document, secretARN str
 	if err != nil {
 		t.Fatal(err)
 	}
-	if canonicalJSON(aws.ToString(r.EventPattern)) != canonicalJSON(rulePattern(svc.ARN)) || !strings.Contains(aws.ToString(r.EventPattern), "SERVICE_DEPLOYMENT_COMPLETED") {
+	if clusterphase.CanonicalJSON(aws.ToString(r.EventPattern)) != clusterphase.CanonicalJSON(clusterphase.RulePattern(svc.ARN)) || !strings.Contains(aws.ToString(r.EventPattern), "SERVICE_DEPLOYMENT_COMPLETED") {
 		t.Errorf("rule pattern %s; want completed deployments of %s", aws.ToString(r.EventPattern), svc.ARN)
 	}
 	targets, err := eb.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: r.Name})
@@ -98,14 +101,14 @@ func assertRotation(t *testing.T, in *Inputs, doc *state.Document, secretARN str
 		t.Fatal(err)
 	}
 	trust, _ := url.QueryUnescape(aws.ToString(role.Role.AssumeRolePolicyDocument))
-	if canonicalJSON(trust) != canonicalJSON(serviceTrustPolicy("lambda.amazonaws.com", "123456789012")) || strings.Contains(trust, "SourceArn") {
+	if clusterphase.CanonicalJSON(trust) != clusterphase.CanonicalJSON(kit.ServiceTrustPolicy("lambda.amazonaws.com", "123456789012")) || strings.Contains(trust, "SourceArn") {
 		t.Errorf("rotation role trust %s; want lambda.amazonaws.com on aws:SourceAccount alone", trust)
 	}
-	inline, err := iamc.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: role.Role.RoleName, PolicyName: aws.String(inlinePolicyName)})
+	inline, err := iamc.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: role.Role.RoleName, PolicyName: aws.String(kinds.InlinePolicyName)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc2, _ := decodePolicy(aws.ToString(inline.PolicyDocument))
+	doc2, _ := kit.DecodePolicy(aws.ToString(inline.PolicyDocument))
 	var ip struct {
 		Statement []struct {
 			Action   []string
@@ -156,9 +159,9 @@ func TestAdminSecretAccessWithRotation(t *testing.T) {
 		"off": {days: 0},
 	} {
 		t.Run(name, func(t *testing.T) {
-			in := &Inputs{Account: "123456789012", Region: "us-east-1", Config: &config.Config{App: "fastapi-vars", Env: "prod"}}
+			in := &kit.Inputs{Account: "123456789012", Region: "us-east-1", Config: &config.Config{App: "fastapi-vars", Env: "prod"}}
 			in.Config.Secrets.RotationDays = tc.days
-			a := adminSecretAccess(in)
+			a := kinds.AdminSecretAccess(in)
 			if !slices.Equal(a.Writers, tc.writers) || !slices.Equal(a.Readers, []string{"arn:aws:iam::123456789012:role/fastapi-vars-prod-exec"}) {
 				t.Errorf("access %+v; want writers %v and the execution role reading", a, tc.writers)
 			}
@@ -174,7 +177,7 @@ func TestRotationOffAndOnAgain(t *testing.T) {
 	doc := newDoc(in)
 	fakeNetwork(t, in, doc)
 	applyScoped(t, in, doc, "secrets", "cluster")
-	secretARN := doc.Resources[keySecretAdmin].ARN
+	secretARN := doc.Resources[kit.KeySecretAdmin].ARN
 
 	in.Config.Secrets.RotationDays = 0
 	from := len(rec.Calls())
@@ -184,7 +187,7 @@ func TestRotationOffAndOnAgain(t *testing.T) {
 			t.Errorf("rotation off: no %s in %v", op, mutations(rec, from))
 		}
 	}
-	for _, k := range []string{keyRotationFunction, keyRotationRule, keyRotationRole, keyRotationLogs, keyRotationSchedule} {
+	for _, k := range []string{clusterphase.KeyRotationFunction, clusterphase.KeyRotationRule, clusterphase.KeyRotationRole, clusterphase.KeyRotationLogs, clusterphase.KeyRotationSchedule} {
 		if doc.Resources[k] != nil {
 			t.Errorf("rotation off: state still records %s", k)
 		}
@@ -209,7 +212,7 @@ func TestRotationScheduleDrift(t *testing.T) {
 	doc := newDoc(in)
 	fakeNetwork(t, in, doc)
 	applyScoped(t, in, doc, "secrets", "cluster")
-	secretARN := doc.Resources[keySecretAdmin].ARN
+	secretARN := doc.Resources[kit.KeySecretAdmin].ARN
 	sm := in.AWS.SecretsManager()
 	if _, err := sm.CancelRotateSecret(ctx, &secretsmanager.CancelRotateSecretInput{SecretId: aws.String(secretARN)}); err != nil {
 		t.Fatal(err)
@@ -217,12 +220,12 @@ func TestRotationScheduleDrift(t *testing.T) {
 	plan := planPhases(t, in, doc, "secrets", "cluster")
 	var changed []string
 	for _, it := range plan.Items {
-		if it.Key == keyRotationSchedule {
+		if it.Key == clusterphase.KeyRotationSchedule {
 			changed = append(changed, string(it.Action))
 		}
 	}
 	if len(changed) != 1 || changed[0] != "update" {
-		t.Fatalf("plan after rotation was cancelled: %v for %s; want an update", changed, keyRotationSchedule)
+		t.Fatalf("plan after rotation was cancelled: %v for %s; want an update", changed, clusterphase.KeyRotationSchedule)
 	}
 	from := len(rec.Calls())
 	applyScoped(t, in, doc, "secrets", "cluster")

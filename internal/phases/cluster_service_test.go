@@ -19,6 +19,8 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -29,17 +31,17 @@ import (
 const newTD = "arn:aws:ecs:us-east-1:123456789012:task-definition/fastapi-vars-prod:7"
 
 // serviceDeps are the records the service is built from.
-func serviceDeps(in *Inputs) *state.Document {
+func serviceDeps(in *kit.Inputs) *state.Document {
 	doc := state.New("fastapi-vars", in.Config.Env, "us-east-1", "123456789012")
-	doc.Resources[keyCluster] = &state.Resource{ID: "fastapi-vars-" + in.Config.Env}
-	doc.Resources[keyTaskDef] = &state.Resource{ARN: newTD}
-	doc.Resources[keySG(sgECS)] = &state.Resource{ID: "sg-1"}
-	doc.Resources[keyTG] = &state.Resource{ARN: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1"}
-	doc.Resources[keyListenerHTTP] = &state.Resource{ID: "listener"}
-	doc.Resources[keyAltTG] = &state.Resource{ARN: altTGARN}
-	doc.Resources[keyProdRule] = &state.Resource{ARN: prodRuleARN}
-	doc.Resources[keyLBRole] = &state.Resource{ARN: lbRoleARN}
-	for i, k := range privateSubnetKeys(in) {
+	doc.Resources[kit.KeyCluster] = &state.Resource{ID: "fastapi-vars-" + in.Config.Env}
+	doc.Resources[clusterphase.KeyTaskDef] = &state.Resource{ARN: newTD}
+	doc.Resources[kit.KeySG(kit.SGECS)] = &state.Resource{ID: "sg-1"}
+	doc.Resources[kit.KeyTG] = &state.Resource{ARN: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1"}
+	doc.Resources[kit.KeyListenerHTTP] = &state.Resource{ID: "listener"}
+	doc.Resources[kit.KeyAltTG] = &state.Resource{ARN: altTGARN}
+	doc.Resources[clusterphase.KeyProdRule] = &state.Resource{ARN: prodRuleARN}
+	doc.Resources[clusterphase.KeyLBRole] = &state.Resource{ARN: lbRoleARN}
+	for i, k := range clusterphase.PrivateSubnetKeys(in) {
 		doc.Resources[k] = &state.Resource{ID: "subnet-" + string(rune('a'+i))}
 	}
 	return doc
@@ -91,7 +93,7 @@ func (e *ecsEcho) option(stack *middleware.Stack) error {
 				e.svc.DeploymentConfiguration = p.DeploymentConfiguration
 				out = &ecs.UpdateServiceOutput{Service: e.svc}
 			case *elbv2.DescribeRulesInput:
-				out = &elbv2.DescribeRulesOutput{Rules: []elbtypes.Rule{{RuleArn: aws.String(prodRuleARN), Actions: weighted(
+				out = &elbv2.DescribeRulesOutput{Rules: []elbtypes.Rule{{RuleArn: aws.String(prodRuleARN), Actions: clusterphase.Weighted(
 					[]string{"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1", altTGARN}, []int32{100 - e.altWeight, e.altWeight})}}}
 			case *ecs.DescribeServicesInput:
 				svc := e.svc
@@ -106,16 +108,16 @@ func (e *ecsEcho) option(stack *middleware.Stack) error {
 		}), middleware.Before)
 }
 
-func stubbedService(t *testing.T, env string, echo *ecsEcho) (*service, engine.Deps) {
+func stubbedService(t *testing.T, env string, echo *ecsEcho) (*clusterphase.Service, engine.Deps) {
 	t.Helper()
 	cfg, err := config.Defaults(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &Inputs{Config: cfg, Account: "123456789012", Region: "us-east-1", Progress: t.Logf, PollInterval: time.Millisecond,
+	in := &kit.Inputs{Config: cfg, Account: "123456789012", Region: "us-east-1", Progress: t.Logf, PollInterval: time.Millisecond,
 		AWS: &awsclients.Clients{Config: aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{},
 			APIOptions: []func(*middleware.Stack) error{echo.option}}}}
-	return &service{in: in, api: in.AWS.ECS(), iam: in.AWS.IAM(), elb: in.AWS.ELB()}, docDeps{serviceDeps(in)}
+	return &clusterphase.Service{In: in, API: in.AWS.ECS(), IAM: in.AWS.IAM(), ELB: in.AWS.ELB()}, docDeps{serviceDeps(in)}
 }
 
 // echoed is the service as ECS describes it after being created with in.
@@ -142,7 +144,7 @@ func checkDeploymentConfiguration(t *testing.T, call, env string, dc *ecstypes.D
 		t.Fatalf("%s sent no deployment configuration", call)
 	}
 	if a := dc.Alarms; a == nil || !a.Enable || !a.Rollback || strings.Join(a.AlarmNames, ",") != strings.Join(deploymentAlarmsOf(env), ",") {
-		t.Errorf("%s deployment alarms %s, want %v enabled with rollback", call, alarmsField(dc.Alarms), deploymentAlarmsOf(env))
+		t.Errorf("%s deployment alarms %s, want %v enabled with rollback", call, clusterphase.AlarmsField(dc.Alarms), deploymentAlarmsOf(env))
 	}
 	if cb := dc.DeploymentCircuitBreaker; cb == nil || !cb.Enable || !cb.Rollback {
 		t.Errorf("%s circuit breaker %+v, want enabled with rollback", call, cb)
@@ -155,7 +157,7 @@ func checkDeploymentConfiguration(t *testing.T, call, env string, dc *ecstypes.D
 	if env == "prod" {
 		want = "CANARY 10% for 5 min, bake 2 min"
 	}
-	if got := strategyField(dc); got != want {
+	if got := clusterphase.StrategyField(dc); got != want {
 		t.Errorf("%s strategy %q, want %q", call, got, want)
 	}
 }
@@ -194,7 +196,7 @@ func TestServiceDeploymentAlarmsDrift(t *testing.T) {
 	want := "enable=true rollback=true alarms=" + strings.Join(deploymentAlarmsOf("prod"), ",")
 	withAlarms := func(a *ecstypes.DeploymentAlarms) *ecstypes.DeploymentConfiguration {
 		cfg, _ := config.Defaults("prod")
-		dc := deploymentConfiguration(&Inputs{Config: cfg})
+		dc := clusterphase.DeploymentConfiguration(&kit.Inputs{Config: cfg})
 		dc.Alarms = a
 		return dc
 	}

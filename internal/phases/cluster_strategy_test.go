@@ -12,6 +12,9 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 )
 
 // Each strategy reaches ECS as its native one, with the circuit breaker and the alarms
@@ -31,8 +34,8 @@ func TestServiceStrategies(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			echo := &ecsEcho{}
 			r, deps := stubbedService(t, "prod", echo)
-			r.in.Config.Deploy.Strategy = tc.strategy
-			if got := strings.Contains(strings.Join(r.DependsOn(), ","), keyProdRule); got != tc.advanced {
+			r.In.Config.Deploy.Strategy = tc.strategy
+			if got := strings.Contains(strings.Join(r.DependsOn(), ","), clusterphase.KeyProdRule); got != tc.advanced {
 				t.Errorf("depends on the listener rule: %t, want %t", got, tc.advanced)
 			}
 			rec, err := r.Create(context.Background(), deps)
@@ -41,14 +44,14 @@ func TestServiceStrategies(t *testing.T) {
 			}
 			in := echo.created[0]
 			dc := in.DeploymentConfiguration
-			if got := strategyField(dc); got != tc.want {
+			if got := clusterphase.StrategyField(dc); got != tc.want {
 				t.Errorf("strategy %q, want %q", got, tc.want)
 			}
 			if cb := dc.DeploymentCircuitBreaker; cb == nil || !cb.Enable || !cb.Rollback {
 				t.Errorf("circuit breaker %+v, want on with rollback", cb)
 			}
 			if a := dc.Alarms; a == nil || !a.Enable || !a.Rollback || len(a.AlarmNames) != 2 {
-				t.Errorf("alarms %s", alarmsField(a))
+				t.Errorf("alarms %s", clusterphase.AlarmsField(a))
 			}
 			a := in.LoadBalancers[0].AdvancedConfiguration
 			if !tc.advanced {
@@ -75,13 +78,13 @@ func TestServiceStrategySwitch(t *testing.T) {
 	ctx := context.Background()
 	echo := &ecsEcho{}
 	r, deps := stubbedService(t, "prod", echo)
-	r.in.Config.Deploy.Strategy = config.StrategyRolling
+	r.In.Config.Deploy.Strategy = config.StrategyRolling
 	rec, err := r.Create(ctx, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	r.in.Config.Deploy.Strategy = config.StrategyCanary
+	r.In.Config.Deploy.Strategy = config.StrategyCanary
 	found, err := r.Find(ctx, deps, rec)
 	if err != nil || found == nil {
 		t.Fatalf("find: %v %v", found, err)
@@ -97,7 +100,7 @@ func TestServiceStrategySwitch(t *testing.T) {
 		t.Fatalf("update: %v", err)
 	}
 	u := echo.updated[0]
-	if got := strategyField(u.DeploymentConfiguration); got != "CANARY 10% for 5 min, bake 2 min" {
+	if got := clusterphase.StrategyField(u.DeploymentConfiguration); got != "CANARY 10% for 5 min, bake 2 min" {
 		t.Errorf("UpdateService strategy %q", got)
 	}
 	if a := u.LoadBalancers[0].AdvancedConfiguration; a == nil || aws.ToString(a.AlternateTargetGroupArn) != altTGARN {
@@ -120,7 +123,7 @@ func TestServiceStrategySwitch(t *testing.T) {
 		t.Errorf("the groups swapped by ECS read as %v, %v; want no change", found.Changes, err)
 	}
 
-	r.in.Config.Deploy.Strategy = config.StrategyRolling
+	r.In.Config.Deploy.Strategy = config.StrategyRolling
 	found, err = r.Find(ctx, deps, rec)
 	if err != nil {
 		t.Fatal(err)
@@ -144,8 +147,8 @@ func TestServiceStrategySwitch(t *testing.T) {
 	if _, err := r.Update(ctx, deps, found); err != nil {
 		t.Fatalf("switch to rolling with traffic in the primary group: %v", err)
 	}
-	if u := echo.updated[1]; u.LoadBalancers[0].AdvancedConfiguration != nil || strategyField(u.DeploymentConfiguration) != "ROLLING" {
-		t.Errorf("back to rolling sent %+v, %s", u.LoadBalancers, strategyField(u.DeploymentConfiguration))
+	if u := echo.updated[1]; u.LoadBalancers[0].AdvancedConfiguration != nil || clusterphase.StrategyField(u.DeploymentConfiguration) != "ROLLING" {
+		t.Errorf("back to rolling sent %+v, %s", u.LoadBalancers, clusterphase.StrategyField(u.DeploymentConfiguration))
 	}
 }
 
@@ -158,12 +161,12 @@ func TestDeploymentAlarmsWatchTheNewRevision(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.Deploy.Strategy = strategy
-		for _, spec := range alarmSpecs(&Inputs{Config: cfg}) {
-			if spec.name != alarm5xxTarget && spec.name != alarmP95Latency {
+		for _, spec := range observability.AlarmSpecs(&kit.Inputs{Config: cfg}) {
+			if spec.Name != kit.Alarm5xxTarget && spec.Name != kit.AlarmP95Latency {
 				continue
 			}
-			if got := strings.Contains(strings.Join(spec.deps, ","), keyTG); got != byTG {
-				t.Errorf("%s: alarm %s depends on the target group: %t, want %t", strategy, spec.name, got, byTG)
+			if got := strings.Contains(strings.Join(spec.Deps, ","), kit.KeyTG); got != byTG {
+				t.Errorf("%s: alarm %s depends on the target group: %t, want %t", strategy, spec.Name, got, byTG)
 			}
 		}
 	}
@@ -179,7 +182,7 @@ func TestProductionListenerRule(t *testing.T) {
 	fakeNetwork(t, in, doc)
 	applyScoped(t, in, doc, "secrets", "cluster")
 	elb := in.AWS.ELB()
-	tg, alt, rule := doc.Resources[keyTG].ARN, doc.Resources[keyAltTG].ARN, doc.Resources[keyProdRule].ARN
+	tg, alt, rule := doc.Resources[kit.KeyTG].ARN, doc.Resources[kit.KeyAltTG].ARN, doc.Resources[clusterphase.KeyProdRule].ARN
 	weights := func() string {
 		out, err := elb.DescribeRules(ctx, &elbv2.DescribeRulesInput{RuleArns: []string{rule}})
 		if err != nil || len(out.Rules) != 1 {
@@ -194,25 +197,25 @@ func TestProductionListenerRule(t *testing.T) {
 			}
 			parts = append(parts, fmt.Sprintf("%s=%d", name, aws.ToInt32(g.Weight)))
 		}
-		return aws.ToString(r.Priority) + " " + pathPatterns(r.Conditions) + " " + strings.Join(parts, ",")
+		return aws.ToString(r.Priority) + " " + clusterphase.PathPatterns(r.Conditions) + " " + strings.Join(parts, ",")
 	}
 	if got := weights(); got != "10 path-pattern=/* primary=100,alternate=0" {
 		t.Fatalf("rule %s", got)
 	}
 
 	// ECS moved the traffic during a deployment.
-	if _, err := elb.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: aws.String(rule), Actions: weighted([]string{tg, alt}, []int32{0, 100})}); err != nil {
+	if _, err := elb.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: aws.String(rule), Actions: clusterphase.Weighted([]string{tg, alt}, []int32{0, 100})}); err != nil {
 		t.Fatal(err)
 	}
-	if it := item(planPhases(t, in, doc, "secrets", "cluster"), keyProdRule); it.Action != engine.NoOp {
+	if it := item(planPhases(t, in, doc, "secrets", "cluster"), clusterphase.KeyProdRule); it.Action != engine.NoOp {
 		t.Errorf("weights moved by ECS plan as %+v", it)
 	}
 
 	// Someone pointed the rule at the alternate group alone.
-	if _, err := elb.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: aws.String(rule), Actions: forwardTo(alt)}); err != nil {
+	if _, err := elb.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: aws.String(rule), Actions: kit.ForwardTo(alt)}); err != nil {
 		t.Fatal(err)
 	}
-	if it := item(planPhases(t, in, doc, "secrets", "cluster"), keyProdRule); it.Action != engine.Update || it.Changes[0].Field != "target_groups" {
+	if it := item(planPhases(t, in, doc, "secrets", "cluster"), clusterphase.KeyProdRule); it.Action != engine.Update || it.Changes[0].Field != "target_groups" {
 		t.Fatalf("a rule with one group plans as %+v", it)
 	}
 	from := len(rec.Calls())

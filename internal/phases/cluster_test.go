@@ -25,6 +25,10 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/network"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -32,7 +36,7 @@ import (
 // phase uses (private subnets, SG-ECS, an ALB with its target group and listener) and
 // records them in doc under the network phase's keys, so these tests do not depend on
 // the network phase. It returns those keys; remove them from doc before a destroy.
-func fakeNetwork(t *testing.T, in *Inputs, doc *state.Document) []string {
+func fakeNetwork(t *testing.T, in *kit.Inputs, doc *state.Document) []string {
 	t.Helper()
 	ctx := context.Background()
 	ec2c, elb := in.AWS.EC2(), in.AWS.ELB()
@@ -41,7 +45,7 @@ func fakeNetwork(t *testing.T, in *Inputs, doc *state.Document) []string {
 		t.Fatal(err)
 	}
 	vpcID := vpc.Vpc.VpcId
-	keys := privateSubnetKeys(in)
+	keys := clusterphase.PrivateSubnetKeys(in)
 	var subnets []string
 	for i, k := range keys {
 		s, err := ec2c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpcID, CidrBlock: aws.String(fmt.Sprintf("10.9.%d.0/24", i)), AvailabilityZone: aws.String(in.Region + string(rune('a'+i)))})
@@ -55,9 +59,9 @@ func fakeNetwork(t *testing.T, in *Inputs, doc *state.Document) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc.Resources[keySG(sgECS)] = &state.Resource{Type: "ec2:security-group", ID: aws.ToString(sg.GroupId)}
+	doc.Resources[kit.KeySG(kit.SGECS)] = &state.Resource{Type: "ec2:security-group", ID: aws.ToString(sg.GroupId)}
 	// The stand-in group keeps its default rules; the service only needs the record.
-	doc.Resources[keySGRules(sgECS)] = &state.Resource{Type: "ec2:security-group-rules", ID: aws.ToString(sg.GroupId)}
+	doc.Resources[kit.KeySGRules(kit.SGECS)] = &state.Resource{Type: "ec2:security-group-rules", ID: aws.ToString(sg.GroupId)}
 	lb, err := elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: aws.String("test-alb"), Subnets: subnets})
 	if err != nil {
 		t.Fatal(err)
@@ -68,25 +72,25 @@ func fakeNetwork(t *testing.T, in *Inputs, doc *state.Document) []string {
 		t.Fatal(err)
 	}
 	tgARN := tg.TargetGroups[0].TargetGroupArn
-	doc.Resources[keyTG] = &state.Resource{Type: "elbv2:target-group", ID: aws.ToString(tgARN), ARN: aws.ToString(tgARN)}
+	doc.Resources[kit.KeyTG] = &state.Resource{Type: "elbv2:target-group", ID: aws.ToString(tgARN), ARN: aws.ToString(tgARN)}
 	l, err := elb.CreateListener(ctx, &elbv2.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Port: aws.Int32(80), Protocol: elbtypes.ProtocolEnumHttp,
 		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: tgARN}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc.Resources[keyListenerHTTP] = &state.Resource{Type: "elbv2:listener", ID: aws.ToString(l.Listeners[0].ListenerArn), ARN: aws.ToString(l.Listeners[0].ListenerArn)}
+	doc.Resources[kit.KeyListenerHTTP] = &state.Resource{Type: "elbv2:listener", ID: aws.ToString(l.Listeners[0].ListenerArn), ARN: aws.ToString(l.Listeners[0].ListenerArn)}
 	// The alternate target group of prod's canary is in the VPC.
-	doc.Resources[keyVPC] = &state.Resource{Type: "ec2:vpc", ID: aws.ToString(vpcID)}
-	keys = append(keys, keyVPC, keySG(sgECS), keySGRules(sgECS), keyTG, keyListenerHTTP)
+	doc.Resources[kit.KeyVPC] = &state.Resource{Type: "ec2:vpc", ID: aws.ToString(vpcID)}
+	keys = append(keys, kit.KeyVPC, kit.KeySG(kit.SGECS), kit.KeySGRules(kit.SGECS), kit.KeyTG, kit.KeyListenerHTTP)
 	if in.Config.Observability.KMSKeyID == "" {
 		// The network phase makes the environment's key, which the log groups use.
-		key, err := (&envKey{in: in, api: in.AWS.KMS()}).Create(ctx, nil)
+		key, err := (&network.EnvKey{In: in, API: in.AWS.KMS()}).Create(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		key.Type = "kms:key"
-		doc.Resources[keyEnvKey] = key
-		keys = append(keys, keyEnvKey)
+		doc.Resources[kit.KeyEnvKey] = key
+		keys = append(keys, kit.KeyEnvKey)
 	}
 	return keys
 }
@@ -114,7 +118,7 @@ func (p *progressLog) String() string {
 
 // scopedEngine is the engine `fvdeploy phase` uses: it prunes only what the named
 // phases own, so the stand-in network records in state are left alone.
-func scopedEngine(t *testing.T, in *Inputs, names ...string) *engine.Engine {
+func scopedEngine(t *testing.T, in *kit.Inputs, names ...string) *engine.Engine {
 	t.Helper()
 	e := newEngine(t, in)
 	e.Scope = func(key string) bool {
@@ -125,7 +129,7 @@ func scopedEngine(t *testing.T, in *Inputs, names ...string) *engine.Engine {
 }
 
 // applyScoped is applyPhases with the engine of `fvdeploy phase`.
-func applyScoped(t *testing.T, in *Inputs, doc *state.Document, names ...string) *engine.Result {
+func applyScoped(t *testing.T, in *kit.Inputs, doc *state.Document, names ...string) *engine.Result {
 	t.Helper()
 	res, err := scopedEngine(t, in, names...).Apply(context.Background(), declared(t, in, names...), doc, func(context.Context, *state.Document) error { return nil })
 	if err != nil {
@@ -137,7 +141,7 @@ func applyScoped(t *testing.T, in *Inputs, doc *state.Document, names ...string)
 	return res
 }
 
-func planPhases(t *testing.T, in *Inputs, doc *state.Document, names ...string) *engine.Result {
+func planPhases(t *testing.T, in *kit.Inputs, doc *state.Document, names ...string) *engine.Result {
 	t.Helper()
 	res, err := scopedEngine(t, in, names...).Plan(context.Background(), declared(t, in, names...), doc)
 	if err != nil {
@@ -179,7 +183,7 @@ func countCalls(rec *awsclients.Recorder, from int, op string) int {
 }
 
 // destroyCluster removes the stand-in network from doc and destroys the rest.
-func destroyCluster(t *testing.T, in *Inputs, doc *state.Document, netKeys []string) {
+func destroyCluster(t *testing.T, in *kit.Inputs, doc *state.Document, netKeys []string) {
 	t.Helper()
 	for _, k := range netKeys {
 		delete(doc.Resources, k)
@@ -328,10 +332,10 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	wantSubnets := []string{doc.Resources["network/subnet-private-a"].ID, doc.Resources["network/subnet-private-b"].ID}
 	if svc.DesiredCount != 2 || svc.LaunchType != ecstypes.LaunchTypeFargate || nc.AssignPublicIp != ecstypes.AssignPublicIpDisabled ||
 		!slices.Equal(slices.Sorted(slices.Values(nc.Subnets)), slices.Sorted(slices.Values(wantSubnets))) ||
-		!slices.Equal(nc.SecurityGroups, []string{doc.Resources[keySG(sgECS)].ID}) {
+		!slices.Equal(nc.SecurityGroups, []string{doc.Resources[kit.KeySG(kit.SGECS)].ID}) {
 		t.Errorf("service desired %d launch %s network %+v; want 2 FARGATE in %v without public IP", svc.DesiredCount, svc.LaunchType, nc, wantSubnets)
 	}
-	if len(svc.LoadBalancers) != 1 || aws.ToString(svc.LoadBalancers[0].TargetGroupArn) != doc.Resources[keyTG].ARN ||
+	if len(svc.LoadBalancers) != 1 || aws.ToString(svc.LoadBalancers[0].TargetGroupArn) != doc.Resources[kit.KeyTG].ARN ||
 		aws.ToString(svc.LoadBalancers[0].ContainerName) != "app" || aws.ToInt32(svc.LoadBalancers[0].ContainerPort) != 8000 {
 		t.Errorf("service load balancers %+v", svc.LoadBalancers)
 	}
@@ -392,14 +396,14 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := planPhases(t, in, doc, "secrets", "cluster")
-	it := item(plan, keyService)
+	it := item(plan, kit.KeyService)
 	if it.Action != engine.Update || !slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.Field == "desired_count" && c.From == "0" && c.To == "2" }) {
 		t.Fatalf("plan after desired count drift: %+v", it)
 	}
 	// 9 resources, 3 for prod's canary (the alternate target group, the rule, the role) and
 	// 5 for its secret rotation (log group, role, function, rule, schedule); the
 	// environment's KMS key is the network phase's.
-	if len(plan.Items) != 17 || slices.ContainsFunc(plan.Items, func(i engine.Item) bool { return i.Key != keyService && i.Action != engine.NoOp }) {
+	if len(plan.Items) != 17 || slices.ContainsFunc(plan.Items, func(i engine.Item) bool { return i.Key != kit.KeyService && i.Action != engine.NoOp }) {
 		t.Fatalf("plan touches more than the service: %+v", plan.Items)
 	}
 	from = len(rec.Calls())
@@ -415,15 +419,15 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		t.Fatal(err)
 	}
 	if plan := planPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
-		t.Fatalf("a desired count inside [min, max] read as drift: %+v", item(plan, keyService))
+		t.Fatalf("a desired count inside [min, max] read as drift: %+v", item(plan, kit.KeyService))
 	}
 
 	// ---- drift: the execution role's policy widened out of band ----
-	if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("fastapi-vars-prod-exec"), PolicyName: aws.String(inlinePolicyName),
+	if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("fastapi-vars-prod-exec"), PolicyName: aws.String(kinds.InlinePolicyName),
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}]}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if it := item(planPhases(t, in, doc, "secrets", "cluster"), keyExecRole); it.Action != engine.Update {
+	if it := item(planPhases(t, in, doc, "secrets", "cluster"), kit.KeyExecRole); it.Action != engine.Update {
 		t.Fatalf("plan after widening the execution policy: %+v", it)
 	}
 	applyScoped(t, in, doc, "secrets", "cluster")
@@ -436,8 +440,8 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	if m := mutations(rec, from); !slices.Equal(m, []string{"ECS.RegisterTaskDefinition", "ECS.UpdateService"}) {
 		t.Errorf("a new image took %v, want RegisterTaskDefinition then UpdateService", m)
 	}
-	if svc := describeService(t, in); aws.ToString(svc.TaskDefinition) != doc.Resources[keyTaskDef].ARN || !strings.HasSuffix(doc.Resources[keyTaskDef].ARN, ":2") {
-		t.Errorf("service runs %s, state records %s; want revision 2 in both", aws.ToString(svc.TaskDefinition), doc.Resources[keyTaskDef].ARN)
+	if svc := describeService(t, in); aws.ToString(svc.TaskDefinition) != doc.Resources[clusterphase.KeyTaskDef].ARN || !strings.HasSuffix(doc.Resources[clusterphase.KeyTaskDef].ARN, ":2") {
+		t.Errorf("service runs %s, state records %s; want revision 2 in both", aws.ToString(svc.TaskDefinition), doc.Resources[clusterphase.KeyTaskDef].ARN)
 	}
 
 	// ---- destroy: everything gone, in dependency order ----
@@ -478,13 +482,13 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	assertClusterGone(t, in)
 }
 
-func assertExecutionPolicy(t *testing.T, in *Inputs, secretARN string) {
+func assertExecutionPolicy(t *testing.T, in *kit.Inputs, secretARN string) {
 	t.Helper()
-	out, err := in.AWS.IAM().GetRolePolicy(context.Background(), &iam.GetRolePolicyInput{RoleName: aws.String("fastapi-vars-prod-exec"), PolicyName: aws.String(inlinePolicyName)})
+	out, err := in.AWS.IAM().GetRolePolicy(context.Background(), &iam.GetRolePolicyInput{RoleName: aws.String("fastapi-vars-prod-exec"), PolicyName: aws.String(kinds.InlinePolicyName)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := decodePolicy(aws.ToString(out.PolicyDocument))
+	doc, err := kit.DecodePolicy(aws.ToString(out.PolicyDocument))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,8 +507,8 @@ func assertExecutionPolicy(t *testing.T, in *Inputs, secretARN string) {
 		if s.Effect != "Allow" {
 			t.Errorf("unexpected effect %q", s.Effect)
 		}
-		for _, a := range asList(s.Action) {
-			for _, r := range asList(s.Resource) {
+		for _, a := range kit.AsList(s.Action) {
+			for _, r := range kit.AsList(s.Resource) {
 				grants[a.(string)] = append(grants[a.(string)], r.(string))
 			}
 		}
@@ -523,7 +527,7 @@ func assertExecutionPolicy(t *testing.T, in *Inputs, secretARN string) {
 	}
 }
 
-func describeTaskDef(t *testing.T, in *Inputs, arn string) *ecstypes.TaskDefinition {
+func describeTaskDef(t *testing.T, in *kit.Inputs, arn string) *ecstypes.TaskDefinition {
 	t.Helper()
 	out, err := in.AWS.ECS().DescribeTaskDefinition(context.Background(), &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arn)})
 	if err != nil {
@@ -532,9 +536,9 @@ func describeTaskDef(t *testing.T, in *Inputs, arn string) *ecstypes.TaskDefinit
 	return out.TaskDefinition
 }
 
-func describeService(t *testing.T, in *Inputs) ecstypes.Service {
+func describeService(t *testing.T, in *kit.Inputs) ecstypes.Service {
 	t.Helper()
-	out, err := in.AWS.ECS().DescribeServices(context.Background(), &ecs.DescribeServicesInput{Cluster: aws.String(in.prefix()), Services: []string{in.prefix()}})
+	out, err := in.AWS.ECS().DescribeServices(context.Background(), &ecs.DescribeServicesInput{Cluster: aws.String(in.Prefix()), Services: []string{in.Prefix()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,14 +550,14 @@ func describeService(t *testing.T, in *Inputs) ecstypes.Service {
 
 // assertClusterGone checks, service by service, that nothing of the secrets and cluster
 // phases is left; the emulator keeps deleted ECS objects as INACTIVE, which is gone.
-func assertClusterGone(t *testing.T, in *Inputs) {
+func assertClusterGone(t *testing.T, in *kit.Inputs) {
 	t.Helper()
 	ctx := context.Background()
 	if out, err := in.AWS.SecretsManager().ListSecrets(ctx, &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(true)}); err != nil || len(out.SecretList) != 0 {
 		t.Errorf("secrets left: %v %v", out, err)
 	}
 	ecsc := in.AWS.ECS()
-	if out, err := ecsc.DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{in.prefix()}}); err != nil {
+	if out, err := ecsc.DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{in.Prefix()}}); err != nil {
 		t.Error(err)
 	} else {
 		for _, c := range out.Clusters {
@@ -562,13 +566,13 @@ func assertClusterGone(t *testing.T, in *Inputs) {
 			}
 		}
 	}
-	if out, err := ecsc.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(in.prefix()), Services: []string{in.prefix()}}); err == nil {
+	if out, err := ecsc.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(in.Prefix()), Services: []string{in.Prefix()}}); err == nil {
 		for _, s := range out.Services {
 			if aws.ToString(s.Status) != "INACTIVE" {
 				t.Errorf("service %s is %s", aws.ToString(s.ServiceName), aws.ToString(s.Status))
 			}
 		}
-	} else if !isNotFound(err) {
+	} else if !kit.IsNotFound(err) {
 		t.Error(err)
 	}
 	if out, err := ecsc.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{Status: ecstypes.TaskDefinitionStatusActive}); err != nil || len(out.TaskDefinitionArns) != 0 {
@@ -577,8 +581,8 @@ func assertClusterGone(t *testing.T, in *Inputs) {
 	if out, err := in.AWS.Logs().DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{}); err != nil || len(out.LogGroups) != 0 {
 		t.Errorf("log groups left: %v %v", out, err)
 	}
-	for _, name := range []string{in.prefix() + "-exec", in.prefix() + "-task"} {
-		if _, err := in.AWS.IAM().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)}); !isNotFound(err) {
+	for _, name := range []string{in.Prefix() + "-exec", in.Prefix() + "-task"} {
+		if _, err := in.AWS.IAM().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)}); !kit.IsNotFound(err) {
 			t.Errorf("role %s: %v, want NoSuchEntity", name, err)
 		}
 	}
@@ -628,7 +632,7 @@ func TestClusterNoImageIsAClearError(t *testing.T) {
 	if err := res.Err(); err == nil || !strings.Contains(err.Error(), "no image to run: pass --image URI or run the image phase") {
 		t.Fatalf("apply without an image: %v", err)
 	}
-	if it := item(res, keyTaskDef); it.Err == nil {
+	if it := item(res, clusterphase.KeyTaskDef); it.Err == nil {
 		t.Fatalf("task definition item: %+v", it)
 	}
 }
@@ -660,10 +664,10 @@ func TestClusterDevSettings(t *testing.T) {
 	in.Config.Logs.RetentionDays = 14
 	in.Config.Observability.ContainerInsights = true
 	plan := planPhases(t, in, doc, "secrets", "cluster")
-	if it := item(plan, keyLogGroup); it.Action != engine.Update {
+	if it := item(plan, clusterphase.KeyLogGroup); it.Action != engine.Update {
 		t.Errorf("log group after a retention change: %+v", it)
 	}
-	if it := item(plan, keyCluster); it.Action != engine.Update {
+	if it := item(plan, kit.KeyCluster); it.Action != engine.Update {
 		t.Errorf("cluster after an insights change: %+v", it)
 	}
 	applyScoped(t, in, doc, "secrets", "cluster")
@@ -686,32 +690,32 @@ func TestClusterECRRepositoryARN(t *testing.T) {
 		"localhost:5000/api:latest":                                   "",
 		"":                                                            "",
 	} {
-		if got := ecrRepositoryARN(image, "123456789012"); got != want {
+		if got := kit.ECRRepositoryARN(image, "123456789012"); got != want {
 			t.Errorf("ecrRepositoryARN(%q) = %q, want %q", image, got, want)
 		}
 	}
 }
 
 func TestClusterPolicyDiffIsSemantic(t *testing.T) {
-	want := policyJSON(policyStatement{Sid: "A", Effect: "Allow", Action: []string{"b:Y", "a:X"}, Resource: []string{"*"}},
-		policyStatement{Effect: "Allow", Principal: map[string]string{"Service": "ecs-tasks.amazonaws.com"}, Action: []string{"sts:AssumeRole"}})
+	want := kit.PolicyJSON(kit.PolicyStatement{Sid: "A", Effect: "Allow", Action: []string{"b:Y", "a:X"}, Resource: []string{"*"}},
+		kit.PolicyStatement{Effect: "Allow", Principal: map[string]string{"Service": "ecs-tasks.amazonaws.com"}, Action: []string{"sts:AssumeRole"}})
 	same := `%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%5B%22ecs-tasks.amazonaws.com%22%5D%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%2C%7B%22Sid%22%3A%22A%22%2C%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%5B%22a%3AX%22%2C%22b%3AY%22%5D%2C%22Resource%22%3A%22%2A%22%7D%5D%7D`
-	if d, err := policyDiff(same, want); err != nil || d != nil {
+	if d, err := kit.PolicyDiff(same, want); err != nil || d != nil {
 		t.Fatalf("URL-encoded, reordered, collapsed policy read as different: %+v %v", d, err)
 	}
 	wider := `{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":["a:X","b:Y","c:Z"],"Resource":"*"},{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-	if d, err := policyDiff(wider, want); err != nil || d == nil || d.To != want {
+	if d, err := kit.PolicyDiff(wider, want); err != nil || d == nil || d.To != want {
 		t.Fatalf("a wider policy read as equal: %+v %v", d, err)
 	}
 }
 
 func TestClusterBoundedName(t *testing.T) {
 	long := strings.Repeat("a", 70) + "-prod-exec"
-	got := boundedName(long, 64)
-	if len(got) > 64 || got != boundedName(long, 64) || got == boundedName(strings.Repeat("a", 70)+"-prod-task", 64) {
+	got := kit.BoundedName(long, 64)
+	if len(got) > 64 || got != kit.BoundedName(long, 64) || got == kit.BoundedName(strings.Repeat("a", 70)+"-prod-task", 64) {
 		t.Fatalf("boundedName: %q (%d chars)", got, len(got))
 	}
-	if boundedName("short", 64) != "short" {
+	if kit.BoundedName("short", 64) != "short" {
 		t.Fatal("a short name changed")
 	}
 }
@@ -726,11 +730,11 @@ func TestClusterTaskDefRenderingNormalizes(t *testing.T) {
 		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"),
 			PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(8000), HostPort: aws.Int32(8000)}},
 			Secrets:      []ecstypes.Secret{{Name: aws.String("A"), ValueFrom: aws.String("x")}, {Name: aws.String("B"), ValueFrom: aws.String("y")}}}}}
-	if d := diffRendered(renderTaskDef(a), renderTaskDef(b)); len(d) != 0 {
+	if d := clusterphase.DiffRendered(clusterphase.RenderTaskDef(a), clusterphase.RenderTaskDef(b)); len(d) != 0 {
 		t.Fatalf("equal definitions differ: %v", d)
 	}
 	b.ContainerDefinitions[0].Environment = []ecstypes.KeyValuePair{{Name: aws.String("ADMIN_PASS"), Value: aws.String("hunter2")}}
-	d := diffRendered(renderTaskDef(a), renderTaskDef(b))
+	d := clusterphase.DiffRendered(clusterphase.RenderTaskDef(a), clusterphase.RenderTaskDef(b))
 	if len(d) != 1 || d[0].Field != "container.environment" || strings.Contains(fmt.Sprint(d), "hunter2") {
 		t.Fatalf("an added variable: %v (its value must not show)", d)
 	}

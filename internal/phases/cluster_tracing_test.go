@@ -8,6 +8,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 )
 
 // Tracing on: the collector sidecar joins the task, the app is told to export to it, and
@@ -17,18 +21,18 @@ func TestClusterTracing(t *testing.T) {
 	doc := newDoc(in)
 	fakeNetwork(t, in, doc)
 	applyScoped(t, in, doc, "secrets", "cluster")
-	taskRole := doc.Resources[keyTaskRole].ID
+	taskRole := doc.Resources[kit.KeyTaskRole].ID
 	if p := taskRolePolicy(t, in, taskRole); p != "" {
 		t.Fatalf("task role has a policy without tracing: %s", p)
 	}
 
 	in.Config.Observability.Tracing = true
 	applyScoped(t, in, doc, "secrets", "cluster")
-	td := describeTaskDef(t, in, taskFamily(in))
+	td := describeTaskDef(t, in, kit.TaskFamily(in))
 	if len(td.ContainerDefinitions) != 2 {
 		t.Fatalf("containers %+v, want the app and the collector", td.ContainerDefinitions)
 	}
-	app, col := appContainer(td.ContainerDefinitions), findContainer(td.ContainerDefinitions, collectorName)
+	app, col := clusterphase.AppContainer(td.ContainerDefinitions), clusterphase.FindContainer(td.ContainerDefinitions, clusterphase.CollectorName)
 	var env []string
 	for _, kv := range app.Environment {
 		env = append(env, aws.ToString(kv.Name)+"="+aws.ToString(kv.Value))
@@ -37,8 +41,8 @@ func TestClusterTracing(t *testing.T) {
 	if !slices.Equal(env, []string{"FVDEPLOY_TRACING=true", "OTEL_SERVICE_NAME=fastapi-vars-prod"}) {
 		t.Errorf("app environment %v", env)
 	}
-	if col == nil || aws.ToString(col.Image) != collectorImage || !slices.Equal(col.Command, []string{"--config=/etc/ecs/ecs-xray.yaml"}) ||
-		aws.ToBool(col.Essential) || col.LogConfiguration.Options["awslogs-stream-prefix"] != collectorName {
+	if col == nil || aws.ToString(col.Image) != clusterphase.CollectorImage || !slices.Equal(col.Command, []string{"--config=/etc/ecs/ecs-xray.yaml"}) ||
+		aws.ToBool(col.Essential) || col.LogConfiguration.Options["awslogs-stream-prefix"] != clusterphase.CollectorName {
 		t.Errorf("collector %+v", col)
 	}
 	// Both fit the task: the app's hard limit plus the collector's reservation.
@@ -47,7 +51,7 @@ func TestClusterTracing(t *testing.T) {
 	}
 	policy := taskRolePolicy(t, in, taskRole)
 	stmts := policyStatements(t, policy)
-	if len(stmts) != 1 || !slices.Equal(sortedList(stmts[0]["Action"]), []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}) {
+	if len(stmts) != 1 || !slices.Equal(kit.SortedList(stmts[0]["Action"]), []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}) {
 		t.Errorf("task role policy %s, want X-Ray segment and telemetry writes only", policy)
 	}
 
@@ -59,7 +63,7 @@ func TestClusterTracing(t *testing.T) {
 
 	in.Config.Observability.Tracing = false
 	applyScoped(t, in, doc, "secrets", "cluster")
-	if td := describeTaskDef(t, in, taskFamily(in)); len(td.ContainerDefinitions) != 1 || len(td.ContainerDefinitions[0].Environment) != 0 {
+	if td := describeTaskDef(t, in, kit.TaskFamily(in)); len(td.ContainerDefinitions) != 1 || len(td.ContainerDefinitions[0].Environment) != 0 {
 		t.Errorf("tracing off: containers %+v", td.ContainerDefinitions)
 	}
 	if p := taskRolePolicy(t, in, taskRole); p != "" {
@@ -68,16 +72,16 @@ func TestClusterTracing(t *testing.T) {
 }
 
 // taskRolePolicy is the task role's fvdeploy policy, "" when it has none.
-func taskRolePolicy(t *testing.T, in *Inputs, roleName string) string {
+func taskRolePolicy(t *testing.T, in *kit.Inputs, roleName string) string {
 	t.Helper()
-	out, err := in.AWS.IAM().GetRolePolicy(context.Background(), &iam.GetRolePolicyInput{RoleName: aws.String(roleName), PolicyName: aws.String(inlinePolicyName)})
-	if isNotFound(err) {
+	out, err := in.AWS.IAM().GetRolePolicy(context.Background(), &iam.GetRolePolicyInput{RoleName: aws.String(roleName), PolicyName: aws.String(kinds.InlinePolicyName)})
+	if kit.IsNotFound(err) {
 		return ""
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := decodePolicy(aws.ToString(out.PolicyDocument))
+	doc, err := kit.DecodePolicy(aws.ToString(out.PolicyDocument))
 	if err != nil {
 		t.Fatal(err)
 	}

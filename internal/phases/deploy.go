@@ -5,6 +5,9 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/image"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -12,21 +15,21 @@ import (
 // phase (unless an image is given), the execution role (its pull grant follows the
 // image's repository) and the task definition, which gets a new revision only when its
 // rendering differs. in.Image says whether to build.
-func DeployResources(in *Inputs) ([]engine.Resource, error) {
+func DeployResources(in *kit.Inputs) ([]engine.Resource, error) {
 	var out []engine.Resource
 	if in.Image.Builds() {
-		image, err := declareImage(in)
+		image, err := image.Declare(in)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, image...)
 	}
-	cluster, err := declareCluster(in)
+	cluster, err := clusterphase.Declare(in)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range cluster {
-		if r.Key() == keyExecRole || r.Key() == keyTaskDef {
+		if r.Key() == kit.KeyExecRole || r.Key() == clusterphase.KeyTaskDef {
 			out = append(out, r)
 		}
 	}
@@ -34,18 +37,18 @@ func DeployResources(in *Inputs) ([]engine.Resource, error) {
 }
 
 // TaskFamily is the task definition family the cluster phase registers revisions in.
-func TaskFamily(cfg *config.Config) string { return taskFamily(&Inputs{Config: cfg}) }
+func TaskFamily(cfg *config.Config) string { return kit.TaskFamily(&kit.Inputs{Config: cfg}) }
 
 // RecordTaskDefinition makes doc record td as the task definition revision that runs,
 // as after a rollback, and says whether it did: a doc without the task definition is
 // left alone. Saving it is the caller's.
 func RecordTaskDefinition(doc *state.Document, td *ecstypes.TaskDefinition) bool {
-	rec := doc.Resources[keyTaskDef]
+	rec := doc.Resources[clusterphase.KeyTaskDef]
 	if rec == nil {
 		return false
 	}
-	next := taskDefRecord(td)
+	next := clusterphase.TaskDefRecord(td)
 	next.Type, next.DependsOn = rec.Type, rec.DependsOn
-	doc.Resources[keyTaskDef] = &next
+	doc.Resources[clusterphase.KeyTaskDef] = &next
 	return true
 }

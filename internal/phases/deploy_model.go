@@ -6,6 +6,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 )
 
 // taskStartSeconds is about how long a Fargate task takes from placement to its app
@@ -63,8 +65,8 @@ type DeploymentModel struct {
 // drain (the deregistration delay) once the bake is over. Rolling leaves out the bake
 // time ECS adds after its last step to watch the alarms, which ECS derives from them.
 func Deployment(cfg *config.Config) DeploymentModel {
-	in := &Inputs{Config: cfg}
-	dc, s, d := deploymentConfiguration(in), cfg.Service, cfg.Deploy
+	in := &kit.Inputs{Config: cfg}
+	dc, s, d := clusterphase.DeploymentConfiguration(in), cfg.Service, cfg.Deploy
 	m := DeploymentModel{
 		Strategy:              d.Strategy,
 		MinimumHealthyPercent: int(aws.ToInt32(dc.MinimumHealthyPercent)),

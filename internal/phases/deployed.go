@@ -7,6 +7,11 @@ import (
 	"strings"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -59,28 +64,28 @@ func DeployedObjects(doc *state.Document) Deployed {
 		}
 		return &state.Resource{Attrs: map[string]string{}}
 	}
-	svc := get(keyService)
+	svc := get(kit.KeyService)
 	d := Deployed{
 		Cluster: svc.Attrs["cluster"], Service: svc.ID,
-		TaskDefinition: get(keyTaskDef).ARN,
-		TargetGroup:    get(keyTG).ARN,
-		AltTargetGroup: get(keyAltTG).ARN,
-		LoadBalancer:   get(keyALB).ARN,
-		ListenerHTTP:   get(keyListenerHTTP).ARN,
-		ListenerHTTPS:  get(keyListenerHTTPS).ARN,
-		VPC:            get(keyVPC).ID,
-		SGALB:          get(keySG(sgALB)).ID,
-		SGECS:          get(keySG(sgECS)).ID,
-		LogGroup:       get(keyLogGroup).ID,
-		ExecutionRole:  get(keyExecRole).ID,
-		InlinePolicy:   inlinePolicyName,
-		Secret:         get(keySecretAdmin).ARN,
-		Repository:     get(keyImageRepo).ID,
+		TaskDefinition: get(clusterphase.KeyTaskDef).ARN,
+		TargetGroup:    get(kit.KeyTG).ARN,
+		AltTargetGroup: get(kit.KeyAltTG).ARN,
+		LoadBalancer:   get(kit.KeyALB).ARN,
+		ListenerHTTP:   get(kit.KeyListenerHTTP).ARN,
+		ListenerHTTPS:  get(kit.KeyListenerHTTPS).ARN,
+		VPC:            get(kit.KeyVPC).ID,
+		SGALB:          get(kit.KeySG(kit.SGALB)).ID,
+		SGECS:          get(kit.KeySG(kit.SGECS)).ID,
+		LogGroup:       get(clusterphase.KeyLogGroup).ID,
+		ExecutionRole:  get(kit.KeyExecRole).ID,
+		InlinePolicy:   kinds.InlinePolicyName,
+		Secret:         get(kit.KeySecretAdmin).ARN,
+		Repository:     get(kit.KeyImageRepo).ID,
 		URL:            Outputs(doc)["url"],
-		AlarmTopic:     get(keyTopic).ARN,
+		AlarmTopic:     get(observability.KeyTopic).ARN,
 
 		Account:          doc.Account,
-		ExecutionRoleARN: get(keyExecRole).ARN,
+		ExecutionRoleARN: get(kit.KeyExecRole).ARN,
 	}
 	for _, key := range slices.Sorted(maps.Keys(doc.Resources)) {
 		r := doc.Resources[key]
@@ -103,7 +108,7 @@ func DeployedObjects(doc *state.Document) Deployed {
 			d.KMSKey = cmp.Or(r.ARN, r.ID)
 		case "cloudtrail:trail":
 			d.Trail = cmp.Or(r.ARN, r.ID)
-		case typeAlarm:
+		case observability.TypeAlarm:
 			d.Alarms = append(d.Alarms, r.ID)
 		}
 	}
@@ -112,7 +117,11 @@ func DeployedObjects(doc *state.Document) Deployed {
 
 // AlarmCount is how many CloudWatch alarms the observability phase declares for cfg:
 // the plan's cost estimate prices them.
-func AlarmCount(cfg *config.Config) int { return len(alarmSpecs(&Inputs{Config: cfg})) }
+func AlarmCount(cfg *config.Config) int {
+	return len(observability.AlarmSpecs(&kit.Inputs{Config: cfg}))
+}
 
 // WAFRuleCount is how many rules the edge phase's web ACL holds.
-func WAFRuleCount(cfg *config.Config) int { return len((&webACL{in: &Inputs{Config: cfg}}).rules()) }
+func WAFRuleCount(cfg *config.Config) int {
+	return len((&edge.WebACL{In: &kit.Inputs{Config: cfg}}).Rules())
+}

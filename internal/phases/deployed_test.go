@@ -4,6 +4,9 @@ import (
 	"reflect"
 	"testing"
 
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -13,19 +16,19 @@ import (
 func TestDeployedObjectsSets(t *testing.T) {
 	doc := state.New("app", "prod", "us-east-1", "123456789012")
 	add := func(key, typ, id, arn string) { doc.Resources[key] = &state.Resource{Type: typ, ID: id, ARN: arn} }
-	add(keyExecRole, "iam:role", "app-prod-exec", "arn:aws:iam::123456789012:role/app-prod-exec")
-	add(keyTaskRole, "iam:role", "app-prod-task", "")
+	add(kit.KeyExecRole, "iam:role", "app-prod-exec", "arn:aws:iam::123456789012:role/app-prod-exec")
+	add(kit.KeyTaskRole, "iam:role", "app-prod-task", "")
 	add("network/flow-logs-role", "iam:role", "app-prod-flow-logs", "")
-	add(keySubnet(true, 1), "ec2:subnet", "subnet-pub-b", "")
-	add(keySubnet(true, 0), "ec2:subnet", "subnet-pub-a", "")
-	add(keySubnet(false, 0), "ec2:subnet", "subnet-priv-a", "")
-	add(keySecretAdmin, "secretsmanager:secret", "app-prod-admin", "arn:admin")
-	add(keyChatWebhook, "secretsmanager:webhook-secret", "app-prod-chat-webhook", "arn:webhook")
+	add(kit.KeySubnet(true, 1), "ec2:subnet", "subnet-pub-b", "")
+	add(kit.KeySubnet(true, 0), "ec2:subnet", "subnet-pub-a", "")
+	add(kit.KeySubnet(false, 0), "ec2:subnet", "subnet-priv-a", "")
+	add(kit.KeySecretAdmin, "secretsmanager:secret", "app-prod-admin", "arn:admin")
+	add(observability.KeyChatWebhook, "secretsmanager:webhook-secret", "app-prod-chat-webhook", "arn:webhook")
 	add("secrets/ref-db", "secretsmanager:secret-ref", "team-db", "arn:team-db")
-	add(keyTrailBucket, "s3:bucket", "app-prod-trail", "")
-	add(keyLogGroup, "logs:log-group", "/ecs/app-prod", "")
-	add(keyTopicKey, "kms:key", "key-id", "arn:key")
-	add(keyTrail, "cloudtrail:trail", "app-prod", "arn:trail")
+	add(observability.KeyTrailBucket, "s3:bucket", "app-prod-trail", "")
+	add(clusterphase.KeyLogGroup, "logs:log-group", "/ecs/app-prod", "")
+	add(kit.KeyTopicKey, "kms:key", "key-id", "arn:key")
+	add(observability.KeyTrail, "cloudtrail:trail", "app-prod", "arn:trail")
 
 	d := DeployedObjects(doc)
 	got := Deployed{Account: d.Account, ExecutionRoleARN: d.ExecutionRoleARN, Roles: d.Roles, PublicSubnets: d.PublicSubnets,

@@ -22,6 +22,9 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/network"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -39,7 +42,7 @@ import (
 const edgeDomain = "api.example.com"
 
 // edgeInputs are prod's Inputs (WAF on) with a domain, on a clean emulator.
-func edgeInputs(t *testing.T) *Inputs {
+func edgeInputs(t *testing.T) *kit.Inputs {
 	t.Helper()
 	in, _ := newTestInputs(t, "prod", nil)
 	in.Config.Edge.Domain = edgeDomain
@@ -48,7 +51,7 @@ func edgeInputs(t *testing.T) *Inputs {
 
 // edgeBeside is a fresh Inputs of prod with a domain, as a new process would have, on the
 // same emulator, with its own call recorder.
-func edgeBeside(t *testing.T, domain string) (*Inputs, *callLog) {
+func edgeBeside(t *testing.T, domain string) (*kit.Inputs, *callLog) {
 	t.Helper()
 	in, _ := inputsBeside(t, "prod", nil)
 	in.Config.Edge.Domain = domain
@@ -59,7 +62,7 @@ func edgeBeside(t *testing.T, domain string) (*Inputs, *callLog) {
 // callLog holds "Service.Operation\tid" lines.
 type callLog struct{ *callTrace }
 
-func logCalls(in *Inputs) *callLog {
+func logCalls(in *kit.Inputs) *callLog {
 	return &callLog{traceCalls(in, func(ctx context.Context, params any) string {
 		return awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx) + "\t" + edgeParamID(params)
 	})}
@@ -70,7 +73,7 @@ func edgeParamID(p any) string {
 	case *elbv2.DeleteListenerInput:
 		return aws.ToString(v.ListenerArn)
 	case *elbv2.ModifyListenerInput:
-		return aws.ToString(v.ListenerArn) + " " + actionString(v.DefaultActions)
+		return aws.ToString(v.ListenerArn) + " " + kit.ActionString(v.DefaultActions)
 	case *elbv2.DeleteLoadBalancerInput:
 		return aws.ToString(v.LoadBalancerArn)
 	case *acm.DeleteCertificateInput:
@@ -137,7 +140,7 @@ type edgeView struct {
 	aclOnALB  string
 }
 
-func describeEdge(t *testing.T, in *Inputs, zoneName string, doc *state.Document) *edgeView {
+func describeEdge(t *testing.T, in *kit.Inputs, zoneName string, doc *state.Document) *edgeView {
 	t.Helper()
 	ctx := context.Background()
 	must := func(err error) {
@@ -151,13 +154,13 @@ func describeEdge(t *testing.T, in *Inputs, zoneName string, doc *state.Document
 	zones, err := r53.ListHostedZones(ctx, &route53.ListHostedZonesInput{})
 	must(err)
 	for _, z := range zones.HostedZones {
-		v.zones[dnsName(aws.ToString(z.Name))] = zoneID(aws.ToString(z.Id))
+		v.zones[edge.DNSName(aws.ToString(z.Name))] = edge.ZoneID(aws.ToString(z.Id))
 	}
 	if id := v.zones[zoneName]; id != "" {
 		rrs, err := r53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: &id})
 		must(err)
 		for _, rr := range rrs.ResourceRecordSets {
-			v.records[string(rr.Type)+" "+dnsName(aws.ToString(rr.Name))] = rr
+			v.records[string(rr.Type)+" "+edge.DNSName(aws.ToString(rr.Name))] = rr
 		}
 	}
 	certs, err := in.AWS.ACM().ListCertificates(ctx, &acm.ListCertificatesInput{})
@@ -165,7 +168,7 @@ func describeEdge(t *testing.T, in *Inputs, zoneName string, doc *state.Document
 	for _, c := range certs.CertificateSummaryList {
 		v.certs = append(v.certs, aws.ToString(c.CertificateArn))
 	}
-	if lb := doc.Resources[keyALB]; lb != nil {
+	if lb := doc.Resources[kit.KeyALB]; lb != nil {
 		ls, err := in.AWS.ELB().DescribeListeners(ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: &lb.ARN})
 		must(err)
 		for _, l := range ls.Listeners {
@@ -189,10 +192,10 @@ func describeEdge(t *testing.T, in *Inputs, zoneName string, doc *state.Document
 
 // checkEdge verifies through the AWS API that the edge in front of doc's ALB is the one
 // of the design, with the domain's records in zoneName, and returns what it saw.
-func checkEdge(t *testing.T, in *Inputs, doc *state.Document, zoneName string, rateLimit int64) *edgeView {
+func checkEdge(t *testing.T, in *kit.Inputs, doc *state.Document, zoneName string, rateLimit int64) *edgeView {
 	t.Helper()
 	v := describeEdge(t, in, zoneName, doc)
-	lb, tg := doc.Resources[keyALB], doc.Resources[keyTG]
+	lb, tg := doc.Resources[kit.KeyALB], doc.Resources[kit.KeyTG]
 	if len(v.certs) != 1 {
 		t.Fatalf("certificates %v, want 1", v.certs)
 	}
@@ -206,14 +209,14 @@ func checkEdge(t *testing.T, in *Inputs, doc *state.Document, zoneName string, r
 	}
 	for _, o := range c.Certificate.DomainValidationOptions {
 		rr := o.ResourceRecord
-		got, ok := v.records["CNAME "+dnsName(aws.ToString(rr.Name))]
+		got, ok := v.records["CNAME "+edge.DNSName(aws.ToString(rr.Name))]
 		if !ok || len(got.ResourceRecords) != 1 || aws.ToString(got.ResourceRecords[0].Value) != aws.ToString(rr.Value) {
 			t.Errorf("zone %s lacks the validation CNAME %s -> %s: %+v", zoneName, aws.ToString(rr.Name), aws.ToString(rr.Value), got)
 		}
 	}
 	for _, typ := range []string{"A", "AAAA"} {
 		rr, ok := v.records[typ+" "+edgeDomain]
-		if !ok || rr.AliasTarget == nil || dnsName(aws.ToString(rr.AliasTarget.DNSName)) != "dualstack."+lb.Attrs["dns_name"] ||
+		if !ok || rr.AliasTarget == nil || edge.DNSName(aws.ToString(rr.AliasTarget.DNSName)) != "dualstack."+lb.Attrs["dns_name"] ||
 			aws.ToString(rr.AliasTarget.HostedZoneId) != lb.Attrs["zone_id"] || !rr.AliasTarget.EvaluateTargetHealth {
 			t.Errorf("%s %s is %+v, want an alias of dualstack.%s (zone %s) evaluating target health", typ, edgeDomain, rr.AliasTarget, lb.Attrs["dns_name"], lb.Attrs["zone_id"])
 		}
@@ -225,18 +228,18 @@ func checkEdge(t *testing.T, in *Inputs, doc *state.Document, zoneName string, r
 		certs = append(certs, aws.ToString(c.CertificateArn))
 	}
 	if policy := in.Config.Edge.TLSPolicy; !ok || https.Protocol != elbtypes.ProtocolEnumHttps || aws.ToString(https.SslPolicy) != policy ||
-		!slices.Equal(certs, []string{certARN}) || actionString(https.DefaultActions) != "forward "+tg.ARN {
+		!slices.Equal(certs, []string{certARN}) || kit.ActionString(https.DefaultActions) != "forward "+tg.ARN {
 		t.Errorf("listener 443: %s %s certificates %v %s; want HTTPS with %s, %s, forwarding to %s",
-			https.Protocol, aws.ToString(https.SslPolicy), certs, actionString(https.DefaultActions), certARN, policy, tg.ARN)
+			https.Protocol, aws.ToString(https.SslPolicy), certs, kit.ActionString(https.DefaultActions), certARN, policy, tg.ARN)
 	}
 	http := v.listeners[80]
 	if len(http.DefaultActions) != 1 || http.DefaultActions[0].RedirectConfig == nil {
-		t.Fatalf("listener 80 does %s, want a redirect", actionString(http.DefaultActions))
+		t.Fatalf("listener 80 does %s, want a redirect", kit.ActionString(http.DefaultActions))
 	}
 	rc := http.DefaultActions[0].RedirectConfig
 	if rc.StatusCode != elbtypes.RedirectActionStatusCodeEnumHttp301 || aws.ToString(rc.Protocol) != "HTTPS" || aws.ToString(rc.Port) != "443" ||
 		aws.ToString(rc.Host) != "#{host}" || aws.ToString(rc.Path) != "/#{path}" || aws.ToString(rc.Query) != "#{query}" {
-		t.Errorf("listener 80 does %s, want a 301 to HTTPS:443 keeping host, path and query", actionString(http.DefaultActions))
+		t.Errorf("listener 80 does %s, want a 301 to HTTPS:443 keeping host, path and query", kit.ActionString(http.DefaultActions))
 	}
 
 	if len(v.acls) != 1 || v.aclOnALB != aws.ToString(v.acls[0].ARN) {
@@ -296,7 +299,7 @@ func edgeRecordIDs(doc *state.Document) map[string]string {
 	out := map[string]string{}
 	for _, k := range edgeKeys(doc) {
 		r := doc.Resources[k]
-		out[k] = r.ID + " " + r.ARN + " " + encodeRecords(r.Attrs)
+		out[k] = r.ID + " " + r.ARN + " " + edge.EncodeRecords(r.Attrs)
 	}
 	return out
 }
@@ -314,7 +317,7 @@ func TestEdgeDeclare(t *testing.T) {
 		t.Errorf("dev without a domain declares %v, want nothing", got)
 	}
 	in.Config.Edge.WAF = true
-	if got := keys(); !slices.Equal(got, []string{keyWAFACL, keyWAFAssoc}) {
+	if got := keys(); !slices.Equal(got, []string{edge.KeyWAFACL, edge.KeyWAFAssoc}) {
 		t.Errorf("WAF without a domain declares %v", got)
 	}
 	in.Config.Edge.Domain = edgeDomain
@@ -328,7 +331,7 @@ func TestEdgeDeclare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range edgeResources(in) {
+	for _, r := range edge.Deleters(in) {
 		if deleters[r.Type()] == nil {
 			t.Errorf("no deleter for %s (%s)", r.Type(), r.Key())
 		}
@@ -342,7 +345,7 @@ func TestEdgeApply(t *testing.T) {
 	in := edgeInputs(t)
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "network", "edge")
-	if z := doc.Resources[keyZone]; z.Attrs["owned"] != "true" || z.Attrs["name"] != edgeDomain || z.Attrs["name_servers"] == "" {
+	if z := doc.Resources[edge.KeyZone]; z.Attrs["owned"] != "true" || z.Attrs["name"] != edgeDomain || z.Attrs["name_servers"] == "" {
 		t.Errorf("zone record %+v, want an owned zone for %s with its name servers", z, edgeDomain)
 	}
 	checkEdge(t, in, doc, edgeDomain, 1000)
@@ -369,9 +372,9 @@ func TestEdgeApply(t *testing.T) {
 	}
 
 	ids := edgeRecordIDs(doc)
-	zone, lbARN := doc.Resources[keyZone].ID, doc.Resources[keyALB].ARN
-	https, cert := doc.Resources[keyListenerHTTPS].ARN, doc.Resources[keyCertificate].ARN
-	aclID := doc.Resources[keyWAFACL].ID
+	zone, lbARN := doc.Resources[edge.KeyZone].ID, doc.Resources[kit.KeyALB].ARN
+	https, cert := doc.Resources[kit.KeyListenerHTTPS].ARN, doc.Resources[edge.KeyCertificate].ARN
+	aclID := doc.Resources[edge.KeyWAFACL].ID
 	destroyAll(t, again, doc)
 	if v := describeEdge(t, again, edgeDomain, doc); len(v.zones) != 0 || len(v.certs) != 0 || len(v.acls) != 0 {
 		t.Errorf("destroy left zones %v, certificates %v, %d web ACLs", v.zones, v.certs, len(v.acls))
@@ -400,7 +403,7 @@ func TestEdgeAdoptsParentZone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return zoneID(aws.ToString(out.HostedZone.Id))
+		return edge.ZoneID(aws.ToString(out.HostedZone.Id))
 	}
 	parent := mkZone("example.com")
 	mkZone("other-api.example.com") // a sibling, not a suffix of the domain
@@ -414,7 +417,7 @@ func TestEdgeAdoptsParentZone(t *testing.T) {
 
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "network", "edge")
-	if z := doc.Resources[keyZone]; z.ID != parent || z.Attrs["owned"] != "false" {
+	if z := doc.Resources[edge.KeyZone]; z.ID != parent || z.Attrs["owned"] != "false" {
 		t.Errorf("zone record %+v, want example.com (%s) adopted, not owned", z, parent)
 	}
 	v := describeEdge(t, in, "example.com", doc)
@@ -455,7 +458,7 @@ func TestEdgeRefusesForeignRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zone := zoneID(aws.ToString(out.HostedZone.Id))
+	zone := edge.ZoneID(aws.ToString(out.HostedZone.Id))
 	if _, err := r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{HostedZoneId: &zone, ChangeBatch: &r53types.ChangeBatch{
 		Changes: []r53types.Change{{Action: r53types.ChangeActionCreate, ResourceRecordSet: &r53types.ResourceRecordSet{
 			Name: aws.String(edgeDomain), Type: r53types.RRTypeA, TTL: aws.Int64(60), ResourceRecords: []r53types.ResourceRecord{{Value: aws.String("192.0.2.10")}},
@@ -482,7 +485,7 @@ func TestEdgeRateLimitInPlace(t *testing.T) {
 	in := edgeInputs(t)
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "network", "edge")
-	arn := doc.Resources[keyWAFACL].ARN
+	arn := doc.Resources[edge.KeyWAFACL].ARN
 
 	again, calls := edgeBeside(t, edgeDomain)
 	again.Config.Edge.WAFRateLimit = 2000
@@ -499,9 +502,9 @@ func TestEdgeRateLimitInPlace(t *testing.T) {
 			}
 		}
 	}
-	if len(changed) != 2 || changed[0] != keyWAFACL+" update" || !strings.HasPrefix(changed[1], "rule rate-limit-per-ip:") ||
+	if len(changed) != 2 || changed[0] != edge.KeyWAFACL+" update" || !strings.HasPrefix(changed[1], "rule rate-limit-per-ip:") ||
 		!strings.Contains(changed[1], "1000 requests") || !strings.Contains(changed[1], "2000 requests") {
-		t.Errorf("plan shows %v, want the rate rule of %s updated from 1000 to 2000", changed, keyWAFACL)
+		t.Errorf("plan shows %v, want the rate rule of %s updated from 1000 to 2000", changed, edge.KeyWAFACL)
 	}
 	applyPhases(t, again, doc, "network", "edge")
 	var ops []string
@@ -512,8 +515,8 @@ func TestEdgeRateLimitInPlace(t *testing.T) {
 	if !slices.Equal(ops, []string{"WAFV2.UpdateWebACL"}) {
 		t.Errorf("rate limit change made %v, want one UpdateWebACL", ops)
 	}
-	if doc.Resources[keyWAFACL].ARN != arn {
-		t.Errorf("ACL ARN %s -> %s, want the same ACL", arn, doc.Resources[keyWAFACL].ARN)
+	if doc.Resources[edge.KeyWAFACL].ARN != arn {
+		t.Errorf("ACL ARN %s -> %s, want the same ACL", arn, doc.Resources[edge.KeyWAFACL].ARN)
 	}
 	checkEdge(t, again, doc, edgeDomain, 2000)
 }
@@ -525,16 +528,16 @@ func TestEdgeDomainRemoved(t *testing.T) {
 	in := edgeInputs(t)
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "network", "edge")
-	http, https := doc.Resources[keyListenerHTTP].ARN, doc.Resources[keyListenerHTTPS].ARN
-	zone, cert := doc.Resources[keyZone].ID, doc.Resources[keyCertificate].ARN
+	http, https := doc.Resources[kit.KeyListenerHTTP].ARN, doc.Resources[kit.KeyListenerHTTPS].ARN
+	zone, cert := doc.Resources[edge.KeyZone].ID, doc.Resources[edge.KeyCertificate].ARN
 
 	again, calls := edgeBeside(t, "")
 	applyPhases(t, again, doc, "network", "edge")
-	if got, want := edgeKeys(doc), []string{keyWAFACL, keyWAFAssoc}; !slices.Equal(got, want) {
+	if got, want := edgeKeys(doc), []string{edge.KeyWAFACL, edge.KeyWAFAssoc}; !slices.Equal(got, want) {
 		t.Errorf("edge state %v, want %v", got, want)
 	}
 	v := describeEdge(t, again, edgeDomain, doc)
-	if _, ok := v.listeners[443]; ok || len(v.listeners) != 1 || actionString(v.listeners[80].DefaultActions) != "forward "+doc.Resources[keyTG].ARN {
+	if _, ok := v.listeners[443]; ok || len(v.listeners) != 1 || kit.ActionString(v.listeners[80].DefaultActions) != "forward "+doc.Resources[kit.KeyTG].ARN {
 		t.Errorf("listeners %v; want only 80, forwarding", slices.Sorted(maps.Keys(v.listeners)))
 	}
 	if len(v.zones) != 0 || len(v.certs) != 0 {
@@ -567,13 +570,13 @@ func TestEdgeNewNames(t *testing.T) {
 	in.Config.Edge.WAF = false
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "network", "edge")
-	old, https := doc.Resources[keyCertificate].ARN, doc.Resources[keyListenerHTTPS].ARN
+	old, https := doc.Resources[edge.KeyCertificate].ARN, doc.Resources[kit.KeyListenerHTTPS].ARN
 
 	again, calls := edgeBeside(t, edgeDomain)
 	again.Config.Edge.WAF = false
 	again.Config.Edge.SANs = []string{"www." + edgeDomain}
 	applyPhases(t, again, doc, "network", "edge")
-	cur := doc.Resources[keyCertificate]
+	cur := doc.Resources[edge.KeyCertificate]
 	if cur.ARN == old || cur.Attrs["names"] != edgeDomain+",www."+edgeDomain {
 		t.Errorf("certificate %s for %s; want a new one for both names", cur.ARN, cur.Attrs["names"])
 	}
@@ -584,7 +587,7 @@ func TestEdgeNewNames(t *testing.T) {
 	if l := v.listeners[443]; len(l.Certificates) != 1 || aws.ToString(l.Certificates[0].CertificateArn) != cur.ARN {
 		t.Errorf("443 uses %+v, want %s", l.Certificates, cur.ARN)
 	}
-	for name := range decodeRecords(cur.Attrs["validation"]) {
+	for name := range edge.DecodeRecords(cur.Attrs["validation"]) {
 		if _, ok := v.records["CNAME "+name]; !ok {
 			t.Errorf("no validation CNAME %s", name)
 		}
@@ -594,7 +597,7 @@ func TestEdgeNewNames(t *testing.T) {
 
 	// Dropping the SAN again removes the CNAME written for it.
 	var wwwRecord string
-	for name := range decodeRecords(cur.Attrs["validation"]) {
+	for name := range edge.DecodeRecords(cur.Attrs["validation"]) {
 		if strings.HasSuffix(name, ".www."+edgeDomain) {
 			wwwRecord = "CNAME " + name
 		}
@@ -606,10 +609,10 @@ func TestEdgeNewNames(t *testing.T) {
 	back.Config.Edge.WAF = false
 	applyPhases(t, back, doc, "network", "edge")
 	v = describeEdge(t, back, edgeDomain, doc)
-	if _, ok := v.records[wwwRecord]; ok || len(v.certs) != 1 || doc.Resources[keyCertificate].Attrs["names"] != edgeDomain {
-		t.Errorf("after dropping the SAN: %s still there (%v), certificates %v for %s", wwwRecord, ok, v.certs, doc.Resources[keyCertificate].Attrs["names"])
+	if _, ok := v.records[wwwRecord]; ok || len(v.certs) != 1 || doc.Resources[edge.KeyCertificate].Attrs["names"] != edgeDomain {
+		t.Errorf("after dropping the SAN: %s still there (%v), certificates %v for %s", wwwRecord, ok, v.certs, doc.Resources[edge.KeyCertificate].Attrs["names"])
 	}
-	if owned := decodeRecords(doc.Resources[keyCertRecords].Attrs["owned"]); len(owned) != 1 {
+	if owned := edge.DecodeRecords(doc.Resources[edge.KeyCertRecords].Attrs["owned"]); len(owned) != 1 {
 		t.Errorf("validation records owned: %v, want one", owned)
 	}
 }
@@ -651,12 +654,12 @@ func TestEdgeWaitIssued(t *testing.T) {
 		return c, calls
 	}
 	var said []string
-	in := &Inputs{PollInterval: 1, Progress: func(f string, a ...any) { said = append(said, f) }}
+	in := &kit.Inputs{PollInterval: 1, Progress: func(f string, a ...any) { said = append(said, f) }}
 	zone := &state.Resource{ID: "Z1", Attrs: map[string]string{"name": edgeDomain, "name_servers": "ns-1.example.net,ns-2.example.org"}}
 
 	t.Run("issued", func(t *testing.T) {
 		c, calls := stub("PENDING_VALIDATION", "PENDING_VALIDATION", "ISSUED")
-		if err := waitIssued(context.Background(), in, c, "arn:aws:acm:us-east-1:123456789012:certificate/x", zone); err != nil {
+		if err := edge.WaitIssued(context.Background(), in, c, "arn:aws:acm:us-east-1:123456789012:certificate/x", zone); err != nil {
 			t.Fatal(err)
 		}
 		if *calls != 3 || len(said) == 0 || !strings.Contains(said[0], "waiting for") {
@@ -667,7 +670,7 @@ func TestEdgeWaitIssued(t *testing.T) {
 		c, _ := stub("PENDING_VALIDATION")
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		err := waitIssued(ctx, in, c, "arn:aws:acm:us-east-1:123456789012:certificate/x", zone)
+		err := edge.WaitIssued(ctx, in, c, "arn:aws:acm:us-east-1:123456789012:certificate/x", zone)
 		if err == nil {
 			t.Fatal("no error from a certificate that is never issued")
 		}
@@ -679,7 +682,7 @@ func TestEdgeWaitIssued(t *testing.T) {
 	})
 	t.Run("failed", func(t *testing.T) {
 		c, _ := stub("PENDING_VALIDATION", "FAILED")
-		err := waitIssued(context.Background(), in, c, "arn:aws:acm:us-east-1:123456789012:certificate/x", zone)
+		err := edge.WaitIssued(context.Background(), in, c, "arn:aws:acm:us-east-1:123456789012:certificate/x", zone)
 		if err == nil || !strings.Contains(err.Error(), "FAILED") || strings.Contains(err.Error(), "dig") {
 			t.Errorf("failed certificate: %v", err)
 		}
@@ -705,8 +708,8 @@ func TestEdgeDrift(t *testing.T) {
 	in.Config.Edge.WAF = false
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "network", "edge")
-	zone, tg, http := doc.Resources[keyZone].ID, doc.Resources[keyTG].ARN, doc.Resources[keyListenerHTTP].ARN
-	sets, err := recordSets(ctx, in.AWS.Route53(), zone, edgeDomain, r53types.RRTypeAaaa)
+	zone, tg, http := doc.Resources[edge.KeyZone].ID, doc.Resources[kit.KeyTG].ARN, doc.Resources[kit.KeyListenerHTTP].ARN
+	sets, err := edge.RecordSets(ctx, in.AWS.Route53(), zone, edgeDomain, r53types.RRTypeAaaa)
 	if err != nil || len(sets) != 1 {
 		t.Fatal(err, sets)
 	}
@@ -716,7 +719,7 @@ func TestEdgeDrift(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.AWS.ELB().ModifyListener(ctx, &elbv2.ModifyListenerInput{ListenerArn: &http, DefaultActions: forwardTo(tg)}); err != nil {
+	if _, err := in.AWS.ELB().ModifyListener(ctx, &elbv2.ModifyListenerInput{ListenerArn: &http, DefaultActions: kit.ForwardTo(tg)}); err != nil {
 		t.Fatal(err)
 	}
 	in.Config.Edge.TLSPolicy = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
@@ -734,9 +737,9 @@ func TestEdgeDrift(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		keyDNS + " update":           {"AAAA " + edgeDomain},
-		keyListenerHTTP + " update":  {"default_action"},
-		keyListenerHTTPS + " update": {"ssl_policy", attrPort80},
+		edge.KeyDNS + " update":          {"AAAA " + edgeDomain},
+		kit.KeyListenerHTTP + " update":  {"default_action"},
+		kit.KeyListenerHTTPS + " update": {"ssl_policy", edge.AttrPort80},
 	}
 	if !maps.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("plan changes %v, want %v", got, want)
@@ -758,12 +761,12 @@ func TestEdgeExplicitZone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, zoneID(aws.ToString(out.HostedZone.Id)))
+		ids = append(ids, edge.ZoneID(aws.ToString(out.HostedZone.Id)))
 	}
 	in.Config.Edge.ZoneID = ids[0]
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "network", "edge")
-	if z := doc.Resources[keyZone]; z.ID != ids[0] || z.Attrs["owned"] != "false" {
+	if z := doc.Resources[edge.KeyZone]; z.ID != ids[0] || z.Attrs["owned"] != "false" {
 		t.Errorf("zone %+v, want example.com (%s), not owned", z, ids[0])
 	}
 	if v := describeEdge(t, in, "example.com", doc); v.records["A "+edgeDomain].AliasTarget == nil {
@@ -783,8 +786,8 @@ func TestEdgePort80(t *testing.T) {
 		{edgeDomain, with443[:1], "forward tg"},
 		{"", with443, "forward tg"},
 	} {
-		r := &listenerHTTP{in: &Inputs{Config: &config.Config{Edge: config.Edge{Domain: tc.domain}}}}
-		if got := actionString(r.defaultActions("tg", tc.listeners)); got != tc.want {
+		r := &network.ListenerHTTP{In: &kit.Inputs{Config: &config.Config{Edge: config.Edge{Domain: tc.domain}}}}
+		if got := kit.ActionString(r.DefaultActions("tg", tc.listeners)); got != tc.want {
 			t.Errorf("domain %q, %d listeners: %s, want %s", tc.domain, len(tc.listeners), got, tc.want)
 		}
 	}

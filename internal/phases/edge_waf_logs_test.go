@@ -19,6 +19,9 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -58,7 +61,7 @@ func TestWAFLogsBucketName(t *testing.T) {
 			if err := cfg.Validate(); err != nil {
 				t.Fatalf("config with app %q: %v", tt.app, err)
 			}
-			got := wafLogsBucketName(&Inputs{Config: cfg, Account: "123456789012"})
+			got := edge.WAFLogsBucketName(&kit.Inputs{Config: cfg, Account: "123456789012"})
 			if got != tt.want {
 				t.Errorf("bucket name %q, want %q", got, tt.want)
 			}
@@ -75,7 +78,7 @@ func TestWAFLogsBucketName(t *testing.T) {
 		t.Errorf("app %q (%d characters) accepted", cfg.App, len(cfg.App))
 	}
 	// Should the limits grow, the name is cut, not refused, and keeps its prefix.
-	long := wafLogsBucketName(&Inputs{Config: &config.Config{App: strings.Repeat("a", 60), Env: "prod"}, Account: "123456789012"})
+	long := edge.WAFLogsBucketName(&kit.Inputs{Config: &config.Config{App: strings.Repeat("a", 60), Env: "prod"}, Account: "123456789012"})
 	if len(long) != 63 || !strings.HasPrefix(long, "aws-waf-logs-") || !validBucketName.MatchString(long) {
 		t.Errorf("cut name %q (%d characters)", long, len(long))
 	}
@@ -90,12 +93,12 @@ func TestWAFLogsDeclare(t *testing.T) {
 		want, without []string
 	}{
 		{name: "off", want: nil},
-		{name: "WAF without logs", waf: true, want: []string{keyWAFACL, keyWAFAssoc}},
-		{name: "WAF with logs", waf: true, wafLogs: true, want: []string{keyWAFACL, keyWAFAssoc, keyWAFLogsBucket, keyWAFLogging}},
+		{name: "WAF without logs", waf: true, want: []string{edge.KeyWAFACL, edge.KeyWAFAssoc}},
+		{name: "WAF with logs", waf: true, wafLogs: true, want: []string{edge.KeyWAFACL, edge.KeyWAFAssoc, edge.KeyWAFLogsBucket, edge.KeyWAFLogging}},
 		// Config validation refuses this; the phase declares no logging without an ACL all the same.
 		{name: "logs without WAF", wafLogs: true, want: nil},
 		{name: "domain, WAF and logs", domain: edgeDomain, waf: true, wafLogs: true,
-			want: []string{keyZone, keyCertificate, keyCertRecords, keyListenerHTTPS, keyDNS, keyWAFACL, keyWAFAssoc, keyWAFLogsBucket, keyWAFLogging}},
+			want: []string{edge.KeyZone, edge.KeyCertificate, edge.KeyCertRecords, kit.KeyListenerHTTPS, edge.KeyDNS, edge.KeyWAFACL, edge.KeyWAFAssoc, edge.KeyWAFLogsBucket, edge.KeyWAFLogging}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			in.Config.Edge.Domain, in.Config.Edge.WAF, in.Config.Edge.WAFLogs = tt.domain, tt.waf, tt.wafLogs
@@ -119,13 +122,13 @@ func TestWAFLogsDeclare(t *testing.T) {
 }
 
 func TestWAFLogsBucketPolicy(t *testing.T) {
-	in := &Inputs{Config: &config.Config{App: "fastapi-vars", Env: "hml"}, Account: "123456789012", Region: "eu-west-1"}
-	checkWAFLogsPolicy(t, in, wafLogsBucketName(in), wafLogsBucketPolicy(in, wafLogsBucketName(in)))
+	in := &kit.Inputs{Config: &config.Config{App: "fastapi-vars", Env: "hml"}, Account: "123456789012", Region: "eu-west-1"}
+	checkWAFLogsPolicy(t, in, edge.WAFLogsBucketName(in), edge.WAFLogsBucketPolicy(in, edge.WAFLogsBucketName(in)))
 }
 
 // checkWAFLogsPolicy checks a WAF log bucket's policy against the WAF developer guide's,
 // reading it independently of wafLogsBucketPolicy.
-func checkWAFLogsPolicy(t *testing.T, in *Inputs, bucket, policy string) {
+func checkWAFLogsPolicy(t *testing.T, in *kit.Inputs, bucket, policy string) {
 	t.Helper()
 	arn := "arn:aws:s3:::" + bucket
 	source := "arn:aws:logs:" + in.Region + ":" + in.Account + ":*"
@@ -135,17 +138,17 @@ func checkWAFLogsPolicy(t *testing.T, in *Inputs, bucket, policy string) {
 		cond, _ := s["Condition"].(map[string]any)
 		eq, _ := cond["StringEquals"].(map[string]any)
 		like, _ := cond["ArnLike"].(map[string]any)
-		actions, resources := fmt.Sprint(sortedList(s["Action"])), fmt.Sprint(sortedList(s["Resource"]))
-		fromThisAccount := fmt.Sprint(sortedList(eq["aws:SourceAccount"])) == "["+in.Account+"]" && fmt.Sprint(sortedList(like["aws:SourceArn"])) == "["+source+"]"
+		actions, resources := fmt.Sprint(kit.SortedList(s["Action"])), fmt.Sprint(kit.SortedList(s["Resource"]))
+		fromThisAccount := fmt.Sprint(kit.SortedList(eq["aws:SourceAccount"])) == "["+in.Account+"]" && fmt.Sprint(kit.SortedList(like["aws:SourceArn"])) == "["+source+"]"
 		switch {
 		case s["Effect"] == "Deny":
 			tlsOnly = p == nil && s["Principal"] == "*" && actions == "[s3:*]" && resources == fmt.Sprint([]string{arn, arn + "/*"}) &&
 				fmt.Sprint(cond["Bool"]) == "map[aws:SecureTransport:false]"
-		case s["Effect"] != "Allow" || fmt.Sprint(sortedList(p["Service"])) != "[delivery.logs.amazonaws.com]":
+		case s["Effect"] != "Allow" || fmt.Sprint(kit.SortedList(p["Service"])) != "[delivery.logs.amazonaws.com]":
 			t.Errorf("the WAF log bucket lets someone other than the log delivery service in: %v", s)
 		case actions == "[s3:PutObject]":
 			write = resources == "["+arn+"/AWSLogs/"+in.Account+"/*]" && fromThisAccount &&
-				fmt.Sprint(sortedList(eq["s3:x-amz-acl"])) == "[bucket-owner-full-control]" && len(eq) == 2 && len(cond) == 2
+				fmt.Sprint(kit.SortedList(eq["s3:x-amz-acl"])) == "[bucket-owner-full-control]" && len(eq) == 2 && len(cond) == 2
 		case actions == "[s3:GetBucketAcl]":
 			aclCheck = resources == "["+arn+"]" && fromThisAccount && len(eq) == 1 && len(cond) == 2
 		default:
@@ -158,14 +161,14 @@ func checkWAFLogsPolicy(t *testing.T, in *Inputs, bucket, policy string) {
 }
 
 // withWAFLogs switches WAF logs on for in (hml has WAF on) and returns it.
-func withWAFLogs(in *Inputs, expiryDays int, kmsKey string) *Inputs {
+func withWAFLogs(in *kit.Inputs, expiryDays int, kmsKey string) *kit.Inputs {
 	in.Config.Edge.WAFLogs, in.Config.Edge.WAFLogExpiryDays = true, expiryDays
 	in.Config.Observability.KMSKeyID = kmsKey
 	return in
 }
 
 // tracePutLogging records the JSON of every PutLoggingConfiguration input.
-func tracePutLogging(in *Inputs) *callTrace {
+func tracePutLogging(in *kit.Inputs) *callTrace {
 	return traceCalls(in, func(_ context.Context, params any) string {
 		if p, ok := params.(*wafv2.PutLoggingConfigurationInput); ok {
 			b, _ := json.Marshal(p)
@@ -183,11 +186,11 @@ func (tr *callTrace) nonEmpty() []string {
 // bucket, which is private, encrypted with algo (and kmsKeyARN when set), expires objects
 // after expiryDays and lets only log delivery write; it returns the logging
 // configuration as JSON.
-func checkWAFLogs(t *testing.T, in *Inputs, doc *state.Document, algo, kmsKeyARN string, expiryDays int32) string {
+func checkWAFLogs(t *testing.T, in *kit.Inputs, doc *state.Document, algo, kmsKeyARN string, expiryDays int32) string {
 	t.Helper()
 	ctx := context.Background()
 	s3c, bucket := in.AWS.S3(), wafLogsBucketHML
-	if b := doc.Resources[keyWAFLogsBucket]; b == nil || b.ID != bucket || b.ARN != "arn:aws:s3:::"+bucket {
+	if b := doc.Resources[edge.KeyWAFLogsBucket]; b == nil || b.ID != bucket || b.ARN != "arn:aws:s3:::"+bucket {
 		t.Fatalf("bucket record %+v, want %s", b, bucket)
 	}
 	assertPrivateBucket(t, in, bucket, algo)
@@ -211,7 +214,7 @@ func checkWAFLogs(t *testing.T, in *Inputs, doc *state.Document, algo, kmsKeyARN
 			expiring = append(expiring, fmt.Sprintf("%s:%d", aws.ToString(r.ID), *r.Expiration.Days))
 		}
 	}
-	if want := fmt.Sprintf("%s:%d", expiryRuleID, expiryDays); !slices.Equal(expiring, []string{want}) {
+	if want := fmt.Sprintf("%s:%d", kinds.ExpiryRuleID, expiryDays); !slices.Equal(expiring, []string{want}) {
 		t.Errorf("lifecycle rules expiring the whole bucket: %v, want %s", expiring, want)
 	}
 	pol, err := s3c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(bucket)})
@@ -227,11 +230,11 @@ func checkWAFLogs(t *testing.T, in *Inputs, doc *state.Document, algo, kmsKeyARN
 	for _, tg := range tags.TagSet {
 		have[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 	}
-	if want := in.tags(keyWAFLogsBucket); have["fvdeploy:key"] != keyWAFLogsBucket || have["fvdeploy:app"] != want["fvdeploy:app"] || have["fvdeploy:env"] != want["fvdeploy:env"] {
+	if want := in.Tags(edge.KeyWAFLogsBucket); have["fvdeploy:key"] != edge.KeyWAFLogsBucket || have["fvdeploy:app"] != want["fvdeploy:app"] || have["fvdeploy:env"] != want["fvdeploy:env"] {
 		t.Errorf("bucket tags %v, want %v", have, want)
 	}
 
-	acl := doc.Resources[keyWAFACL]
+	acl := doc.Resources[edge.KeyWAFACL]
 	out, err := in.AWS.WAF().GetLoggingConfiguration(ctx, &wafv2.GetLoggingConfigurationInput{ResourceArn: &acl.ARN})
 	if err != nil {
 		t.Fatalf("logging configuration of %s: %v", acl.ARN, err)
@@ -331,7 +334,7 @@ func TestEdgeWAFLogs(t *testing.T) {
 
 			// State lost: the bucket is found by its tags, the logging by its ACL.
 			want := maps.Clone(doc.Resources)
-			for _, k := range []string{keyWAFACL, keyWAFAssoc, keyWAFLogsBucket, keyWAFLogging} {
+			for _, k := range []string{edge.KeyWAFACL, edge.KeyWAFAssoc, edge.KeyWAFLogsBucket, edge.KeyWAFLogging} {
 				delete(doc.Resources, k)
 			}
 			mark := len(rec.Calls())
@@ -339,19 +342,19 @@ func TestEdgeWAFLogs(t *testing.T) {
 			if m := mutations(rec, mark); len(m) != 0 {
 				t.Errorf("apply with lost state made mutating calls: %v", m)
 			}
-			for _, k := range []string{keyWAFLogsBucket, keyWAFLogging} {
+			for _, k := range []string{edge.KeyWAFLogsBucket, edge.KeyWAFLogging} {
 				if g, w := doc.Resources[k], want[k]; g == nil || g.ID != w.ID || g.ARN != w.ARN || !maps.Equal(g.Attrs, w.Attrs) {
 					t.Errorf("%s adopted as %+v, want %+v", k, g, w)
 				}
 			}
 
-			aclARN := doc.Resources[keyWAFACL].ARN
+			aclARN := doc.Resources[edge.KeyWAFACL].ARN
 			mark = len(rec.Calls())
 			destroyAll(t, again, doc)
 			if len(doc.Resources) != 0 {
 				t.Errorf("destroy left %v in state", slices.Sorted(maps.Keys(doc.Resources)))
 			}
-			if _, err := again.AWS.WAF().GetLoggingConfiguration(ctx, &wafv2.GetLoggingConfigurationInput{ResourceArn: &aclARN}); !wafNotFound(err) {
+			if _, err := again.AWS.WAF().GetLoggingConfiguration(ctx, &wafv2.GetLoggingConfigurationInput{ResourceArn: &aclARN}); !edge.WAFNotFound(err) {
 				t.Errorf("logging configuration after destroy: %v", err)
 			}
 			if _, err := again.AWS.S3().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(wafLogsBucketHML)}); err == nil {
@@ -369,7 +372,7 @@ func TestEdgeWAFLogs(t *testing.T) {
 }
 
 // planned is what a plan would change: each resource's action and changed fields.
-func planned(t *testing.T, in *Inputs, doc *state.Document) map[string]string {
+func planned(t *testing.T, in *kit.Inputs, doc *state.Document) map[string]string {
 	t.Helper()
 	plan, err := newEngine(t, in).Plan(context.Background(), declared(t, in, "network", "edge"), doc)
 	if err != nil || plan.Err() != nil {
@@ -399,7 +402,7 @@ func TestEdgeWAFLogsDrift(t *testing.T) {
 	withWAFLogs(in, 90, "")
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "network", "edge")
-	acl, bucketARN := doc.Resources[keyWAFACL].ARN, "arn:aws:s3:::"+wafLogsBucketHML
+	acl, bucketARN := doc.Resources[edge.KeyWAFACL].ARN, "arn:aws:s3:::"+wafLogsBucketHML
 	waf, s3c := in.AWS.WAF(), in.AWS.S3()
 	put := func(c waftypes.LoggingConfiguration) {
 		t.Helper()
@@ -426,14 +429,14 @@ func TestEdgeWAFLogsDrift(t *testing.T) {
 				}
 			},
 			expiry: 90,
-			plan:   map[string]string{keyWAFLogging: "create"},
+			plan:   map[string]string{edge.KeyWAFLogging: "create"},
 			calls:  []string{"WAFV2.PutLoggingConfiguration"},
 		},
 		{
 			name:   "redaction removed",
 			drift:  func(*testing.T) { put(waftypes.LoggingConfiguration{LogDestinationConfigs: []string{bucketARN}}) },
 			expiry: 90,
-			plan:   map[string]string{keyWAFLogging: "update redacted_fields"},
+			plan:   map[string]string{edge.KeyWAFLogging: "update redacted_fields"},
 			calls:  []string{"WAFV2.PutLoggingConfiguration"},
 		},
 		{
@@ -449,7 +452,7 @@ func TestEdgeWAFLogsDrift(t *testing.T) {
 				})
 			},
 			expiry: 90,
-			plan:   map[string]string{keyWAFLogging: "update log_destination,logging_filter,redacted_fields"},
+			plan:   map[string]string{edge.KeyWAFLogging: "update log_destination,logging_filter,redacted_fields"},
 			calls:  []string{"WAFV2.PutLoggingConfiguration"},
 		},
 		{
@@ -461,14 +464,14 @@ func TestEdgeWAFLogsDrift(t *testing.T) {
 				}
 			},
 			expiry: 90,
-			plan:   map[string]string{keyWAFLogsBucket: "update lifecycle"},
+			plan:   map[string]string{edge.KeyWAFLogsBucket: "update lifecycle"},
 			calls:  []string{"S3.PutBucketLifecycleConfiguration"},
 		},
 		{
 			name:   "expiry changed in the config",
 			drift:  func(*testing.T) {},
 			expiry: 400,
-			plan:   map[string]string{keyWAFLogsBucket: "update lifecycle"},
+			plan:   map[string]string{edge.KeyWAFLogsBucket: "update lifecycle"},
 			calls:  []string{"S3.PutBucketLifecycleConfiguration"},
 		},
 	} {
@@ -500,7 +503,7 @@ func TestEdgeWAFLogsDrift(t *testing.T) {
 	for _, r := range lc.Rules {
 		ids = append(ids, aws.ToString(r.ID))
 	}
-	if slices.Sort(ids); !slices.Equal(ids, []string{expiryRuleID, "theirs"}) {
+	if slices.Sort(ids); !slices.Equal(ids, []string{kinds.ExpiryRuleID, "theirs"}) {
 		t.Errorf("lifecycle rules %v, want fvdeploy's and theirs", ids)
 	}
 
@@ -508,7 +511,7 @@ func TestEdgeWAFLogsDrift(t *testing.T) {
 	in.Config.Edge.WAFLogs = false
 	mark := len(rec.Calls())
 	res := applyPhases(t, in, doc, "network", "edge")
-	for _, k := range []string{keyWAFLogging, keyWAFLogsBucket} {
+	for _, k := range []string{edge.KeyWAFLogging, edge.KeyWAFLogsBucket} {
 		if it := item(res, k); it.Action != engine.Delete || doc.Resources[k] != nil {
 			t.Errorf("%s after switching WAF logs off: %s, in state: %v", k, it.Action, doc.Resources[k] != nil)
 		}
@@ -516,13 +519,13 @@ func TestEdgeWAFLogsDrift(t *testing.T) {
 	if got := mutations(rec, mark); !slices.Equal(got, []string{"WAFV2.DeleteLoggingConfiguration", "S3.DeleteBucket"}) {
 		t.Errorf("switching WAF logs off made %v, want the logging configuration deleted, then the bucket", got)
 	}
-	if _, err := waf.GetLoggingConfiguration(ctx, &wafv2.GetLoggingConfigurationInput{ResourceArn: &acl}); !wafNotFound(err) {
+	if _, err := waf.GetLoggingConfiguration(ctx, &wafv2.GetLoggingConfigurationInput{ResourceArn: &acl}); !edge.WAFNotFound(err) {
 		t.Errorf("logging configuration after switching WAF logs off: %v", err)
 	}
 	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(wafLogsBucketHML)}); err == nil {
 		t.Error("the empty WAF log bucket is still there")
 	}
-	onALB, err := waf.GetWebACLForResource(ctx, &wafv2.GetWebACLForResourceInput{ResourceArn: aws.String(doc.Resources[keyALB].ARN)})
+	onALB, err := waf.GetWebACLForResource(ctx, &wafv2.GetWebACLForResourceInput{ResourceArn: aws.String(doc.Resources[kit.KeyALB].ARN)})
 	if err != nil || onALB.WebACL == nil || aws.ToString(onALB.WebACL.ARN) != acl {
 		t.Errorf("the web ACL is no longer on the ALB: %+v %v", onALB, err)
 	}

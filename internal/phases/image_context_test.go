@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/phases/image"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
@@ -29,13 +31,13 @@ func TestSourcePlanFollowsImageContext(t *testing.T) {
 	if err := os.Symlink(filepath.Join(repo, "Dockerfile"), filepath.Join(repo, "services/other/Outside")); err != nil {
 		t.Fatal(err)
 	}
-	plan := func(contextDir, dockerfile string) (*buildPlan, error) {
+	plan := func(contextDir, dockerfile string) (*image.BuildPlan, error) {
 		cfg, err := config.Defaults("dev")
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Image.Context, cfg.Image.Dockerfile = contextDir, dockerfile
-		return sourcePlan(ctx, &Inputs{Config: cfg, Source: filepath.Join(repo, "services")})
+		return image.SourcePlan(ctx, &kit.Inputs{Config: cfg, Source: filepath.Join(repo, "services")})
 	}
 
 	root, err := plan(".", "Dockerfile")

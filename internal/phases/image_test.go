@@ -13,14 +13,17 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/image"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
 // applyRepository reconciles the repository alone (the build needs Docker: the CLI's
 // end-to-end tests cover it).
-func applyRepository(t *testing.T, in *Inputs, doc *state.Document) *engine.Result {
+func applyRepository(t *testing.T, in *kit.Inputs, doc *state.Document) *engine.Result {
 	t.Helper()
-	res, err := (&engine.Engine{}).Apply(context.Background(), []engine.Resource{&repository{in: in, api: in.AWS.ECR()}}, doc,
+	res, err := (&engine.Engine{}).Apply(context.Background(), []engine.Resource{&image.Repository{In: in, API: in.AWS.ECR()}}, doc,
 		func(context.Context, *state.Document) error { return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +49,7 @@ func TestImageRepositoryConvergesAndIsSharedByEnvironments(t *testing.T) {
 	if !repo.ImageScanningConfiguration.ScanOnPush || repo.ImageTagMutability != ecrtypes.ImageTagMutabilityImmutableWithExclusion {
 		t.Errorf("repository: scan on push %v, mutability %s", repo.ImageScanningConfiguration.ScanOnPush, repo.ImageTagMutability)
 	}
-	if got := mutabilityText(repo.ImageTagMutability, repo.ImageTagMutabilityExclusionFilters); got != "IMMUTABLE_WITH_EXCLUSION except *-dirty,latest" {
+	if got := image.MutabilityText(repo.ImageTagMutability, repo.ImageTagMutabilityExclusionFilters); got != "IMMUTABLE_WITH_EXCLUSION except *-dirty,latest" {
 		t.Errorf("tag mutability %s", got)
 	}
 	policy, err := api.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: aws.String("fastapi-vars")})
@@ -106,26 +109,26 @@ func TestImageRepositoryConvergesAndIsSharedByEnvironments(t *testing.T) {
 	}
 
 	// Destroying dev keeps the repository for prod; destroying prod then deletes it.
-	r := &repository{in: dev, api: api}
-	if err := r.Delete(ctx, devDoc.Resources[keyImageRepo]); err != nil {
+	r := &image.Repository{In: dev, API: api}
+	if err := r.Delete(ctx, devDoc.Resources[kit.KeyImageRepo]); err != nil {
 		t.Fatal(err)
 	}
 	if tags := repoTags(t, dev); tags[engine.TagEnvs] != "prod" {
 		t.Fatalf("after destroying dev: %v", tags)
 	}
-	if err := (&repository{in: prod, api: api}).Delete(ctx, prodDoc.Resources[keyImageRepo]); err != nil {
+	if err := (&image.Repository{In: prod, API: api}).Delete(ctx, prodDoc.Resources[kit.KeyImageRepo]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"fastapi-vars"}}); !isNotFound(err) {
+	if _, err := api.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"fastapi-vars"}}); !kit.IsNotFound(err) {
 		t.Fatalf("the repository outlived its last environment: %v", err)
 	}
 	// Already gone: a second delete is fine.
-	if err := r.Delete(ctx, devDoc.Resources[keyImageRepo]); err != nil {
+	if err := r.Delete(ctx, devDoc.Resources[kit.KeyImageRepo]); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func repoTags(t *testing.T, in *Inputs) map[string]string {
+func repoTags(t *testing.T, in *kit.Inputs) map[string]string {
 	t.Helper()
 	out, err := in.AWS.ECR().ListTagsForResource(context.Background(), &ecr.ListTagsForResourceInput{
 		ResourceArn: aws.String("arn:aws:ecr:us-east-1:123456789012:repository/fastapi-vars")})
@@ -148,14 +151,14 @@ func TestImageDependencyOnlyWhenBuilding(t *testing.T) {
 		want  bool
 	}{{imagechoice.BuildNow(), true}, {imagechoice.Keep(), false}, {imagechoice.Use(testImage), false}} {
 		in.Image = tc.image
-		td := &taskDef{in: in}
+		td := &clusterphase.TaskDef{In: in}
 		var exec engine.Resource
 		for _, r := range declared(t, in, "cluster") {
-			if r.Key() == keyExecRole {
+			if r.Key() == kit.KeyExecRole {
 				exec = r
 			}
 		}
-		if got := slices.Contains(td.DependsOn(), keyImageBuild); got != tc.want || slices.Contains(exec.DependsOn(), keyImageBuild) != tc.want {
+		if got := slices.Contains(td.DependsOn(), kit.KeyImageBuild); got != tc.want || slices.Contains(exec.DependsOn(), kit.KeyImageBuild) != tc.want {
 			t.Errorf("image %+v: task definition deps %v, execution role deps %v", tc.image, td.DependsOn(), exec.DependsOn())
 		}
 	}
@@ -163,10 +166,10 @@ func TestImageDependencyOnlyWhenBuilding(t *testing.T) {
 
 // The task definition's runtime platform follows image.platform; none given is x86-64.
 func TestTaskDefinitionRuntimePlatform(t *testing.T) {
-	if got := runtimePlatformText(runtimePlatform("linux/arm64")); got != "LINUX/ARM64" {
+	if got := clusterphase.RuntimePlatformText(clusterphase.RuntimePlatform("linux/arm64")); got != "LINUX/ARM64" {
 		t.Errorf("arm64: %s", got)
 	}
-	if got := runtimePlatformText(nil); got != runtimePlatformText(runtimePlatform("linux/amd64")) || !strings.HasSuffix(got, "X86_64") {
+	if got := clusterphase.RuntimePlatformText(nil); got != clusterphase.RuntimePlatformText(clusterphase.RuntimePlatform("linux/amd64")) || !strings.HasSuffix(got, "X86_64") {
 		t.Errorf("default: %s", got)
 	}
 }

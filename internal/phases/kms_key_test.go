@@ -15,6 +15,11 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/network"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -22,7 +27,7 @@ import (
 // and conditions, one line per statement.
 func keyGrants(t *testing.T, doc string) map[string][]string {
 	t.Helper()
-	doc, err := conditionsAsLists(doc)
+	doc, err := kit.ConditionsAsLists(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,9 +35,9 @@ func keyGrants(t *testing.T, doc string) map[string][]string {
 	for _, s := range policyStatements(t, doc) {
 		p, _ := s["Principal"].(map[string]any)
 		for kind, who := range p {
-			for _, w := range asList(who) {
+			for _, w := range kit.AsList(who) {
 				k := fmt.Sprintf("%s %v", kind, w)
-				out[k] = append(out[k], fmt.Sprintf("%v %v if %v", s["Effect"], sortedList(s["Action"]), s["Condition"]))
+				out[k] = append(out[k], fmt.Sprintf("%v %v if %v", s["Effect"], kit.SortedList(s["Action"]), s["Condition"]))
 			}
 		}
 	}
@@ -71,9 +76,9 @@ func TestEnvKeyPolicyScopesEveryService(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := &Inputs{Account: "123456789012", Region: "us-east-1", Config: cfg}
+			in := &kit.Inputs{Account: "123456789012", Region: "us-east-1", Config: cfg}
 			in.Config.Observability.CloudTrail = tc.trail
-			got := keyGrants(t, envKeyPolicy(in))
+			got := keyGrants(t, network.EnvKeyPolicy(in))
 			for k := range got {
 				slices.Sort(got[k])
 			}
@@ -91,14 +96,14 @@ func TestEnvKeyPolicyScopesEveryService(t *testing.T) {
 // AssociateKmsKey. This stand-in keeps each group's key itself (from CreateLogGroup and
 // AssociateKmsKey) and answers DescribeLogGroups with it; the rest is moto's.
 type logsWithKeys struct {
-	logsAPI
+	kinds.LogsAPI
 	mu         sync.Mutex
 	keys       map[string]string
 	associated []string
 }
 
 func (l *logsWithKeys) CreateLogGroup(ctx context.Context, in *cloudwatchlogs.CreateLogGroupInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogGroupOutput, error) {
-	out, err := l.logsAPI.CreateLogGroup(ctx, in, opts...)
+	out, err := l.LogsAPI.CreateLogGroup(ctx, in, opts...)
 	if err == nil {
 		l.mu.Lock()
 		l.keys[aws.ToString(in.LogGroupName)] = aws.ToString(in.KmsKeyId)
@@ -116,7 +121,7 @@ func (l *logsWithKeys) AssociateKmsKey(_ context.Context, in *cloudwatchlogs.Ass
 }
 
 func (l *logsWithKeys) DescribeLogGroups(ctx context.Context, in *cloudwatchlogs.DescribeLogGroupsInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeLogGroupsOutput, error) {
-	out, err := l.logsAPI.DescribeLogGroups(ctx, in, opts...)
+	out, err := l.LogsAPI.DescribeLogGroups(ctx, in, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -140,12 +145,12 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 	ctx := context.Background()
 	in, rec := newTestInputs(t, "prod", nil)
 	in.Config.Observability.CloudTrail = true
-	logs := &logsWithKeys{logsAPI: in.AWS.Logs(), keys: map[string]string{}}
+	logs := &logsWithKeys{LogsAPI: in.AWS.Logs(), keys: map[string]string{}}
 	resources := []engine.Resource{
-		&envKey{in: in, api: in.AWS.KMS()},
-		&logGroup{in: in, api: logs, kms: in.AWS.KMS(), key: keyLogGroup, name: logGroupName(in)},
-		trailBucket(in),
-		&trail{in: in, api: in.AWS.CloudTrail(), kms: in.AWS.KMS()},
+		&network.EnvKey{In: in, API: in.AWS.KMS()},
+		&kinds.LogGroup{In: in, API: logs, KMS: in.AWS.KMS(), ResourceKey: clusterphase.KeyLogGroup, Name: kit.LogGroupName(in)},
+		observability.TrailBucket(in),
+		&observability.Trail{In: in, API: in.AWS.CloudTrail(), KMS: in.AWS.KMS()},
 	}
 	apply := func(doc *state.Document) *engine.Result {
 		t.Helper()
@@ -161,33 +166,33 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 
 	doc := newDoc(in)
 	apply(doc)
-	keyARN := doc.Resources[keyEnvKey].ARN
-	if got := logs.keys[logGroupName(in)]; got != keyARN || keyARN == "" {
+	keyARN := doc.Resources[kit.KeyEnvKey].ARN
+	if got := logs.keys[kit.LogGroupName(in)]; got != keyARN || keyARN == "" {
 		t.Fatalf("log group created with key %q, want the environment's %q", got, keyARN)
 	}
-	tr, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String(trailName(in))})
+	tr, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String(kit.TrailName(in))})
 	if err != nil || aws.ToString(tr.Trail.KmsKeyId) != keyARN {
 		t.Fatalf("trail key %v (%v), want %s", tr, err, keyARN)
 	}
 
 	// ---- the same deployment as an older fvdeploy left it ----
 	kmsc := in.AWS.KMS()
-	old, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{Tags: kmsTags(in.tags("observability/topic-key"))})
+	old, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{Tags: network.KMSTags(in.Tags("observability/topic-key"))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldAlias := "alias/" + in.prefix() + "-alerts"
+	oldAlias := "alias/" + in.Prefix() + "-alerts"
 	if _, err := kmsc.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: &oldAlias, TargetKeyId: old.KeyMetadata.KeyId}); err != nil {
 		t.Fatal(err)
 	}
 	doc.Resources["observability/topic-key"] = &state.Resource{Type: "kms:key", ID: aws.ToString(old.KeyMetadata.KeyId), ARN: aws.ToString(old.KeyMetadata.Arn), Attrs: map[string]string{"alias": oldAlias}}
 	bare := `{"Version":"2012-10-17","Statement":[{"Sid":"AccountAdministers","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"},` +
 		`{"Sid":"CloudWatchAlarmsPublish","Effect":"Allow","Principal":{"Service":"cloudwatch.amazonaws.com"},"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Resource":"*"}]}`
-	if _, err := kmsc.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: &doc.Resources[keyEnvKey].ID, PolicyName: aws.String("default"), Policy: &bare}); err != nil {
+	if _, err := kmsc.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: &doc.Resources[kit.KeyEnvKey].ID, PolicyName: aws.String("default"), Policy: &bare}); err != nil {
 		t.Fatal(err)
 	}
-	delete(logs.keys, logGroupName(in))
-	if _, err := in.AWS.CloudTrail().UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{Name: aws.String(trailName(in)), KmsKeyId: aws.String("")}); err != nil {
+	delete(logs.keys, kit.LogGroupName(in))
+	if _, err := in.AWS.CloudTrail().UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{Name: aws.String(kit.TrailName(in)), KmsKeyId: aws.String("")}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -195,7 +200,7 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, field := range map[string]string{keyEnvKey: "policy", keyLogGroup: "kms_key", keyTrail: "kms_key"} {
+	for key, field := range map[string]string{kit.KeyEnvKey: "policy", clusterphase.KeyLogGroup: "kms_key", observability.KeyTrail: "kms_key"} {
 		if it := item(plan, key); it.Action != engine.Update || !slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.Field == field }) {
 			t.Errorf("plan of %s: %s %v, want an update of %s", key, it.Action, it.Changes, field)
 		}
@@ -210,14 +215,14 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 		!slices.Contains(got, "KMS.ScheduleKeyDeletion") || !slices.Contains(got, "KMS.DeleteAlias") {
 		t.Errorf("up on the old deployment called %v", got)
 	}
-	if !slices.Equal(logs.associated, []string{logGroupName(in)}) || logs.keys[logGroupName(in)] != keyARN {
-		t.Errorf("AssociateKmsKey on %v, group key %q; want %s with %s", logs.associated, logs.keys[logGroupName(in)], logGroupName(in), keyARN)
+	if !slices.Equal(logs.associated, []string{kit.LogGroupName(in)}) || logs.keys[kit.LogGroupName(in)] != keyARN {
+		t.Errorf("AssociateKmsKey on %v, group key %q; want %s with %s", logs.associated, logs.keys[kit.LogGroupName(in)], kit.LogGroupName(in), keyARN)
 	}
-	pol, err := kmsc.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: &doc.Resources[keyEnvKey].ID, PolicyName: aws.String("default")})
+	pol, err := kmsc.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: &doc.Resources[kit.KeyEnvKey].ID, PolicyName: aws.String("default")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := resourcePolicyDiff(aws.ToString(pol.Policy), envKeyPolicy(in)); err != nil || d != nil {
+	if d, err := kit.ResourcePolicyDiff(aws.ToString(pol.Policy), network.EnvKeyPolicy(in)); err != nil || d != nil {
 		t.Errorf("key policy after up: %v %v", d, err)
 	}
 	if doc.Resources["observability/topic-key"] != nil {
@@ -238,11 +243,11 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 func TestEnvKeyMigratesFromTheTopicKey(t *testing.T) {
 	ctx := context.Background()
 	in, rec := newTestInputs(t, "dev", nil)
-	logs := &logsWithKeys{logsAPI: in.AWS.Logs(), keys: map[string]string{}}
+	logs := &logsWithKeys{LogsAPI: in.AWS.Logs(), keys: map[string]string{}}
 	resources := []engine.Resource{
-		&envKey{in: in, api: in.AWS.KMS()},
-		&topic{in: in, api: in.AWS.SNS(), kms: in.AWS.KMS()},
-		&logGroup{in: in, api: logs, kms: in.AWS.KMS(), key: keyLogGroup, name: logGroupName(in)},
+		&network.EnvKey{In: in, API: in.AWS.KMS()},
+		&observability.Topic{In: in, API: in.AWS.SNS(), KMS: in.AWS.KMS()},
+		&kinds.LogGroup{In: in, API: logs, KMS: in.AWS.KMS(), ResourceKey: clusterphase.KeyLogGroup, Name: kit.LogGroupName(in)},
 	}
 	eng := newEngine(t, in)
 	apply := func(doc *state.Document) {
@@ -261,37 +266,37 @@ func TestEnvKeyMigratesFromTheTopicKey(t *testing.T) {
 	// Back to the old layout: the key fvdeploy made then, the topic under it, no key on
 	// the group, no secrets/kms-key (its key gone as if never made).
 	kmsc := in.AWS.KMS()
-	newer := doc.Resources[keyEnvKey]
-	if _, err := kmsc.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: aws.String("alias/fvdeploy/" + in.prefix())}); err != nil {
+	newer := doc.Resources[kit.KeyEnvKey]
+	if _, err := kmsc.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: aws.String("alias/fvdeploy/" + in.Prefix())}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kmsc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: &newer.ID, PendingWindowInDays: aws.Int32(7)}); err != nil {
 		t.Fatal(err)
 	}
-	delete(doc.Resources, keyEnvKey)
-	old, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{Tags: kmsTags(in.tags("observability/topic-key"))})
+	delete(doc.Resources, kit.KeyEnvKey)
+	old, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{Tags: network.KMSTags(in.Tags("observability/topic-key"))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldAlias, oldARN := "alias/"+in.prefix()+"-alerts", aws.ToString(old.KeyMetadata.Arn)
+	oldAlias, oldARN := "alias/"+in.Prefix()+"-alerts", aws.ToString(old.KeyMetadata.Arn)
 	if _, err := kmsc.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: &oldAlias, TargetKeyId: old.KeyMetadata.KeyId}); err != nil {
 		t.Fatal(err)
 	}
 	doc.Resources["observability/topic-key"] = &state.Resource{Type: "kms:key", ID: aws.ToString(old.KeyMetadata.KeyId), ARN: oldARN, Attrs: map[string]string{"alias": oldAlias}}
-	if _, err := in.AWS.SNS().SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: &doc.Resources[keyTopic].ARN,
+	if _, err := in.AWS.SNS().SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: &doc.Resources[observability.KeyTopic].ARN,
 		AttributeName: aws.String("KmsMasterKeyId"), AttributeValue: &oldARN}); err != nil {
 		t.Fatal(err)
 	}
-	delete(logs.keys, logGroupName(in))
+	delete(logs.keys, kit.LogGroupName(in))
 
 	plan, err := eng.Plan(ctx, resources, doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		keyEnvKey:                 "create",
-		keyTopic:                  `update [kms_key: "` + oldARN + `" -> "` + keyToCreate + `"]`,
-		keyLogGroup:               `update [kms_key: "(none)" -> "` + keyToCreate + `"]`,
+		kit.KeyEnvKey:             "create",
+		observability.KeyTopic:    `update [kms_key: "` + oldARN + `" -> "` + kit.KeyToCreate + `"]`,
+		clusterphase.KeyLogGroup:  `update [kms_key: "(none)" -> "` + kit.KeyToCreate + `"]`,
 		"observability/topic-key": "delete",
 	}
 	for key, w := range want {
@@ -306,13 +311,13 @@ func TestEnvKeyMigratesFromTheTopicKey(t *testing.T) {
 	}
 
 	apply(doc)
-	keyARN := doc.Resources[keyEnvKey].ARN
-	attrs, err := in.AWS.SNS().GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &doc.Resources[keyTopic].ARN})
+	keyARN := doc.Resources[kit.KeyEnvKey].ARN
+	attrs, err := in.AWS.SNS().GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &doc.Resources[observability.KeyTopic].ARN})
 	if err != nil || attrs.Attributes["KmsMasterKeyId"] != keyARN || keyARN == "" || keyARN == newer.ARN {
 		t.Errorf("topic key %q (%v), want the new environment key %s", attrs.Attributes["KmsMasterKeyId"], err, keyARN)
 	}
-	if logs.keys[logGroupName(in)] != keyARN {
-		t.Errorf("log group key %q, want %s", logs.keys[logGroupName(in)], keyARN)
+	if logs.keys[kit.LogGroupName(in)] != keyARN {
+		t.Errorf("log group key %q, want %s", logs.keys[kit.LogGroupName(in)], keyARN)
 	}
 	if k, err := kmsc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: old.KeyMetadata.KeyId}); err != nil || k.KeyMetadata.KeyState != "PendingDeletion" {
 		t.Errorf("the old topic key after up: %v, want it pending deletion", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
@@ -27,7 +28,7 @@ const testImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fastapi-vars@sha
 
 // newTestInputs gives a clean emulator and the Inputs of env's default config; every API
 // call made through them is recorded.
-func newTestInputs(t *testing.T, env string, vars map[string]string) (*Inputs, *awsclients.Recorder) {
+func newTestInputs(t *testing.T, env string, vars map[string]string) (*kit.Inputs, *awsclients.Recorder) {
 	t.Helper()
 	moto.Reset(t)
 	return inputsBeside(t, env, vars)
@@ -35,7 +36,7 @@ func newTestInputs(t *testing.T, env string, vars map[string]string) (*Inputs, *
 
 // inputsBeside gives the Inputs of env in the emulator as it is, without resetting it: a
 // second environment beside the first, with its own call recorder.
-func inputsBeside(t *testing.T, env string, vars map[string]string) (*Inputs, *awsclients.Recorder) {
+func inputsBeside(t *testing.T, env string, vars map[string]string) (*kit.Inputs, *awsclients.Recorder) {
 	t.Helper()
 	cfg, err := config.Defaults(env)
 	if err != nil {
@@ -47,7 +48,7 @@ func inputsBeside(t *testing.T, env string, vars map[string]string) (*Inputs, *a
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Inputs{
+	return &kit.Inputs{
 		Config: cfg, Account: "123456789012", Region: cfg.Region, AWS: clients, Image: imagechoice.Use(testImage),
 		Getenv:       func(k string) string { return vars[k] },
 		Progress:     t.Logf,
@@ -56,7 +57,7 @@ func inputsBeside(t *testing.T, env string, vars map[string]string) (*Inputs, *a
 }
 
 // declared returns the resources of the named phases.
-func declared(t *testing.T, in *Inputs, names ...string) []engine.Resource {
+func declared(t *testing.T, in *kit.Inputs, names ...string) []engine.Resource {
 	t.Helper()
 	var out []engine.Resource
 	for _, n := range names {
@@ -73,7 +74,7 @@ func declared(t *testing.T, in *Inputs, names ...string) []engine.Resource {
 	return out
 }
 
-func newEngine(t *testing.T, in *Inputs) *engine.Engine {
+func newEngine(t *testing.T, in *kit.Inputs) *engine.Engine {
 	t.Helper()
 	deleters, err := Deleters(in)
 	if err != nil {
@@ -83,7 +84,7 @@ func newEngine(t *testing.T, in *Inputs) *engine.Engine {
 }
 
 // applyPhases runs the phases to convergence and fails the test on any error.
-func applyPhases(t *testing.T, in *Inputs, doc *state.Document, names ...string) *engine.Result {
+func applyPhases(t *testing.T, in *kit.Inputs, doc *state.Document, names ...string) *engine.Result {
 	t.Helper()
 	res, err := newEngine(t, in).Apply(context.Background(), declared(t, in, names...), doc, func(context.Context, *state.Document) error { return nil })
 	if err != nil {
@@ -96,7 +97,7 @@ func applyPhases(t *testing.T, in *Inputs, doc *state.Document, names ...string)
 }
 
 // destroyAll deletes everything in doc and fails the test on any error.
-func destroyAll(t *testing.T, in *Inputs, doc *state.Document) {
+func destroyAll(t *testing.T, in *kit.Inputs, doc *state.Document) {
 	t.Helper()
 	res, err := newEngine(t, in).Destroy(context.Background(), nil, doc, func(context.Context, *state.Document) error { return nil })
 	if err != nil {
@@ -135,7 +136,7 @@ type callTrace struct {
 	calls []string
 }
 
-func traceCalls(in *Inputs, line func(ctx context.Context, params any) string) *callTrace {
+func traceCalls(in *kit.Inputs, line func(ctx context.Context, params any) string) *callTrace {
 	tr := &callTrace{}
 	in.AWS.Config.APIOptions = append(in.AWS.Config.APIOptions, func(s *middleware.Stack) error {
 		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("testCallTrace",
@@ -155,6 +156,6 @@ func (tr *callTrace) all() []string {
 	return slices.Clone(tr.calls)
 }
 
-func newDoc(in *Inputs) *state.Document {
+func newDoc(in *kit.Inputs) *state.Document {
 	return state.New(in.Config.App, in.Config.Env, in.Region, in.Account)
 }

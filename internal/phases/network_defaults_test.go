@@ -18,6 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/network"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
@@ -83,7 +86,7 @@ func aclAllows(acl ec2types.NetworkAcl, egress bool, peer string, port int32) bo
 // checkNetworkDefaults verifies, through the AWS API, the network's defaults: an empty
 // default security group, the two tiers' ACLs (rules, and the subnets on them) letting
 // through exactly the design's traffic, and prod's flow logs.
-func checkNetworkDefaults(t *testing.T, in *Inputs, env string, inv *netInventory) {
+func checkNetworkDefaults(t *testing.T, in *kit.Inputs, env string, inv *netInventory) {
 	t.Helper()
 	ctx := context.Background()
 	vpcID := aws.ToString(inv.vpcs[0].VpcId)
@@ -105,7 +108,7 @@ func checkNetworkDefaults(t *testing.T, in *Inputs, env string, inv *netInventor
 		t.Errorf("%s: the default network ACL has rules %v and subnets %+v, want none", env, rules, subnets)
 	}
 
-	pub, priv := inv.acls[keyACLPublic], inv.acls[keyACLPrivate]
+	pub, priv := inv.acls[network.KeyACLPublic], inv.acls[network.KeyACLPrivate]
 	if len(inv.acls) != 2 || pub.NetworkAclId == nil || priv.NetworkAclId == nil {
 		t.Fatalf("%s: network ACLs %v, want acl-public and acl-private", env, slices.Sorted(maps.Keys(inv.acls)))
 	}
@@ -211,7 +214,7 @@ func checkNetworkDefaults(t *testing.T, in *Inputs, env string, inv *netInventor
 	if err != nil {
 		t.Fatal(err)
 	}
-	trust, err := decodePolicy(aws.ToString(r.Role.AssumeRolePolicyDocument))
+	trust, err := kit.DecodePolicy(aws.ToString(r.Role.AssumeRolePolicyDocument))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,11 +232,11 @@ func checkNetworkDefaults(t *testing.T, in *Inputs, env string, inv *netInventor
 		st.Condition["ArnLike"]["aws:SourceArn"] != "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*" {
 		t.Errorf("%s: flow log role trust %s: want vpc-flow-logs.amazonaws.com for account 123456789012's flow logs only", env, trust)
 	}
-	pol, err := in.AWS.IAM().GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String("fastapi-vars-prod-flow-logs"), PolicyName: aws.String(inlinePolicyName)})
+	pol, err := in.AWS.IAM().GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String("fastapi-vars-prod-flow-logs"), PolicyName: aws.String(kinds.InlinePolicyName)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := decodePolicy(aws.ToString(pol.PolicyDocument))
+	body, _ := kit.DecodePolicy(aws.ToString(pol.PolicyDocument))
 	groupARN := "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vpc/flow-logs/fastapi-vars-prod:*"
 	if !strings.Contains(body, `"Resource":["`+groupARN+`"]`) || strings.Contains(body, `"Resource":["*"]`) || strings.Contains(body, "logs:*") {
 		t.Errorf("%s: flow log role policy %s: want writes on %s alone", env, body, groupARN)
@@ -268,8 +271,8 @@ func TestACLEntries(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			var got []string
-			for _, e := range aclEntries(tt.public, "10.0.0.0/16", tt.cidrs, tt.ports, tt.ipv6) {
-				got = append(got, e.field()+" "+e.String())
+			for _, e := range network.ACLEntries(tt.public, "10.0.0.0/16", tt.cidrs, tt.ports, tt.ipv6) {
+				got = append(got, e.Field()+" "+e.String())
 			}
 			if !slices.Equal(got, tt.wantRule) {
 				t.Errorf("rules\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.wantRule, "\n"))
@@ -279,7 +282,7 @@ func TestACLEntries(t *testing.T) {
 }
 
 func TestACLDiff(t *testing.T) {
-	want := aclEntries(false, "10.0.0.0/16", []string{"0.0.0.0/0"}, []int{443}, false)
+	want := network.ACLEntries(false, "10.0.0.0/16", []string{"0.0.0.0/0"}, []int{443}, false)
 	entry := func(egress bool, n int32, proto, cidr string, from, to int32, action ec2types.RuleAction) ec2types.NetworkAclEntry {
 		e := ec2types.NetworkAclEntry{Egress: aws.Bool(egress), RuleNumber: aws.Int32(n), Protocol: aws.String(proto), CidrBlock: aws.String(cidr), RuleAction: action}
 		if proto != "-1" {
@@ -314,7 +317,7 @@ func TestACLDiff(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			acl := &ec2types.NetworkAcl{Entries: tt.entries, Associations: tt.assoc}
-			if got := diffACL(acl, want, subnets).changes(liveACLEntries(acl)); !slices.Equal(got, tt.want) {
+			if got := network.DiffACL(acl, want, subnets).Changes(network.LiveACLEntries(acl)); !slices.Equal(got, tt.want) {
 				t.Errorf("changes\n%v\nwant\n%v", got, tt.want)
 			}
 		})
@@ -340,10 +343,10 @@ func TestNetworkDefaultsDriftAndDestroy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	defSG, privACL, pubACL := doc.Resources[keyDefaultSG].ID, doc.Resources[keyACLPrivate].ID, doc.Resources[keyACLPublic].ID
+	defSG, privACL, pubACL := doc.Resources[network.KeyDefaultSG].ID, doc.Resources[network.KeyACLPrivate].ID, doc.Resources[network.KeyACLPublic].ID
 	must(e.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: &defSG, IpPermissions: []ec2types.IpPermission{
 		{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}))
-	defACL, err := defaultACL(ctx, e, doc.Resources[keyVPC].ID)
+	defACL, err := network.DefaultACL(ctx, e, doc.Resources[kit.KeyVPC].ID)
 	must(nil, err)
 	if defACL == nil {
 		t.Fatal("the VPC has no default network ACL")
@@ -351,12 +354,12 @@ func TestNetworkDefaultsDriftAndDestroy(t *testing.T) {
 	def := aws.ToString(defACL.NetworkAclId)
 	must(e.CreateNetworkAclEntry(ctx, &ec2.CreateNetworkAclEntryInput{NetworkAclId: &def, RuleNumber: aws.Int32(100), Egress: aws.Bool(false),
 		Protocol: aws.String("-1"), RuleAction: ec2types.RuleActionAllow, CidrBlock: aws.String("0.0.0.0/0")}))
-	privB := doc.Resources[keySubnet(false, 1)].ID
-	must(nil, moveSubnetACL(ctx, e, privB, def))
+	privB := doc.Resources[kit.KeySubnet(false, 1)].ID
+	must(nil, network.MoveSubnetACL(ctx, e, privB, def))
 	must(e.DeleteNetworkAclEntry(ctx, &ec2.DeleteNetworkAclEntryInput{NetworkAclId: &privACL, RuleNumber: aws.Int32(110), Egress: aws.Bool(false)}))
 	must(e.ReplaceNetworkAclEntry(ctx, &ec2.ReplaceNetworkAclEntryInput{NetworkAclId: &pubACL, RuleNumber: aws.Int32(110), Egress: aws.Bool(false),
 		Protocol: aws.String("-1"), RuleAction: ec2types.RuleActionAllow, CidrBlock: aws.String("0.0.0.0/0")}))
-	must(e.DeleteFlowLogs(ctx, &ec2.DeleteFlowLogsInput{FlowLogIds: []string{doc.Resources[keyFlowLog].ID}}))
+	must(e.DeleteFlowLogs(ctx, &ec2.DeleteFlowLogsInput{FlowLogIds: []string{doc.Resources[network.KeyFlowLog].ID}}))
 
 	plan, err := newEngine(t, in).Plan(ctx, declared(t, in, "network"), doc)
 	if err != nil || plan.Err() != nil {
@@ -369,11 +372,11 @@ func TestNetworkDefaultsDriftAndDestroy(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		keyDefaultSG:  fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress", From: "tcp/22 from 0.0.0.0/0"}}),
-		keyACLPrivate: fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress rule 110", To: "tcp 1024-65535 from 0.0.0.0/0"}, {Field: "association", To: privB}}),
-		keyACLPublic:  fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress rule 110", From: "all from 0.0.0.0/0", To: "tcp 80 from 0.0.0.0/0"}}),
-		keyFlowLog:    fmt.Sprint(engine.Create, " ", []engine.Change(nil)),
-		keyDefaultACL: fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress rule 100", From: "all from 0.0.0.0/0"}}),
+		network.KeyDefaultSG:  fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress", From: "tcp/22 from 0.0.0.0/0"}}),
+		network.KeyACLPrivate: fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress rule 110", To: "tcp 1024-65535 from 0.0.0.0/0"}, {Field: "association", To: privB}}),
+		network.KeyACLPublic:  fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress rule 110", From: "all from 0.0.0.0/0", To: "tcp 80 from 0.0.0.0/0"}}),
+		network.KeyFlowLog:    fmt.Sprint(engine.Create, " ", []engine.Change(nil)),
+		network.KeyDefaultACL: fmt.Sprint(engine.Update, " ", []engine.Change{{Field: "ingress rule 100", From: "all from 0.0.0.0/0"}}),
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("plan\n%v\nwant\n%v", got, want)
@@ -419,16 +422,16 @@ func TestNetworkDefaultsDriftAndDestroy(t *testing.T) {
 	for _, tier := range []struct {
 		acl    string
 		public bool
-	}{{keyACLPublic, true}, {keyACLPrivate, false}} {
+	}{{network.KeyACLPublic, true}, {network.KeyACLPrivate, false}} {
 		for i := range 2 {
-			subnet := ids[keySubnet(tier.public, i)]
+			subnet := ids[kit.KeySubnet(tier.public, i)]
 			before("ReplaceNetworkAclAssociation "+assocOf[subnet]+" "+def, "DeleteNetworkAcl "+ids[tier.acl])
 			before("DeleteNetworkAcl "+ids[tier.acl], "DeleteSubnet "+subnet)
 		}
-		before("DeleteNetworkAcl "+ids[tier.acl], "DeleteVpc "+ids[keyVPC])
+		before("DeleteNetworkAcl "+ids[tier.acl], "DeleteVpc "+ids[kit.KeyVPC])
 	}
-	before("DeleteFlowLogs "+ids[keyFlowLog], "DeleteLogGroup "+ids[keyFlowLogGroup])
-	before("DeleteFlowLogs "+ids[keyFlowLog], "DeleteRole "+ids[keyFlowLogRole])
+	before("DeleteFlowLogs "+ids[network.KeyFlowLog], "DeleteLogGroup "+ids[network.KeyFlowLogGroup])
+	before("DeleteFlowLogs "+ids[network.KeyFlowLog], "DeleteRole "+ids[network.KeyFlowLogRole])
 	if tr.first("RevokeSecurityGroupIngress", defSG) >= 0 || tr.first("DeleteSecurityGroup", defSG) >= 0 {
 		t.Errorf("destroy touched the default security group %s, which goes with the VPC", defSG)
 	}
@@ -447,7 +450,7 @@ func TestFlowLogsFollowTheSwitch(t *testing.T) {
 		for _, r := range declared(t, in, "network") {
 			keys = append(keys, r.Key())
 		}
-		if got := slices.Contains(keys, keyFlowLog) && slices.Contains(keys, keyFlowLogGroup) && slices.Contains(keys, keyFlowLogRole); got != tt.on {
+		if got := slices.Contains(keys, network.KeyFlowLog) && slices.Contains(keys, network.KeyFlowLogGroup) && slices.Contains(keys, network.KeyFlowLogRole); got != tt.on {
 			t.Errorf("%s declares the flow log, its group and role: %v, want %v", tt.env, got, tt.on)
 		}
 		in.Config.Network.FlowLogs = !tt.on
@@ -455,7 +458,7 @@ func TestFlowLogsFollowTheSwitch(t *testing.T) {
 		for _, r := range declared(t, in, "network") {
 			keys = append(keys, r.Key())
 		}
-		if got := slices.Contains(keys, keyFlowLog); got == tt.on {
+		if got := slices.Contains(keys, network.KeyFlowLog); got == tt.on {
 			t.Errorf("%s with network.flow_logs %v declares the flow log: %v", tt.env, !tt.on, got)
 		}
 	}

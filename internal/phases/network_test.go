@@ -17,6 +17,9 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/network"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -51,7 +54,7 @@ func netTagValue(tags []ec2types.Tag, k string) string {
 }
 
 // netDescribe lists the objects carrying env's tags, one describe per kind.
-func netDescribe(t *testing.T, in *Inputs, env string) *netInventory {
+func netDescribe(t *testing.T, in *kit.Inputs, env string) *netInventory {
 	t.Helper()
 	ctx := context.Background()
 	e, lb := in.AWS.EC2(), in.AWS.ELB()
@@ -170,7 +173,7 @@ func netRules(g ec2types.SecurityGroup) []string {
 func netSorted(s ...string) []string { slices.Sort(s); return s }
 
 // checkNetwork verifies, through the AWS API, that env's network is the one of the design.
-func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtection bool) *netInventory {
+func checkNetwork(t *testing.T, in *kit.Inputs, env string, nats int, deletionProtection bool) *netInventory {
 	t.Helper()
 	ctx := context.Background()
 	inv := netDescribe(t, in, env)
@@ -231,12 +234,12 @@ func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtec
 	}
 	natIDs := map[string]string{} // AZ letter -> NAT ID
 	for i := range nats {
-		l := azLetters[i]
+		l := kit.AZLetters[i]
 		g := inv.nats["network/nat-"+l]
 		if g.State != ec2types.NatGatewayStateAvailable || aws.ToString(g.SubnetId) != aws.ToString(inv.subnets["network/subnet-public-"+l].SubnetId) {
 			t.Errorf("%s: nat-%s is %s in subnet %s, want available in subnet-public-%s", env, l, g.State, aws.ToString(g.SubnetId), l)
 		}
-		if got, want := natAllocation(&g), aws.ToString(inv.eips["network/eip-nat-"+l].AllocationId); got != want || want == "" {
+		if got, want := network.NATAllocation(&g), aws.ToString(inv.eips["network/eip-nat-"+l].AllocationId); got != want || want == "" {
 			t.Errorf("%s: nat-%s uses Elastic IP %q, want eip-nat-%s (%q)", env, l, got, l, want)
 		}
 		natIDs[l] = aws.ToString(g.NatGatewayId)
@@ -251,7 +254,7 @@ func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtec
 		var routes []string
 		for _, r := range rt.Routes {
 			if aws.ToString(r.DestinationCidrBlock) == "0.0.0.0/0" {
-				routes = append(routes, routeTarget(r))
+				routes = append(routes, network.RouteTarget(r))
 			}
 		}
 		if !slices.Equal(routes, []string{target}) {
@@ -272,7 +275,7 @@ func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtec
 	}
 	checkRT("network/rt-public", igwID, "network/subnet-public-a", "network/subnet-public-b")
 	for i, l := range []string{"a", "b"} {
-		nat := natIDs[azLetters[min(i, nats-1)]]
+		nat := natIDs[kit.AZLetters[min(i, nats-1)]]
 		checkRT("network/rt-private-"+l, nat, "network/subnet-private-"+l)
 	}
 
@@ -315,9 +318,9 @@ func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtec
 	for _, a := range attrs.Attributes {
 		gotAttrs[aws.ToString(a.Key)] = aws.ToString(a.Value)
 	}
-	if gotAttrs[attrDropInvalidHeaders] != "true" || gotAttrs[attrDeletionProtection] != fmt.Sprint(deletionProtection) {
+	if gotAttrs[network.AttrDropInvalidHeaders] != "true" || gotAttrs[network.AttrDeletionProtection] != fmt.Sprint(deletionProtection) {
 		t.Errorf("%s: ALB attributes drop invalid headers %q, deletion protection %q; want true, %v", env,
-			gotAttrs[attrDropInvalidHeaders], gotAttrs[attrDeletionProtection], deletionProtection)
+			gotAttrs[network.AttrDropInvalidHeaders], gotAttrs[network.AttrDeletionProtection], deletionProtection)
 	}
 
 	tg := inv.tgs[0]
@@ -331,14 +334,14 @@ func checkNetwork(t *testing.T, in *Inputs, env string, nats int, deletionProtec
 		t.Fatal(err)
 	}
 	for _, a := range tgAttrs.Attributes {
-		if aws.ToString(a.Key) == attrDeregistrationDelay && aws.ToString(a.Value) != "5" {
+		if aws.ToString(a.Key) == kinds.AttrDeregistrationDelay && aws.ToString(a.Value) != "5" {
 			t.Errorf("%s: deregistration delay %s, want 5", env, aws.ToString(a.Value))
 		}
 	}
 
 	l := inv.listeners[0]
-	if aws.ToInt32(l.Port) != 80 || l.Protocol != elbtypes.ProtocolEnumHttp || actionString(l.DefaultActions) != "forward "+aws.ToString(tg.TargetGroupArn) {
-		t.Errorf("%s: listener %d %s %s, want 80 HTTP forward to %s", env, aws.ToInt32(l.Port), l.Protocol, actionString(l.DefaultActions), aws.ToString(tg.TargetGroupArn))
+	if aws.ToInt32(l.Port) != 80 || l.Protocol != elbtypes.ProtocolEnumHttp || kit.ActionString(l.DefaultActions) != "forward "+aws.ToString(tg.TargetGroupArn) {
+		t.Errorf("%s: listener %d %s %s, want 80 HTTP forward to %s", env, aws.ToInt32(l.Port), l.Protocol, kit.ActionString(l.DefaultActions), aws.ToString(tg.TargetGroupArn))
 	}
 	return inv
 }
@@ -355,7 +358,7 @@ func TestNetworkApply(t *testing.T) {
 
 	for _, tt := range []struct {
 		env                string
-		in                 *Inputs
+		in                 *kit.Inputs
 		doc                *state.Document
 		nats               int
 		deletionProtection bool
@@ -375,7 +378,7 @@ func TestNetworkApply(t *testing.T) {
 			if got, want := len(tt.doc.Resources), inv.count()+extra; got != want {
 				t.Errorf("state holds %d resources, the account %d EC2 and load balancer objects (+%d)", got, want-extra, extra)
 			}
-			out := networkOutputs(tt.doc)
+			out := network.NetworkOutputs(tt.doc)
 			if dns := aws.ToString(inv.albs[0].DNSName); dns == "" || out["alb_dns"] != dns || out["url"] != "http://"+dns {
 				t.Errorf("outputs %v, ALB DNS %q", out, dns)
 			}
@@ -450,9 +453,9 @@ func TestNetworkDrift(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	lbARN := doc.Resources[keyALB].ARN
+	lbARN := doc.Resources[kit.KeyALB].ARN
 	if _, err := in.AWS.ELB().ModifyLoadBalancerAttributes(ctx, &elbv2.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &lbARN,
-		Attributes: []elbtypes.LoadBalancerAttribute{{Key: aws.String(attrDropInvalidHeaders), Value: aws.String("false")}}}); err != nil {
+		Attributes: []elbtypes.LoadBalancerAttribute{{Key: aws.String(network.AttrDropInvalidHeaders), Value: aws.String("false")}}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -471,7 +474,7 @@ func TestNetworkDrift(t *testing.T) {
 	}
 	want := map[string][]engine.Change{
 		"network/sg-alb-rules": {{Field: "ingress", To: "tcp/443 from 0.0.0.0/0"}},
-		keyALB:                 {{Field: attrDropInvalidHeaders, From: "false", To: "true"}},
+		kit.KeyALB:             {{Field: network.AttrDropInvalidHeaders, From: "false", To: "true"}},
 	}
 	if !maps.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("plan changes\n%v\nwant\n%v", got, want)
@@ -518,7 +521,7 @@ func TestNetworkAdoption(t *testing.T) {
 // which the call recorder does not keep.
 type netTrace struct{ *callTrace } // "Operation id" lines
 
-func netTraceIDs(in *Inputs) *netTrace {
+func netTraceIDs(in *kit.Inputs) *netTrace {
 	return &netTrace{traceCalls(in, func(ctx context.Context, params any) string {
 		return awsmiddleware.GetOperationName(ctx) + " " + netParamID(params)
 	})}
@@ -621,7 +624,7 @@ func TestNetworkDestroy(t *testing.T) {
 	alb, listener := "DeleteLoadBalancer "+ids["network/alb#arn"], "DeleteListener "+ids["network/listener-http#arn"]
 	before(listener, alb)
 	// The emulator deletes a protected load balancer; AWS refuses until protection is off.
-	before("ModifyLoadBalancerAttributes "+ids["network/alb#arn"]+" "+attrDeletionProtection+"=false", alb)
+	before("ModifyLoadBalancerAttributes "+ids["network/alb#arn"]+" "+network.AttrDeletionProtection+"=false", alb)
 	// The wait for the ALB to be gone comes before anything it sat in is deleted.
 	before(alb, "DescribeLoadBalancers "+ids["network/alb#arn"])
 	for _, k := range []string{"network/subnet-public-a", "network/subnet-public-b"} {
@@ -643,7 +646,7 @@ func TestNetworkDestroy(t *testing.T) {
 	}
 	before("DeleteSecurityGroup "+ids["network/sg-ecs"], "DeleteSecurityGroup "+ids["network/sg-alb"])
 	before("DetachInternetGateway "+ids["network/igw"], "DeleteInternetGateway "+ids["network/igw"])
-	vpc := "DeleteVpc " + ids[keyVPC]
+	vpc := "DeleteVpc " + ids[kit.KeyVPC]
 	for k, id := range ids {
 		switch {
 		case strings.HasPrefix(k, "network/subnet-") && !strings.HasSuffix(k, "#arn"):
@@ -681,9 +684,9 @@ func TestNetworkAdoptionPartial(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	igwID, vpcID := doc.Resources[keyIGW].ID, doc.Resources[keyVPC].ID
+	igwID, vpcID := doc.Resources[network.KeyIGW].ID, doc.Resources[kit.KeyVPC].ID
 	must(e.DetachInternetGateway(ctx, &ec2.DetachInternetGatewayInput{InternetGatewayId: &igwID, VpcId: &vpcID}))
-	rtID := doc.Resources[keyRTPublic].ID
+	rtID := doc.Resources[network.KeyRTPublic].ID
 	rts, err := e.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{rtID}})
 	must(rts, err)
 	for _, a := range rts.RouteTables[0].Associations {

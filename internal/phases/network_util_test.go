@@ -10,6 +10,8 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/network"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -32,7 +34,7 @@ func TestNetworkSubnetCIDR(t *testing.T) {
 		{"nonsense", 0, "", true},
 	}
 	for _, tt := range tests {
-		got, err := subnetCIDR(tt.vpc, tt.n)
+		got, err := network.SubnetCIDR(tt.vpc, tt.n)
 		if got != tt.want || (err != nil) != tt.wantErr {
 			t.Errorf("subnetCIDR(%q, %d) = %q, %v; want %q, error %v", tt.vpc, tt.n, got, err, tt.want, tt.wantErr)
 		}
@@ -45,43 +47,43 @@ type netDeps map[string]*state.Resource
 func (d netDeps) Get(key string) *state.Resource { return d[key] }
 
 func TestNetworkSGRulesDesired(t *testing.T) {
-	deps := netDeps{keySG(sgALB): {ID: "sg-alb1"}, keySG(sgECS): {ID: "sg-ecs1"}}
+	deps := netDeps{kit.KeySG(kit.SGALB): {ID: "sg-alb1"}, kit.KeySG(kit.SGECS): {ID: "sg-ecs1"}}
 	tests := []struct {
 		name   string
 		change func(*config.Config)
 		role   string
 		want   []string
 	}{
-		{"alb", func(*config.Config) {}, sgALB,
+		{"alb", func(*config.Config) {}, kit.SGALB,
 			[]string{"ingress tcp/80 from 0.0.0.0/0", "ingress tcp/443 from 0.0.0.0/0", "egress tcp/8000 to sg-ecs1"}},
-		{"alb ipv6", func(c *config.Config) { c.Network.IPv6 = true }, sgALB,
+		{"alb ipv6", func(c *config.Config) { c.Network.IPv6 = true }, kit.SGALB,
 			[]string{"ingress tcp/80 from 0.0.0.0/0", "ingress tcp/80 from ::/0", "ingress tcp/443 from 0.0.0.0/0", "ingress tcp/443 from ::/0", "egress tcp/8000 to sg-ecs1"}},
-		{"ecs", func(*config.Config) {}, sgECS,
+		{"ecs", func(*config.Config) {}, kit.SGECS,
 			[]string{"ingress tcp/8000 from sg-alb1", "egress tcp/443 to 0.0.0.0/0"}},
 		{"ecs more egress", func(c *config.Config) {
 			c.Service.ContainerPort = 9000
 			c.Service.EgressPorts = []int{443, 5432}
 			c.Service.EgressCIDRs = []string{"0.0.0.0/0", "10.1.2.3/16"}
-		}, sgECS,
+		}, kit.SGECS,
 			[]string{"ingress tcp/9000 from sg-alb1", "egress tcp/443 to 0.0.0.0/0", "egress tcp/443 to 10.1.0.0/16", "egress tcp/5432 to 0.0.0.0/0", "egress tcp/5432 to 10.1.0.0/16"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, _ := config.Defaults("prod")
 			tt.change(cfg)
-			r := &sgRules{in: &Inputs{Config: cfg}, role: tt.role}
-			id, rules, ok := r.desired(deps)
-			if !ok || id != deps[keySG(tt.role)].ID {
+			r := &network.SGRules{In: &kit.Inputs{Config: cfg}, Role: tt.role}
+			id, rules, ok := r.Desired(deps)
+			if !ok || id != deps[kit.KeySG(tt.role)].ID {
 				t.Fatalf("desired: group %q, ok %v", id, ok)
 			}
 			var got []string
 			for _, s := range rules {
-				got = append(got, s.direction()+" "+s.String())
+				got = append(got, s.Direction()+" "+s.String())
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("rules\n%v\nwant\n%v", got, tt.want)
 			}
-			if _, _, ok := r.desired(netDeps{keySG(sgALB): {ID: "sg-alb1"}}); ok {
+			if _, _, ok := r.Desired(netDeps{kit.KeySG(kit.SGALB): {ID: "sg-alb1"}}); ok {
 				t.Error("desired is ok without SG-ECS")
 			}
 		})
@@ -95,13 +97,13 @@ func TestNetworkRuleDiff(t *testing.T) {
 		IpPermissionsEgress: []ec2types.IpPermission{{IpProtocol: aws.String("-1"), FromPort: aws.Int32(-1), ToPort: aws.Int32(-1),
 			IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}},
 	}
-	want := []sgRule{
-		{proto: "tcp", from: 80, to: 80, peer: "0.0.0.0/0"},
-		{proto: "tcp", from: 443, to: 443, peer: "0.0.0.0/0"},
-		{egress: true, proto: "tcp", from: 8000, to: 8000, peer: "sg-e"},
+	want := []network.SGRule{
+		{Proto: "tcp", From: 80, To: 80, Peer: "0.0.0.0/0"},
+		{Proto: "tcp", From: 443, To: 443, Peer: "0.0.0.0/0"},
+		{Egress: true, Proto: "tcp", From: 8000, To: 8000, Peer: "sg-e"},
 	}
-	missing, extra := ruleDiff(liveRules(g), want)
-	got := ruleChanges(missing, extra)
+	missing, extra := network.RuleDiff(network.LiveRules(g), want)
+	got := network.RuleChanges(missing, extra)
 	wantChanges := []engine.Change{
 		{Field: "egress", To: "tcp/8000 to sg-e"},
 		{Field: "egress", From: "all to 0.0.0.0/0"},
@@ -112,11 +114,11 @@ func TestNetworkRuleDiff(t *testing.T) {
 		t.Errorf("changes\n%v\nwant\n%v", got, wantChanges)
 	}
 	// What is revoked must be exactly the rule, rebuilt without the described read-only fields.
-	p := extra[0].permission()
+	p := extra[0].Permission()
 	if len(p.UserIdGroupPairs) != 1 || aws.ToString(p.UserIdGroupPairs[0].GroupId) != "sg-x" || p.UserIdGroupPairs[0].UserId != nil || len(p.IpRanges) != 0 {
 		t.Errorf("permission of %s = %+v", extra[0], p)
 	}
-	if p := (sgRule{egress: true, proto: "-1", peer: "::/0"}).permission(); p.FromPort != nil || len(p.Ipv6Ranges) != 1 {
+	if p := (network.SGRule{Egress: true, Proto: "-1", Peer: "::/0"}).Permission(); p.FromPort != nil || len(p.Ipv6Ranges) != 1 {
 		t.Errorf("all-traffic IPv6 permission = %+v", p)
 	}
 }
@@ -204,12 +206,12 @@ func TestNetworkDependencies(t *testing.T) {
 
 func TestNetworkOutputs(t *testing.T) {
 	doc := &state.Document{Resources: map[string]*state.Resource{}}
-	if out := networkOutputs(doc); out != nil {
+	if out := network.NetworkOutputs(doc); out != nil {
 		t.Errorf("outputs without an ALB = %v", out)
 	}
-	doc.Resources[keyALB] = &state.Resource{Attrs: map[string]string{"dns_name": "x.elb.amazonaws.com"}}
+	doc.Resources[kit.KeyALB] = &state.Resource{Attrs: map[string]string{"dns_name": "x.elb.amazonaws.com"}}
 	want := map[string]string{"alb_dns": "x.elb.amazonaws.com", "url": "http://x.elb.amazonaws.com"}
-	if out := networkOutputs(doc); !maps.Equal(out, want) {
+	if out := network.NetworkOutputs(doc); !maps.Equal(out, want) {
 		t.Errorf("outputs = %v, want %v", out, want)
 	}
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
@@ -27,7 +29,7 @@ import (
 // service, so the phase's own clients (in.AWS.AccessAnalyzer()) carry it, the call
 // recorder still sees each call, and every other service still goes to moto. Call it
 // before declaring: clients copy the config's options when they are built.
-func stubAccessAnalyzer(t *testing.T, in *Inputs, answers map[string][]any) *testenv.SDKStub {
+func stubAccessAnalyzer(t *testing.T, in *kit.Inputs, answers map[string][]any) *testenv.SDKStub {
 	t.Helper()
 	s := testenv.NewSDKStub(t, answers)
 	in.AWS.Config.APIOptions = append(in.AWS.Config.APIOptions, s.OptionFor(accessanalyzer.ServiceID))
@@ -60,9 +62,9 @@ func cleanAccountAnalyzer() map[string][]any {
 
 // applyGuardrails applies the guardrail resources alone (the phase's other resources
 // need a deployed service; TestGuardrailsCleanAccount runs the whole phase).
-func applyGuardrails(t *testing.T, in *Inputs, doc *state.Document) *engine.Result {
+func applyGuardrails(t *testing.T, in *kit.Inputs, doc *state.Document) *engine.Result {
 	t.Helper()
-	res, err := newEngine(t, in).Apply(context.Background(), guardrailResources(in), doc, func(context.Context, *state.Document) error { return nil })
+	res, err := newEngine(t, in).Apply(context.Background(), observability.GuardrailResources(in), doc, func(context.Context, *state.Document) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ type liveConfig struct {
 	recording map[string]bool
 }
 
-func describeConfig(t *testing.T, in *Inputs) liveConfig {
+func describeConfig(t *testing.T, in *kit.Inputs) liveConfig {
 	t.Helper()
 	ctx := context.Background()
 	c := in.AWS.ConfigService()
@@ -156,7 +158,7 @@ func TestGuardrailsCleanAccount(t *testing.T) {
 	if l := stub.Calls("ListAnalyzers"); len(l) == 0 || l[0].(*accessanalyzer.ListAnalyzersInput).Type != aatypes.TypeAccount {
 		t.Errorf("ListAnalyzers calls %v, want them limited to type ACCOUNT", l)
 	}
-	if a := doc.Resources[keyAnalyzer]; a == nil || a.ARN != ourAnalyzerARN {
+	if a := doc.Resources[observability.KeyAnalyzer]; a == nil || a.ARN != ourAnalyzerARN {
 		t.Errorf("analyzer record %+v", a)
 	}
 
@@ -186,8 +188,8 @@ func TestGuardrailsCleanAccount(t *testing.T) {
 	}
 	assertPrivateBucket(t, in, bucket, "AES256")
 	assertConfigBucketPolicy(t, in, bucket)
-	assertOwned(t, doc, map[string]string{keyAnalyzer: "fvdeploy-account", keyConfigRecorder: "default", keyConfigChannel: "default", keyConfigRecording: "default"})
-	if b := doc.Resources[keyConfigBucket]; b == nil || b.ID != bucket {
+	assertOwned(t, doc, map[string]string{observability.KeyAnalyzer: "fvdeploy-account", observability.KeyConfigRecorder: "default", observability.KeyConfigChannel: "default", observability.KeyConfigRecording: "default"})
+	if b := doc.Resources[observability.KeyConfigBucket]; b == nil || b.ID != bucket {
 		t.Errorf("config bucket record %+v", b)
 	}
 
@@ -209,7 +211,7 @@ func TestGuardrailsCleanAccount(t *testing.T) {
 	// Destroy runs independent deletions concurrently, so the teardown order rests on the
 	// recorded dependencies: recording (stop) before the channel, the channel before the
 	// recorder.
-	for key, on := range map[string]string{keyConfigRecording: keyConfigChannel, keyConfigChannel: keyConfigRecorder} {
+	for key, on := range map[string]string{observability.KeyConfigRecording: observability.KeyConfigChannel, observability.KeyConfigChannel: observability.KeyConfigRecorder} {
 		if r := doc.Resources[key]; r == nil || !slices.Contains(r.DependsOn, on) {
 			t.Errorf("%s does not record that it depends on %s: %+v", key, on, r)
 		}
@@ -245,7 +247,7 @@ func TestGuardrailsCleanAccount(t *testing.T) {
 	if m := mutations(rec, from); len(m) != 0 {
 		t.Errorf("a run without state made mutating calls: %v", m)
 	}
-	assertOwned(t, lost, map[string]string{keyAnalyzer: "fvdeploy-account", keyConfigRecorder: "default", keyConfigChannel: "default", keyConfigRecording: "default"})
+	assertOwned(t, lost, map[string]string{observability.KeyAnalyzer: "fvdeploy-account", observability.KeyConfigRecorder: "default", observability.KeyConfigChannel: "default", observability.KeyConfigRecording: "default"})
 
 	// ---- destroy ----
 	from = len(rec.Calls())
@@ -277,7 +279,7 @@ func TestGuardrailsCleanAccount(t *testing.T) {
 	}
 }
 
-func assertConfigBucketPolicy(t *testing.T, in *Inputs, bucket string) {
+func assertConfigBucketPolicy(t *testing.T, in *kit.Inputs, bucket string) {
 	t.Helper()
 	pol, err := in.AWS.S3().GetBucketPolicy(context.Background(), &s3.GetBucketPolicyInput{Bucket: &bucket})
 	if err != nil {
@@ -297,8 +299,8 @@ func assertConfigBucketPolicy(t *testing.T, in *Inputs, bucket string) {
 			t.Errorf("statement %v is not limited to this account", s)
 		}
 		acl, _ := eq["s3:x-amz-acl"].(string)
-		for _, a := range sortedList(s["Action"]) {
-			for _, r := range sortedList(s["Resource"]) {
+		for _, a := range kit.SortedList(s["Action"]) {
+			for _, r := range kit.SortedList(s["Resource"]) {
 				got = append(got, grant{a.(string), r.(string), acl})
 			}
 		}
@@ -374,7 +376,7 @@ func TestGuardrailsAdoptTheAccountsOwn(t *testing.T) {
 					t.Errorf("adopting called %s", m)
 				}
 			}
-			for key, id := range map[string]string{keyAnalyzer: "security-team", keyConfigRecorder: "corp", keyConfigChannel: "corp", keyConfigRecording: "corp"} {
+			for key, id := range map[string]string{observability.KeyAnalyzer: "security-team", observability.KeyConfigRecorder: "corp", observability.KeyConfigChannel: "corp", observability.KeyConfigRecording: "corp"} {
 				if r := doc.Resources[key]; r == nil || r.ID != id || r.Attrs["owned"] != "false" {
 					t.Errorf("%s recorded as %+v, want %s adopted (owned=false)", key, r, id)
 				}
@@ -490,7 +492,7 @@ func TestGuardrailsSwitchedOff(t *testing.T) {
 	in, rec := newTestInputs(t, "dev", nil)
 	in.Config.Observability.Guardrails = false
 	for _, r := range declared(t, in, "observability") {
-		if strings.Contains(r.Type(), "config:") || strings.Contains(r.Type(), "accessanalyzer:") || r.Key() == keyConfigBucket {
+		if strings.Contains(r.Type(), "config:") || strings.Contains(r.Type(), "accessanalyzer:") || r.Key() == observability.KeyConfigBucket {
 			t.Errorf("guardrails off, yet %s is declared", r.Key())
 		}
 	}
@@ -499,7 +501,7 @@ func TestGuardrailsSwitchedOff(t *testing.T) {
 	for _, r := range declared(t, in, "observability") {
 		keys[r.Key()] = true
 	}
-	for _, k := range []string{keyAnalyzer, keyConfigRecorder, keyConfigBucket, keyConfigChannel, keyConfigRecording} {
+	for _, k := range []string{observability.KeyAnalyzer, observability.KeyConfigRecorder, observability.KeyConfigBucket, observability.KeyConfigChannel, observability.KeyConfigRecording} {
 		if !keys[k] {
 			t.Errorf("guardrails on, yet %s is not declared", k)
 		}

@@ -17,14 +17,17 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/alertrelay"
 	"github.com/fvdeploy/fvdeploy/internal/awsclients"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 )
 
 const testWebhook = "https://hooks.example.com/services/T000/B000/relay-token-e2e"
 
 // relayInputs are dev's Inputs with the chat relay on and the webhook in the environment.
-func relayInputs(t *testing.T, webhook string) (*Inputs, *awsclients.Recorder) {
+func relayInputs(t *testing.T, webhook string) (*kit.Inputs, *awsclients.Recorder) {
 	t.Helper()
-	in, rec := newTestInputs(t, "dev", map[string]string{EnvChatWebhookURL: webhook})
+	in, rec := newTestInputs(t, "dev", map[string]string{observability.EnvChatWebhookURL: webhook})
 	in.Config.Alarms.ChatRelay = true
 	return in, rec
 }
@@ -39,16 +42,16 @@ func TestChatRelay(t *testing.T) {
 	fakes := fakeService(t, in, doc)
 	applyScoped(t, in, doc, "observability")
 
-	name := in.prefix() + "-chat-relay"
+	name := in.Prefix() + "-chat-relay"
 	fn, err := in.AWS.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := fn.Configuration
-	secretARN := doc.Resources[keyChatWebhook].ARN
-	roleARN := doc.Resources[keyChatRelayRole].ARN
+	secretARN := doc.Resources[observability.KeyChatWebhook].ARN
+	roleARN := doc.Resources[observability.KeyChatRelayRole].ARN
 	if string(c.Runtime) != alertrelay.Runtime || aws.ToString(c.Handler) != alertrelay.Handler || aws.ToString(c.Role) != roleARN ||
-		c.Environment.Variables[alertrelay.SecretEnv] != secretARN || aws.ToInt32(c.Timeout) != relayTimeoutSeconds || fn.Tags["fvdeploy:key"] != keyChatRelay {
+		c.Environment.Variables[alertrelay.SecretEnv] != secretARN || aws.ToInt32(c.Timeout) != observability.RelayTimeoutSeconds || fn.Tags["fvdeploy:key"] != observability.KeyChatRelay {
 		t.Errorf("function %+v tags %v; want role %s, secret %s", c, fn.Tags, roleARN, secretARN)
 	}
 	// The webhook is in the secret, and nowhere in state.
@@ -60,11 +63,11 @@ func TestChatRelay(t *testing.T) {
 		t.Error("the webhook URL reached state")
 	}
 	// The role: assumable by Lambda only, allowed its own log group and its own secret.
-	role, err := in.AWS.IAM().GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(doc.Resources[keyChatRelayRole].ID), PolicyName: aws.String(inlinePolicyName)})
+	role, err := in.AWS.IAM().GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(doc.Resources[observability.KeyChatRelayRole].ID), PolicyName: aws.String(kinds.InlinePolicyName)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	logGroupARN := doc.Resources[keyChatRelayLogs].ARN
+	logGroupARN := doc.Resources[observability.KeyChatRelayLogs].ARN
 	var got []string
 	for _, s := range policyStatements(t, aws.ToString(role.PolicyDocument)) {
 		b, _ := json.Marshal([]any{s["Action"], s["Resource"]})
@@ -77,12 +80,12 @@ func TestChatRelay(t *testing.T) {
 	if !slices.Equal(got, want) || !strings.HasSuffix(logGroupARN, ":log-group:/aws/lambda/"+name) {
 		t.Errorf("role policy %v, want %v", got, want)
 	}
-	trust, _ := in.AWS.IAM().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(doc.Resources[keyChatRelayRole].ID)})
-	if doc, _ := decodePolicy(aws.ToString(trust.Role.AssumeRolePolicyDocument)); !strings.Contains(doc, `"lambda.amazonaws.com"`) {
+	trust, _ := in.AWS.IAM().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(doc.Resources[observability.KeyChatRelayRole].ID)})
+	if doc, _ := kit.DecodePolicy(aws.ToString(trust.Role.AssumeRolePolicyDocument)); !strings.Contains(doc, `"lambda.amazonaws.com"`) {
 		t.Errorf("trust policy %s", doc)
 	}
 	// Subscribed to the alarm topic, which alone may invoke it.
-	topicARN := doc.Resources[keyTopic].ARN
+	topicARN := doc.Resources[observability.KeyTopic].ARN
 	subs, err := in.AWS.SNS().ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topicARN)})
 	if err != nil || !slices.ContainsFunc(subs.Subscriptions, func(s snstypes.Subscription) bool {
 		return aws.ToString(s.Protocol) == "lambda" && aws.ToString(s.Endpoint) == aws.ToString(c.FunctionArn)
@@ -106,7 +109,9 @@ func TestChatRelay(t *testing.T) {
 	}
 
 	// A new webhook is stored in place; the function is not touched.
-	in.Getenv = func(k string) string { return map[string]string{EnvChatWebhookURL: testWebhook + "-rotated"}[k] }
+	in.Getenv = func(k string) string {
+		return map[string]string{observability.EnvChatWebhookURL: testWebhook + "-rotated"}[k]
+	}
 	from = len(rec.Calls())
 	applyScoped(t, in, doc, "observability")
 	if m := mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.PutSecretValue"}) {
@@ -116,12 +121,12 @@ func TestChatRelay(t *testing.T) {
 	// Switched off: everything of the relay goes, the topic stays.
 	in.Config.Alarms.ChatRelay = false
 	applyScoped(t, in, doc, "observability")
-	for _, k := range []string{keyChatWebhook, keyChatRelayLogs, keyChatRelayRole, keyChatRelay, keyChatRelaySub} {
+	for _, k := range []string{observability.KeyChatWebhook, observability.KeyChatRelayLogs, observability.KeyChatRelayRole, observability.KeyChatRelay, observability.KeyChatRelaySub} {
 		if doc.Resources[k] != nil {
 			t.Errorf("%s still in state after switching the relay off", k)
 		}
 	}
-	if _, err := in.AWS.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}); !isNotFound(err) {
+	if _, err := in.AWS.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}); !kit.IsNotFound(err) {
 		t.Errorf("function after switching off: %v", err)
 	}
 	subs, _ = in.AWS.SNS().ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topicARN)})
@@ -144,13 +149,13 @@ func TestChatRelayDestroy(t *testing.T) {
 	if err := destroyExpecting(t, in, doc, fakes); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.AWS.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(in.prefix() + "-chat-relay")}); !isNotFound(err) {
+	if _, err := in.AWS.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(in.Prefix() + "-chat-relay")}); !kit.IsNotFound(err) {
 		t.Errorf("function after destroy: %v", err)
 	}
-	if _, err := in.AWS.SecretsManager().DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(in.prefix() + "-chat-webhook")}); !isNotFound(err) {
+	if _, err := in.AWS.SecretsManager().DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(in.Prefix() + "-chat-webhook")}); !kit.IsNotFound(err) {
 		t.Errorf("secret after destroy: %v", err)
 	}
-	if _, err := in.AWS.IAM().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(in.prefix() + "-chat-relay")}); !isNotFound(err) {
+	if _, err := in.AWS.IAM().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(in.Prefix() + "-chat-relay")}); !kit.IsNotFound(err) {
 		t.Errorf("role after destroy: %v", err)
 	}
 	unsub, delFn := callIndex(rec, from, "SNS.Unsubscribe"), callIndex(rec, from, "Lambda.DeleteFunction")
@@ -167,7 +172,7 @@ func TestChatRelayNeedsWebhook(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			in, _ := relayInputs(t, tt.webhook)
-			r := &webhookSecret{in: in, api: in.AWS.SecretsManager()}
+			r := &observability.WebhookSecret{In: in, API: in.AWS.SecretsManager()}
 			_, err := r.Create(context.Background(), nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || tt.webhook != "" && strings.Contains(err.Error(), tt.webhook) {
 				t.Errorf("error %v, want one with %q and without the URL", err, tt.want)

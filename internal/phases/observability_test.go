@@ -26,6 +26,10 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/network"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/status"
 )
@@ -34,7 +38,7 @@ import (
 // alarms watch, and records them with stand-in cluster, service and role records under
 // the network and cluster phases' keys (alarms need only names; the deploy policy only
 // ARNs). It returns those keys; remove them from doc before a destroy.
-func fakeService(t *testing.T, in *Inputs, doc *state.Document) []string {
+func fakeService(t *testing.T, in *kit.Inputs, doc *state.Document) []string {
 	t.Helper()
 	ctx := context.Background()
 	ec2c, elb := in.AWS.EC2(), in.AWS.ELB()
@@ -50,32 +54,32 @@ func fakeService(t *testing.T, in *Inputs, doc *state.Document) []string {
 		}
 		subnets = append(subnets, aws.ToString(s.Subnet.SubnetId))
 	}
-	lb, err := elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: aws.String(in.prefix()), Subnets: subnets})
+	lb, err := elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: aws.String(in.Prefix()), Subnets: subnets})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := elb.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{Name: aws.String(in.prefix()), TargetType: elbtypes.TargetTypeEnumIp,
+	tg, err := elb.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{Name: aws.String(in.Prefix()), TargetType: elbtypes.TargetTypeEnumIp,
 		Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(8000), VpcId: vpc.Vpc.VpcId})
 	if err != nil {
 		t.Fatal(err)
 	}
-	acct, p := in.Account, in.prefix()
+	acct, p := in.Account, in.Prefix()
 	recs := map[string]*state.Resource{
-		keyALB:      {Type: "elbv2:load-balancer", ID: p, ARN: aws.ToString(lb.LoadBalancers[0].LoadBalancerArn)},
-		keyTG:       {Type: "elbv2:target-group", ID: p, ARN: aws.ToString(tg.TargetGroups[0].TargetGroupArn)},
-		keyCluster:  {Type: "ecs:cluster", ID: p, ARN: "arn:aws:ecs:us-east-1:" + acct + ":cluster/" + p},
-		keyService:  {Type: "ecs:service", ID: p, ARN: "arn:aws:ecs:us-east-1:" + acct + ":service/" + p + "/" + p, Attrs: map[string]string{"cluster": p}},
-		keyExecRole: {Type: "iam:role", ID: p + "-exec", ARN: "arn:aws:iam::" + acct + ":role/" + p + "-exec"},
-		keyTaskRole: {Type: "iam:role", ID: p + "-task", ARN: "arn:aws:iam::" + acct + ":role/" + p + "-task"},
+		kit.KeyALB:      {Type: "elbv2:load-balancer", ID: p, ARN: aws.ToString(lb.LoadBalancers[0].LoadBalancerArn)},
+		kit.KeyTG:       {Type: "elbv2:target-group", ID: p, ARN: aws.ToString(tg.TargetGroups[0].TargetGroupArn)},
+		kit.KeyCluster:  {Type: "ecs:cluster", ID: p, ARN: "arn:aws:ecs:us-east-1:" + acct + ":cluster/" + p},
+		kit.KeyService:  {Type: "ecs:service", ID: p, ARN: "arn:aws:ecs:us-east-1:" + acct + ":service/" + p + "/" + p, Attrs: map[string]string{"cluster": p}},
+		kit.KeyExecRole: {Type: "iam:role", ID: p + "-exec", ARN: "arn:aws:iam::" + acct + ":role/" + p + "-exec"},
+		kit.KeyTaskRole: {Type: "iam:role", ID: p + "-task", ARN: "arn:aws:iam::" + acct + ":role/" + p + "-task"},
 	}
 	if in.Config.Observability.KMSKeyID == "" {
 		// The secrets phase's key, which the topic, log groups and trail use.
-		key, err := (&envKey{in: in, api: in.AWS.KMS()}).Create(ctx, nil)
+		key, err := (&network.EnvKey{In: in, API: in.AWS.KMS()}).Create(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		key.Type = "kms:key"
-		recs[keyEnvKey] = key
+		recs[kit.KeyEnvKey] = key
 	}
 	maps.Copy(doc.Resources, recs)
 	return slices.Collect(maps.Keys(recs))
@@ -83,7 +87,7 @@ func fakeService(t *testing.T, in *Inputs, doc *state.Document) []string {
 
 // destroyExpecting destroys everything but the stand-in records and returns the error
 // of the walk (nil when all went).
-func destroyExpecting(t *testing.T, in *Inputs, doc *state.Document, fakes []string) error {
+func destroyExpecting(t *testing.T, in *kit.Inputs, doc *state.Document, fakes []string) error {
 	t.Helper()
 	for _, k := range fakes {
 		delete(doc.Resources, k)
@@ -95,9 +99,9 @@ func destroyExpecting(t *testing.T, in *Inputs, doc *state.Document, fakes []str
 	return res.Err()
 }
 
-func envAlarms(t *testing.T, in *Inputs) map[string]cwtypes.MetricAlarm {
+func envAlarms(t *testing.T, in *kit.Inputs) map[string]cwtypes.MetricAlarm {
 	t.Helper()
-	m, err := describeAlarms(context.Background(), in.AWS.CloudWatch(), &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(in.prefix() + "-")})
+	m, err := observability.DescribeAlarms(context.Background(), in.AWS.CloudWatch(), &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(in.Prefix() + "-")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +120,7 @@ func dimString(dims []cwtypes.Dimension) string {
 // policyStatements parses a policy document into its statements.
 func policyStatements(t *testing.T, doc string) []map[string]any {
 	t.Helper()
-	doc, err := decodePolicy(doc)
+	doc, err := kit.DecodePolicy(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,9 +131,9 @@ func policyStatements(t *testing.T, doc string) []map[string]any {
 	return p.Statement
 }
 
-func listTopicSubscribers(t *testing.T, in *Inputs, topicARN string) []string {
+func listTopicSubscribers(t *testing.T, in *kit.Inputs, topicARN string) []string {
 	t.Helper()
-	subs, err := listSubscriptions(context.Background(), in.AWS.SNS(), topicARN)
+	subs, err := observability.ListSubscriptions(context.Background(), in.AWS.SNS(), topicARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +162,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	applyScoped(t, in, doc, "observability")
 
 	// ---- the topic, its key and its subscribers ----
-	topic := doc.Resources[keyTopic]
+	topic := doc.Resources[observability.KeyTopic]
 	if topic == nil || topic.ARN != "arn:aws:sns:us-east-1:123456789012:fastapi-vars-prod-alerts" {
 		t.Fatalf("topic record %+v", topic)
 	}
@@ -181,7 +185,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	cloudwatchMayUse := false
 	for _, s := range policyStatements(t, aws.ToString(pol.Policy)) {
 		if p, _ := s["Principal"].(map[string]any); p["Service"] == "cloudwatch.amazonaws.com" && s["Effect"] == "Allow" {
-			cloudwatchMayUse = slices.Equal(sortedList(s["Action"]), []any{"kms:Decrypt", "kms:GenerateDataKey*"})
+			cloudwatchMayUse = slices.Equal(kit.SortedList(s["Action"]), []any{"kms:Decrypt", "kms:GenerateDataKey*"})
 		}
 	}
 	if !cloudwatchMayUse {
@@ -199,8 +203,8 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	}
 
 	// ---- the alarms: metrics, dimensions, thresholds, actions ----
-	lbFull := arnTail(doc.Resources[keyALB].ARN, ":loadbalancer/")
-	tgFull := arnTail(doc.Resources[keyTG].ARN, ":")
+	lbFull := observability.ARNTail(doc.Resources[kit.KeyALB].ARN, ":loadbalancer/")
+	tgFull := observability.ARNTail(doc.Resources[kit.KeyTG].ARN, ":")
 	if !strings.HasPrefix(lbFull, "app/fastapi-vars-prod/") || !strings.HasPrefix(tgFull, "targetgroup/fastapi-vars-prod/") {
 		t.Fatalf("full names %q %q", lbFull, tgFull)
 	}
@@ -282,14 +286,14 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 		if p["Service"] != "cloudtrail.amazonaws.com" || fmt.Sprint(eq["aws:SourceArn"]) != aws.ToString(tr.Trail.TrailARN) || fmt.Sprint(eq["aws:SourceAccount"]) != in.Account {
 			t.Errorf("trail bucket lets someone other than this trail in: %v", s)
 		}
-		if slices.Contains(sortedList(s["Action"]), any("s3:PutObject")) && eq["s3:x-amz-acl"] != "bucket-owner-full-control" {
+		if slices.Contains(kit.SortedList(s["Action"]), any("s3:PutObject")) && eq["s3:x-amz-acl"] != "bucket-owner-full-control" {
 			t.Errorf("CloudTrail writes without bucket-owner-full-control: %v", s)
 		}
 	}
 
 	// ---- the ALB's access logs ----
 	logsBucket := "fastapi-vars-prod-alb-logs-123456789012-us-east-1"
-	lbAttrs, err := in.AWS.ELB().DescribeLoadBalancerAttributes(ctx, &elbv2.DescribeLoadBalancerAttributesInput{LoadBalancerArn: aws.String(doc.Resources[keyALB].ARN)})
+	lbAttrs, err := in.AWS.ELB().DescribeLoadBalancerAttributes(ctx, &elbv2.DescribeLoadBalancerAttributesInput{LoadBalancerArn: aws.String(doc.Resources[kit.KeyALB].ARN)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,8 +301,8 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	for _, a := range lbAttrs.Attributes {
 		got[aws.ToString(a.Key)] = aws.ToString(a.Value)
 	}
-	if got[attrAccessLogsEnabled] != "true" || got[attrAccessLogsBucket] != logsBucket {
-		t.Errorf("ALB access logs: enabled %q bucket %q", got[attrAccessLogsEnabled], got[attrAccessLogsBucket])
+	if got[observability.AttrAccessLogsEnabled] != "true" || got[observability.AttrAccessLogsBucket] != logsBucket {
+		t.Errorf("ALB access logs: enabled %q bucket %q", got[observability.AttrAccessLogsEnabled], got[observability.AttrAccessLogsBucket])
 	}
 	assertPrivateBucket(t, in, logsBucket, "AES256")
 	bp, err = s3c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &logsBucket})
@@ -327,7 +331,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if _, err := s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &logsBucket, VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusSuspended}}); err != nil {
 		t.Fatal(err)
 	}
-	if it := item(planPhases(t, in, doc, "observability"), keyALBLogsBucket); fmt.Sprint(it.Changes) != `[object_ownership: "ObjectWriter" -> "BucketOwnerEnforced" versioning: "Suspended" -> "Enabled"]` {
+	if it := item(planPhases(t, in, doc, "observability"), observability.KeyALBLogsBucket); fmt.Sprint(it.Changes) != `[object_ownership: "ObjectWriter" -> "BucketOwnerEnforced" versioning: "Suspended" -> "Enabled"]` {
 		t.Errorf("plan of the drifted access log bucket: %s %v", it.Action, it.Changes)
 	}
 	mark = len(rec.Calls())
@@ -347,8 +351,8 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if m := mutations(rec, mark); len(m) != 0 {
 		t.Errorf("apply with lost state made mutating calls: %v", m)
 	}
-	if len(lost.Resources) != len(doc.Resources) || lost.Resources[keyEnvKey].ID != doc.Resources[keyEnvKey].ID {
-		t.Errorf("adopted %d resources (key %s), want %d (key %s)", len(lost.Resources), lost.Resources[keyEnvKey].ID, len(doc.Resources), doc.Resources[keyEnvKey].ID)
+	if len(lost.Resources) != len(doc.Resources) || lost.Resources[kit.KeyEnvKey].ID != doc.Resources[kit.KeyEnvKey].ID {
+		t.Errorf("adopted %d resources (key %s), want %d (key %s)", len(lost.Resources), lost.Resources[kit.KeyEnvKey].ID, len(doc.Resources), doc.Resources[kit.KeyEnvKey].ID)
 	}
 
 	// ---- status ----
@@ -414,9 +418,9 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	}
 	wantChanged := map[string]string{
 		"observability/alarm-alb-5xx-elb": "threshold",
-		keySubscriptions:                  "subscribe,unsubscribe",
-		keyTrail:                          "logging",
-		keyTrailBucket:                    "block_public_access",
+		observability.KeySubscriptions:    "subscribe,unsubscribe",
+		observability.KeyTrail:            "logging",
+		observability.KeyTrailBucket:      "block_public_access",
 	}
 	if !maps.Equal(changed, wantChanged) {
 		t.Errorf("plan after drift:\n got %v\nwant %v", changed, wantChanged)
@@ -445,11 +449,11 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = destroyExpecting(t, in, doc, fakes)
-	if !errors.Is(err, ErrDataKept) || !strings.Contains(err.Error(), bucket) || !strings.Contains(err.Error(), "fvdeploy destroy --purge-data") {
+	if !errors.Is(err, kinds.ErrDataKept) || !strings.Contains(err.Error(), bucket) || !strings.Contains(err.Error(), "fvdeploy destroy --purge-data") {
 		t.Fatalf("destroy with logs in the trail bucket: %v", err)
 	}
-	if keys := slices.Sorted(maps.Keys(doc.Resources)); !slices.Equal(keys, []string{keyTrailBucket}) {
-		t.Errorf("state after a destroy that kept the bucket: %v, want only %s", keys, keyTrailBucket)
+	if keys := slices.Sorted(maps.Keys(doc.Resources)); !slices.Equal(keys, []string{observability.KeyTrailBucket}) {
+		t.Errorf("state after a destroy that kept the bucket: %v, want only %s", keys, observability.KeyTrailBucket)
 	}
 	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
 		t.Errorf("the kept bucket is gone: %v", err)
@@ -460,10 +464,10 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if left := envAlarms(t, in); len(left) != 0 {
 		t.Errorf("alarms left: %v", slices.Sorted(maps.Keys(left)))
 	}
-	if _, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: tr.Trail.TrailARN}); !isNotFound(err) {
+	if _, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: tr.Trail.TrailARN}); !kit.IsNotFound(err) {
 		t.Errorf("trail after destroy: %v", err)
 	}
-	if _, err := in.AWS.SNS().GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &topic.ARN}); !isNotFound(err) {
+	if _, err := in.AWS.SNS().GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &topic.ARN}); !kit.IsNotFound(err) {
 		t.Errorf("topic after destroy: %v", err)
 	}
 	// The key is the secrets phase's (the stand-in records), not this phase's to delete.
@@ -479,9 +483,9 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	}
 }
 
-func mustList(t *testing.T, in *Inputs, topicARN string) []snstypes.Subscription {
+func mustList(t *testing.T, in *kit.Inputs, topicARN string) []snstypes.Subscription {
 	t.Helper()
-	subs, err := listSubscriptions(context.Background(), in.AWS.SNS(), topicARN)
+	subs, err := observability.ListSubscriptions(context.Background(), in.AWS.SNS(), topicARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,7 +494,7 @@ func mustList(t *testing.T, in *Inputs, topicARN string) []snstypes.Subscription
 
 // assertPrivateBucket checks that all public access is blocked and the bucket is
 // encrypted with algo.
-func assertPrivateBucket(t *testing.T, in *Inputs, bucket, algo string) {
+func assertPrivateBucket(t *testing.T, in *kit.Inputs, bucket, algo string) {
 	t.Helper()
 	ctx := context.Background()
 	s3c := in.AWS.S3()
@@ -534,10 +538,10 @@ func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.
 	fakes := fakeService(t, in, doc)
 
 	applyScoped(t, in, doc, "observability")
-	if doc.Resources[keyEnvKey] != nil {
+	if doc.Resources[kit.KeyEnvKey] != nil {
 		t.Error("a topic key was made although one is configured")
 	}
-	topicARN := doc.Resources[keyTopic].ARN
+	topicARN := doc.Resources[observability.KeyTopic].ARN
 	attrs, err := in.AWS.SNS().GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &topicARN})
 	if err != nil || attrs.Attributes["KmsMasterKeyId"] != keyARN {
 		t.Errorf("topic key %q (%v), want %s", attrs.Attributes["KmsMasterKeyId"], err, keyARN)
@@ -557,7 +561,7 @@ func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.
 	}
 	// hml runs without Container Insights: the task count comes from the target group.
 	running := envAlarms(t, in)["fastapi-vars-hml-ecs-running-tasks"]
-	tgFull := arnTail(doc.Resources[keyTG].ARN, ":")
+	tgFull := observability.ARNTail(doc.Resources[kit.KeyTG].ARN, ":")
 	if aws.ToString(running.MetricName) != "HealthyHostCount" || running.Statistic != cwtypes.StatisticMinimum ||
 		!strings.Contains(dimString(running.Dimensions), "TargetGroup="+tgFull) || aws.ToFloat64(running.Threshold) != 2 {
 		t.Errorf("running-task alarm without Container Insights: %s %s %s < %g", aws.ToString(running.MetricName), running.Statistic, dimString(running.Dimensions), aws.ToFloat64(running.Threshold))
@@ -572,12 +576,12 @@ func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.
 	// longer declares is deleted with the phase's deleters.
 	in.Config.Observability.CloudTrail = false
 	res := applyScoped(t, in, doc, "observability")
-	for _, k := range []string{keyTrail, keyTrailBucket} {
+	for _, k := range []string{observability.KeyTrail, observability.KeyTrailBucket} {
 		if it := item(res, k); it.Action != engine.Delete || doc.Resources[k] != nil {
 			t.Errorf("%s after switching the trail off: %s, in state: %v", k, it.Action, doc.Resources[k] != nil)
 		}
 	}
-	if _, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String("fastapi-vars-hml-audit")}); !isNotFound(err) {
+	if _, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String("fastapi-vars-hml-audit")}); !kit.IsNotFound(err) {
 		t.Errorf("trail after switching it off: %v", err)
 	}
 	if err := destroyExpecting(t, in, doc, fakes); err != nil || len(doc.Resources) != 0 {
@@ -603,7 +607,7 @@ func (f *fakeSNS) ListSubscriptionsByTopic(context.Context, *sns.ListSubscriptio
 
 func (f *fakeSNS) Subscribe(_ context.Context, in *sns.SubscribeInput, _ ...func(*sns.Options)) (*sns.SubscribeOutput, error) {
 	f.subscribed = append(f.subscribed, aws.ToString(in.Protocol)+":"+aws.ToString(in.Endpoint))
-	return &sns.SubscribeOutput{SubscriptionArn: aws.String(pendingConfirmation)}, nil
+	return &sns.SubscribeOutput{SubscriptionArn: aws.String(observability.PendingConfirmation)}, nil
 }
 
 func (f *fakeSNS) Unsubscribe(_ context.Context, in *sns.UnsubscribeInput, _ ...func(*sns.Options)) (*sns.UnsubscribeOutput, error) {
@@ -625,14 +629,14 @@ func TestSubscriptionsPendingAndOtherProtocols(t *testing.T) {
 		return snstypes.Subscription{Protocol: aws.String(protocol), Endpoint: aws.String(endpoint), SubscriptionArn: aws.String(arn), TopicArn: &topicARN}
 	}
 	f := &fakeSNS{subs: []snstypes.Subscription{
-		sub("email", "ops@example.com", pendingConfirmation),                                      // wanted, waiting for its recipient
+		sub("email", "ops@example.com", observability.PendingConfirmation),                        // wanted, waiting for its recipient
 		sub("https", "https://bot:****@relay.example.com/hook", topicARN+":https-1"),              // wanted; SNS masks the password
 		sub("email", "gone@example.com", topicARN+":email-gone"),                                  // removed from the config
-		sub("email", "never-confirmed@example.com", pendingConfirmation),                          // removed, cannot be cancelled
+		sub("email", "never-confirmed@example.com", observability.PendingConfirmation),            // removed, cannot be cancelled
 		sub("lambda", "arn:aws:lambda:us-east-1:123456789012:function:relay", topicARN+":lambda"), // not fvdeploy's
 	}}
-	r := &subscriptions{in: in, api: f}
-	deps := depsMap{keyTopic: {ID: "fastapi-vars-dev-alerts", ARN: topicARN}}
+	r := &observability.SubscriptionSet{In: in, API: f}
+	deps := depsMap{observability.KeyTopic: {ID: "fastapi-vars-dev-alerts", ARN: topicARN}}
 	found, err := r.Find(ctx, deps, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -661,7 +665,7 @@ func TestSubscriptionsPendingAndOtherProtocols(t *testing.T) {
 		t.Errorf("delete unsubscribed %v, want the confirmed email and HTTPS ones %v", f.unsubscribed, want)
 	}
 
-	states, err := status.Subscriptions(ctx, f, DeployedObjects(&state.Document{Resources: map[string]*state.Resource{keyTopic: deps[keyTopic]}}).AlarmTopic)
+	states, err := status.Subscriptions(ctx, f, DeployedObjects(&state.Document{Resources: map[string]*state.Resource{observability.KeyTopic: deps[observability.KeyTopic]}}).AlarmTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -676,15 +680,15 @@ func TestSubscriptionsPendingAndOtherProtocols(t *testing.T) {
 }
 
 func TestResourcePolicyDiffReadsConditionsByMeaning(t *testing.T) {
-	want := policyDoc(stmt{Effect: "Allow", Principal: map[string]string{"Service": "cloudtrail.amazonaws.com"}, Action: []string{"s3:PutObject"},
+	want := kit.PolicyDoc(kit.Stmt{Effect: "Allow", Principal: map[string]string{"Service": "cloudtrail.amazonaws.com"}, Action: []string{"s3:PutObject"},
 		Resource: []string{"arn:aws:s3:::b/*"}, Condition: map[string]map[string]any{"StringEquals": {"a": "x", "b": []string{"2", "1"}}}})
 	same := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":["cloudtrail.amazonaws.com"]},"Action":"s3:PutObject",` +
 		`"Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"a":["x"],"b":["1","2"]}}}}`
-	if d, err := resourcePolicyDiff(same, want); err != nil || d != nil {
+	if d, err := kit.ResourcePolicyDiff(same, want); err != nil || d != nil {
 		t.Errorf("equal policies differ: %v %v", d, err)
 	}
 	other := strings.Replace(same, `"x"`, `"y"`, 1)
-	if d, err := resourcePolicyDiff(other, want); err != nil || d == nil || d.To != want {
+	if d, err := kit.ResourcePolicyDiff(other, want); err != nil || d == nil || d.To != want {
 		t.Errorf("a changed condition went unseen: %v %v", d, err)
 	}
 }
@@ -708,14 +712,14 @@ func TestALBLogsBucketPolicyPerRegion(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			in := &Inputs{Config: &config.Config{App: "fastapi-vars", Env: "prod"}, Account: "123456789012", Region: tt.region}
-			bucket := albLogsBucketName(in)
-			arn := fmt.Sprintf("arn:%s:s3:::%s", awsPartition(tt.region), bucket)
-			policy := albLogsBucketPolicy(in, bucket)
+			in := &kit.Inputs{Config: &config.Config{App: "fastapi-vars", Env: "prod"}, Account: "123456789012", Region: tt.region}
+			bucket := observability.ALBLogsBucketName(in)
+			arn := fmt.Sprintf("arn:%s:s3:::%s", kit.AwsPartition(tt.region), bucket)
+			policy := observability.ALBLogsBucketPolicy(in, bucket)
 			var writers []string
 			tlsOnly := false
 			for _, s := range policyStatements(t, policy) {
-				actions, resources := fmt.Sprint(sortedList(s["Action"])), fmt.Sprint(sortedList(s["Resource"]))
+				actions, resources := fmt.Sprint(kit.SortedList(s["Action"])), fmt.Sprint(kit.SortedList(s["Resource"]))
 				if s["Effect"] == "Deny" {
 					cond, _ := s["Condition"].(map[string]any)
 					tlsOnly = s["Principal"] == "*" && actions == "[s3:*]" && resources == fmt.Sprint([]string{arn, arn + "/*"}) &&
@@ -727,7 +731,7 @@ func TestALBLogsBucketPolicyPerRegion(t *testing.T) {
 				}
 				p, _ := s["Principal"].(map[string]any)
 				for _, kind := range slices.Sorted(maps.Keys(p)) {
-					for _, who := range sortedList(p[kind]) {
+					for _, who := range kit.SortedList(p[kind]) {
 						writers = append(writers, fmt.Sprintf("%s %v", kind, who))
 					}
 				}

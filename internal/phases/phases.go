@@ -7,23 +7,19 @@ import (
 	"strings"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/cicd"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
+	"github.com/fvdeploy/fvdeploy/internal/phases/image"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/network"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
+	"github.com/fvdeploy/fvdeploy/internal/phases/secrets"
 )
 
-// Phase is one step of a deployment: a package under internal/phases says what it is.
-type Phase struct {
-	Name    string
-	Summary string
-	// Resources returns the phase's resources for the config.
-	Resources func(in *Inputs) ([]engine.Resource, error)
-	// EveryKind, when set, returns a resource of every type the phase can declare under
-	// any config, so that what an earlier config created (a domain since removed) can
-	// still be deleted when the current one declares nothing of that type.
-	EveryKind func(in *Inputs) []engine.Resource
-}
-
 // All lists the phases in the order `up` runs them.
-func All() []Phase {
-	return []Phase{imagePhase(), networkPhase(), secretsPhase(), clusterPhase(), edgePhase(), observabilityPhase(), cicdPhase()}
+func All() []kit.Phase {
+	return []kit.Phase{image.Phase(), network.Phase(), secrets.Phase(), clusterphase.Phase(), edge.Phase(), observability.Phase(), cicd.Phase()}
 }
 
 // Names lists the phase names in order.
@@ -43,43 +39,16 @@ func (e *UnknownPhaseError) Error() string {
 }
 
 // Lookup finds a phase by name.
-func Lookup(name string) (Phase, error) {
+func Lookup(name string) (kit.Phase, error) {
 	for _, p := range All() {
 		if p.Name == name {
 			return p, nil
 		}
 	}
-	return Phase{}, &UnknownPhaseError{Name: name}
-}
-
-// Declare returns the phase's resources.
-func (p Phase) Declare(in *Inputs) ([]engine.Resource, error) {
-	resources, err := p.Resources(in)
-	if err != nil {
-		return nil, fmt.Errorf("declaring phase %s: %w", p.Name, err)
-	}
-	return resources, nil
+	return kit.Phase{}, &UnknownPhaseError{Name: name}
 }
 
 // Deleters remove, by resource type, objects that state holds but no phase declares any
 // more (a feature switched off, a phase skipped), and everything at destroy. A resource's
 // Delete needs only its state record, so any declared resource of a type serves.
-func Deleters(in *Inputs) (map[string]engine.Deleter, error) { return deletersOf(in, All()) }
-
-// deletersOf are the deleters of the given phases' resource types.
-func deletersOf(in *Inputs, phases []Phase) (map[string]engine.Deleter, error) {
-	out := map[string]engine.Deleter{}
-	for _, p := range phases {
-		resources, err := p.Declare(in)
-		if err != nil {
-			return nil, err
-		}
-		if p.EveryKind != nil {
-			resources = append(p.EveryKind(in), resources...)
-		}
-		for _, r := range resources {
-			out[r.Type()] = r
-		}
-	}
-	return out, nil
-}
+func Deleters(in *kit.Inputs) (map[string]engine.Deleter, error) { return kit.DeletersOf(in, All()) }

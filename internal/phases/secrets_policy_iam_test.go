@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
@@ -45,7 +47,7 @@ func TestSecretPolicyHoldsUnderAnIAMEvaluator(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String("all-secrets"),
-			PolicyDocument: aws.String(policyDoc(stmt{Effect: "Allow", Action: []string{"secretsmanager:*", "sts:GetCallerIdentity"}, Resource: []string{"*"}}))}); err != nil {
+			PolicyDocument: aws.String(kit.PolicyDoc(kit.Stmt{Effect: "Allow", Action: []string{"secretsmanager:*", "sts:GetCallerIdentity"}, Resource: []string{"*"}}))}); err != nil {
 			t.Fatal(err)
 		}
 		key, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)})
@@ -68,7 +70,7 @@ func TestSecretPolicyHoldsUnderAnIAMEvaluator(t *testing.T) {
 	in.Caller = aws.ToString(who.Arn)
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "secrets")
-	arn := aws.String(doc.Resources[keySecretAdmin].ARN)
+	arn := aws.String(doc.Resources[kit.KeySecretAdmin].ARN)
 	from := len(rec.Calls())
 	applyPhases(t, in, doc, "secrets")
 	if m := mutations(rec, from); len(m) != 0 {
@@ -93,11 +95,11 @@ func TestSecretPolicyHoldsUnderAnIAMEvaluator(t *testing.T) {
 			return err
 		}},
 		{"PutResourcePolicy", func(c *secretsmanager.Client) error {
-			_, err := c.PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{SecretId: arn, ResourcePolicy: aws.String(secretPolicy(in, adminSecretAccess(in)))})
+			_, err := c.PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{SecretId: arn, ResourcePolicy: aws.String(kinds.SecretPolicy(in, kinds.AdminSecretAccess(in)))})
 			return err
 		}},
 		{"TagResource", func(c *secretsmanager.Client) error {
-			_, err := c.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: arn, Tags: secretTags(in.tags(keySecretAdmin))})
+			_, err := c.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: arn, Tags: kit.SecretTags(in.Tags(kit.KeySecretAdmin))})
 			return err
 		}},
 		{"DescribeSecret", func(c *secretsmanager.Client) error {

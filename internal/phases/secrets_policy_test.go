@@ -13,6 +13,9 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 )
 
 func TestSecretPolicyPrincipalARNs(t *testing.T) {
@@ -30,7 +33,7 @@ func TestSecretPolicyPrincipalARNs(t *testing.T) {
 		"unknown":        {"", nil},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := principalARNs(tc.caller); !slices.Equal(got, tc.want) {
+			if got := kinds.PrincipalARNs(tc.caller); !slices.Equal(got, tc.want) {
 				t.Errorf("principalARNs(%q) = %v, want %v", tc.caller, got, tc.want)
 			}
 		})
@@ -57,14 +60,14 @@ func denied(t *testing.T, policy, principal, action string) bool {
 		if s.Effect != "Deny" || s.Principal != "*" || !slices.Equal(s.Resource, []string{"*"}) || len(s.Condition) != 1 {
 			t.Fatalf("unexpected statement %+v", s)
 		}
-		if !slices.ContainsFunc(s.Action, func(a string) bool { return arnLike(a, action) }) {
+		if !slices.ContainsFunc(s.Action, func(a string) bool { return kinds.ARNLike(a, action) }) {
 			continue
 		}
 		except, ok := s.Condition["ArnNotLike"]["aws:PrincipalArn"]
 		if !ok {
 			t.Fatalf("statement without ArnNotLike on aws:PrincipalArn: %+v", s)
 		}
-		if principal == "" || !slices.ContainsFunc(except, func(p string) bool { return arnLike(p, principal) }) {
+		if principal == "" || !slices.ContainsFunc(except, func(p string) bool { return kinds.ARNLike(p, principal) }) {
 			return true
 		}
 	}
@@ -103,7 +106,7 @@ func TestSecretPolicyDeniesAllButReadersAndManagers(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			in.Config.Secrets.Managers = tc.managers
-			policy := secretPolicy(in, adminSecretAccess(in))
+			policy := kinds.SecretPolicy(in, kinds.AdminSecretAccess(in))
 			for action, want := range tc.denied {
 				if got := denied(t, policy, tc.principal, action); got != want {
 					t.Errorf("%s by %q: denied %v, want %v\n%s", action, tc.principal, got, want, policy)
@@ -119,13 +122,13 @@ func TestSecretPolicyStableAcrossListedDeployers(t *testing.T) {
 	in, _ := inputsBeside(t, "prod", nil)
 	in.Config.Secrets.Managers = []string{"arn:aws:iam::123456789012:role/*deployer"}
 	in.Caller = "arn:aws:sts::123456789012:assumed-role/deployer/alice"
-	first := secretPolicy(in, adminSecretAccess(in))
+	first := kinds.SecretPolicy(in, kinds.AdminSecretAccess(in))
 	in.Caller = "arn:aws:sts::123456789012:assumed-role/ci-deployer/run-1"
-	if second := secretPolicy(in, adminSecretAccess(in)); second != first {
+	if second := kinds.SecretPolicy(in, kinds.AdminSecretAccess(in)); second != first {
 		t.Errorf("the policy depends on which listed deployer ran up:\n%s\n%s", first, second)
 	}
 	in.Caller = "arn:aws:sts::123456789012:assumed-role/someone-else/s"
-	if third := secretPolicy(in, adminSecretAccess(in)); third == first {
+	if third := kinds.SecretPolicy(in, kinds.AdminSecretAccess(in)); third == first {
 		t.Error("a deployer secrets.managers does not cover was not added to the policy")
 	}
 }
@@ -135,18 +138,18 @@ func TestSecretPolicyRoleNamesAreTheDeclaredOnes(t *testing.T) {
 	in, _ := inputsBeside(t, "prod", nil)
 	in.Config.Alarms.ChatRelay = true
 	names := map[string]string{}
-	for _, r := range slices.Concat(declared(t, in, "cluster"), chatRelayResources(in)) {
-		if ro, ok := r.(*role); ok {
-			names[ro.key] = ro.name
+	for _, r := range slices.Concat(declared(t, in, "cluster"), observability.ChatRelayResources(in)) {
+		if ro, ok := r.(*kinds.Role); ok {
+			names[ro.ResourceKey] = ro.Name
 		}
 	}
-	if names[keyExecRole] != execRoleName(in) || names[keyChatRelayRole] != chatRelayRoleName(in) {
-		t.Errorf("declared roles %v; the policies name %s and %s", names, execRoleName(in), chatRelayRoleName(in))
+	if names[kit.KeyExecRole] != kinds.ExecRoleName(in) || names[observability.KeyChatRelayRole] != kinds.ChatRelayRoleName(in) {
+		t.Errorf("declared roles %v; the policies name %s and %s", names, kinds.ExecRoleName(in), kinds.ChatRelayRoleName(in))
 	}
 }
 
 type policyRecorder struct {
-	secretPolicyAPI
+	kinds.SecretPolicyAPI
 	put []*secretsmanager.PutResourcePolicyInput
 }
 
@@ -157,7 +160,7 @@ func (p *policyRecorder) PutResourcePolicy(_ context.Context, in *secretsmanager
 
 func TestSecretPolicyIsPutWithPublicPoliciesBlocked(t *testing.T) {
 	p := &policyRecorder{}
-	if err := putSecretPolicy(context.Background(), p, "arn:s", `{"Statement":[]}`); err != nil {
+	if err := kinds.PutSecretPolicy(context.Background(), p, "arn:s", `{"Statement":[]}`); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.put) != 1 || !aws.ToBool(p.put[0].BlockPublicPolicy) || aws.ToString(p.put[0].SecretId) != "arn:s" {
@@ -175,7 +178,7 @@ func TestSecretPolicyDriftIsRepaired(t *testing.T) {
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "secrets")
 	sm := in.AWS.SecretsManager()
-	arn := doc.Resources[keySecretAdmin].ARN
+	arn := doc.Resources[kit.KeySecretAdmin].ARN
 	live := func() string {
 		out, err := sm.GetResourcePolicy(ctx, &secretsmanager.GetResourcePolicyInput{SecretId: aws.String(arn)})
 		if err != nil {
@@ -183,8 +186,8 @@ func TestSecretPolicyDriftIsRepaired(t *testing.T) {
 		}
 		return aws.ToString(out.ResourcePolicy)
 	}
-	want := secretPolicy(in, adminSecretAccess(in))
-	if d, err := resourcePolicyDiff(live(), want); err != nil || d != nil {
+	want := kinds.SecretPolicy(in, kinds.AdminSecretAccess(in))
+	if d, err := kit.ResourcePolicyDiff(live(), want); err != nil || d != nil {
 		t.Fatalf("after up the policy differs (%v): %s", err, live())
 	}
 	from := len(rec.Calls())
@@ -200,7 +203,7 @@ func TestSecretPolicyDriftIsRepaired(t *testing.T) {
 			}
 		},
 		"reader added": func() {
-			loose := secretPolicy(in, secretAccess{Readers: []string{roleARN(in, execRoleName(in)), "arn:aws:iam::123456789012:role/intruder"}})
+			loose := kinds.SecretPolicy(in, kinds.SecretAccess{Readers: []string{kinds.RoleARN(in, kinds.ExecRoleName(in)), "arn:aws:iam::123456789012:role/intruder"}})
 			if _, err := sm.PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{SecretId: aws.String(arn), ResourcePolicy: aws.String(loose)}); err != nil {
 				t.Fatal(err)
 			}
@@ -208,8 +211,8 @@ func TestSecretPolicyDriftIsRepaired(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			tamper()
-			it := item(planPhases(t, in, doc, "secrets"), keySecretAdmin)
-			if it.Action != engine.Update || len(it.Changes) != 1 || it.Changes[0].Field != fieldResourcePolicy {
+			it := item(planPhases(t, in, doc, "secrets"), kit.KeySecretAdmin)
+			if it.Action != engine.Update || len(it.Changes) != 1 || it.Changes[0].Field != kinds.FieldResourcePolicy {
 				t.Fatalf("plan after the policy was %s: %+v", name, it)
 			}
 			from := len(rec.Calls())
@@ -217,7 +220,7 @@ func TestSecretPolicyDriftIsRepaired(t *testing.T) {
 			if m := mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.PutResourcePolicy"}) {
 				t.Fatalf("repairing took %v", m)
 			}
-			if d, err := resourcePolicyDiff(live(), want); err != nil || d != nil {
+			if d, err := kit.ResourcePolicyDiff(live(), want); err != nil || d != nil {
 				t.Fatalf("after the repair the policy differs (%v): %s", err, live())
 			}
 		})
@@ -234,7 +237,7 @@ func TestSecretPolicyDenialSaysWhatToDo(t *testing.T) {
 		"other":     {errors.New("connection reset"), false},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := DeniedBySecretPolicy(tc.err); (got != "") != tc.hint || (tc.hint && !strings.Contains(got, "secrets.managers")) {
+			if got := kinds.DeniedBySecretPolicy(tc.err); (got != "") != tc.hint || (tc.hint && !strings.Contains(got, "secrets.managers")) {
 				t.Errorf("hint %q", got)
 			}
 		})

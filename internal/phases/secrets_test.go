@@ -13,13 +13,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/secrets"
 	"github.com/fvdeploy/fvdeploy/internal/rotation"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
-func storedCreds(t *testing.T, in *Inputs) adminCreds {
+func storedCreds(t *testing.T, in *kit.Inputs) secrets.AdminCreds {
 	t.Helper()
-	c, err := readAdminCreds(context.Background(), in.AWS.SecretsManager(), adminSecretName(in))
+	c, err := secrets.ReadAdminCreds(context.Background(), in.AWS.SecretsManager(), kit.AdminSecretName(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +31,7 @@ func storedCreds(t *testing.T, in *Inputs) adminCreds {
 // assertNowhere fails when the password shows in state, in what the phases printed, in
 // the results (plan or apply, as `--output json` would render them), or anywhere in the
 // live task definitions.
-func assertNowhere(t *testing.T, in *Inputs, pass string, doc *state.Document, progress *progressLog, results ...*engine.Result) {
+func assertNowhere(t *testing.T, in *kit.Inputs, pass string, doc *state.Document, progress *progressLog, results ...*engine.Result) {
 	t.Helper()
 	stateJSON, err := json.Marshal(doc)
 	if err != nil {
@@ -108,7 +110,7 @@ func TestSecretsGivenCredentialsNeverLeakAndUpdateOnlyWhenChanged(t *testing.T) 
 	const newPass = "Another-Password-That-Is-Long-7"
 	vars["ADMIN_PASS"] = newPass
 	plan := planPhases(t, in, doc, "secrets", "cluster")
-	it := item(plan, keySecretAdmin)
+	it := item(plan, kit.KeySecretAdmin)
 	if it.Action != engine.Update || len(it.Changes) != 1 || it.Changes[0] != (engine.Change{Field: "value", From: "(sensitive)", To: "(sensitive, from ADMIN_USER/ADMIN_PASS)"}) {
 		t.Fatalf("plan with a new ADMIN_PASS: %+v", it)
 	}
@@ -139,17 +141,17 @@ func TestSecretsGeneratedPassword(t *testing.T) {
 		t.Errorf("no hint how to read the password in:\n%s", progress)
 	}
 	assertNowhere(t, in, c.Pass, doc, progress, res)
-	if r := doc.Resources[keySecretAdmin]; r.ID != "fastapi-vars-dev-admin" || !strings.HasPrefix(r.ARN, "arn:aws:secretsmanager:us-east-1:123456789012:secret:fastapi-vars-dev-admin") {
+	if r := doc.Resources[kit.KeySecretAdmin]; r.ID != "fastapi-vars-dev-admin" || !strings.HasPrefix(r.ARN, "arn:aws:secretsmanager:us-east-1:123456789012:secret:fastapi-vars-dev-admin") {
 		t.Errorf("state record %+v", r)
 	}
 
 	// A later run keeps the generated value.
 	applyPhases(t, in, doc, "secrets")
-	if !storedCreds(t, in).equal(c) {
+	if !storedCreds(t, in).Equal(c) {
 		t.Fatal("a second run changed the generated credentials")
 	}
 
-	if err := rotationTarget(doc).Check(AdminSecretName(in.Config), in.Config.Env); err == nil || !strings.Contains(err.Error(), "no ECS service in state") {
+	if err := rotationTarget(doc).Check(secrets.AdminSecretName(in.Config), in.Config.Env); err == nil || !strings.Contains(err.Error(), "no ECS service in state") {
 		t.Errorf("a rotation target without a service: %v", err)
 	}
 }
@@ -162,7 +164,7 @@ func rotationTarget(doc *state.Document) rotation.Target {
 
 func TestSecretsRotateWithoutSecretSaysWhatToDo(t *testing.T) {
 	in, _ := newTestInputs(t, "dev", nil)
-	err := rotationTarget(newDoc(in)).Check(AdminSecretName(in.Config), in.Config.Env)
+	err := rotationTarget(newDoc(in)).Check(secrets.AdminSecretName(in.Config), in.Config.Env)
 	if err == nil || !strings.Contains(err.Error(), "fvdeploy up --env dev") {
 		t.Fatalf("rotating a missing secret: %v", err)
 	}
@@ -176,10 +178,10 @@ func TestSecretsScheduledForDeletionIsRestored(t *testing.T) {
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "secrets")
 	before := storedCreds(t, in)
-	if _, err := in.AWS.SecretsManager().DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(adminSecretName(in)), RecoveryWindowInDays: aws.Int64(7)}); err != nil {
+	if _, err := in.AWS.SecretsManager().DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(kit.AdminSecretName(in)), RecoveryWindowInDays: aws.Int64(7)}); err != nil {
 		t.Fatal(err)
 	}
-	if it := item(planPhases(t, in, doc, "secrets"), keySecretAdmin); it.Action != engine.Create {
+	if it := item(planPhases(t, in, doc, "secrets"), kit.KeySecretAdmin); it.Action != engine.Create {
 		t.Fatalf("plan with the secret scheduled for deletion: %+v", it)
 	}
 	from := len(rec.Calls())
@@ -187,7 +189,7 @@ func TestSecretsScheduledForDeletionIsRestored(t *testing.T) {
 	if m := mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.RestoreSecret"}) {
 		t.Fatalf("restoring took %v", m)
 	}
-	if !storedCreds(t, in).equal(before) {
+	if !storedCreds(t, in).Equal(before) {
 		t.Fatal("the restored secret lost its value")
 	}
 	// And destroy deletes it for good, so the name is free at once.
@@ -205,7 +207,7 @@ func TestSecretsTagDriftIsRestored(t *testing.T) {
 	in, rec := newTestInputs(t, "dev", nil)
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "secrets")
-	if _, err := in.AWS.SecretsManager().UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(adminSecretName(in)), TagKeys: []string{"fvdeploy:key"}}); err != nil {
+	if _, err := in.AWS.SecretsManager().UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(kit.AdminSecretName(in)), TagKeys: []string{"fvdeploy:key"}}); err != nil {
 		t.Fatal(err)
 	}
 	from := len(rec.Calls())
@@ -223,16 +225,16 @@ func TestSecretsPreviousKeyIsAddedWithoutTouchingThePassword(t *testing.T) {
 	in, rec := newTestInputs(t, "dev", nil)
 	doc := newDoc(in)
 	applyPhases(t, in, doc, "secrets")
-	if r := doc.Resources[keySecretAdmin]; r.Attrs[attrPreviousKey] != "true" {
+	if r := doc.Resources[kit.KeySecretAdmin]; r.Attrs[secrets.AttrPreviousKey] != "true" {
 		t.Fatalf("a created secret's record does not say it carries the key: %+v", r)
 	}
 	const oldStyle = `{"ADMIN_USER":"admin","ADMIN_PASS":"pass-before-the-rollover-key-00"}`
-	if _, err := in.AWS.SecretsManager().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(adminSecretName(in)), SecretString: aws.String(oldStyle)}); err != nil {
+	if _, err := in.AWS.SecretsManager().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(kit.AdminSecretName(in)), SecretString: aws.String(oldStyle)}); err != nil {
 		t.Fatal(err)
 	}
 	// State from before the key existed: no attribute.
-	doc.Resources[keySecretAdmin].Attrs = nil
-	it := item(planPhases(t, in, doc, "secrets"), keySecretAdmin)
+	doc.Resources[kit.KeySecretAdmin].Attrs = nil
+	it := item(planPhases(t, in, doc, "secrets"), kit.KeySecretAdmin)
 	if it.Action != engine.Update || len(it.Changes) != 1 || it.Changes[0] != (engine.Change{Field: "value", From: "(sensitive)", To: "(sensitive, adds ADMIN_PASS_PREVIOUS)"}) {
 		t.Fatalf("plan of a secret without the key: %+v", it)
 	}
@@ -252,10 +254,10 @@ func TestSecretsPreviousKeyIsAddedWithoutTouchingThePassword(t *testing.T) {
 
 	// Lost state mid-rotation: found by name, read, and the previous password is kept.
 	const mid = `{"ADMIN_USER":"admin","ADMIN_PASS":"new-pass-of-a-rotation-000000000","ADMIN_PASS_PREVIOUS":"old-pass-of-a-rotation-00000000"}`
-	if _, err := in.AWS.SecretsManager().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(adminSecretName(in)), SecretString: aws.String(mid)}); err != nil {
+	if _, err := in.AWS.SecretsManager().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(kit.AdminSecretName(in)), SecretString: aws.String(mid)}); err != nil {
 		t.Fatal(err)
 	}
-	delete(doc.Resources, keySecretAdmin)
+	delete(doc.Resources, kit.KeySecretAdmin)
 	from = len(rec.Calls())
 	applyPhases(t, in, doc, "secrets")
 	if m := mutations(rec, from); len(m) != 0 {

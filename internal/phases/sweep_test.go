@@ -41,7 +41,15 @@ import (
 	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases/cicd"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
+	"github.com/fvdeploy/fvdeploy/internal/phases/image"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/network"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 	"github.com/fvdeploy/fvdeploy/internal/state"
+	"github.com/fvdeploy/fvdeploy/internal/sweep"
 )
 
 // sweepFixture makes one kind of object through the SDK, behind fvdeploy's back, and
@@ -50,8 +58,8 @@ type sweepFixture struct {
 	// types are what the sweep reports for one object: a security group is also its rules.
 	types  []string
 	key    string
-	create func(t *testing.T, in *Inputs, name string, tags map[string]string) string
-	exists func(t *testing.T, in *Inputs, id string) bool
+	create func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string
+	exists func(t *testing.T, in *kit.Inputs, id string) bool
 }
 
 func sweepCheck(t *testing.T, err error) {
@@ -64,7 +72,7 @@ func sweepCheck(t *testing.T, err error) {
 // present says whether a describe found its object, failing the test on other errors.
 func present(t *testing.T, err error) bool {
 	t.Helper()
-	if isNotFound(err) {
+	if kit.IsNotFound(err) {
 		return false
 	}
 	sweepCheck(t, err)
@@ -73,89 +81,89 @@ func present(t *testing.T, err error) bool {
 
 var sweepFixtures = map[string]sweepFixture{
 	"eip": {types: []string{"ec2:eip"}, key: "network/eip-nat-a",
-		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+		create: func(t *testing.T, in *kit.Inputs, _ string, tags map[string]string) string {
 			out, err := in.AWS.EC2().AllocateAddress(context.Background(), &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: sweepEC2Tags(ec2types.ResourceTypeElasticIp, tags)})
 			sweepCheck(t, err)
 			return aws.ToString(out.AllocationId)
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.EC2().DescribeAddresses(context.Background(), &ec2.DescribeAddressesInput{})
 			sweepCheck(t, err)
 			return slices.ContainsFunc(out.Addresses, func(a ec2types.Address) bool { return aws.ToString(a.AllocationId) == id })
 		}},
 	"vpc": {types: []string{"ec2:vpc"}, key: "network/vpc",
-		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+		create: func(t *testing.T, in *kit.Inputs, _ string, tags map[string]string) string {
 			out, err := in.AWS.EC2().CreateVpc(context.Background(), &ec2.CreateVpcInput{CidrBlock: aws.String("10.77.0.0/16"), TagSpecifications: sweepEC2Tags(ec2types.ResourceTypeVpc, tags)})
 			sweepCheck(t, err)
 			return aws.ToString(out.Vpc.VpcId)
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.EC2().DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
 			sweepCheck(t, err)
 			return slices.ContainsFunc(out.Vpcs, func(v ec2types.Vpc) bool { return aws.ToString(v.VpcId) == id })
 		}},
 	"security group": {types: []string{"ec2:security-group", "ec2:security-group-rules"}, key: "network/sg-alb",
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			out, err := in.AWS.EC2().CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{GroupName: &name, Description: aws.String("sweep test"),
 				TagSpecifications: sweepEC2Tags(ec2types.ResourceTypeSecurityGroup, tags)})
 			sweepCheck(t, err)
 			return aws.ToString(out.GroupId)
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.EC2().DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{})
 			sweepCheck(t, err)
 			return slices.ContainsFunc(out.SecurityGroups, func(g ec2types.SecurityGroup) bool { return aws.ToString(g.GroupId) == id })
 		}},
-	"kms key": {types: []string{"kms:key"}, key: keyEnvKey,
-		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
-			out, err := in.AWS.KMS().CreateKey(context.Background(), &kms.CreateKeyInput{Tags: kmsTags(tags)})
+	"kms key": {types: []string{"kms:key"}, key: kit.KeyEnvKey,
+		create: func(t *testing.T, in *kit.Inputs, _ string, tags map[string]string) string {
+			out, err := in.AWS.KMS().CreateKey(context.Background(), &kms.CreateKeyInput{Tags: network.KMSTags(tags)})
 			sweepCheck(t, err)
 			return aws.ToString(out.KeyMetadata.KeyId)
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.KMS().DescribeKey(context.Background(), &kms.DescribeKeyInput{KeyId: &id})
 			sweepCheck(t, err)
 			return out.KeyMetadata.KeyState != kmstypes.KeyStatePendingDeletion
 		}},
-	"iam role": {types: []string{"iam:role"}, key: keyTaskRole,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
-			_, err := in.AWS.IAM().CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: &name, Tags: iamTags(tags),
+	"iam role": {types: []string{"iam:role"}, key: kit.KeyTaskRole,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.IAM().CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: &name, Tags: kit.IAMTags(tags),
 				AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			_, err := in.AWS.IAM().GetRole(context.Background(), &iam.GetRoleInput{RoleName: &id})
 			return present(t, err)
 		}},
-	"log group": {types: []string{"logs:log-group"}, key: keyLogGroup,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+	"log group": {types: []string{"logs:log-group"}, key: clusterphase.KeyLogGroup,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			name = "/ecs/" + name
 			_, err := in.AWS.Logs().CreateLogGroup(context.Background(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &name, Tags: tags})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.Logs().DescribeLogGroups(context.Background(), &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: &id})
 			sweepCheck(t, err)
 			return len(out.LogGroups) > 0
 		}},
-	"flow log group": {types: []string{"logs:log-group"}, key: keyFlowLogGroup,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+	"flow log group": {types: []string{"logs:log-group"}, key: network.KeyFlowLogGroup,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			name = "/aws/vpc/flow-logs/" + name
 			_, err := in.AWS.Logs().CreateLogGroup(context.Background(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &name, Tags: tags})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.Logs().DescribeLogGroups(context.Background(), &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: &id})
 			sweepCheck(t, err)
 			return len(out.LogGroups) > 0
 		}},
 	// A network ACL and a flow log need a VPC: each gets one of its own, untagged, which
 	// the sweep leaves.
-	"network acl": {types: []string{"ec2:network-acl"}, key: keyACLPrivate,
-		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+	"network acl": {types: []string{"ec2:network-acl"}, key: network.KeyACLPrivate,
+		create: func(t *testing.T, in *kit.Inputs, _ string, tags map[string]string) string {
 			ctx := context.Background()
 			vpc, err := in.AWS.EC2().CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.91.0.0/16")})
 			sweepCheck(t, err)
@@ -163,12 +171,12 @@ var sweepFixtures = map[string]sweepFixture{
 			sweepCheck(t, err)
 			return aws.ToString(out.NetworkAcl.NetworkAclId)
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.EC2().DescribeNetworkAcls(context.Background(), &ec2.DescribeNetworkAclsInput{NetworkAclIds: []string{id}})
 			return present(t, err) && len(out.NetworkAcls) > 0
 		}},
-	"flow log": {types: []string{"ec2:flow-log"}, key: keyFlowLog,
-		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+	"flow log": {types: []string{"ec2:flow-log"}, key: network.KeyFlowLog,
+		create: func(t *testing.T, in *kit.Inputs, _ string, tags map[string]string) string {
 			ctx := context.Background()
 			vpc, err := in.AWS.EC2().CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.92.0.0/16")})
 			sweepCheck(t, err)
@@ -178,46 +186,46 @@ var sweepFixtures = map[string]sweepFixture{
 			sweepCheck(t, err)
 			return out.FlowLogIds[0]
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.EC2().DescribeFlowLogs(context.Background(), &ec2.DescribeFlowLogsInput{FlowLogIds: []string{id}})
 			return present(t, err) && len(out.FlowLogs) > 0
 		}},
-	"secret": {types: []string{"secretsmanager:secret"}, key: keySecretAdmin,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
-			_, err := in.AWS.SecretsManager().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String("{}"), Tags: secretTags(tags)})
+	"secret": {types: []string{"secretsmanager:secret"}, key: kit.KeySecretAdmin,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.SecretsManager().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String("{}"), Tags: kit.SecretTags(tags)})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			_, err := in.AWS.SecretsManager().DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: &id})
 			return present(t, err)
 		}},
-	"sns topic": {types: []string{"sns:topic"}, key: keyTopic,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
-			_, err := in.AWS.SNS().CreateTopic(context.Background(), &sns.CreateTopicInput{Name: &name, Tags: snsTags(tags)})
+	"sns topic": {types: []string{"sns:topic"}, key: observability.KeyTopic,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.SNS().CreateTopic(context.Background(), &sns.CreateTopicInput{Name: &name, Tags: observability.SNSTags(tags)})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.SNS().ListTopics(context.Background(), &sns.ListTopicsInput{})
 			sweepCheck(t, err)
 			return slices.ContainsFunc(out.Topics, func(tp snstypes.Topic) bool { return strings.HasSuffix(aws.ToString(tp.TopicArn), ":"+id) })
 		}},
-	"alarm": {types: []string{typeAlarm}, key: "observability/alarm-5xx",
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
-			_, err := in.AWS.CloudWatch().PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{AlarmName: &name, Tags: cwTags(tags),
+	"alarm": {types: []string{observability.TypeAlarm}, key: "observability/alarm-5xx",
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.CloudWatch().PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{AlarmName: &name, Tags: observability.CWTags(tags),
 				Namespace: aws.String("AWS/ECS"), MetricName: aws.String("CPUUtilization"), Statistic: cwtypes.StatisticAverage, Period: aws.Int32(60),
 				EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(90), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.CloudWatch().DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{id}})
 			sweepCheck(t, err)
 			return len(out.MetricAlarms) > 0
 		}},
 	"subnet": {types: []string{"ec2:subnet"}, key: "network/subnet-private-a",
-		create: func(t *testing.T, in *Inputs, _ string, tags map[string]string) string {
+		create: func(t *testing.T, in *kit.Inputs, _ string, tags map[string]string) string {
 			vpc, err := in.AWS.EC2().CreateVpc(context.Background(), &ec2.CreateVpcInput{CidrBlock: aws.String("10.79.0.0/16")})
 			sweepCheck(t, err)
 			out, err := in.AWS.EC2().CreateSubnet(context.Background(), &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.79.0.0/20"),
@@ -225,50 +233,50 @@ var sweepFixtures = map[string]sweepFixture{
 			sweepCheck(t, err)
 			return aws.ToString(out.Subnet.SubnetId)
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.EC2().DescribeSubnets(context.Background(), &ec2.DescribeSubnetsInput{})
 			sweepCheck(t, err)
 			return slices.ContainsFunc(out.Subnets, func(s ec2types.Subnet) bool { return aws.ToString(s.SubnetId) == id })
 		}},
 	"tg": {types: []string{"elbv2:target-group"}, key: "network/tg",
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			// A Lambda target group needs no VPC; the deleter does not mind the kind.
-			_, err := in.AWS.ELB().CreateTargetGroup(context.Background(), &elbv2.CreateTargetGroupInput{Name: &name, TargetType: elbtypes.TargetTypeEnumLambda, Tags: elbTags(tags)})
+			_, err := in.AWS.ELB().CreateTargetGroup(context.Background(), &elbv2.CreateTargetGroupInput{Name: &name, TargetType: elbtypes.TargetTypeEnumLambda, Tags: kit.ELBTags(tags)})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			_, err := in.AWS.ELB().DescribeTargetGroups(context.Background(), &elbv2.DescribeTargetGroupsInput{Names: []string{id}})
 			return present(t, err)
 		}},
-	"ecs cluster": {types: []string{"ecs:cluster"}, key: keyCluster,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
-			_, err := in.AWS.ECS().CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: &name, Tags: ecsTags(tags)})
+	"ecs cluster": {types: []string{"ecs:cluster"}, key: kit.KeyCluster,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.ECS().CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: &name, Tags: clusterphase.ECSTags(tags)})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.ECS().DescribeClusters(context.Background(), &ecs.DescribeClustersInput{Clusters: []string{id}})
 			sweepCheck(t, err)
 			return len(out.Clusters) == 1 && aws.ToString(out.Clusters[0].Status) == "ACTIVE"
 		}},
-	"task definition": {types: []string{"ecs:task-definition"}, key: keyTaskDef,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
-			_, err := in.AWS.ECS().RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{Family: &name, Tags: ecsTags(tags),
+	"task definition": {types: []string{"ecs:task-definition"}, key: clusterphase.KeyTaskDef,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
+			_, err := in.AWS.ECS().RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{Family: &name, Tags: clusterphase.ECSTags(tags),
 				ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"), Image: aws.String(testImage), Memory: aws.Int32(512)}}})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.ECS().DescribeTaskDefinition(context.Background(), &ecs.DescribeTaskDefinitionInput{TaskDefinition: &id})
-			if isTaskDefNotFound(err) {
+			if clusterphase.IsTaskDefNotFound(err) {
 				return false
 			}
 			sweepCheck(t, err)
 			return out.TaskDefinition.Status == ecstypes.TaskDefinitionStatusActive
 		}},
-	"bucket": {types: []string{"s3:bucket"}, key: keyTrailBucket,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+	"bucket": {types: []string{"s3:bucket"}, key: observability.KeyTrailBucket,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			_, err := in.AWS.S3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &name})
 			sweepCheck(t, err)
 			if len(tags) > 0 {
@@ -278,27 +286,27 @@ var sweepFixtures = map[string]sweepFixture{
 			}
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			_, err := in.AWS.S3().HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: &id})
 			return present(t, err)
 		}},
-	"certificate": {types: []string{"acm:certificate"}, key: keyCertificate,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+	"certificate": {types: []string{"acm:certificate"}, key: edge.KeyCertificate,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			out, err := in.AWS.ACM().RequestCertificate(context.Background(), &acm.RequestCertificateInput{DomainName: aws.String(name + ".example.com"),
 				ValidationMethod: acmtypes.ValidationMethodDns, Tags: sweepTags(tags, func(k, v string) acmtypes.Tag { return acmtypes.Tag{Key: &k, Value: &v} })})
 			sweepCheck(t, err)
 			arn := aws.ToString(out.CertificateArn)
 			return arn[strings.LastIndex(arn, "/")+1:]
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.ACM().ListCertificates(context.Background(), &acm.ListCertificatesInput{})
 			sweepCheck(t, err)
 			return slices.ContainsFunc(out.CertificateSummaryList, func(c acmtypes.CertificateSummary) bool {
 				return strings.HasSuffix(aws.ToString(c.CertificateArn), "/"+id)
 			})
 		}},
-	"web acl": {types: []string{"wafv2:web-acl"}, key: keyWAFACL,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+	"web acl": {types: []string{"wafv2:web-acl"}, key: edge.KeyWAFACL,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			out, err := in.AWS.WAF().CreateWebACL(context.Background(), &wafv2.CreateWebACLInput{Name: &name, Scope: waftypes.ScopeRegional,
 				DefaultAction:    &waftypes.DefaultAction{Allow: &waftypes.AllowAction{}},
 				VisibilityConfig: &waftypes.VisibilityConfig{MetricName: &name},
@@ -306,26 +314,26 @@ var sweepFixtures = map[string]sweepFixture{
 			sweepCheck(t, err)
 			return aws.ToString(out.Summary.Id)
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			out, err := in.AWS.WAF().ListWebACLs(context.Background(), &wafv2.ListWebACLsInput{Scope: waftypes.ScopeRegional})
 			sweepCheck(t, err)
 			return slices.ContainsFunc(out.WebACLs, func(a waftypes.WebACLSummary) bool { return aws.ToString(a.Id) == id })
 		}},
-	"hosted zone": {types: []string{"route53:hosted-zone"}, key: keyZone,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+	"hosted zone": {types: []string{"route53:hosted-zone"}, key: edge.KeyZone,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			// fvdeploy's caller reference marks a zone it created; an adopted one has another.
-			return sweepZone(t, in, name, (&hostedZone{in: in}).callerRefPrefix()+name, tags)
+			return sweepZone(t, in, name, (&edge.HostedZone{In: in}).CallerRefPrefix()+name, tags)
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			_, err := in.AWS.Route53().GetHostedZone(context.Background(), &route53.GetHostedZoneInput{Id: &id})
-			if r53NotFound(err) {
+			if edge.R53NotFound(err) {
 				return false
 			}
 			sweepCheck(t, err)
 			return true
 		}},
-	"function": {types: []string{"lambda:function"}, key: keyChatRelay,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+	"function": {types: []string{"lambda:function"}, key: observability.KeyChatRelay,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			// Its role and log group are untagged: only the function is the test's.
 			role, err := in.AWS.IAM().CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String(name + "-role"),
 				AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
@@ -335,43 +343,43 @@ var sweepFixtures = map[string]sweepFixture{
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			_, err := in.AWS.Lambda().GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: &id})
 			return present(t, err)
 		}},
-	"rule": {types: []string{"events:rule"}, key: keyRotationRule,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+	"rule": {types: []string{"events:rule"}, key: clusterphase.KeyRotationRule,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			_, err := in.AWS.EventBridge().PutRule(context.Background(), &eventbridge.PutRuleInput{Name: &name,
-				EventPattern: aws.String(rulePattern("arn:aws:ecs:us-east-1:123456789012:service/c/" + name)), Tags: eventTags(tags)})
+				EventPattern: aws.String(clusterphase.RulePattern("arn:aws:ecs:us-east-1:123456789012:service/c/" + name)), Tags: clusterphase.EventTags(tags)})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			_, err := in.AWS.EventBridge().DescribeRule(context.Background(), &eventbridge.DescribeRuleInput{Name: &id})
 			return present(t, err)
 		}},
-	"trail": {types: []string{"cloudtrail:trail"}, key: keyTrail,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+	"trail": {types: []string{"cloudtrail:trail"}, key: observability.KeyTrail,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			bucket := name + "-logs"
 			_, err := in.AWS.S3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket})
 			sweepCheck(t, err)
-			_, err = in.AWS.CloudTrail().CreateTrail(context.Background(), &cloudtrail.CreateTrailInput{Name: &name, S3BucketName: &bucket, TagsList: ctTags(tags)})
+			_, err = in.AWS.CloudTrail().CreateTrail(context.Background(), &cloudtrail.CreateTrailInput{Name: &name, S3BucketName: &bucket, TagsList: observability.CTTags(tags)})
 			sweepCheck(t, err)
 			return name
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			_, err := in.AWS.CloudTrail().GetTrail(context.Background(), &cloudtrail.GetTrailInput{Name: &id})
 			return present(t, err)
 		}},
-	"oidc provider": {types: []string{"iam:oidc-provider"}, key: keyOIDCProvider,
-		create: func(t *testing.T, in *Inputs, name string, tags map[string]string) string {
+	"oidc provider": {types: []string{"iam:oidc-provider"}, key: cicd.KeyOIDCProvider,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			host := name + ".example.com"
 			_, err := in.AWS.IAM().CreateOpenIDConnectProvider(context.Background(), &iam.CreateOpenIDConnectProviderInput{Url: aws.String("https://" + host),
-				ClientIDList: []string{stsAudience}, ThumbprintList: []string{strings.Repeat("a", 40)}, Tags: iamTags(tags)})
+				ClientIDList: []string{cicd.STSAudience}, ThumbprintList: []string{strings.Repeat("a", 40)}, Tags: kit.IAMTags(tags)})
 			sweepCheck(t, err)
 			return host
 		},
-		exists: func(t *testing.T, in *Inputs, id string) bool {
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
 			_, err := in.AWS.IAM().GetOpenIDConnectProvider(context.Background(), &iam.GetOpenIDConnectProviderInput{
 				OpenIDConnectProviderArn: aws.String("arn:aws:iam::" + in.Account + ":oidc-provider/" + id)})
 			return present(t, err)
@@ -399,10 +407,10 @@ func sweepTags[T any](tags map[string]string, tag func(k, v string) T) []T {
 	return out
 }
 
-func sweepZone(t *testing.T, in *Inputs, name, callerRef string, tags map[string]string) string {
+func sweepZone(t *testing.T, in *kit.Inputs, name, callerRef string, tags map[string]string) string {
 	out, err := in.AWS.Route53().CreateHostedZone(context.Background(), &route53.CreateHostedZoneInput{Name: aws.String(name + ".example.com"), CallerReference: &callerRef})
 	sweepCheck(t, err)
-	id := zoneID(aws.ToString(out.HostedZone.Id))
+	id := edge.ZoneID(aws.ToString(out.HostedZone.Id))
 	if len(tags) > 0 {
 		_, err = in.AWS.Route53().ChangeTagsForResource(context.Background(), &route53.ChangeTagsForResourceInput{ResourceType: r53types.TagResourceTypeHostedzone, ResourceId: &id,
 			AddTags: sweepTags(tags, func(k, v string) r53types.Tag { return r53types.Tag{Key: &k, Value: &v} })})
@@ -415,7 +423,7 @@ func sweepEC2Tags(rt ec2types.ResourceType, tags map[string]string) []ec2types.T
 	if len(tags) == 0 {
 		return nil
 	}
-	return ec2TagSpec(rt, tags)
+	return kit.Ec2TagSpec(rt, tags)
 }
 
 // TestSweepFindsAndDeletesOnlyOwnedOrphans creates, behind fvdeploy's back, objects of
@@ -437,30 +445,30 @@ func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
 	for kind, f := range sweepFixtures {
 		short := strings.ReplaceAll(kind, " ", "")
 		for i := range 2 {
-			id := f.create(t, prod, prod.prefix()+"-"+short+string(rune('a'+i)), prod.tags(f.key))
+			id := f.create(t, prod, prod.Prefix()+"-"+short+string(rune('a'+i)), prod.Tags(f.key))
 			owned = append(owned, made{kind, id})
 			for _, typ := range f.types {
 				want[typ+" "+id] = true
 			}
 		}
-		for _, d := range []*Inputs{dev, other} {
-			decoys = append(decoys, made{kind, f.create(t, d, d.prefix()+"-"+short, d.tags(f.key))})
+		for _, d := range []*kit.Inputs{dev, other} {
+			decoys = append(decoys, made{kind, f.create(t, d, d.Prefix()+"-"+short, d.Tags(f.key))})
 		}
-		decoys = append(decoys, made{kind, f.create(t, prod, prod.prefix()+"-"+short+"-untagged", nil)})
+		decoys = append(decoys, made{kind, f.create(t, prod, prod.Prefix()+"-"+short+"-untagged", nil)})
 	}
 	// A zone carrying prod's tags that fvdeploy did not create (an adopted parent zone)
 	// is never the environment's to delete.
-	decoys = append(decoys, made{"hosted zone", sweepZone(t, prod, "parent", "someone-else", prod.tags(keyZone))})
+	decoys = append(decoys, made{"hosted zone", sweepZone(t, prod, "parent", "someone-else", prod.Tags(edge.KeyZone))})
 	// One of prod's objects is recorded: it is state's to delete, not the sweep's.
 	doc := newDoc(prod)
-	recordedEIP := sweepFixtures["eip"].create(t, prod, "", prod.tags("network/eip-nat-b"))
+	recordedEIP := sweepFixtures["eip"].create(t, prod, "", prod.Tags("network/eip-nat-b"))
 	doc.Resources["network/eip-nat-b"] = &state.Resource{Type: "ec2:eip", ID: recordedEIP}
 	// A recorded group whose rules' record is gone (a resumed destroy revoked them) is
 	// state's too, rules and all.
-	recordedSG := sweepFixtures["security group"].create(t, prod, prod.prefix()+"-recorded", prod.tags("network/sg-ecs"))
+	recordedSG := sweepFixtures["security group"].create(t, prod, prod.Prefix()+"-recorded", prod.Tags("network/sg-ecs"))
 	doc.Resources["network/sg-ecs"] = &state.Resource{Type: "ec2:security-group", ID: recordedSG}
 
-	orphans, err := Sweep(ctx, prod, doc)
+	orphans, err := sweep.Sweep(ctx, prod, doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +495,7 @@ func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
 		}
 	}
 
-	AddOrphans(doc, orphans)
+	sweep.AddOrphans(doc, orphans)
 	res, err := newEngine(t, prod).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -505,7 +513,7 @@ func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
 			t.Errorf("decoy %s %s was deleted", m.kind, m.id)
 		}
 	}
-	if left, err := Sweep(ctx, prod, newDoc(prod)); err != nil || len(left) != 0 {
+	if left, err := sweep.Sweep(ctx, prod, newDoc(prod)); err != nil || len(left) != 0 {
 		t.Errorf("a second sweep finds %v (err %v)", left, err)
 	}
 }
@@ -517,20 +525,20 @@ func TestSweepOrdersOrphansForTeardown(t *testing.T) {
 	in, rec := newTestInputs(t, "prod", nil)
 	ctx := context.Background()
 	e := in.AWS.EC2()
-	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.78.0.0/16"), TagSpecifications: ec2TagSpec(ec2types.ResourceTypeVpc, in.tags(keyVPC))})
+	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.78.0.0/16"), TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeVpc, in.Tags(kit.KeyVPC))})
 	sweepCheck(t, err)
 	vpcID := aws.ToString(vpc.Vpc.VpcId)
 	// The VPC is recorded; a subnet and a NAT gateway in it, and the NAT's address, are not.
 	doc := newDoc(in)
-	doc.Resources[keyVPC] = &state.Resource{Type: "ec2:vpc", ID: vpcID}
-	sub, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: &vpcID, CidrBlock: aws.String("10.78.0.0/20"), TagSpecifications: ec2TagSpec(ec2types.ResourceTypeSubnet, in.tags("network/subnet-public-a"))})
+	doc.Resources[kit.KeyVPC] = &state.Resource{Type: "ec2:vpc", ID: vpcID}
+	sub, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: &vpcID, CidrBlock: aws.String("10.78.0.0/20"), TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeSubnet, in.Tags("network/subnet-public-a"))})
 	sweepCheck(t, err)
-	eip, err := e.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: ec2TagSpec(ec2types.ResourceTypeElasticIp, in.tags("network/eip-nat-a"))})
+	eip, err := e.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeElasticIp, in.Tags("network/eip-nat-a"))})
 	sweepCheck(t, err)
-	_, err = e.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: sub.Subnet.SubnetId, AllocationId: eip.AllocationId, TagSpecifications: ec2TagSpec(ec2types.ResourceTypeNatgateway, in.tags("network/nat-a"))})
+	_, err = e.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: sub.Subnet.SubnetId, AllocationId: eip.AllocationId, TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeNatgateway, in.Tags("network/nat-a"))})
 	sweepCheck(t, err)
 
-	orphans, err := Sweep(ctx, in, doc)
+	orphans, err := sweep.Sweep(ctx, in, doc)
 	sweepCheck(t, err)
 	var types []string
 	for _, o := range orphans {
@@ -539,7 +547,7 @@ func TestSweepOrdersOrphansForTeardown(t *testing.T) {
 	if slices.Sort(types); !slices.Equal(types, []string{"ec2:eip", "ec2:nat-gateway", "ec2:subnet"}) {
 		t.Fatalf("sweep found %v", orphans)
 	}
-	AddOrphans(doc, orphans)
+	sweep.AddOrphans(doc, orphans)
 	mark := len(rec.Calls())
 	res, err := newEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
 	sweepCheck(t, err)
@@ -559,14 +567,14 @@ func TestSweepKindsHaveDeleters(t *testing.T) {
 	deleters, err := Deleters(in)
 	sweepCheck(t, err)
 	types := []string{"secretsmanager:webhook-secret"} // a secret lister's other type
-	for _, k := range sweepKinds {
-		types = append(types, k.typ)
+	for _, k := range sweep.SweepKinds {
+		types = append(types, k.Typ)
 	}
 	for _, typ := range types {
 		if _, ok := deleters[typ]; !ok {
 			t.Errorf("the sweep lists %s, which no deleter removes", typ)
 		}
-		if underneath(typ)[typ] {
+		if sweep.Underneath(typ)[typ] {
 			t.Errorf("%s is built on itself: destroy could not order it", typ)
 		}
 	}
@@ -579,8 +587,8 @@ func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
 	prod, _ := newTestInputs(t, "prod", nil)
 	dev, _ := inputsBeside(t, "dev", nil)
 	ctx := context.Background()
-	repo := (&repository{in: prod}).wantTags(map[string]string{engine.TagEnvs: "dev"})
-	if _, err := prod.AWS.ECR().CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(prod.Config.ImageRepository()), Tags: ecrTags(repo)}); err != nil {
+	repo := (&image.Repository{In: prod}).WantTags(map[string]string{engine.TagEnvs: "dev"})
+	if _, err := prod.AWS.ECR().CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(prod.Config.ImageRepository()), Tags: image.ECRTags(repo)}); err != nil {
 		t.Fatal(err)
 	}
 	envs := func() (string, bool) {
@@ -598,15 +606,15 @@ func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
 		}
 		return "", true
 	}
-	sweepAndDestroy := func(in *Inputs) {
+	sweepAndDestroy := func(in *kit.Inputs) {
 		t.Helper()
 		doc := newDoc(in)
-		orphans, err := Sweep(ctx, in, doc)
+		orphans, err := sweep.Sweep(ctx, in, doc)
 		sweepCheck(t, err)
 		if len(orphans) != 1 || orphans[0].Type != "ecr:repository" || orphans[0].ID != in.Config.ImageRepository() {
 			t.Fatalf("%s's sweep found %v", in.Config.Env, orphans)
 		}
-		AddOrphans(doc, orphans)
+		sweep.AddOrphans(doc, orphans)
 		res, err := newEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
 		sweepCheck(t, err)
 		sweepCheck(t, res.Err())
@@ -615,7 +623,7 @@ func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
 	if got, exists := envs(); !exists || got != "dev" {
 		t.Fatalf("after prod's sweep the repository exists %v with fvdeploy:envs %q, want dev's alone", exists, got)
 	}
-	if left, err := Sweep(ctx, prod, newDoc(prod)); err != nil || len(left) != 0 {
+	if left, err := sweep.Sweep(ctx, prod, newDoc(prod)); err != nil || len(left) != 0 {
 		t.Errorf("prod's second sweep finds %v (err %v)", left, err)
 	}
 	sweepAndDestroy(dev)
@@ -633,45 +641,45 @@ func TestSweepFindsAServiceOutsideState(t *testing.T) {
 	in, rec := newTestInputs(t, "prod", nil)
 	dev, _ := inputsBeside(t, "dev", nil)
 	ctx := context.Background()
-	scale := func(in *Inputs, cluster, svc string) string {
+	scale := func(in *kit.Inputs, cluster, svc string) string {
 		e := in.AWS.ECS()
-		c, err := e.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: &cluster, Tags: ecsTags(in.tags(keyCluster))})
+		c, err := e.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: &cluster, Tags: clusterphase.ECSTags(in.Tags(kit.KeyCluster))})
 		sweepCheck(t, err)
 		_, err = e.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: &svc,
 			ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"), Image: aws.String(testImage), Memory: aws.Int32(512)}}})
 		sweepCheck(t, err)
-		_, err = e.CreateService(ctx, &ecs.CreateServiceInput{Cluster: &cluster, ServiceName: &svc, TaskDefinition: &svc, DesiredCount: aws.Int32(1), Tags: ecsTags(in.tags(keyService))})
+		_, err = e.CreateService(ctx, &ecs.CreateServiceInput{Cluster: &cluster, ServiceName: &svc, TaskDefinition: &svc, DesiredCount: aws.Int32(1), Tags: clusterphase.ECSTags(in.Tags(kit.KeyService))})
 		sweepCheck(t, err)
 		id := "service/" + cluster + "/" + svc
 		_, err = in.AWS.AutoScaling().RegisterScalableTarget(ctx, &applicationautoscaling.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceEcs,
-			ResourceId: &id, ScalableDimension: ecsDesiredCount, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(2)})
+			ResourceId: &id, ScalableDimension: clusterphase.ECSDesiredCount, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(2)})
 		sweepCheck(t, err)
 		_, err = in.AWS.AutoScaling().PutScalingPolicy(ctx, &applicationautoscaling.PutScalingPolicyInput{PolicyName: aws.String(svc + "-cpu"), ServiceNamespace: aastypes.ServiceNamespaceEcs,
-			ResourceId: &id, ScalableDimension: ecsDesiredCount, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+			ResourceId: &id, ScalableDimension: clusterphase.ECSDesiredCount, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
 			TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(60),
 				PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeECSServiceAverageCPUUtilization}}})
 		sweepCheck(t, err)
 		return aws.ToString(c.Cluster.ClusterArn)
 	}
-	clusterARN := scale(in, clusterName(in), serviceName(in)+"-2")
-	scale(dev, clusterName(dev), serviceName(dev))
+	clusterARN := scale(in, clusterphase.ClusterName(in), clusterphase.ServiceName(in)+"-2")
+	scale(dev, clusterphase.ClusterName(dev), clusterphase.ServiceName(dev))
 	doc := newDoc(in)
-	doc.Resources[keyCluster] = &state.Resource{Type: "ecs:cluster", ID: clusterName(in), ARN: clusterARN}
+	doc.Resources[kit.KeyCluster] = &state.Resource{Type: "ecs:cluster", ID: clusterphase.ClusterName(in), ARN: clusterARN}
 
-	orphans, err := Sweep(ctx, in, doc)
+	orphans, err := sweep.Sweep(ctx, in, doc)
 	sweepCheck(t, err)
 	var got []string
 	for _, o := range orphans {
 		got = append(got, o.Type+" "+o.ID)
 	}
 	// The task definitions are registered untagged: they are nobody's.
-	want := []string{"ecs:service " + serviceName(in) + "-2",
-		"application-autoscaling:scalable-target service/" + clusterName(in) + "/" + serviceName(in) + "-2",
-		"application-autoscaling:scaling-policy " + serviceName(in) + "-2-cpu"}
+	want := []string{"ecs:service " + clusterphase.ServiceName(in) + "-2",
+		"application-autoscaling:scalable-target service/" + clusterphase.ClusterName(in) + "/" + clusterphase.ServiceName(in) + "-2",
+		"application-autoscaling:scaling-policy " + clusterphase.ServiceName(in) + "-2-cpu"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("sweep found %v, want %v", got, want)
 	}
-	AddOrphans(doc, orphans)
+	sweep.AddOrphans(doc, orphans)
 	mark := len(rec.Calls())
 	res, err := newEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
 	sweepCheck(t, err)
@@ -683,7 +691,7 @@ func TestSweepFindsAServiceOutsideState(t *testing.T) {
 			t.Errorf("%s must come before %s (positions %d, %d)", order[i-1], order[i], first, then)
 		}
 	}
-	if left, err := Sweep(ctx, dev, newDoc(dev)); err != nil || len(left) != 4 {
+	if left, err := sweep.Sweep(ctx, dev, newDoc(dev)); err != nil || len(left) != 4 {
 		t.Errorf("dev's cluster, service, target and policy after prod's destroy: %v (err %v)", left, err)
 	}
 }

@@ -11,17 +11,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
+	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
 )
 
 // trustConditions reads a trust policy: for each service principal, the conditions of
 // the statement that trusts it, rendered as "Operator key=value".
 func trustConditions(t *testing.T, doc string) map[string][]string {
 	t.Helper()
-	doc, err := decodePolicy(doc)
+	doc, err := kit.DecodePolicy(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err = conditionsAsLists(doc)
+	doc, err = kit.ConditionsAsLists(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +40,7 @@ func trustConditions(t *testing.T, doc string) map[string][]string {
 	}
 	out := map[string][]string{}
 	for _, s := range p.Statement {
-		for _, svc := range asList(s.Principal["Service"]) {
+		for _, svc := range kit.AsList(s.Principal["Service"]) {
 			conds := []string{}
 			for op, kv := range s.Condition {
 				for k, v := range kv {
@@ -54,7 +58,7 @@ func trustConditions(t *testing.T, doc string) map[string][]string {
 // on: the service may assume it only for this account, and only for this account's ECS
 // resources in the region (tasks, the service) or the relay function.
 func TestTrustEveryServiceRoleIsConfusedDeputySafe(t *testing.T) {
-	in, _ := newTestInputs(t, "prod", map[string]string{EnvChatWebhookURL: "https://hooks.example.com/x"})
+	in, _ := newTestInputs(t, "prod", map[string]string{observability.EnvChatWebhookURL: "https://hooks.example.com/x"})
 	in.Config.Alarms.ChatRelay = true
 	in.Config.CICD.GitHubRepo = "acme/shop"
 	want := map[string][]string{
@@ -73,20 +77,20 @@ func TestTrustEveryServiceRoleIsConfusedDeputySafe(t *testing.T) {
 			rs = append(rs, p.EveryKind(in)...)
 		}
 		for _, r := range rs {
-			ro, ok := r.(*role)
-			if !ok || ro.trust == "" { // a deleter: it builds no trust policy
+			ro, ok := r.(*kinds.Role)
+			if !ok || ro.Trust == "" { // a deleter: it builds no trust policy
 				continue
 			}
-			for svc, conds := range trustConditions(t, ro.trust) {
+			for svc, conds := range trustConditions(t, ro.Trust) {
 				seen[svc] = true
 				w, known := want[svc]
-				if ro.key == keyRotationRole {
+				if ro.ResourceKey == clusterphase.KeyRotationRole {
 					// An execution role Lambda assumes for no documented source ARN: the
 					// account alone (trust.go; the relay's pins the ARN for validate's sake).
 					w, known = []string{"StringEquals aws:SourceAccount=[123456789012]"}, svc == "lambda.amazonaws.com"
 				}
 				if !known || !slices.Equal(conds, w) {
-					t.Errorf("%s (%s) trusts %s with %v, want %v", ro.key, ro.name, svc, conds, w)
+					t.Errorf("%s (%s) trusts %s with %v, want %v", ro.ResourceKey, ro.Name, svc, conds, w)
 				}
 			}
 		}
@@ -108,9 +112,9 @@ func TestTrustOldPolicyIsRepaired(t *testing.T) {
 	applyScoped(t, in, doc, "secrets", "cluster")
 
 	old := map[string]string{
-		keyExecRole: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
-		keyTaskRole: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
-		keyLBRole:   `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
+		kit.KeyExecRole:        `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
+		kit.KeyTaskRole:        `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
+		clusterphase.KeyLBRole: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
 	}
 	for key, trust := range old {
 		if _, err := in.AWS.IAM().UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(doc.Resources[key].ID), PolicyDocument: aws.String(trust)}); err != nil {
@@ -121,8 +125,8 @@ func TestTrustOldPolicyIsRepaired(t *testing.T) {
 	plan := planPhases(t, in, doc, "secrets", "cluster")
 	for key := range old {
 		it := item(plan, key)
-		if it.Action != engine.Update || len(it.Changes) != 1 || it.Changes[0].Field != fieldTrustPolicy {
-			t.Errorf("%s with the old trust policy: %s %v, want an update of %s", key, it.Action, it.Changes, fieldTrustPolicy)
+		if it.Action != engine.Update || len(it.Changes) != 1 || it.Changes[0].Field != kinds.FieldTrustPolicy {
+			t.Errorf("%s with the old trust policy: %s %v, want an update of %s", key, it.Action, it.Changes, kinds.FieldTrustPolicy)
 		}
 	}
 

@@ -1,5 +1,3 @@
-// Package phases declares the resources of each deployment phase, in dependency order.
-// A phase reads like the architecture it builds; the engine decides what to call.
 package phases
 
 import (

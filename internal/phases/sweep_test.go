@@ -567,7 +567,7 @@ func TestSweepKindsHaveDeleters(t *testing.T) {
 	deleters, err := Deleters(in)
 	sweepCheck(t, err)
 	types := []string{"secretsmanager:webhook-secret"} // a secret lister's other type
-	for _, k := range sweep.SweepKinds {
+	for _, k := range sweep.Kinds {
 		types = append(types, k.Typ)
 	}
 	for _, typ := range types {

@@ -53,12 +53,12 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
-// SweepKinds are the kinds of object the sweep looks for (builtOn orders their deletion).
+// Kinds are the kinds of object the sweep looks for (builtOn orders their deletion).
 // Listeners go with their load balancer, subscriptions with their topic, DNS records
 // and WAF associations and logging with their zone, load balancer or ACL. Not swept:
 // Access Analyzer and AWS Config, account-wide singletons that fvdeploy finds by name
 // and records, never duplicates.
-var SweepKinds = []sweepKind{
+var Kinds = []sweepKind{
 	{Typ: "ec2:vpc", what: "VPCs", list: listEC2(func(ctx context.Context, api ec2SweepAPI, f []ec2types.Filter) ([]candidate, error) {
 		out, err := api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: f})
 		return ec2Candidates(out, err, func(o *ec2.DescribeVpcsOutput) []ec2types.Vpc { return o.Vpcs },

@@ -1,3 +1,6 @@
+// Package sweep finds orphans: objects that carry an environment's ownership tags but
+// that its state does not record (a run that crashed between a create and its save),
+// so that destroy deletes them too.
 package sweep
 
 import (
@@ -53,7 +56,7 @@ type sweepKind struct {
 // kind order. Each Record is shaped as its type's deleter expects.
 func Sweep(ctx context.Context, in *kit.Inputs, doc *state.Document) ([]Orphan, error) {
 	var out []Orphan
-	for _, k := range SweepKinds {
+	for _, k := range Kinds {
 		found, err := k.list(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("listing %s tagged %s/%s: %w", k.what, in.Config.App, in.Config.Env, err)

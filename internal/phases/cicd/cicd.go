@@ -1,3 +1,5 @@
+// Package cicd declares the cicd phase: GitHub's OIDC identity provider and the deploy
+// role the workflow assumes.
 package cicd
 
 import (

@@ -1,3 +1,6 @@
+// Package cluster declares the cluster phase: the ECS cluster, its log group and roles,
+// the task definition, the Fargate service with its autoscaling, the deployment
+// strategy's listener rule and alternate target group, and the secret's rotation.
 package cluster
 
 import (

@@ -1,3 +1,6 @@
+// Package edge declares the edge phase: the Route 53 zone and records, the ACM
+// certificate and its validation, the HTTPS listener, the WAF web ACL, its association
+// and its logs.
 package edge
 
 import (

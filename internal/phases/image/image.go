@@ -1,3 +1,5 @@
+// Package image declares the image phase: the ECR repository, and the service image
+// built, tagged and pushed to it.
 package image
 
 import (

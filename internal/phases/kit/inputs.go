@@ -1,3 +1,7 @@
+// Package kit is what every phase uses: the Inputs resources are declared from, the keys
+// and names one phase depends on of another, ownership tags and the "is it ours"
+// check, tag converters, AWS error helpers, the lookups by recorded ID, tags or name,
+// and IAM policy documents.
 package kit
 
 import (

@@ -1,3 +1,7 @@
+// Package network declares the network phase: the environment's KMS key, the VPC over two
+// AZs with public and private subnets, internet and NAT gateways, route tables, security
+// groups and their rules, network ACLs, flow logs, and the public ALB with its target
+// group and HTTP listener.
 package network
 
 import (

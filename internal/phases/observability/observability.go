@@ -1,3 +1,6 @@
+// Package observability declares the observability phase: alarms to an encrypted SNS
+// topic and its subscribers, the optional chat relay, CloudTrail, ALB access logs and
+// the account guardrails (Access Analyzer, AWS Config).
 package observability
 
 import (

@@ -1,3 +1,5 @@
+// Package secrets declares the secrets phase: the admin credentials in Secrets Manager,
+// under a resource policy, and the references the task definition reads them by.
 package secrets
 
 import (

@@ -714,7 +714,7 @@ func TestALBLogsBucketPolicyPerRegion(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			in := &kit.Inputs{Config: &config.Config{App: "fastapi-vars", Env: "prod"}, Account: "123456789012", Region: tt.region}
 			bucket := observability.ALBLogsBucketName(in)
-			arn := fmt.Sprintf("arn:%s:s3:::%s", kit.AwsPartition(tt.region), bucket)
+			arn := fmt.Sprintf("arn:%s:s3:::%s", kit.AWSPartition(tt.region), bucket)
 			policy := observability.ALBLogsBucketPolicy(in, bucket)
 			var writers []string
 			tlsOnly := false

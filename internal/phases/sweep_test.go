@@ -423,7 +423,7 @@ func sweepEC2Tags(rt ec2types.ResourceType, tags map[string]string) []ec2types.T
 	if len(tags) == 0 {
 		return nil
 	}
-	return kit.Ec2TagSpec(rt, tags)
+	return kit.EC2TagSpec(rt, tags)
 }
 
 // TestSweepFindsAndDeletesOnlyOwnedOrphans creates, behind fvdeploy's back, objects of
@@ -525,17 +525,17 @@ func TestSweepOrdersOrphansForTeardown(t *testing.T) {
 	in, rec := newTestInputs(t, "prod", nil)
 	ctx := context.Background()
 	e := in.AWS.EC2()
-	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.78.0.0/16"), TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeVpc, in.Tags(kit.KeyVPC))})
+	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.78.0.0/16"), TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeVpc, in.Tags(kit.KeyVPC))})
 	sweepCheck(t, err)
 	vpcID := aws.ToString(vpc.Vpc.VpcId)
 	// The VPC is recorded; a subnet and a NAT gateway in it, and the NAT's address, are not.
 	doc := newDoc(in)
 	doc.Resources[kit.KeyVPC] = &state.Resource{Type: "ec2:vpc", ID: vpcID}
-	sub, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: &vpcID, CidrBlock: aws.String("10.78.0.0/20"), TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeSubnet, in.Tags("network/subnet-public-a"))})
+	sub, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: &vpcID, CidrBlock: aws.String("10.78.0.0/20"), TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeSubnet, in.Tags("network/subnet-public-a"))})
 	sweepCheck(t, err)
-	eip, err := e.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeElasticIp, in.Tags("network/eip-nat-a"))})
+	eip, err := e.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeElasticIp, in.Tags("network/eip-nat-a"))})
 	sweepCheck(t, err)
-	_, err = e.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: sub.Subnet.SubnetId, AllocationId: eip.AllocationId, TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeNatgateway, in.Tags("network/nat-a"))})
+	_, err = e.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: sub.Subnet.SubnetId, AllocationId: eip.AllocationId, TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeNatgateway, in.Tags("network/nat-a"))})
 	sweepCheck(t, err)
 
 	orphans, err := sweep.Sweep(ctx, in, doc)

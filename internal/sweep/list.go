@@ -227,7 +227,7 @@ func ec2Candidates[O, T any](out *O, err error, items func(*O) []T, of func(T) (
 	var cs []candidate
 	for _, it := range items(out) {
 		tags, id := of(it)
-		cs = append(cs, candidate{tags: kit.Ec2TagMap(tags), rec: state.Resource{ID: id}})
+		cs = append(cs, candidate{tags: kit.EC2TagMap(tags), rec: state.Resource{ID: id}})
 	}
 	return cs, nil
 }

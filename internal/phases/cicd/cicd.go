@@ -65,7 +65,7 @@ func cicdResources(in *kit.Inputs) []engine.Resource {
 func deployRoleName(in *kit.Inputs) string { return kit.BoundedName(in.Prefix()+"-deploy", 64) }
 
 func oidcProviderARN(in *kit.Inputs) string {
-	return fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", kit.AwsPartition(in.Region), in.Account, GithubOIDCHost)
+	return fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", kit.AWSPartition(in.Region), in.Account, GithubOIDCHost)
 }
 
 // githubSubjects are the OIDC subjects the deploy role trusts: pushes to the configured
@@ -112,7 +112,7 @@ func deployPolicy(in *kit.Inputs, deps engine.Deps, _ string) (string, bool) {
 	if svc == nil || cluster == nil || exec == nil || task == nil || svc.ARN == "" || cluster.ARN == "" || exec.ARN == "" || task.ARN == "" {
 		return "", false
 	}
-	partition := kit.AwsPartition(in.Region)
+	partition := kit.AWSPartition(in.Region)
 	repo := fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", partition, in.Region, in.Account, in.Config.ImageRepository())
 	taskDefs := fmt.Sprintf("arn:%s:ecs:%s:%s:task-definition/%s:*", partition, in.Region, in.Account, kit.TaskFamily(in))
 	tasks := fmt.Sprintf("arn:%s:ecs:%s:%s:task/%s/*", partition, in.Region, in.Account, cluster.ID)

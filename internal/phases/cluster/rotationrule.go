@@ -62,7 +62,7 @@ func CanonicalJSON(s string) string {
 }
 
 func ruleARN(in *kit.Inputs) string {
-	return fmt.Sprintf("arn:%s:events:%s:%s:rule/%s", kit.AwsPartition(in.Region), in.Region, in.Account, rotationRuleName(in))
+	return fmt.Sprintf("arn:%s:events:%s:%s:rule/%s", kit.AWSPartition(in.Region), in.Region, in.Account, rotationRuleName(in))
 }
 
 func (r *rotationRule) ends(deps engine.Deps) (serviceARN, functionARN string, ok bool) {

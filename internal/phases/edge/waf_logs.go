@@ -54,7 +54,7 @@ func wafLogsBucket(in *kit.Inputs) *kinds.LogBucket {
 func WAFLogsBucketPolicy(in *kit.Inputs, bucket string) string {
 	arn := kit.BucketARN(in, bucket)
 	delivery := map[string]string{"Service": "delivery.logs.amazonaws.com"}
-	source := fmt.Sprintf("arn:%s:logs:%s:%s:*", kit.AwsPartition(in.Region), in.Region, in.Account)
+	source := fmt.Sprintf("arn:%s:logs:%s:%s:*", kit.AWSPartition(in.Region), in.Region, in.Account)
 	return kit.PolicyDoc(
 		kit.Stmt{Sid: "AWSLogDeliveryWrite", Effect: "Allow", Principal: delivery, Action: []string{"s3:PutObject"}, Resource: []string{arn + "/AWSLogs/" + in.Account + "/*"},
 			Condition: map[string]map[string]any{

@@ -41,7 +41,7 @@ type SecretAccess struct {
 // root, secrets.managers, and the principal running fvdeploy unless a pattern already
 // covers it (so that a team listing its deployers gets one policy, whoever runs up).
 func secretManagers(in *kit.Inputs) []string {
-	out := append([]string{fmt.Sprintf("arn:%s:iam::%s:root", kit.AwsPartition(in.Region), in.Account)}, in.Config.Secrets.Managers...)
+	out := append([]string{fmt.Sprintf("arn:%s:iam::%s:root", kit.AWSPartition(in.Region), in.Account)}, in.Config.Secrets.Managers...)
 	caller := PrincipalARNs(in.Caller)
 	covered := len(caller) > 0 && slices.ContainsFunc(out, func(p string) bool { return ARNLike(p, caller[0]) })
 	if !covered {
@@ -97,7 +97,7 @@ func sortedUnique(s []string) []string {
 
 // RoleARN is the ARN of the role fvdeploy names name (created without a path).
 func RoleARN(in *kit.Inputs, name string) string {
-	return fmt.Sprintf("arn:%s:iam::%s:role/%s", kit.AwsPartition(in.Region), in.Account, name)
+	return fmt.Sprintf("arn:%s:iam::%s:role/%s", kit.AWSPartition(in.Region), in.Account, name)
 }
 
 // DeniedBySecretPolicy is what to do when err is an access denial, which on a secret

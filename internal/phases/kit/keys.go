@@ -1,35 +1,29 @@
 package kit
 
-const KeyCluster = "cluster/cluster"
+// The keys of the resources another phase depends on: what one phase reads of another
+// comes from the engine's record under one of these. A key only its own phase uses stays
+// in that phase.
 
-const KeyExecRole = "cluster/execution-role"
+// The network phase's.
+const (
+	KeyEnvKey       = "network/kms-key"
+	KeyVPC          = "network/vpc"
+	KeyALB          = "network/alb"
+	KeyTG           = "network/tg"
+	KeyListenerHTTP = "network/listener-http"
+)
 
-const KeyTaskRole = "cluster/task-role"
-
-const KeyService = "cluster/service"
+// KeyTopicKey is the key the alarm topic is encrypted with: the environment's.
+const KeyTopicKey = KeyEnvKey
 
 // KeyToCreate stands for the environment's key in a plan that creates it.
 const KeyToCreate = "(the environment's key, to be created)"
 
-const KeyAltTG = "cluster/tg-alternate"
-
-const KeyListenerHTTPS = "edge/listener-https"
-
-const KeyImageRepo = "image/repository"
-
-const KeyImageBuild = "image/build"
-
-const KeyEnvKey = "network/kms-key"
-
-const KeyTopicKey = KeyEnvKey
-
-const KeyALB = "network/alb"
-
-const KeyListenerHTTP = "network/listener-http"
-
-const SGALB = "alb"
-
-const SGECS = "ecs"
+// The roles of the two security groups, for KeySG and KeySGRules.
+const (
+	SGALB = "alb"
+	SGECS = "ecs"
+)
 
 func KeySG(role string) string { return "network/sg-" + role }
 
@@ -42,14 +36,29 @@ func KeySubnet(public bool, index int) string {
 	return "network/subnet-private-" + AZLetters[index]
 }
 
-const KeyTG = "network/tg"
-
 // AZLetters name the AZs in keys: the first configured AZ is "a", whatever AWS calls it.
 var AZLetters = []string{"a", "b", "c"}
 
-const KeyVPC = "network/vpc"
-
+// The secrets phase's.
 const KeySecretAdmin = "secrets/admin"
 
 // KeySecretRef is the key of the existing secret id names.
 func KeySecretRef(id string) string { return "secrets/ref/" + id }
+
+// The image phase's.
+const (
+	KeyImageRepo  = "image/repository"
+	KeyImageBuild = "image/build"
+)
+
+// The cluster phase's.
+const (
+	KeyCluster  = "cluster/cluster"
+	KeyExecRole = "cluster/execution-role"
+	KeyTaskRole = "cluster/task-role"
+	KeyService  = "cluster/service"
+	KeyAltTG    = "cluster/tg-alternate"
+)
+
+// The edge phase's.
+const KeyListenerHTTPS = "edge/listener-https"

@@ -87,7 +87,7 @@ func FindTagged[T any](ctx context.Context, in *Inputs, what, key, id string, id
 ) (*T, []state.Resource, error) {
 	return FindEC2(ctx, what, key, id, idOf,
 		func(ctx context.Context, id string) ([]T, error) { return describe(ctx, []string{id}, nil) },
-		func(ctx context.Context) ([]T, error) { return describe(ctx, nil, Ec2TagFilters(in.Tags(key))) })
+		func(ctx context.Context) ([]T, error) { return describe(ctx, nil, EC2TagFilters(in.Tags(key))) })
 }
 
 // RecID is the ID state recorded, or "" when there is no record.

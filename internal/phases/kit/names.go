@@ -11,9 +11,9 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/config"
 )
 
-// AwsPartition is the ARN partition of a region: ARNs fvdeploy builds itself (a log
+// AWSPartition is the ARN partition of a region: ARNs fvdeploy builds itself (a log
 // group's, an ECR repository's) must name the right one outside the commercial regions.
-func AwsPartition(region string) string {
+func AWSPartition(region string) string {
 	switch {
 	case strings.HasPrefix(region, "cn-"):
 		return "aws-cn"
@@ -69,7 +69,7 @@ func LogGroupName(in *Inputs) string { return "/ecs/" + in.Prefix() }
 
 // LogGroupARN is the group's ARN without the ":*" that DescribeLogGroups appends.
 func LogGroupARN(in *Inputs, name string) string {
-	return fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s", AwsPartition(in.Region), in.Region, in.Account, name)
+	return fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s", AWSPartition(in.Region), in.Region, in.Account, name)
 }
 
 // RotationOn says whether the admin secret rotates automatically.
@@ -97,7 +97,7 @@ func DeploymentAlarmNames(in *Inputs) []string {
 }
 
 func BucketARN(in *Inputs, name string) string {
-	return fmt.Sprintf("arn:%s:s3:::%s", AwsPartition(in.Region), name)
+	return fmt.Sprintf("arn:%s:s3:::%s", AWSPartition(in.Region), name)
 }
 
 func ChatRelayName(in *Inputs) string { return BoundedName(in.Prefix()+"-chat-relay", 64) }
@@ -107,7 +107,7 @@ func ChatRelayLogGroupName(in *Inputs) string { return "/aws/lambda/" + ChatRela
 func TrailName(in *Inputs) string { return in.Prefix() + "-audit" }
 
 func TrailARN(in *Inputs) string {
-	return fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", AwsPartition(in.Region), in.Region, in.Account, TrailName(in))
+	return fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", AWSPartition(in.Region), in.Region, in.Account, TrailName(in))
 }
 
 const EnvAdminUser = "ADMIN_USER"

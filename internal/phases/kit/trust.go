@@ -41,7 +41,7 @@ func ServiceTrustPolicy(service, account string, sourceARNs ...string) string {
 // task and the execution role). ECS sends the task's ARN as aws:SourceArn; AWS documents
 // arn:<partition>:ecs:<region>:<account>:* for it (a cluster cannot be named there yet).
 func ECSTasksTrustPolicy(in *Inputs) string {
-	return ServiceTrustPolicy("ecs-tasks.amazonaws.com", in.Account, fmt.Sprintf("arn:%s:ecs:%s:%s:*", AwsPartition(in.Region), in.Region, in.Account))
+	return ServiceTrustPolicy("ecs-tasks.amazonaws.com", in.Account, fmt.Sprintf("arn:%s:ecs:%s:%s:*", AWSPartition(in.Region), in.Region, in.Account))
 }
 
 // ECSTrustPolicy lets ECS itself (not its tasks) assume the role, on behalf of this

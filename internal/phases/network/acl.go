@@ -326,7 +326,7 @@ func (r *networkACL) Create(ctx context.Context, deps engine.Deps) (*state.Resou
 	vpcID, subnets, _ := r.Desired(deps)
 	out, err := r.api.CreateNetworkAcl(ctx, &ec2.CreateNetworkAclInput{
 		VpcId:             &vpcID,
-		TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeNetworkAcl, r.in.Tags(r.Key())),
+		TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeNetworkAcl, r.in.Tags(r.Key())),
 		ClientToken:       aws.String(r.in.ClientToken(r.Key())),
 	})
 	if err != nil {

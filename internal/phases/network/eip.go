@@ -55,7 +55,7 @@ func eipRecord(allocationID, publicIP string) state.Resource {
 func (r *eip) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error) {
 	out, err := r.api.AllocateAddress(ctx, &ec2.AllocateAddressInput{
 		Domain:            ec2types.DomainTypeVpc,
-		TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeElasticIp, r.in.Tags(r.Key())),
+		TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeElasticIp, r.in.Tags(r.Key())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("allocating an Elastic IP (the default quota is 5 per region): %w", err)

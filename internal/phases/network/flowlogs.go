@@ -46,7 +46,7 @@ func flowLogResources(in *kit.Inputs) []engine.Resource {
 // account's flow logs (the confused-deputy guard: another account's flow log, naming
 // this role, is refused).
 func flowLogTrustPolicy(in *kit.Inputs) string {
-	return kit.ServiceTrustPolicy(flowLogsService, in.Account, fmt.Sprintf("arn:%s:ec2:%s:%s:vpc-flow-log/*", kit.AwsPartition(in.Region), in.Region, in.Account))
+	return kit.ServiceTrustPolicy(flowLogsService, in.Account, fmt.Sprintf("arn:%s:ec2:%s:%s:vpc-flow-log/*", kit.AWSPartition(in.Region), in.Region, in.Account))
 }
 
 // flowLogPolicy is what the service needs to deliver, on the one group: make its streams
@@ -139,7 +139,7 @@ func (r *flowLog) Create(ctx context.Context, deps engine.Deps) (*state.Resource
 		LogDestinationType:       ec2types.LogDestinationTypeCloudWatchLogs,
 		LogGroupName:             &group,
 		DeliverLogsPermissionArn: &role,
-		TagSpecifications:        kit.Ec2TagSpec(ec2types.ResourceTypeVpcFlowLog, r.in.Tags(r.Key())),
+		TagSpecifications:        kit.EC2TagSpec(ec2types.ResourceTypeVpcFlowLog, r.in.Tags(r.Key())),
 		ClientToken:              aws.String(r.in.ClientToken(r.Key())),
 	})
 	if err == nil {

@@ -71,7 +71,7 @@ func attachedVPCs(g *ec2types.InternetGateway) []string {
 
 func (r *igw) Create(ctx context.Context, deps engine.Deps) (*state.Resource, error) {
 	out, err := r.api.CreateInternetGateway(ctx, &ec2.CreateInternetGatewayInput{
-		TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeInternetGateway, r.in.Tags(KeyIGW)),
+		TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeInternetGateway, r.in.Tags(KeyIGW)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the internet gateway: %w", err)

@@ -61,7 +61,7 @@ func (r *EnvKey) policy() string { return EnvKeyPolicy(r.In) }
 // objects: CloudWatch for its alarms publishing to the topic, CloudWatch Logs for its log
 // groups (by the encryption context Logs sends), CloudTrail for its trail when one is on.
 func EnvKeyPolicy(in *kit.Inputs) string {
-	part := kit.AwsPartition(in.Region)
+	part := kit.AWSPartition(in.Region)
 	stmts := []kit.Stmt{
 		{Sid: "AccountAdministers", Effect: "Allow", Principal: map[string]string{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", part, in.Account)},
 			Action: []string{"kms:*"}, Resource: []string{"*"}},
@@ -97,7 +97,7 @@ func EnvKeyPolicy(in *kit.Inputs) string {
 
 // logsServicePrincipal is CloudWatch Logs' regional service principal.
 func logsServicePrincipal(region string) string {
-	if kit.AwsPartition(region) == "aws-cn" {
+	if kit.AWSPartition(region) == "aws-cn" {
 		return "logs." + region + ".amazonaws.com.cn"
 	}
 	return "logs." + region + ".amazonaws.com"

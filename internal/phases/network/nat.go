@@ -67,12 +67,12 @@ func (r *nat) Find(ctx context.Context, deps engine.Deps, rec *state.Resource) (
 		},
 		func(ctx context.Context) ([]ec2types.NatGateway, error) {
 			// The tags are checked again on what comes back: moto ignores tag filters here.
-			out, err := r.api.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: append(kit.Ec2TagFilters(r.in.Tags(r.Key())),
+			out, err := r.api.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: append(kit.EC2TagFilters(r.in.Tags(r.Key())),
 				ec2types.Filter{Name: aws.String("state"), Values: NATLive})})
 			if err != nil {
 				return nil, err
 			}
-			return slices.DeleteFunc(live(out.NatGateways), func(g ec2types.NatGateway) bool { return !r.in.Owns(r.Key(), kit.Ec2TagMap(g.Tags)) }), nil
+			return slices.DeleteFunc(live(out.NatGateways), func(g ec2types.NatGateway) bool { return !r.in.Owns(r.Key(), kit.EC2TagMap(g.Tags)) }), nil
 		})
 	if err != nil || g == nil {
 		return nil, err
@@ -112,7 +112,7 @@ func (r *nat) Create(ctx context.Context, deps engine.Deps) (*state.Resource, er
 		AllocationId:      &addr,
 		ConnectivityType:  ec2types.ConnectivityTypePublic,
 		ClientToken:       aws.String(r.in.ClientToken(r.Key())),
-		TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeNatgateway, r.in.Tags(r.Key())),
+		TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeNatgateway, r.in.Tags(r.Key())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating NAT gateway in subnet %s: %w", sub, err)

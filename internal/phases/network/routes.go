@@ -189,7 +189,7 @@ func (r *routeTable) Create(ctx context.Context, deps engine.Deps) (*state.Resou
 	vpcID, target, subnets, _ := r.Desired(deps)
 	out, err := r.api.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{
 		VpcId:             &vpcID,
-		TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeRouteTable, r.in.Tags(r.Key())),
+		TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeRouteTable, r.in.Tags(r.Key())),
 		ClientToken:       aws.String(r.in.ClientToken(r.Key())),
 	})
 	if err != nil {

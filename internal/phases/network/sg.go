@@ -56,7 +56,7 @@ func (r *securityGroup) Find(ctx context.Context, deps engine.Deps, rec *state.R
 			return describeSecurityGroup(ctx, r.api, id)
 		},
 		func(ctx context.Context) ([]ec2types.SecurityGroup, error) {
-			out, err := r.api.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: kit.Ec2TagFilters(r.in.Tags(r.Key()))})
+			out, err := r.api.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: kit.EC2TagFilters(r.in.Tags(r.Key()))})
 			if err != nil {
 				return nil, err
 			}
@@ -91,7 +91,7 @@ func (r *securityGroup) Create(ctx context.Context, deps engine.Deps) (*state.Re
 		GroupName:         aws.String(r.name()),
 		Description:       aws.String("fvdeploy " + r.in.Prefix() + ": " + what),
 		VpcId:             aws.String(deps.Get(kit.KeyVPC).ID),
-		TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeSecurityGroup, r.in.Tags(r.Key())),
+		TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeSecurityGroup, r.in.Tags(r.Key())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating security group %s: %w", r.name(), err)

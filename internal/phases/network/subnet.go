@@ -93,7 +93,7 @@ func (r *subnet) Create(ctx context.Context, deps engine.Deps) (*state.Resource,
 		VpcId:             aws.String(deps.Get(kit.KeyVPC).ID),
 		AvailabilityZone:  aws.String(az),
 		CidrBlock:         aws.String(cidr),
-		TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeSubnet, r.in.Tags(r.Key())),
+		TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeSubnet, r.in.Tags(r.Key())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating subnet %s in %s: %w", cidr, az, err)

@@ -83,7 +83,7 @@ func (r *vpc) Create(ctx context.Context, _ engine.Deps) (*state.Resource, error
 	cidr := r.in.Config.Network.VPCCIDR
 	out, err := r.api.CreateVpc(ctx, &ec2.CreateVpcInput{
 		CidrBlock:         &cidr,
-		TagSpecifications: kit.Ec2TagSpec(ec2types.ResourceTypeVpc, r.in.Tags(kit.KeyVPC)),
+		TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeVpc, r.in.Tags(kit.KeyVPC)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating VPC %s: %w", cidr, err)

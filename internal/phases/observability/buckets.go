@@ -83,7 +83,7 @@ func ALBLogsBucketPolicy(in *kit.Inputs, bucket string) string {
 		)
 	}
 	stmts := []kit.Stmt{{Sid: "ELBAccessLogsWrite", Effect: "Allow", Action: []string{"s3:PutObject"}, Resource: logs,
-		Principal: map[string]string{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", kit.AwsPartition(in.Region), acct)}}}
+		Principal: map[string]string{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", kit.AWSPartition(in.Region), acct)}}}
 	if elbLogBothPrincipals[in.Region] {
 		stmts = append(stmts, kit.Stmt{Sid: "ELBLogDeliveryWrite", Effect: "Allow", Principal: service, Action: []string{"s3:PutObject"}, Resource: logs})
 	}

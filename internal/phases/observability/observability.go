@@ -83,7 +83,7 @@ func observabilityResources(in *kit.Inputs) []engine.Resource {
 func topicName(in *kit.Inputs) string { return in.Prefix() + "-alerts" }
 
 func topicARN(in *kit.Inputs) string {
-	return fmt.Sprintf("arn:%s:sns:%s:%s:%s", kit.AwsPartition(in.Region), in.Region, in.Account, topicName(in))
+	return fmt.Sprintf("arn:%s:sns:%s:%s:%s", kit.AWSPartition(in.Region), in.Region, in.Account, topicName(in))
 }
 
 // ---- the alarm topic ----

@@ -40,7 +40,7 @@ func (r *configRecorder) DependsOn() []string { return nil }
 // configRoleARN is AWS Config's service-linked role, which iam:CreateServiceLinkedRole
 // for config.amazonaws.com creates.
 func configRoleARN(in *kit.Inputs) string {
-	return fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s/AWSServiceRoleForConfig", kit.AwsPartition(in.Region), in.Account, configServicePrincipal)
+	return fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s/AWSServiceRoleForConfig", kit.AWSPartition(in.Region), in.Account, configServicePrincipal)
 }
 
 // recordingGroup records every resource type AWS Config supports in the region, and the

@@ -5,7 +5,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
-	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/image"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/state"
@@ -18,18 +18,18 @@ import (
 func DeployResources(in *kit.Inputs) ([]engine.Resource, error) {
 	var out []engine.Resource
 	if in.Image.Builds() {
-		image, err := image.Declare(in)
+		build, err := image.Declare(in)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, image...)
+		out = append(out, build...)
 	}
-	cluster, err := clusterphase.Declare(in)
+	running, err := cluster.Declare(in)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range cluster {
-		if r.Key() == kit.KeyExecRole || r.Key() == clusterphase.KeyTaskDef {
+	for _, r := range running {
+		if r.Key() == kit.KeyExecRole || r.Key() == cluster.KeyTaskDef {
 			out = append(out, r)
 		}
 	}
@@ -43,12 +43,12 @@ func TaskFamily(cfg *config.Config) string { return kit.TaskFamily(&kit.Inputs{C
 // as after a rollback, and says whether it did: a doc without the task definition is
 // left alone. Saving it is the caller's.
 func RecordTaskDefinition(doc *state.Document, td *ecstypes.TaskDefinition) bool {
-	rec := doc.Resources[clusterphase.KeyTaskDef]
+	rec := doc.Resources[cluster.KeyTaskDef]
 	if rec == nil {
 		return false
 	}
-	next := clusterphase.TaskDefRecord(td)
+	next := cluster.TaskDefRecord(td)
 	next.Type, next.DependsOn = rec.Type, rec.DependsOn
-	doc.Resources[clusterphase.KeyTaskDef] = &next
+	doc.Resources[cluster.KeyTaskDef] = &next
 	return true
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
-	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 )
 
@@ -66,7 +66,7 @@ type DeploymentModel struct {
 // time ECS adds after its last step to watch the alarms, which ECS derives from them.
 func Deployment(cfg *config.Config) DeploymentModel {
 	in := &kit.Inputs{Config: cfg}
-	dc, s, d := clusterphase.DeploymentConfiguration(in), cfg.Service, cfg.Deploy
+	dc, s, d := cluster.DeploymentConfiguration(in), cfg.Service, cfg.Deploy
 	m := DeploymentModel{
 		Strategy:              d.Strategy,
 		MinimumHealthyPercent: int(aws.ToInt32(dc.MinimumHealthyPercent)),

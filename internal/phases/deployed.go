@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
-	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
@@ -67,7 +67,7 @@ func DeployedObjects(doc *state.Document) Deployed {
 	svc := get(kit.KeyService)
 	d := Deployed{
 		Cluster: svc.Attrs["cluster"], Service: svc.ID,
-		TaskDefinition: get(clusterphase.KeyTaskDef).ARN,
+		TaskDefinition: get(cluster.KeyTaskDef).ARN,
 		TargetGroup:    get(kit.KeyTG).ARN,
 		AltTargetGroup: get(kit.KeyAltTG).ARN,
 		LoadBalancer:   get(kit.KeyALB).ARN,
@@ -76,7 +76,7 @@ func DeployedObjects(doc *state.Document) Deployed {
 		VPC:            get(kit.KeyVPC).ID,
 		SGALB:          get(kit.KeySG(kit.SGALB)).ID,
 		SGECS:          get(kit.KeySG(kit.SGECS)).ID,
-		LogGroup:       get(clusterphase.KeyLogGroup).ID,
+		LogGroup:       get(cluster.KeyLogGroup).ID,
 		ExecutionRole:  get(kit.KeyExecRole).ID,
 		InlinePolicy:   kinds.InlinePolicyName,
 		Secret:         get(kit.KeySecretAdmin).ARN,

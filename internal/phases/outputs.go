@@ -4,7 +4,7 @@ import (
 	"maps"
 	"strings"
 
-	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/network"
@@ -20,7 +20,7 @@ func Outputs(doc *state.Document) map[string]string {
 	if dns := doc.Resources[edge.KeyDNS]; dns != nil && doc.Resources[kit.KeyListenerHTTPS] != nil {
 		out["url"] = "https://" + strings.TrimSuffix(dns.ID, ".")
 	}
-	if td := doc.Resources[clusterphase.KeyTaskDef]; td != nil && td.Attrs["image"] != "" {
+	if td := doc.Resources[cluster.KeyTaskDef]; td != nil && td.Attrs["image"] != "" {
 		out["image"] = td.Attrs["image"]
 	}
 	if b := doc.Resources[kit.KeyImageBuild]; b != nil {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases/cicd"
-	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
+	"github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
 	"github.com/fvdeploy/fvdeploy/internal/phases/image"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
@@ -17,7 +17,7 @@ import (
 
 // All lists the phases in the order `up` runs them.
 func All() []kit.Phase {
-	return []kit.Phase{image.Phase(), network.Phase(), secrets.Phase(), clusterphase.Phase(), edge.Phase(), observability.Phase(), cicd.Phase()}
+	return []kit.Phase{image.Phase(), network.Phase(), secrets.Phase(), cluster.Phase(), edge.Phase(), observability.Phase(), cicd.Phase()}
 }
 
 // Names lists the phase names in order.

@@ -1,10 +1,12 @@
-package phases
+package phases_test
 
 import (
 	"slices"
 	"testing"
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
+	"github.com/fvdeploy/fvdeploy/internal/phases"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 )
 
 func TestDeploymentModel(t *testing.T) {
@@ -46,7 +48,7 @@ func TestDeploymentModel(t *testing.T) {
 			if tc.change != nil {
 				tc.change(cfg)
 			}
-			m := Deployment(cfg)
+			m := phases.Deployment(cfg)
 			if m.StepSeconds != tc.step || m.DesiredCount != tc.desired || m.Steps != tc.steps || m.DeploySeconds != tc.total {
 				t.Errorf("step %d s, desired %d, %d steps, %d s; want %d s, %d, %d, %d s", m.StepSeconds, m.DesiredCount, m.Steps, m.DeploySeconds, tc.step, tc.desired, tc.steps, tc.total)
 			}
@@ -56,7 +58,7 @@ func TestDeploymentModel(t *testing.T) {
 			if !m.CircuitBreaker || m.MinimumHealthyPercent != 100 || m.MaximumPercent != 200 {
 				t.Errorf("model %+v", m)
 			}
-			if want := deploymentAlarmsOf(tc.env); !slices.Equal(m.RollbackAlarms, want) {
+			if want := phasetest.DeploymentAlarmsOf(tc.env); !slices.Equal(m.RollbackAlarms, want) {
 				t.Errorf("rollback alarms %v, want %v", m.RollbackAlarms, want)
 			}
 		})
@@ -70,7 +72,7 @@ func TestDefaultRollingStepWithin45s(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m := Deployment(cfg); m.StepSeconds > 45 {
+		if m := phases.Deployment(cfg); m.StepSeconds > 45 {
 			t.Errorf("%s: modelled rolling step %d s, want at most 45 s", env, m.StepSeconds)
 		}
 	}

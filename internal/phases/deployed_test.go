@@ -1,9 +1,10 @@
-package phases
+package phases_test
 
 import (
 	"reflect"
 	"testing"
 
+	"github.com/fvdeploy/fvdeploy/internal/phases"
 	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
@@ -30,10 +31,10 @@ func TestDeployedObjectsSets(t *testing.T) {
 	add(kit.KeyTopicKey, "kms:key", "key-id", "arn:key")
 	add(observability.KeyTrail, "cloudtrail:trail", "app-prod", "arn:trail")
 
-	d := DeployedObjects(doc)
-	got := Deployed{Account: d.Account, ExecutionRoleARN: d.ExecutionRoleARN, Roles: d.Roles, PublicSubnets: d.PublicSubnets,
+	d := phases.DeployedObjects(doc)
+	got := phases.Deployed{Account: d.Account, ExecutionRoleARN: d.ExecutionRoleARN, Roles: d.Roles, PublicSubnets: d.PublicSubnets,
 		PrivateSubnets: d.PrivateSubnets, Secrets: d.Secrets, Buckets: d.Buckets, LogGroups: d.LogGroups, KMSKey: d.KMSKey, Trail: d.Trail}
-	want := Deployed{Account: "123456789012", ExecutionRoleARN: "arn:aws:iam::123456789012:role/app-prod-exec",
+	want := phases.Deployed{Account: "123456789012", ExecutionRoleARN: "arn:aws:iam::123456789012:role/app-prod-exec",
 		Roles:         []string{"app-prod-exec", "app-prod-task", "app-prod-flow-logs"},
 		PublicSubnets: []string{"subnet-pub-a", "subnet-pub-b"}, PrivateSubnets: []string{"subnet-priv-a"},
 		Secrets: []string{"arn:webhook", "arn:admin"}, Buckets: []string{"app-prod-trail"}, LogGroups: []string{"/ecs/app-prod"},

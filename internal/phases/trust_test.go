@@ -1,4 +1,4 @@
-package phases
+package phases_test
 
 import (
 	"context"
@@ -11,10 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases"
 	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 )
 
 // trustConditions reads a trust policy: for each service principal, the conditions of
@@ -58,7 +60,7 @@ func trustConditions(t *testing.T, doc string) map[string][]string {
 // on: the service may assume it only for this account, and only for this account's ECS
 // resources in the region (tasks, the service) or the relay function.
 func TestTrustEveryServiceRoleIsConfusedDeputySafe(t *testing.T) {
-	in, _ := newTestInputs(t, "prod", map[string]string{observability.EnvChatWebhookURL: "https://hooks.example.com/x"})
+	in, _ := phasetest.NewTestInputs(t, "prod", map[string]string{observability.EnvChatWebhookURL: "https://hooks.example.com/x"})
 	in.Config.Alarms.ChatRelay = true
 	in.Config.CICD.GitHubRepo = "acme/shop"
 	want := map[string][]string{
@@ -68,7 +70,7 @@ func TestTrustEveryServiceRoleIsConfusedDeputySafe(t *testing.T) {
 		"vpc-flow-logs.amazonaws.com": {"ArnLike aws:SourceArn=[arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*]", "StringEquals aws:SourceAccount=[123456789012]"},
 	}
 	seen := map[string]bool{}
-	for _, p := range All() {
+	for _, p := range phases.All() {
 		rs, err := p.Declare(in)
 		if err != nil {
 			t.Fatal(err)
@@ -106,10 +108,10 @@ func TestTrustEveryServiceRoleIsConfusedDeputySafe(t *testing.T) {
 // are drift, repaired by up with one UpdateAssumeRolePolicy each, and then in sync.
 func TestTrustOldPolicyIsRepaired(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "prod", nil)
-	doc := newDoc(in)
-	fakeNetwork(t, in, doc)
-	applyScoped(t, in, doc, "secrets", "cluster")
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
+	doc := phasetest.NewDoc(in)
+	phasetest.FakeNetwork(t, in, doc)
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 
 	old := map[string]string{
 		kit.KeyExecRole:        `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
@@ -122,18 +124,18 @@ func TestTrustOldPolicyIsRepaired(t *testing.T) {
 		}
 	}
 
-	plan := planPhases(t, in, doc, "secrets", "cluster")
+	plan := phasetest.PlanPhases(t, in, doc, "secrets", "cluster")
 	for key := range old {
-		it := item(plan, key)
+		it := phasetest.Item(plan, key)
 		if it.Action != engine.Update || len(it.Changes) != 1 || it.Changes[0].Field != kinds.FieldTrustPolicy {
 			t.Errorf("%s with the old trust policy: %s %v, want an update of %s", key, it.Action, it.Changes, kinds.FieldTrustPolicy)
 		}
 	}
 
 	from := len(rec.Calls())
-	applyScoped(t, in, doc, "secrets", "cluster")
-	if n := countCalls(rec, from, "IAM.UpdateAssumeRolePolicy"); n != len(old) {
-		t.Errorf("UpdateAssumeRolePolicy calls: %d, want %d; mutations %v", n, len(old), mutations(rec, from))
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
+	if n := phasetest.CountCalls(rec, from, "IAM.UpdateAssumeRolePolicy"); n != len(old) {
+		t.Errorf("UpdateAssumeRolePolicy calls: %d, want %d; mutations %v", n, len(old), phasetest.Mutations(rec, from))
 	}
 	for key := range old {
 		out, err := in.AWS.IAM().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(doc.Resources[key].ID)})
@@ -148,8 +150,8 @@ func TestTrustOldPolicyIsRepaired(t *testing.T) {
 	}
 
 	from = len(rec.Calls())
-	applyScoped(t, in, doc, "secrets", "cluster")
-	if m := mutations(rec, from); len(m) != 0 {
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Errorf("a second up changed %v", m)
 	}
 }

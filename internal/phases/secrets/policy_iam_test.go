@@ -1,4 +1,4 @@
-package phases
+package secrets_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
 
@@ -62,18 +63,18 @@ func TestSecretPolicyHoldsUnderAnIAMEvaluator(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", ms.Endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", keys["deployer"][0])
 	t.Setenv("AWS_SECRET_ACCESS_KEY", keys["deployer"][1])
-	in, rec := inputsBeside(t, "dev", nil)
+	in, rec := phasetest.InputsBeside(t, "dev", nil)
 	who, err := sts.NewFromConfig(users["deployer"]).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	in.Caller = aws.ToString(who.Arn)
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "secrets")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "secrets")
 	arn := aws.String(doc.Resources[kit.KeySecretAdmin].ARN)
 	from := len(rec.Calls())
-	applyPhases(t, in, doc, "secrets")
-	if m := mutations(rec, from); len(m) != 0 {
+	phasetest.ApplyPhases(t, in, doc, "secrets")
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Fatalf("the deployer's second run made %v", m)
 	}
 

@@ -1,4 +1,4 @@
-package phases
+package secrets_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 )
 
 func TestSecretPolicyPrincipalARNs(t *testing.T) {
@@ -79,7 +80,7 @@ func denied(t *testing.T, policy, principal, action string) bool {
 // anyone else, an administrator of the account among them, is denied whatever their
 // identity policies grant, unless secrets.managers names them.
 func TestSecretPolicyDeniesAllButReadersAndManagers(t *testing.T) {
-	in, _ := inputsBeside(t, "prod", nil)
+	in, _ := phasetest.InputsBeside(t, "prod", nil)
 	in.Caller = "arn:aws:sts::123456789012:assumed-role/deployer/alice"
 	exec := "arn:aws:iam::123456789012:role/fastapi-vars-prod-exec"
 	deployer := "arn:aws:iam::123456789012:role/teams/platform/deployer"
@@ -119,7 +120,7 @@ func TestSecretPolicyDeniesAllButReadersAndManagers(t *testing.T) {
 // A teammate's run does not rewrite the policy to their own name when secrets.managers
 // covers them: one policy whoever deploys.
 func TestSecretPolicyStableAcrossListedDeployers(t *testing.T) {
-	in, _ := inputsBeside(t, "prod", nil)
+	in, _ := phasetest.InputsBeside(t, "prod", nil)
 	in.Config.Secrets.Managers = []string{"arn:aws:iam::123456789012:role/*deployer"}
 	in.Caller = "arn:aws:sts::123456789012:assumed-role/deployer/alice"
 	first := kinds.SecretPolicy(in, kinds.AdminSecretAccess(in))
@@ -135,10 +136,10 @@ func TestSecretPolicyStableAcrossListedDeployers(t *testing.T) {
 
 // The role names the policies grant are the ones the phases declare.
 func TestSecretPolicyRoleNamesAreTheDeclaredOnes(t *testing.T) {
-	in, _ := inputsBeside(t, "prod", nil)
+	in, _ := phasetest.InputsBeside(t, "prod", nil)
 	in.Config.Alarms.ChatRelay = true
 	names := map[string]string{}
-	for _, r := range slices.Concat(declared(t, in, "cluster"), observability.ChatRelayResources(in)) {
+	for _, r := range slices.Concat(phasetest.Declared(t, in, "cluster"), observability.ChatRelayResources(in)) {
 		if ro, ok := r.(*kinds.Role); ok {
 			names[ro.ResourceKey] = ro.Name
 		}
@@ -173,10 +174,10 @@ func TestSecretPolicyIsPutWithPublicPoliciesBlocked(t *testing.T) {
 // converged run only reads it.
 func TestSecretPolicyDriftIsRepaired(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "prod", nil)
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
 	in.Caller = "arn:aws:sts::123456789012:assumed-role/deployer/alice"
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "secrets")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "secrets")
 	sm := in.AWS.SecretsManager()
 	arn := doc.Resources[kit.KeySecretAdmin].ARN
 	live := func() string {
@@ -191,8 +192,8 @@ func TestSecretPolicyDriftIsRepaired(t *testing.T) {
 		t.Fatalf("after up the policy differs (%v): %s", err, live())
 	}
 	from := len(rec.Calls())
-	applyPhases(t, in, doc, "secrets")
-	if m := mutations(rec, from); len(m) != 0 {
+	phasetest.ApplyPhases(t, in, doc, "secrets")
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Fatalf("a converged run made %v", m)
 	}
 
@@ -211,13 +212,13 @@ func TestSecretPolicyDriftIsRepaired(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			tamper()
-			it := item(planPhases(t, in, doc, "secrets"), kit.KeySecretAdmin)
+			it := phasetest.Item(phasetest.PlanPhases(t, in, doc, "secrets"), kit.KeySecretAdmin)
 			if it.Action != engine.Update || len(it.Changes) != 1 || it.Changes[0].Field != kinds.FieldResourcePolicy {
 				t.Fatalf("plan after the policy was %s: %+v", name, it)
 			}
 			from := len(rec.Calls())
-			applyPhases(t, in, doc, "secrets")
-			if m := mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.PutResourcePolicy"}) {
+			phasetest.ApplyPhases(t, in, doc, "secrets")
+			if m := phasetest.Mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.PutResourcePolicy"}) {
 				t.Fatalf("repairing took %v", m)
 			}
 			if d, err := kit.ResourcePolicyDiff(live(), want); err != nil || d != nil {

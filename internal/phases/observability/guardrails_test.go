@@ -1,4 +1,4 @@
-package phases
+package observability_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
@@ -64,7 +65,7 @@ func cleanAccountAnalyzer() map[string][]any {
 // need a deployed service; TestGuardrailsCleanAccount runs the whole phase).
 func applyGuardrails(t *testing.T, in *kit.Inputs, doc *state.Document) *engine.Result {
 	t.Helper()
-	res, err := newEngine(t, in).Apply(context.Background(), observability.GuardrailResources(in), doc, func(context.Context, *state.Document) error { return nil })
+	res, err := phasetest.NewEngine(t, in).Apply(context.Background(), observability.GuardrailResources(in), doc, func(context.Context, *state.Document) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func applyGuardrails(t *testing.T, in *kit.Inputs, doc *state.Document) *engine.
 // and IAM: the account-wide services.
 func guardrailMutations(rec *awsclients.Recorder, from int) []string {
 	var out []string
-	for _, m := range mutations(rec, from) {
+	for _, m := range phasetest.Mutations(rec, from) {
 		if strings.HasPrefix(m, accessanalyzer.ServiceID+".") || strings.HasPrefix(m, configservice.ServiceID+".") || strings.HasPrefix(m, "IAM.") {
 			out = append(out, m)
 		}
@@ -86,7 +87,9 @@ func guardrailMutations(rec *awsclients.Recorder, from int) []string {
 	return out
 }
 
-func accountWideWarnings(p *progressLog) int { return strings.Count(p.String(), "ACCOUNT-WIDE CHANGE") }
+func accountWideWarnings(p *phasetest.ProgressLog) int {
+	return strings.Count(p.String(), "ACCOUNT-WIDE CHANGE")
+}
 
 type liveConfig struct {
 	recorders []cfgtypes.ConfigurationRecorder
@@ -135,16 +138,16 @@ func assertOwned(t *testing.T, doc *state.Document, want map[string]string) {
 // the analyzer.
 func TestGuardrailsCleanAccount(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "dev", nil)
-	progress := &progressLog{t: t}
-	in.Progress = progress.printf
+	in, rec := phasetest.NewTestInputs(t, "dev", nil)
+	progress := &phasetest.ProgressLog{T: t}
+	in.Progress = progress.Printf
 	o := &in.Config.Observability
 	o.Guardrails, o.CloudTrail, o.ALBAccessLogs = true, false, false
 	stub := stubAccessAnalyzer(t, in, cleanAccountAnalyzer())
-	doc := newDoc(in)
-	fakes := fakeService(t, in, doc)
+	doc := phasetest.NewDoc(in)
+	fakes := phasetest.FakeService(t, in, doc)
 
-	applyScoped(t, in, doc, "observability")
+	phasetest.ApplyScoped(t, in, doc, "observability")
 
 	// ---- the analyzer (stubbed) ----
 	creates := stub.Calls("CreateAnalyzer")
@@ -186,7 +189,7 @@ func TestGuardrailsCleanAccount(t *testing.T) {
 	if err != nil || len(roles.Roles) != 1 {
 		t.Errorf("AWS Config's service-linked role was not created: %+v %v", roles, err)
 	}
-	assertPrivateBucket(t, in, bucket, "AES256")
+	phasetest.AssertPrivateBucket(t, in, bucket, "AES256")
 	assertConfigBucketPolicy(t, in, bucket)
 	assertOwned(t, doc, map[string]string{observability.KeyAnalyzer: "fvdeploy-account", observability.KeyConfigRecorder: "default", observability.KeyConfigChannel: "default", observability.KeyConfigRecording: "default"})
 	if b := doc.Resources[observability.KeyConfigBucket]; b == nil || b.ID != bucket {
@@ -203,7 +206,7 @@ func TestGuardrailsCleanAccount(t *testing.T) {
 		{"S3.PutBucketPolicy", "Config Service.PutDeliveryChannel"},
 		{"Config Service.PutDeliveryChannel", "Config Service.StartConfigurationRecorder"},
 	} {
-		if a, b := callIndex(rec, 0, pair[0]), callIndex(rec, 0, pair[1]); a < 0 || b < 0 || a > b {
+		if a, b := phasetest.CallIndex(rec, 0, pair[0]), phasetest.CallIndex(rec, 0, pair[1]); a < 0 || b < 0 || a > b {
 			t.Errorf("%s at %d, %s at %d: want that order", pair[0], a, pair[1], b)
 		}
 	}
@@ -229,8 +232,8 @@ func TestGuardrailsCleanAccount(t *testing.T) {
 
 	// ---- converged: no call that changes anything, and nothing said ----
 	from := len(rec.Calls())
-	applyScoped(t, in, doc, "observability")
-	if m := mutations(rec, from); len(m) != 0 {
+	phasetest.ApplyScoped(t, in, doc, "observability")
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Errorf("second run made mutating calls: %v", m)
 	}
 	if n := len(stub.Calls("CreateAnalyzer")); n != 1 {
@@ -242,16 +245,16 @@ func TestGuardrailsCleanAccount(t *testing.T) {
 
 	// ---- lost state: everything is found again, as ours ----
 	from = len(rec.Calls())
-	lost := newDoc(in)
+	lost := phasetest.NewDoc(in)
 	applyGuardrails(t, in, lost)
-	if m := mutations(rec, from); len(m) != 0 {
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Errorf("a run without state made mutating calls: %v", m)
 	}
 	assertOwned(t, lost, map[string]string{observability.KeyAnalyzer: "fvdeploy-account", observability.KeyConfigRecorder: "default", observability.KeyConfigChannel: "default", observability.KeyConfigRecording: "default"})
 
 	// ---- destroy ----
 	from = len(rec.Calls())
-	if err := destroyExpecting(t, in, doc, fakes); err != nil {
+	if err := phasetest.DestroyExpecting(t, in, doc, fakes); err != nil {
 		t.Fatalf("destroy: %v", err)
 	}
 	got := guardrailMutations(rec, from)
@@ -259,7 +262,7 @@ func TestGuardrailsCleanAccount(t *testing.T) {
 	if slices.Sort(got); !slices.Equal(got, want) {
 		t.Errorf("destroy's account-wide calls %v, want exactly %v (the service-linked role stays)", got, want)
 	}
-	stop, delCh, delRec := callIndex(rec, from, "Config Service.StopConfigurationRecorder"), callIndex(rec, from, "Config Service.DeleteDeliveryChannel"), callIndex(rec, from, "Config Service.DeleteConfigurationRecorder")
+	stop, delCh, delRec := phasetest.CallIndex(rec, from, "Config Service.StopConfigurationRecorder"), phasetest.CallIndex(rec, from, "Config Service.DeleteDeliveryChannel"), phasetest.CallIndex(rec, from, "Config Service.DeleteConfigurationRecorder")
 	if stop > delCh || delCh > delRec {
 		t.Errorf("stop at %d, delete channel at %d, delete recorder at %d: want that order (AWS refuses to delete the channel of a recording recorder)", stop, delCh, delRec)
 	}
@@ -288,7 +291,7 @@ func assertConfigBucketPolicy(t *testing.T, in *kit.Inputs, bucket string) {
 	arn := "arn:aws:s3:::" + bucket
 	type grant struct{ action, resource, acl string }
 	var got []grant
-	for _, s := range policyStatements(t, aws.ToString(pol.Policy)) {
+	for _, s := range phasetest.PolicyStatements(t, aws.ToString(pol.Policy)) {
 		p, _ := s["Principal"].(map[string]any)
 		if p["Service"] != "config.amazonaws.com" {
 			continue
@@ -329,9 +332,9 @@ func TestGuardrailsAdoptTheAccountsOwn(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			in, rec := newTestInputs(t, "dev", nil)
-			progress := &progressLog{t: t}
-			in.Progress = progress.printf
+			in, rec := phasetest.NewTestInputs(t, "dev", nil)
+			progress := &phasetest.ProgressLog{T: t}
+			in.Progress = progress.Printf
 			in.Config.Observability.Guardrails = true
 			// No answers for CreateAnalyzer, TagResource or DeleteAnalyzer: any such call
 			// fails the test.
@@ -363,7 +366,7 @@ func TestGuardrailsAdoptTheAccountsOwn(t *testing.T) {
 				}
 			}
 			before := describeConfig(t, in)
-			doc := newDoc(in)
+			doc := phasetest.NewDoc(in)
 
 			from := len(rec.Calls())
 			applyGuardrails(t, in, doc)
@@ -371,7 +374,7 @@ func TestGuardrailsAdoptTheAccountsOwn(t *testing.T) {
 				t.Errorf("adopting made account-wide mutating calls: %v", m)
 			}
 			// Only the (empty) config bucket is made: see configBucket.
-			for _, m := range mutations(rec, from) {
+			for _, m := range phasetest.Mutations(rec, from) {
 				if !strings.HasPrefix(m, "S3.") {
 					t.Errorf("adopting called %s", m)
 				}
@@ -393,12 +396,12 @@ func TestGuardrailsAdoptTheAccountsOwn(t *testing.T) {
 
 			from = len(rec.Calls())
 			applyGuardrails(t, in, doc)
-			if m := mutations(rec, from); len(m) != 0 {
+			if m := phasetest.Mutations(rec, from); len(m) != 0 {
 				t.Errorf("second run made mutating calls: %v", m)
 			}
 
 			from = len(rec.Calls())
-			destroyAll(t, in, doc)
+			phasetest.DestroyAll(t, in, doc)
 			if m := guardrailMutations(rec, from); len(m) != 0 {
 				t.Errorf("destroy touched what the account had: %v", m)
 			}
@@ -457,12 +460,12 @@ func TestGuardrailsRepairAnOwnedRecorder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			in, rec := newTestInputs(t, "dev", nil)
-			progress := &progressLog{t: t}
-			in.Progress = progress.printf
+			in, rec := phasetest.NewTestInputs(t, "dev", nil)
+			progress := &phasetest.ProgressLog{T: t}
+			in.Progress = progress.Printf
 			in.Config.Observability.Guardrails = true
 			stubAccessAnalyzer(t, in, cleanAccountAnalyzer())
-			doc := newDoc(in)
+			doc := phasetest.NewDoc(in)
 			applyGuardrails(t, in, doc)
 			warned := accountWideWarnings(progress)
 
@@ -471,7 +474,7 @@ func TestGuardrailsRepairAnOwnedRecorder(t *testing.T) {
 			}
 			from := len(rec.Calls())
 			applyGuardrails(t, in, doc)
-			if got := mutations(rec, from); !slices.Equal(got, tc.want) {
+			if got := phasetest.Mutations(rec, from); !slices.Equal(got, tc.want) {
 				t.Errorf("repair called %v, want %v", got, tc.want)
 			}
 			live := describeConfig(t, in)
@@ -481,7 +484,7 @@ func TestGuardrailsRepairAnOwnedRecorder(t *testing.T) {
 			if n := accountWideWarnings(progress); n != warned {
 				t.Errorf("a repair announced a creation:\n%s", progress)
 			}
-			destroyAll(t, in, doc)
+			phasetest.DestroyAll(t, in, doc)
 		})
 	}
 }
@@ -489,16 +492,16 @@ func TestGuardrailsRepairAnOwnedRecorder(t *testing.T) {
 // With guardrails off nothing of them is declared; switched off after a run, what
 // fvdeploy created is deleted and what it adopted is left.
 func TestGuardrailsSwitchedOff(t *testing.T) {
-	in, rec := newTestInputs(t, "dev", nil)
+	in, rec := phasetest.NewTestInputs(t, "dev", nil)
 	in.Config.Observability.Guardrails = false
-	for _, r := range declared(t, in, "observability") {
+	for _, r := range phasetest.Declared(t, in, "observability") {
 		if strings.Contains(r.Type(), "config:") || strings.Contains(r.Type(), "accessanalyzer:") || r.Key() == observability.KeyConfigBucket {
 			t.Errorf("guardrails off, yet %s is declared", r.Key())
 		}
 	}
 	in.Config.Observability.Guardrails = true
 	keys := map[string]bool{}
-	for _, r := range declared(t, in, "observability") {
+	for _, r := range phasetest.Declared(t, in, "observability") {
 		keys[r.Key()] = true
 	}
 	for _, k := range []string{observability.KeyAnalyzer, observability.KeyConfigRecorder, observability.KeyConfigBucket, observability.KeyConfigChannel, observability.KeyConfigRecording} {
@@ -513,11 +516,11 @@ func TestGuardrailsSwitchedOff(t *testing.T) {
 		Name: aws.String("security-team"), Arn: aws.String("arn:aws:access-analyzer:us-east-1:123456789012:analyzer/security-team"),
 		Type: aatypes.TypeAccount, Status: aatypes.AnalyzerStatusActive,
 	}}}}})
-	doc := newDoc(in)
+	doc := phasetest.NewDoc(in)
 	applyGuardrails(t, in, doc)
 	in.Config.Observability.Guardrails = false
 	from := len(rec.Calls())
-	res, err := newEngine(t, in).Apply(context.Background(), nil, doc, func(context.Context, *state.Document) error { return nil })
+	res, err := phasetest.NewEngine(t, in).Apply(context.Background(), nil, doc, func(context.Context, *state.Document) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package phases
+package cluster_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 )
 
 // Each strategy reaches ECS as its native one, with the circuit breaker and the alarms
@@ -177,10 +178,10 @@ func TestDeploymentAlarmsWatchTheNewRevision(t *testing.T) {
 // put back with one ModifyRule, all traffic on the primary group as at creation.
 func TestProductionListenerRule(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "prod", nil)
-	doc := newDoc(in)
-	fakeNetwork(t, in, doc)
-	applyScoped(t, in, doc, "secrets", "cluster")
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
+	doc := phasetest.NewDoc(in)
+	phasetest.FakeNetwork(t, in, doc)
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	elb := in.AWS.ELB()
 	tg, alt, rule := doc.Resources[kit.KeyTG].ARN, doc.Resources[kit.KeyAltTG].ARN, doc.Resources[clusterphase.KeyProdRule].ARN
 	weights := func() string {
@@ -207,7 +208,7 @@ func TestProductionListenerRule(t *testing.T) {
 	if _, err := elb.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: aws.String(rule), Actions: clusterphase.Weighted([]string{tg, alt}, []int32{0, 100})}); err != nil {
 		t.Fatal(err)
 	}
-	if it := item(planPhases(t, in, doc, "secrets", "cluster"), clusterphase.KeyProdRule); it.Action != engine.NoOp {
+	if it := phasetest.Item(phasetest.PlanPhases(t, in, doc, "secrets", "cluster"), clusterphase.KeyProdRule); it.Action != engine.NoOp {
 		t.Errorf("weights moved by ECS plan as %+v", it)
 	}
 
@@ -215,12 +216,12 @@ func TestProductionListenerRule(t *testing.T) {
 	if _, err := elb.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: aws.String(rule), Actions: kit.ForwardTo(alt)}); err != nil {
 		t.Fatal(err)
 	}
-	if it := item(planPhases(t, in, doc, "secrets", "cluster"), clusterphase.KeyProdRule); it.Action != engine.Update || it.Changes[0].Field != "target_groups" {
+	if it := phasetest.Item(phasetest.PlanPhases(t, in, doc, "secrets", "cluster"), clusterphase.KeyProdRule); it.Action != engine.Update || it.Changes[0].Field != "target_groups" {
 		t.Fatalf("a rule with one group plans as %+v", it)
 	}
 	from := len(rec.Calls())
-	applyScoped(t, in, doc, "secrets", "cluster")
-	if m := mutations(rec, from); strings.Join(m, ",") != "Elastic Load Balancing v2.ModifyRule" {
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
+	if m := phasetest.Mutations(rec, from); strings.Join(m, ",") != "Elastic Load Balancing v2.ModifyRule" {
 		t.Errorf("the repair took %v, want one ModifyRule", m)
 	}
 	if got := weights(); got != "10 path-pattern=/* primary=100,alternate=0" {

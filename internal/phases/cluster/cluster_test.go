@@ -1,4 +1,4 @@
-package phases
+package cluster_test
 
 import (
 	"context"
@@ -6,181 +6,26 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/fvdeploy/fvdeploy/internal/awsclients"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/imagechoice"
 	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
-	"github.com/fvdeploy/fvdeploy/internal/phases/network"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
-
-// fakeNetwork creates, directly through the SDK, the few network objects the cluster
-// phase uses (private subnets, SG-ECS, an ALB with its target group and listener) and
-// records them in doc under the network phase's keys, so these tests do not depend on
-// the network phase. It returns those keys; remove them from doc before a destroy.
-func fakeNetwork(t *testing.T, in *kit.Inputs, doc *state.Document) []string {
-	t.Helper()
-	ctx := context.Background()
-	ec2c, elb := in.AWS.EC2(), in.AWS.ELB()
-	vpc, err := ec2c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.9.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vpcID := vpc.Vpc.VpcId
-	keys := clusterphase.PrivateSubnetKeys(in)
-	var subnets []string
-	for i, k := range keys {
-		s, err := ec2c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpcID, CidrBlock: aws.String(fmt.Sprintf("10.9.%d.0/24", i)), AvailabilityZone: aws.String(in.Region + string(rune('a'+i)))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		subnets = append(subnets, aws.ToString(s.Subnet.SubnetId))
-		doc.Resources[k] = &state.Resource{Type: "ec2:subnet", ID: aws.ToString(s.Subnet.SubnetId)}
-	}
-	sg, err := ec2c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("ecs"), Description: aws.String("ecs"), VpcId: vpcID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc.Resources[kit.KeySG(kit.SGECS)] = &state.Resource{Type: "ec2:security-group", ID: aws.ToString(sg.GroupId)}
-	// The stand-in group keeps its default rules; the service only needs the record.
-	doc.Resources[kit.KeySGRules(kit.SGECS)] = &state.Resource{Type: "ec2:security-group-rules", ID: aws.ToString(sg.GroupId)}
-	lb, err := elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: aws.String("test-alb"), Subnets: subnets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg, err := elb.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{Name: aws.String("test-tg"), TargetType: elbtypes.TargetTypeEnumIp,
-		Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(8000), VpcId: vpcID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgARN := tg.TargetGroups[0].TargetGroupArn
-	doc.Resources[kit.KeyTG] = &state.Resource{Type: "elbv2:target-group", ID: aws.ToString(tgARN), ARN: aws.ToString(tgARN)}
-	l, err := elb.CreateListener(ctx, &elbv2.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Port: aws.Int32(80), Protocol: elbtypes.ProtocolEnumHttp,
-		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: tgARN}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc.Resources[kit.KeyListenerHTTP] = &state.Resource{Type: "elbv2:listener", ID: aws.ToString(l.Listeners[0].ListenerArn), ARN: aws.ToString(l.Listeners[0].ListenerArn)}
-	// The alternate target group of prod's canary is in the VPC.
-	doc.Resources[kit.KeyVPC] = &state.Resource{Type: "ec2:vpc", ID: aws.ToString(vpcID)}
-	keys = append(keys, kit.KeyVPC, kit.KeySG(kit.SGECS), kit.KeySGRules(kit.SGECS), kit.KeyTG, kit.KeyListenerHTTP)
-	if in.Config.Observability.KMSKeyID == "" {
-		// The network phase makes the environment's key, which the log groups use.
-		key, err := (&network.EnvKey{In: in, API: in.AWS.KMS()}).Create(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key.Type = "kms:key"
-		doc.Resources[kit.KeyEnvKey] = key
-		keys = append(keys, kit.KeyEnvKey)
-	}
-	return keys
-}
-
-// progressLog collects what the phases tell the person watching.
-type progressLog struct {
-	t     *testing.T
-	mu    sync.Mutex
-	lines []string
-}
-
-func (p *progressLog) printf(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	line := fmt.Sprintf(format, args...)
-	p.lines = append(p.lines, line)
-	p.t.Log(line)
-}
-
-func (p *progressLog) String() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.lines, "\n")
-}
-
-// scopedEngine is the engine `fvdeploy phase` uses: it prunes only what the named
-// phases own, so the stand-in network records in state are left alone.
-func scopedEngine(t *testing.T, in *kit.Inputs, names ...string) *engine.Engine {
-	t.Helper()
-	e := newEngine(t, in)
-	e.Scope = func(key string) bool {
-		phase, _, _ := strings.Cut(key, "/")
-		return slices.Contains(names, phase)
-	}
-	return e
-}
-
-// applyScoped is applyPhases with the engine of `fvdeploy phase`.
-func applyScoped(t *testing.T, in *kit.Inputs, doc *state.Document, names ...string) *engine.Result {
-	t.Helper()
-	res, err := scopedEngine(t, in, names...).Apply(context.Background(), declared(t, in, names...), doc, func(context.Context, *state.Document) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Err(); err != nil {
-		t.Fatalf("apply %v: %v", names, err)
-	}
-	return res
-}
-
-func planPhases(t *testing.T, in *kit.Inputs, doc *state.Document, names ...string) *engine.Result {
-	t.Helper()
-	res, err := scopedEngine(t, in, names...).Plan(context.Background(), declared(t, in, names...), doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Err(); err != nil {
-		t.Fatalf("plan %v: %v", names, err)
-	}
-	return res
-}
-
-func item(res *engine.Result, key string) engine.Item {
-	for _, it := range res.Items {
-		if it.Key == key {
-			return it
-		}
-	}
-	return engine.Item{}
-}
-
-func lastCallIndex(rec *awsclients.Recorder, from int, op string) int {
-	calls := rec.Calls()
-	for i := len(calls) - 1; i >= from; i-- {
-		if calls[i].Service+"."+calls[i].Operation == op {
-			return i
-		}
-	}
-	return -1
-}
-
-func countCalls(rec *awsclients.Recorder, from int, op string) int {
-	n := 0
-	for _, c := range rec.Calls()[from:] {
-		if c.Service+"."+c.Operation == op {
-			n++
-		}
-	}
-	return n
-}
 
 // destroyCluster removes the stand-in network from doc and destroys the rest.
 func destroyCluster(t *testing.T, in *kit.Inputs, doc *state.Document, netKeys []string) {
@@ -188,7 +33,7 @@ func destroyCluster(t *testing.T, in *kit.Inputs, doc *state.Document, netKeys [
 	for _, k := range netKeys {
 		delete(doc.Resources, k)
 	}
-	destroyAll(t, in, doc)
+	phasetest.DestroyAll(t, in, doc)
 	if len(doc.Resources) != 0 {
 		t.Fatalf("state after destroy still holds %v", slices.Collect(func(yield func(string) bool) {
 			for k := range doc.Resources {
@@ -202,13 +47,13 @@ func destroyCluster(t *testing.T, in *kit.Inputs, doc *state.Document, netKeys [
 
 func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "prod", nil)
-	progress := &progressLog{t: t}
-	in.Progress = progress.printf
-	doc := newDoc(in)
-	netKeys := fakeNetwork(t, in, doc)
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
+	progress := &phasetest.ProgressLog{T: t}
+	in.Progress = progress.Printf
+	doc := phasetest.NewDoc(in)
+	netKeys := phasetest.FakeNetwork(t, in, doc)
 
-	applyScoped(t, in, doc, "secrets", "cluster")
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 
 	// ---- what exists, read back through the AWS API ----
 	sm := in.AWS.SecretsManager()
@@ -322,7 +167,7 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		c.LogConfiguration.Options["awslogs-group"] != "/ecs/fastapi-vars-prod" || c.LogConfiguration.Options["awslogs-region"] != "us-east-1" {
 		t.Errorf("log configuration %+v", c.LogConfiguration)
 	}
-	if aws.ToString(c.Image) != testImage || !aws.ToBool(c.ReadonlyRootFilesystem) || aws.ToInt32(c.Memory) != 512 ||
+	if aws.ToString(c.Image) != phasetest.TestImage || !aws.ToBool(c.ReadonlyRootFilesystem) || aws.ToInt32(c.Memory) != 512 ||
 		c.HealthCheck == nil || !strings.Contains(strings.Join(c.HealthCheck.Command, " "), "http://127.0.0.1:8000/health") {
 		t.Errorf("container image %s readonly %v memory %d health %+v", aws.ToString(c.Image), aws.ToBool(c.ReadonlyRootFilesystem), aws.ToInt32(c.Memory), c.HealthCheck)
 	}
@@ -363,14 +208,14 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	}
 
 	// The service-linked role was ensured before the service was created.
-	if i, j := callIndex(rec, 0, "IAM.CreateServiceLinkedRole"), callIndex(rec, 0, "ECS.CreateService"); i < 0 || i > j {
+	if i, j := phasetest.CallIndex(rec, 0, "IAM.CreateServiceLinkedRole"), phasetest.CallIndex(rec, 0, "ECS.CreateService"); i < 0 || i > j {
 		t.Errorf("CreateServiceLinkedRole at %d, CreateService at %d: the role must come first", i, j)
 	}
 
 	// ---- a second run changes nothing, and reads little ----
 	from := len(rec.Calls())
-	res := applyScoped(t, in, doc, "secrets", "cluster")
-	if m := mutations(rec, from); len(m) != 0 {
+	res := phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Fatalf("second apply made mutating calls: %v", m)
 	}
 	if res.Changed() {
@@ -380,23 +225,23 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	if reads, n := len(rec.Calls())-from, len(res.Items); float64(reads) > 1.5*float64(n-1)+4 {
 		t.Errorf("no-op apply made %d read calls for %d resources (budget 1.5 per resource, 4 for the rotation rule)", reads, n)
 	}
-	if plan := planPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
+	if plan := phasetest.PlanPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
 		t.Fatalf("plan on a converged environment: %+v", plan.Items)
 	}
 
 	// With no image given, a plan keeps what runs instead of failing or rolling back.
 	in.Image = imagechoice.Keep()
-	if plan := planPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
+	if plan := phasetest.PlanPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
 		t.Fatalf("plan without --image on a converged environment: %+v", plan.Items)
 	}
-	in.Image = imagechoice.Use(testImage)
+	in.Image = imagechoice.Use(phasetest.TestImage)
 
 	// ---- drift: desired count out of band ----
 	if _, err := ecsc.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("fastapi-vars-prod"), Service: aws.String("fastapi-vars-prod"), DesiredCount: aws.Int32(0)}); err != nil {
 		t.Fatal(err)
 	}
-	plan := planPhases(t, in, doc, "secrets", "cluster")
-	it := item(plan, kit.KeyService)
+	plan := phasetest.PlanPhases(t, in, doc, "secrets", "cluster")
+	it := phasetest.Item(plan, kit.KeyService)
 	if it.Action != engine.Update || !slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.Field == "desired_count" && c.From == "0" && c.To == "2" }) {
 		t.Fatalf("plan after desired count drift: %+v", it)
 	}
@@ -407,8 +252,8 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		t.Fatalf("plan touches more than the service: %+v", plan.Items)
 	}
 	from = len(rec.Calls())
-	applyScoped(t, in, doc, "secrets", "cluster")
-	if m := mutations(rec, from); !slices.Equal(m, []string{"ECS.UpdateService"}) {
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
+	if m := phasetest.Mutations(rec, from); !slices.Equal(m, []string{"ECS.UpdateService"}) {
 		t.Errorf("restoring the desired count took %v, want one UpdateService", m)
 	}
 	if svc := describeService(t, in); svc.DesiredCount != 2 {
@@ -418,8 +263,8 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 	if _, err := ecsc.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("fastapi-vars-prod"), Service: aws.String("fastapi-vars-prod"), DesiredCount: aws.Int32(5)}); err != nil {
 		t.Fatal(err)
 	}
-	if plan := planPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
-		t.Fatalf("a desired count inside [min, max] read as drift: %+v", item(plan, kit.KeyService))
+	if plan := phasetest.PlanPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
+		t.Fatalf("a desired count inside [min, max] read as drift: %+v", phasetest.Item(plan, kit.KeyService))
 	}
 
 	// ---- drift: the execution role's policy widened out of band ----
@@ -427,17 +272,17 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}]}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if it := item(planPhases(t, in, doc, "secrets", "cluster"), kit.KeyExecRole); it.Action != engine.Update {
+	if it := phasetest.Item(phasetest.PlanPhases(t, in, doc, "secrets", "cluster"), kit.KeyExecRole); it.Action != engine.Update {
 		t.Fatalf("plan after widening the execution policy: %+v", it)
 	}
-	applyScoped(t, in, doc, "secrets", "cluster")
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	assertExecutionPolicy(t, in, secretARN)
 
 	// ---- a new image registers one revision and rolls the service to it ----
-	in.Image = imagechoice.Use(strings.Replace(testImage, "@sha256:0f", "@sha256:1f", 1))
+	in.Image = imagechoice.Use(strings.Replace(phasetest.TestImage, "@sha256:0f", "@sha256:1f", 1))
 	from = len(rec.Calls())
-	applyScoped(t, in, doc, "secrets", "cluster")
-	if m := mutations(rec, from); !slices.Equal(m, []string{"ECS.RegisterTaskDefinition", "ECS.UpdateService"}) {
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
+	if m := phasetest.Mutations(rec, from); !slices.Equal(m, []string{"ECS.RegisterTaskDefinition", "ECS.UpdateService"}) {
 		t.Errorf("a new image took %v, want RegisterTaskDefinition then UpdateService", m)
 	}
 	if svc := describeService(t, in); aws.ToString(svc.TaskDefinition) != doc.Resources[clusterphase.KeyTaskDef].ARN || !strings.HasSuffix(doc.Resources[clusterphase.KeyTaskDef].ARN, ":2") {
@@ -457,16 +302,16 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		{"Elastic Load Balancing v2.DeleteRule", "Elastic Load Balancing v2.DeleteTargetGroup"},
 	}
 	for _, o := range order {
-		if i, j := lastCallIndex(rec, from, o[0]), callIndex(rec, from, o[1]); i < 0 || j < 0 || i > j {
+		if i, j := phasetest.LastCallIndex(rec, from, o[0]), phasetest.CallIndex(rec, from, o[1]); i < 0 || j < 0 || i > j {
 			t.Errorf("destroy: %s (at %d) must come before %s (at %d)", o[0], i, o[1], j)
 		}
 	}
 	// The task definition's two roles go after it; the traffic-shifting and rotation roles,
 	// which it does not name, may go before it.
-	if i := lastCallIndex(rec, from, "ECS.DeregisterTaskDefinition"); i < 0 || countCalls(rec, i, "IAM.DeleteRole") < 2 {
+	if i := phasetest.LastCallIndex(rec, from, "ECS.DeregisterTaskDefinition"); i < 0 || phasetest.CountCalls(rec, i, "IAM.DeleteRole") < 2 {
 		t.Errorf("destroy: the execution or task role went before the task definition (last deregistered at %d)", i)
 	}
-	if n := countCalls(rec, from, "IAM.DeleteRole"); n != 4 {
+	if n := phasetest.CountCalls(rec, from, "IAM.DeleteRole"); n != 4 {
 		t.Errorf("destroy deleted %d roles, want 4 (execution, task, traffic shifting, secret rotation)", n)
 	}
 	// Rotation stops before its function goes, and the secret after both.
@@ -475,7 +320,7 @@ func TestClusterProdApplyConvergeDriftDestroy(t *testing.T) {
 		{"EventBridge.DeleteRule", "Lambda.DeleteFunction"},
 		{"Lambda.DeleteFunction", "Secrets Manager.DeleteSecret"},
 	} {
-		if i, j := lastCallIndex(rec, from, o[0]), callIndex(rec, from, o[1]); i < 0 || j < 0 || i > j {
+		if i, j := phasetest.LastCallIndex(rec, from, o[0]), phasetest.CallIndex(rec, from, o[1]); i < 0 || j < 0 || i > j {
 			t.Errorf("destroy: %s (at %d) must come before %s (at %d)", o[0], i, o[1], j)
 		}
 	}
@@ -598,10 +443,10 @@ func assertClusterGone(t *testing.T, in *kit.Inputs) {
 // A destroy works from state alone, with both IAM roles handled by whichever role
 // resource the Deleters map holds, and a second destroy is a clean no-op.
 func TestClusterDestroyFromStateOnlyIsRerunnable(t *testing.T) {
-	in, _ := newTestInputs(t, "dev", nil)
-	doc := newDoc(in)
-	netKeys := fakeNetwork(t, in, doc)
-	applyScoped(t, in, doc, "secrets", "cluster")
+	in, _ := phasetest.NewTestInputs(t, "dev", nil)
+	doc := phasetest.NewDoc(in)
+	netKeys := phasetest.FakeNetwork(t, in, doc)
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	snapshot, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -620,29 +465,29 @@ func TestClusterDestroyFromStateOnlyIsRerunnable(t *testing.T) {
 
 // Without an image and with nothing deployed, the task definition says what to do.
 func TestClusterNoImageIsAClearError(t *testing.T) {
-	in, _ := newTestInputs(t, "dev", nil)
+	in, _ := phasetest.NewTestInputs(t, "dev", nil)
 	in.Image = imagechoice.Keep()
-	doc := newDoc(in)
-	fakeNetwork(t, in, doc)
-	resources := declared(t, in, "secrets", "cluster") // declaring never fails
-	res, err := scopedEngine(t, in, "secrets", "cluster").Apply(context.Background(), resources, doc, func(context.Context, *state.Document) error { return nil })
+	doc := phasetest.NewDoc(in)
+	phasetest.FakeNetwork(t, in, doc)
+	resources := phasetest.Declared(t, in, "secrets", "cluster") // declaring never fails
+	res, err := phasetest.ScopedEngine(t, in, "secrets", "cluster").Apply(context.Background(), resources, doc, func(context.Context, *state.Document) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := res.Err(); err == nil || !strings.Contains(err.Error(), "no image to run: pass --image URI or run the image phase") {
 		t.Fatalf("apply without an image: %v", err)
 	}
-	if it := item(res, clusterphase.KeyTaskDef); it.Err == nil {
+	if it := phasetest.Item(res, clusterphase.KeyTaskDef); it.Err == nil {
 		t.Fatalf("task definition item: %+v", it)
 	}
 }
 
 func TestClusterDevSettings(t *testing.T) {
 	ctx := context.Background()
-	in, _ := newTestInputs(t, "dev", nil)
-	doc := newDoc(in)
-	fakeNetwork(t, in, doc)
-	applyScoped(t, in, doc, "secrets", "cluster")
+	in, _ := phasetest.NewTestInputs(t, "dev", nil)
+	doc := phasetest.NewDoc(in)
+	phasetest.FakeNetwork(t, in, doc)
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	dc, err := in.AWS.ECS().DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{"fastapi-vars-dev"}, Include: []ecstypes.ClusterField{ecstypes.ClusterFieldSettings}})
 	if err != nil {
 		t.Fatal(err)
@@ -663,15 +508,15 @@ func TestClusterDevSettings(t *testing.T) {
 	// Config drift in the other direction: retention and insights change with the config.
 	in.Config.Logs.RetentionDays = 14
 	in.Config.Observability.ContainerInsights = true
-	plan := planPhases(t, in, doc, "secrets", "cluster")
-	if it := item(plan, clusterphase.KeyLogGroup); it.Action != engine.Update {
+	plan := phasetest.PlanPhases(t, in, doc, "secrets", "cluster")
+	if it := phasetest.Item(plan, clusterphase.KeyLogGroup); it.Action != engine.Update {
 		t.Errorf("log group after a retention change: %+v", it)
 	}
-	if it := item(plan, kit.KeyCluster); it.Action != engine.Update {
+	if it := phasetest.Item(plan, kit.KeyCluster); it.Action != engine.Update {
 		t.Errorf("cluster after an insights change: %+v", it)
 	}
-	applyScoped(t, in, doc, "secrets", "cluster")
-	if plan := planPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
+	if plan := phasetest.PlanPhases(t, in, doc, "secrets", "cluster"); plan.Changed() {
 		t.Errorf("not converged after the config change: %+v", plan.Items)
 	}
 }
@@ -680,7 +525,7 @@ func TestClusterDevSettings(t *testing.T) {
 
 func TestClusterECRRepositoryARN(t *testing.T) {
 	for image, want := range map[string]string{
-		testImage: "arn:aws:ecr:us-east-1:123456789012:repository/fastapi-vars",
+		phasetest.TestImage: "arn:aws:ecr:us-east-1:123456789012:repository/fastapi-vars",
 		"123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/api:v1.2":  "arn:aws:ecr:eu-west-1:123456789012:repository/team/api",
 		"123456789012.dkr.ecr.us-east-1.amazonaws.com/api":            "arn:aws:ecr:us-east-1:123456789012:repository/api",
 		"123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/api:latest": "arn:aws-cn:ecr:cn-north-1:123456789012:repository/api",

@@ -1,4 +1,4 @@
-package phases
+package network_test
 
 import (
 	"maps"
@@ -12,6 +12,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/network"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -173,10 +174,10 @@ func TestNetworkDependencies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
-			in, _ := newTestInputs(t, tt.env, nil)
+			in, _ := phasetest.NewTestInputs(t, tt.env, nil)
 			got := map[string][]string{}
 			types := map[string]string{}
-			for _, r := range declared(t, in, "network") {
+			for _, r := range phasetest.Declared(t, in, "network") {
 				got[r.Key()] = r.DependsOn()
 				types[r.Key()] = r.Type()
 			}

@@ -1,4 +1,4 @@
-package phases
+package observability_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 )
 
 const testWebhook = "https://hooks.example.com/services/T000/B000/relay-token-e2e"
@@ -27,7 +28,7 @@ const testWebhook = "https://hooks.example.com/services/T000/B000/relay-token-e2
 // relayInputs are dev's Inputs with the chat relay on and the webhook in the environment.
 func relayInputs(t *testing.T, webhook string) (*kit.Inputs, *awsclients.Recorder) {
 	t.Helper()
-	in, rec := newTestInputs(t, "dev", map[string]string{observability.EnvChatWebhookURL: webhook})
+	in, rec := phasetest.NewTestInputs(t, "dev", map[string]string{observability.EnvChatWebhookURL: webhook})
 	in.Config.Alarms.ChatRelay = true
 	return in, rec
 }
@@ -38,9 +39,9 @@ func relayInputs(t *testing.T, webhook string) (*kit.Inputs, *awsclients.Recorde
 func TestChatRelay(t *testing.T) {
 	ctx := context.Background()
 	in, rec := relayInputs(t, testWebhook)
-	doc := newDoc(in)
-	fakes := fakeService(t, in, doc)
-	applyScoped(t, in, doc, "observability")
+	doc := phasetest.NewDoc(in)
+	fakes := phasetest.FakeService(t, in, doc)
+	phasetest.ApplyScoped(t, in, doc, "observability")
 
 	name := in.Prefix() + "-chat-relay"
 	fn, err := in.AWS.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
@@ -69,7 +70,7 @@ func TestChatRelay(t *testing.T) {
 	}
 	logGroupARN := doc.Resources[observability.KeyChatRelayLogs].ARN
 	var got []string
-	for _, s := range policyStatements(t, aws.ToString(role.PolicyDocument)) {
+	for _, s := range phasetest.PolicyStatements(t, aws.ToString(role.PolicyDocument)) {
 		b, _ := json.Marshal([]any{s["Action"], s["Resource"]})
 		got = append(got, string(b))
 	}
@@ -103,8 +104,8 @@ func TestChatRelay(t *testing.T) {
 
 	// Converged: a second run makes no mutating call, also with the webhook given again.
 	from := len(rec.Calls())
-	applyScoped(t, in, doc, "observability")
-	if m := mutations(rec, from); len(m) != 0 {
+	phasetest.ApplyScoped(t, in, doc, "observability")
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Errorf("second apply made %v", m)
 	}
 
@@ -113,14 +114,14 @@ func TestChatRelay(t *testing.T) {
 		return map[string]string{observability.EnvChatWebhookURL: testWebhook + "-rotated"}[k]
 	}
 	from = len(rec.Calls())
-	applyScoped(t, in, doc, "observability")
-	if m := mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.PutSecretValue"}) {
+	phasetest.ApplyScoped(t, in, doc, "observability")
+	if m := phasetest.Mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.PutSecretValue"}) {
 		t.Errorf("new webhook made %v", m)
 	}
 
 	// Switched off: everything of the relay goes, the topic stays.
 	in.Config.Alarms.ChatRelay = false
-	applyScoped(t, in, doc, "observability")
+	phasetest.ApplyScoped(t, in, doc, "observability")
 	for _, k := range []string{observability.KeyChatWebhook, observability.KeyChatRelayLogs, observability.KeyChatRelayRole, observability.KeyChatRelay, observability.KeyChatRelaySub} {
 		if doc.Resources[k] != nil {
 			t.Errorf("%s still in state after switching the relay off", k)
@@ -133,7 +134,7 @@ func TestChatRelay(t *testing.T) {
 	if len(subs.Subscriptions) != 0 {
 		t.Errorf("subscriptions left: %+v", subs.Subscriptions)
 	}
-	if err := destroyExpecting(t, in, doc, fakes); err != nil {
+	if err := phasetest.DestroyExpecting(t, in, doc, fakes); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -142,11 +143,11 @@ func TestChatRelay(t *testing.T) {
 func TestChatRelayDestroy(t *testing.T) {
 	ctx := context.Background()
 	in, rec := relayInputs(t, testWebhook)
-	doc := newDoc(in)
-	fakes := fakeService(t, in, doc)
-	applyScoped(t, in, doc, "observability")
+	doc := phasetest.NewDoc(in)
+	fakes := phasetest.FakeService(t, in, doc)
+	phasetest.ApplyScoped(t, in, doc, "observability")
 	from := len(rec.Calls())
-	if err := destroyExpecting(t, in, doc, fakes); err != nil {
+	if err := phasetest.DestroyExpecting(t, in, doc, fakes); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := in.AWS.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(in.Prefix() + "-chat-relay")}); !kit.IsNotFound(err) {
@@ -158,7 +159,7 @@ func TestChatRelayDestroy(t *testing.T) {
 	if _, err := in.AWS.IAM().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(in.Prefix() + "-chat-relay")}); !kit.IsNotFound(err) {
 		t.Errorf("role after destroy: %v", err)
 	}
-	unsub, delFn := callIndex(rec, from, "SNS.Unsubscribe"), callIndex(rec, from, "Lambda.DeleteFunction")
+	unsub, delFn := phasetest.CallIndex(rec, from, "SNS.Unsubscribe"), phasetest.CallIndex(rec, from, "Lambda.DeleteFunction")
 	if unsub < 0 || delFn < 0 || unsub > delFn {
 		t.Errorf("unsubscribe at %d, function deleted at %d: want the subscription gone first", unsub, delFn)
 	}

@@ -1,4 +1,4 @@
-package phases
+package cicd_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/phases/cicd"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -26,7 +27,7 @@ const providerARN = "arn:aws:iam::123456789012:oidc-provider/token.actions.githu
 // anything else in it (another statement, principal or condition).
 func trustedSubjects(t *testing.T, doc string) (principal, action, aud string, subs []string) {
 	t.Helper()
-	stmts := policyStatements(t, doc)
+	stmts := phasetest.PolicyStatements(t, doc)
 	if len(stmts) != 1 {
 		t.Fatalf("trust policy has %d statements, want 1: %s", len(stmts), doc)
 	}
@@ -50,19 +51,19 @@ func inlinePolicyOf(t *testing.T, in *kit.Inputs, roleName string) []map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
-	return policyStatements(t, aws.ToString(out.PolicyDocument))
+	return phasetest.PolicyStatements(t, aws.ToString(out.PolicyDocument))
 }
 
 func TestCICDProviderAndDeployRole(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "prod", nil)
-	progress := &progressLog{t: t}
-	in.Progress = progress.printf
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
+	progress := &phasetest.ProgressLog{T: t}
+	in.Progress = progress.Printf
 	in.Config.CICD.GitHubRepo = "acme/shop"
-	doc := newDoc(in)
-	fakes := fakeService(t, in, doc)
+	doc := phasetest.NewDoc(in)
+	fakes := phasetest.FakeService(t, in, doc)
 
-	applyScoped(t, in, doc, "cicd")
+	phasetest.ApplyScoped(t, in, doc, "cicd")
 
 	iamc := in.AWS.IAM()
 	p, err := iamc.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)})
@@ -142,32 +143,32 @@ func TestCICDProviderAndDeployRole(t *testing.T) {
 	}
 
 	mark := len(rec.Calls())
-	if res := applyScoped(t, in, doc, "cicd"); res.Changed() {
+	if res := phasetest.ApplyScoped(t, in, doc, "cicd"); res.Changed() {
 		t.Errorf("second apply changed %+v", res.Items)
 	}
-	if m := mutations(rec, mark); len(m) != 0 {
+	if m := phasetest.Mutations(rec, mark); len(m) != 0 {
 		t.Errorf("second apply made mutating calls: %v", m)
 	}
 
-	lost := newDoc(in)
+	lost := phasetest.NewDoc(in)
 	for _, k := range fakes {
 		lost.Resources[k] = doc.Resources[k]
 	}
 	mark = len(rec.Calls())
-	applyScoped(t, in, lost, "cicd")
-	if m := mutations(rec, mark); len(m) != 0 || lost.Resources[cicd.KeyOIDCProvider].Attrs["owned"] != "true" {
+	phasetest.ApplyScoped(t, in, lost, "cicd")
+	if m := phasetest.Mutations(rec, mark); len(m) != 0 || lost.Resources[cicd.KeyOIDCProvider].Attrs["owned"] != "true" {
 		t.Errorf("apply with lost state: mutating calls %v, provider %v", m, lost.Resources[cicd.KeyOIDCProvider].Attrs)
 	}
 
 	// Another branch configured: the trust follows.
 	in.Config.CICD.Branches = []string{"main", "release"}
-	applyScoped(t, in, doc, "cicd")
+	phasetest.ApplyScoped(t, in, doc, "cicd")
 	role, _ = iamc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("fastapi-vars-prod-deploy")})
 	if _, _, _, subs := trustedSubjects(t, aws.ToString(role.Role.AssumeRolePolicyDocument)); !slices.Contains(subs, "repo:acme/shop:ref:refs/heads/release") || len(subs) != 3 {
 		t.Errorf("subjects after adding a branch: %v", subs)
 	}
 
-	if err := destroyExpecting(t, in, doc, fakes); err != nil {
+	if err := phasetest.DestroyExpecting(t, in, doc, fakes); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := iamc.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)}); !kit.IsNotFound(err) {
@@ -180,9 +181,9 @@ func TestCICDProviderAndDeployRole(t *testing.T) {
 
 func TestCICDReusesAProviderAndLeavesIt(t *testing.T) {
 	ctx := context.Background()
-	in, _ := newTestInputs(t, "hml", nil)
-	progress := &progressLog{t: t}
-	in.Progress = progress.printf
+	in, _ := phasetest.NewTestInputs(t, "hml", nil)
+	progress := &phasetest.ProgressLog{T: t}
+	in.Progress = progress.Printf
 	in.Config.CICD.GitHubRepo = "acme/shop"
 	iamc := in.AWS.IAM()
 	if _, err := iamc.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
@@ -191,9 +192,9 @@ func TestCICDReusesAProviderAndLeavesIt(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	doc := newDoc(in)
-	fakes := fakeService(t, in, doc)
-	applyScoped(t, in, doc, "cicd")
+	doc := phasetest.NewDoc(in)
+	fakes := phasetest.FakeService(t, in, doc)
+	phasetest.ApplyScoped(t, in, doc, "cicd")
 	if got := doc.Resources[cicd.KeyOIDCProvider]; got.ARN != providerARN || got.Attrs["owned"] != "false" {
 		t.Errorf("reused provider recorded as %+v", got)
 	}
@@ -206,14 +207,14 @@ func TestCICDReusesAProviderAndLeavesIt(t *testing.T) {
 	}
 	// cicd.github_repo removed: the phase declares nothing, and what it made goes.
 	in.Config.CICD.GitHubRepo = ""
-	applyScoped(t, in, doc, "cicd")
+	phasetest.ApplyScoped(t, in, doc, "cicd")
 	if doc.Resources[cicd.KeyDeployRole] != nil || doc.Resources[cicd.KeyOIDCProvider] != nil {
 		t.Errorf("cicd records left after unsetting cicd.github_repo")
 	}
 	if _, err := iamc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("fastapi-vars-hml-deploy")}); !kit.IsNotFound(err) {
 		t.Errorf("deploy role after unsetting cicd.github_repo: %v", err)
 	}
-	if err := destroyExpecting(t, in, doc, fakes); err != nil {
+	if err := phasetest.DestroyExpecting(t, in, doc, fakes); err != nil {
 		t.Fatal(err)
 	}
 	p, err := iamc.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)})
@@ -227,13 +228,13 @@ func TestCICDReusesAProviderAndLeavesIt(t *testing.T) {
 
 func TestCICDKeepsItsProviderWhileAnotherEnvironmentTrustsIt(t *testing.T) {
 	ctx := context.Background()
-	prod, _ := newTestInputs(t, "prod", nil)
-	progress := &progressLog{t: t}
-	prod.Progress = progress.printf
+	prod, _ := phasetest.NewTestInputs(t, "prod", nil)
+	progress := &phasetest.ProgressLog{T: t}
+	prod.Progress = progress.Printf
 	prod.Config.CICD.GitHubRepo = "acme/shop"
-	prodDoc := newDoc(prod)
-	prodFakes := fakeService(t, prod, prodDoc)
-	applyScoped(t, prod, prodDoc, "cicd")
+	prodDoc := phasetest.NewDoc(prod)
+	prodFakes := phasetest.FakeService(t, prod, prodDoc)
+	phasetest.ApplyScoped(t, prod, prodDoc, "cicd")
 
 	cfg, err := config.Defaults("hml")
 	if err != nil {
@@ -241,17 +242,17 @@ func TestCICDKeepsItsProviderWhileAnotherEnvironmentTrustsIt(t *testing.T) {
 	}
 	cfg.Region, cfg.CICD.GitHubRepo = "us-east-1", "acme/shop"
 	hml := kit.Inputs{Config: cfg, Account: prod.Account, Region: prod.Region, AWS: prod.AWS, Progress: t.Logf, PollInterval: prod.PollInterval}
-	hmlDoc := newDoc(&hml)
+	hmlDoc := phasetest.NewDoc(&hml)
 	hmlDoc.Resources[kit.KeyCluster] = &state.Resource{ID: "x", ARN: "arn:aws:ecs:us-east-1:123456789012:cluster/x"}
 	hmlDoc.Resources[kit.KeyService] = &state.Resource{ID: "x", ARN: "arn:aws:ecs:us-east-1:123456789012:service/x/x"}
 	hmlDoc.Resources[kit.KeyExecRole] = &state.Resource{ID: "x-exec", ARN: "arn:aws:iam::123456789012:role/x-exec"}
 	hmlDoc.Resources[kit.KeyTaskRole] = &state.Resource{ID: "x-task", ARN: "arn:aws:iam::123456789012:role/x-task"}
-	applyScoped(t, &hml, hmlDoc, "cicd")
+	phasetest.ApplyScoped(t, &hml, hmlDoc, "cicd")
 	if hmlDoc.Resources[cicd.KeyOIDCProvider].Attrs["owned"] != "false" {
 		t.Errorf("hml took prod's provider as its own: %v", hmlDoc.Resources[cicd.KeyOIDCProvider].Attrs)
 	}
 
-	if err := destroyExpecting(t, prod, prodDoc, prodFakes); err != nil {
+	if err := phasetest.DestroyExpecting(t, prod, prodDoc, prodFakes); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := prod.AWS.IAM().GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)}); err != nil {
@@ -285,7 +286,7 @@ func (f *fakeOIDC) DeleteOpenIDConnectProvider(context.Context, *iam.DeleteOpenI
 
 func TestCICDAddsTheSTSAudienceToASharedProvider(t *testing.T) {
 	ctx := context.Background()
-	in, _ := newTestInputs(t, "prod", nil)
+	in, _ := phasetest.NewTestInputs(t, "prod", nil)
 	f := &fakeOIDC{clientIDs: []string{"some-other-audience"}}
 	r := &cicd.OIDCProvider{In: in, API: f}
 	found, err := r.Find(ctx, nil, nil)

@@ -1,4 +1,4 @@
-package phases
+package cluster_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/secretrotation"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
@@ -173,18 +174,18 @@ func TestAdminSecretAccessWithRotation(t *testing.T) {
 // function, its rule, role and log group; turning it on again restores them.
 func TestRotationOffAndOnAgain(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "prod", nil)
-	doc := newDoc(in)
-	fakeNetwork(t, in, doc)
-	applyScoped(t, in, doc, "secrets", "cluster")
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
+	doc := phasetest.NewDoc(in)
+	phasetest.FakeNetwork(t, in, doc)
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	secretARN := doc.Resources[kit.KeySecretAdmin].ARN
 
 	in.Config.Secrets.RotationDays = 0
 	from := len(rec.Calls())
-	applyScoped(t, in, doc, "secrets", "cluster")
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	for _, op := range []string{"Secrets Manager.CancelRotateSecret", "Lambda.DeleteFunction", "EventBridge.DeleteRule", "IAM.DeleteRole", "CloudWatch Logs.DeleteLogGroup"} {
-		if callIndex(rec, from, op) < 0 {
-			t.Errorf("rotation off: no %s in %v", op, mutations(rec, from))
+		if phasetest.CallIndex(rec, from, op) < 0 {
+			t.Errorf("rotation off: no %s in %v", op, phasetest.Mutations(rec, from))
 		}
 	}
 	for _, k := range []string{clusterphase.KeyRotationFunction, clusterphase.KeyRotationRule, clusterphase.KeyRotationRole, clusterphase.KeyRotationLogs, clusterphase.KeyRotationSchedule} {
@@ -201,23 +202,23 @@ func TestRotationOffAndOnAgain(t *testing.T) {
 	}
 
 	in.Config.Secrets.RotationDays = 30
-	applyScoped(t, in, doc, "secrets", "cluster")
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	assertRotation(t, in, doc, secretARN)
 }
 
 // A schedule changed behind fvdeploy's back is found and put back.
 func TestRotationScheduleDrift(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "prod", nil)
-	doc := newDoc(in)
-	fakeNetwork(t, in, doc)
-	applyScoped(t, in, doc, "secrets", "cluster")
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
+	doc := phasetest.NewDoc(in)
+	phasetest.FakeNetwork(t, in, doc)
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	secretARN := doc.Resources[kit.KeySecretAdmin].ARN
 	sm := in.AWS.SecretsManager()
 	if _, err := sm.CancelRotateSecret(ctx, &secretsmanager.CancelRotateSecretInput{SecretId: aws.String(secretARN)}); err != nil {
 		t.Fatal(err)
 	}
-	plan := planPhases(t, in, doc, "secrets", "cluster")
+	plan := phasetest.PlanPhases(t, in, doc, "secrets", "cluster")
 	var changed []string
 	for _, it := range plan.Items {
 		if it.Key == clusterphase.KeyRotationSchedule {
@@ -228,8 +229,8 @@ func TestRotationScheduleDrift(t *testing.T) {
 		t.Fatalf("plan after rotation was cancelled: %v for %s; want an update", changed, clusterphase.KeyRotationSchedule)
 	}
 	from := len(rec.Calls())
-	applyScoped(t, in, doc, "secrets", "cluster")
-	if m := mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.RotateSecret"}) {
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
+	if m := phasetest.Mutations(rec, from); !slices.Equal(m, []string{"Secrets Manager.RotateSecret"}) {
 		t.Errorf("repair made %v; want RotateSecret alone", m)
 	}
 	assertRotation(t, in, doc, secretARN)

@@ -1,4 +1,4 @@
-package phases
+package network_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/network"
 	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -32,7 +33,7 @@ func keyGrants(t *testing.T, doc string) map[string][]string {
 		t.Fatal(err)
 	}
 	out := map[string][]string{}
-	for _, s := range policyStatements(t, doc) {
+	for _, s := range phasetest.PolicyStatements(t, doc) {
 		p, _ := s["Principal"].(map[string]any)
 		for kind, who := range p {
 			for _, w := range kit.AsList(who) {
@@ -143,7 +144,7 @@ func (l *logsWithKeys) DescribeLogGroups(ctx context.Context, in *cloudwatchlogs
 // deletion; a second up changes nothing.
 func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "prod", nil)
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
 	in.Config.Observability.CloudTrail = true
 	logs := &logsWithKeys{LogsAPI: in.AWS.Logs(), keys: map[string]string{}}
 	resources := []engine.Resource{
@@ -154,7 +155,7 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 	}
 	apply := func(doc *state.Document) *engine.Result {
 		t.Helper()
-		res, err := newEngine(t, in).Apply(ctx, resources, doc, func(context.Context, *state.Document) error { return nil })
+		res, err := phasetest.NewEngine(t, in).Apply(ctx, resources, doc, func(context.Context, *state.Document) error { return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +165,7 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 		return res
 	}
 
-	doc := newDoc(in)
+	doc := phasetest.NewDoc(in)
 	apply(doc)
 	keyARN := doc.Resources[kit.KeyEnvKey].ARN
 	if got := logs.keys[kit.LogGroupName(in)]; got != keyARN || keyARN == "" {
@@ -196,22 +197,22 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	plan, err := newEngine(t, in).Plan(ctx, resources, doc)
+	plan, err := phasetest.NewEngine(t, in).Plan(ctx, resources, doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for key, field := range map[string]string{kit.KeyEnvKey: "policy", clusterphase.KeyLogGroup: "kms_key", observability.KeyTrail: "kms_key"} {
-		if it := item(plan, key); it.Action != engine.Update || !slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.Field == field }) {
+		if it := phasetest.Item(plan, key); it.Action != engine.Update || !slices.ContainsFunc(it.Changes, func(c engine.Change) bool { return c.Field == field }) {
 			t.Errorf("plan of %s: %s %v, want an update of %s", key, it.Action, it.Changes, field)
 		}
 	}
-	if it := item(plan, "observability/topic-key"); it.Action != engine.Delete {
+	if it := phasetest.Item(plan, "observability/topic-key"); it.Action != engine.Delete {
 		t.Errorf("plan of the old topic key: %s, want delete", it.Action)
 	}
 
 	from := len(rec.Calls())
 	apply(doc)
-	if got := mutations(rec, from); !slices.Contains(got, "KMS.PutKeyPolicy") || !slices.Contains(got, "CloudTrail.UpdateTrail") ||
+	if got := phasetest.Mutations(rec, from); !slices.Contains(got, "KMS.PutKeyPolicy") || !slices.Contains(got, "CloudTrail.UpdateTrail") ||
 		!slices.Contains(got, "KMS.ScheduleKeyDeletion") || !slices.Contains(got, "KMS.DeleteAlias") {
 		t.Errorf("up on the old deployment called %v", got)
 	}
@@ -231,7 +232,7 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 
 	from = len(rec.Calls())
 	apply(doc)
-	if m := mutations(rec, from); len(m) != 0 || len(logs.associated) != 1 {
+	if m := phasetest.Mutations(rec, from); len(m) != 0 || len(logs.associated) != 1 {
 		t.Errorf("a second up changed %v (associations %v)", m, logs.associated)
 	}
 }
@@ -242,14 +243,14 @@ func TestEnvKeyEncryptsLogsAndTrailAndOldDeploymentsConverge(t *testing.T) {
 // moved to it, the old key deleted, nothing created twice) and one up converges.
 func TestEnvKeyMigratesFromTheTopicKey(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "dev", nil)
+	in, rec := phasetest.NewTestInputs(t, "dev", nil)
 	logs := &logsWithKeys{LogsAPI: in.AWS.Logs(), keys: map[string]string{}}
 	resources := []engine.Resource{
 		&network.EnvKey{In: in, API: in.AWS.KMS()},
 		&observability.Topic{In: in, API: in.AWS.SNS(), KMS: in.AWS.KMS()},
 		&kinds.LogGroup{In: in, API: logs, KMS: in.AWS.KMS(), ResourceKey: clusterphase.KeyLogGroup, Name: kit.LogGroupName(in)},
 	}
-	eng := newEngine(t, in)
+	eng := phasetest.NewEngine(t, in)
 	apply := func(doc *state.Document) {
 		t.Helper()
 		res, err := eng.Apply(ctx, resources, doc, func(context.Context, *state.Document) error { return nil })
@@ -260,7 +261,7 @@ func TestEnvKeyMigratesFromTheTopicKey(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	doc := newDoc(in)
+	doc := phasetest.NewDoc(in)
 	apply(doc)
 
 	// Back to the old layout: the key fvdeploy made then, the topic under it, no key on
@@ -300,7 +301,7 @@ func TestEnvKeyMigratesFromTheTopicKey(t *testing.T) {
 		"observability/topic-key": "delete",
 	}
 	for key, w := range want {
-		it := item(plan, key)
+		it := phasetest.Item(plan, key)
 		got := string(it.Action)
 		if len(it.Changes) > 0 {
 			got += " " + fmt.Sprint(it.Changes)
@@ -327,7 +328,7 @@ func TestEnvKeyMigratesFromTheTopicKey(t *testing.T) {
 	}
 	from := len(rec.Calls())
 	apply(doc)
-	if m := mutations(rec, from); len(m) != 0 {
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Errorf("a second up changed %v", m)
 	}
 }

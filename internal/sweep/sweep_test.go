@@ -1,4 +1,4 @@
-package phases
+package sweep_test
 
 import (
 	"archive/zip"
@@ -41,6 +41,7 @@ import (
 	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/phases/cicd"
 	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
@@ -48,6 +49,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/network"
 	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/sweep"
 )
@@ -263,7 +265,7 @@ var sweepFixtures = map[string]sweepFixture{
 	"task definition": {types: []string{"ecs:task-definition"}, key: clusterphase.KeyTaskDef,
 		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
 			_, err := in.AWS.ECS().RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{Family: &name, Tags: clusterphase.ECSTags(tags),
-				ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"), Image: aws.String(testImage), Memory: aws.Int32(512)}}})
+				ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"), Image: aws.String(phasetest.TestImage), Memory: aws.Int32(512)}}})
 			sweepCheck(t, err)
 			return name
 		},
@@ -433,9 +435,9 @@ func sweepEC2Tags(rt ec2types.ResourceType, tags map[string]string) []ec2types.T
 // sweep must find exactly prod's unrecorded ones, and deleting them through the engine
 // must leave every decoy.
 func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
-	prod, _ := newTestInputs(t, "prod", nil)
-	dev, _ := inputsBeside(t, "dev", nil)
-	other, _ := inputsBeside(t, "prod", nil)
+	prod, _ := phasetest.NewTestInputs(t, "prod", nil)
+	dev, _ := phasetest.InputsBeside(t, "dev", nil)
+	other, _ := phasetest.InputsBeside(t, "prod", nil)
 	other.Config.App = "other-app"
 	ctx := context.Background()
 
@@ -460,7 +462,7 @@ func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
 	// is never the environment's to delete.
 	decoys = append(decoys, made{"hosted zone", sweepZone(t, prod, "parent", "someone-else", prod.Tags(edge.KeyZone))})
 	// One of prod's objects is recorded: it is state's to delete, not the sweep's.
-	doc := newDoc(prod)
+	doc := phasetest.NewDoc(prod)
 	recordedEIP := sweepFixtures["eip"].create(t, prod, "", prod.Tags("network/eip-nat-b"))
 	doc.Resources["network/eip-nat-b"] = &state.Resource{Type: "ec2:eip", ID: recordedEIP}
 	// A recorded group whose rules' record is gone (a resumed destroy revoked them) is
@@ -496,7 +498,7 @@ func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
 	}
 
 	sweep.AddOrphans(doc, orphans)
-	res, err := newEngine(t, prod).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
+	res, err := phasetest.NewEngine(t, prod).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +515,7 @@ func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
 			t.Errorf("decoy %s %s was deleted", m.kind, m.id)
 		}
 	}
-	if left, err := sweep.Sweep(ctx, prod, newDoc(prod)); err != nil || len(left) != 0 {
+	if left, err := sweep.Sweep(ctx, prod, phasetest.NewDoc(prod)); err != nil || len(left) != 0 {
 		t.Errorf("a second sweep finds %v (err %v)", left, err)
 	}
 }
@@ -522,14 +524,14 @@ func TestSweepFindsAndDeletesOnlyOwnedOrphans(t *testing.T) {
 // on them and before what they depend on, recorded or not: moto deletes in any order,
 // so the order of the calls is the proof.
 func TestSweepOrdersOrphansForTeardown(t *testing.T) {
-	in, rec := newTestInputs(t, "prod", nil)
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
 	ctx := context.Background()
 	e := in.AWS.EC2()
 	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.78.0.0/16"), TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeVpc, in.Tags(kit.KeyVPC))})
 	sweepCheck(t, err)
 	vpcID := aws.ToString(vpc.Vpc.VpcId)
 	// The VPC is recorded; a subnet and a NAT gateway in it, and the NAT's address, are not.
-	doc := newDoc(in)
+	doc := phasetest.NewDoc(in)
 	doc.Resources[kit.KeyVPC] = &state.Resource{Type: "ec2:vpc", ID: vpcID}
 	sub, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: &vpcID, CidrBlock: aws.String("10.78.0.0/20"), TagSpecifications: kit.EC2TagSpec(ec2types.ResourceTypeSubnet, in.Tags("network/subnet-public-a"))})
 	sweepCheck(t, err)
@@ -549,11 +551,11 @@ func TestSweepOrdersOrphansForTeardown(t *testing.T) {
 	}
 	sweep.AddOrphans(doc, orphans)
 	mark := len(rec.Calls())
-	res, err := newEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
+	res, err := phasetest.NewEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
 	sweepCheck(t, err)
 	sweepCheck(t, res.Err())
 	for _, p := range [][2]string{{"EC2.DeleteNatGateway", "EC2.ReleaseAddress"}, {"EC2.DeleteNatGateway", "EC2.DeleteSubnet"}, {"EC2.DeleteSubnet", "EC2.DeleteVpc"}} {
-		first, then := callIndex(rec, mark, p[0]), callIndex(rec, mark, p[1])
+		first, then := phasetest.CallIndex(rec, mark, p[0]), phasetest.CallIndex(rec, mark, p[1])
 		if first < 0 || then < 0 || first > then {
 			t.Errorf("%s must come before %s (positions %d, %d)", p[0], p[1], first, then)
 		}
@@ -563,8 +565,8 @@ func TestSweepOrdersOrphansForTeardown(t *testing.T) {
 // TestSweepKindsHaveDeleters: every type the sweep reports must have a deleter, or
 // destroy would find an orphan it cannot remove, and no kind may be built on itself.
 func TestSweepKindsHaveDeleters(t *testing.T) {
-	in, _ := inputsBeside(t, "prod", nil)
-	deleters, err := Deleters(in)
+	in, _ := phasetest.InputsBeside(t, "prod", nil)
+	deleters, err := phases.Deleters(in)
 	sweepCheck(t, err)
 	types := []string{"secretsmanager:webhook-secret"} // a secret lister's other type
 	for _, k := range sweep.Kinds {
@@ -584,8 +586,8 @@ func TestSweepKindsHaveDeleters(t *testing.T) {
 // shared by dev and prod (fvdeploy:envs), is found by both; prod's sweep only takes prod
 // off it, and it goes with dev, the last environment.
 func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
-	prod, _ := newTestInputs(t, "prod", nil)
-	dev, _ := inputsBeside(t, "dev", nil)
+	prod, _ := phasetest.NewTestInputs(t, "prod", nil)
+	dev, _ := phasetest.InputsBeside(t, "dev", nil)
 	ctx := context.Background()
 	repo := (&image.Repository{In: prod}).WantTags(map[string]string{engine.TagEnvs: "dev"})
 	if _, err := prod.AWS.ECR().CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(prod.Config.ImageRepository()), Tags: image.ECRTags(repo)}); err != nil {
@@ -608,14 +610,14 @@ func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
 	}
 	sweepAndDestroy := func(in *kit.Inputs) {
 		t.Helper()
-		doc := newDoc(in)
+		doc := phasetest.NewDoc(in)
 		orphans, err := sweep.Sweep(ctx, in, doc)
 		sweepCheck(t, err)
 		if len(orphans) != 1 || orphans[0].Type != "ecr:repository" || orphans[0].ID != in.Config.ImageRepository() {
 			t.Fatalf("%s's sweep found %v", in.Config.Env, orphans)
 		}
 		sweep.AddOrphans(doc, orphans)
-		res, err := newEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
+		res, err := phasetest.NewEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
 		sweepCheck(t, err)
 		sweepCheck(t, res.Err())
 	}
@@ -623,7 +625,7 @@ func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
 	if got, exists := envs(); !exists || got != "dev" {
 		t.Fatalf("after prod's sweep the repository exists %v with fvdeploy:envs %q, want dev's alone", exists, got)
 	}
-	if left, err := sweep.Sweep(ctx, prod, newDoc(prod)); err != nil || len(left) != 0 {
+	if left, err := sweep.Sweep(ctx, prod, phasetest.NewDoc(prod)); err != nil || len(left) != 0 {
 		t.Errorf("prod's second sweep finds %v (err %v)", left, err)
 	}
 	sweepAndDestroy(dev)
@@ -638,15 +640,15 @@ func TestSweepLeavesTheSharedRepositoryToOtherEnvs(t *testing.T) {
 // service down before the cluster (moto would delete in any order: the calls prove it).
 // Another environment's service in a cluster of its own stays.
 func TestSweepFindsAServiceOutsideState(t *testing.T) {
-	in, rec := newTestInputs(t, "prod", nil)
-	dev, _ := inputsBeside(t, "dev", nil)
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
+	dev, _ := phasetest.InputsBeside(t, "dev", nil)
 	ctx := context.Background()
 	scale := func(in *kit.Inputs, cluster, svc string) string {
 		e := in.AWS.ECS()
 		c, err := e.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: &cluster, Tags: clusterphase.ECSTags(in.Tags(kit.KeyCluster))})
 		sweepCheck(t, err)
 		_, err = e.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: &svc,
-			ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"), Image: aws.String(testImage), Memory: aws.Int32(512)}}})
+			ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"), Image: aws.String(phasetest.TestImage), Memory: aws.Int32(512)}}})
 		sweepCheck(t, err)
 		_, err = e.CreateService(ctx, &ecs.CreateServiceInput{Cluster: &cluster, ServiceName: &svc, TaskDefinition: &svc, DesiredCount: aws.Int32(1), Tags: clusterphase.ECSTags(in.Tags(kit.KeyService))})
 		sweepCheck(t, err)
@@ -663,7 +665,7 @@ func TestSweepFindsAServiceOutsideState(t *testing.T) {
 	}
 	clusterARN := scale(in, clusterphase.ClusterName(in), clusterphase.ServiceName(in)+"-2")
 	scale(dev, clusterphase.ClusterName(dev), clusterphase.ServiceName(dev))
-	doc := newDoc(in)
+	doc := phasetest.NewDoc(in)
 	doc.Resources[kit.KeyCluster] = &state.Resource{Type: "ecs:cluster", ID: clusterphase.ClusterName(in), ARN: clusterARN}
 
 	orphans, err := sweep.Sweep(ctx, in, doc)
@@ -681,17 +683,17 @@ func TestSweepFindsAServiceOutsideState(t *testing.T) {
 	}
 	sweep.AddOrphans(doc, orphans)
 	mark := len(rec.Calls())
-	res, err := newEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
+	res, err := phasetest.NewEngine(t, in).Destroy(ctx, nil, doc, func(context.Context, *state.Document) error { return nil })
 	sweepCheck(t, err)
 	sweepCheck(t, res.Err())
 	order := []string{"Application Auto Scaling.DeleteScalingPolicy", "Application Auto Scaling.DeregisterScalableTarget", "ECS.DeleteService", "ECS.DeleteCluster"}
 	for i := 1; i < len(order); i++ {
-		first, then := callIndex(rec, mark, order[i-1]), callIndex(rec, mark, order[i])
+		first, then := phasetest.CallIndex(rec, mark, order[i-1]), phasetest.CallIndex(rec, mark, order[i])
 		if first < 0 || then < 0 || first > then {
 			t.Errorf("%s must come before %s (positions %d, %d)", order[i-1], order[i], first, then)
 		}
 	}
-	if left, err := sweep.Sweep(ctx, dev, newDoc(dev)); err != nil || len(left) != 4 {
+	if left, err := sweep.Sweep(ctx, dev, phasetest.NewDoc(dev)); err != nil || len(left) != 4 {
 		t.Errorf("dev's cluster, service, target and policy after prod's destroy: %v (err %v)", left, err)
 	}
 }

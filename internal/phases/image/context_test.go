@@ -1,4 +1,4 @@
-package phases
+package image_test
 
 import (
 	"context"

@@ -1,8 +1,7 @@
-package phases
+package observability_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,9 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -26,78 +23,14 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
-	"github.com/fvdeploy/fvdeploy/internal/phases/network"
 	"github.com/fvdeploy/fvdeploy/internal/phases/observability"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/status"
 )
-
-// fakeService creates, directly through the SDK, the load balancer and target group the
-// alarms watch, and records them with stand-in cluster, service and role records under
-// the network and cluster phases' keys (alarms need only names; the deploy policy only
-// ARNs). It returns those keys; remove them from doc before a destroy.
-func fakeService(t *testing.T, in *kit.Inputs, doc *state.Document) []string {
-	t.Helper()
-	ctx := context.Background()
-	ec2c, elb := in.AWS.EC2(), in.AWS.ELB()
-	vpc, err := ec2c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.8.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var subnets []string
-	for i := range 2 {
-		s, err := ec2c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(fmt.Sprintf("10.8.%d.0/24", i)), AvailabilityZone: aws.String(in.Region + string(rune('a'+i)))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		subnets = append(subnets, aws.ToString(s.Subnet.SubnetId))
-	}
-	lb, err := elb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: aws.String(in.Prefix()), Subnets: subnets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg, err := elb.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{Name: aws.String(in.Prefix()), TargetType: elbtypes.TargetTypeEnumIp,
-		Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(8000), VpcId: vpc.Vpc.VpcId})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct, p := in.Account, in.Prefix()
-	recs := map[string]*state.Resource{
-		kit.KeyALB:      {Type: "elbv2:load-balancer", ID: p, ARN: aws.ToString(lb.LoadBalancers[0].LoadBalancerArn)},
-		kit.KeyTG:       {Type: "elbv2:target-group", ID: p, ARN: aws.ToString(tg.TargetGroups[0].TargetGroupArn)},
-		kit.KeyCluster:  {Type: "ecs:cluster", ID: p, ARN: "arn:aws:ecs:us-east-1:" + acct + ":cluster/" + p},
-		kit.KeyService:  {Type: "ecs:service", ID: p, ARN: "arn:aws:ecs:us-east-1:" + acct + ":service/" + p + "/" + p, Attrs: map[string]string{"cluster": p}},
-		kit.KeyExecRole: {Type: "iam:role", ID: p + "-exec", ARN: "arn:aws:iam::" + acct + ":role/" + p + "-exec"},
-		kit.KeyTaskRole: {Type: "iam:role", ID: p + "-task", ARN: "arn:aws:iam::" + acct + ":role/" + p + "-task"},
-	}
-	if in.Config.Observability.KMSKeyID == "" {
-		// The secrets phase's key, which the topic, log groups and trail use.
-		key, err := (&network.EnvKey{In: in, API: in.AWS.KMS()}).Create(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key.Type = "kms:key"
-		recs[kit.KeyEnvKey] = key
-	}
-	maps.Copy(doc.Resources, recs)
-	return slices.Collect(maps.Keys(recs))
-}
-
-// destroyExpecting destroys everything but the stand-in records and returns the error
-// of the walk (nil when all went).
-func destroyExpecting(t *testing.T, in *kit.Inputs, doc *state.Document, fakes []string) error {
-	t.Helper()
-	for _, k := range fakes {
-		delete(doc.Resources, k)
-	}
-	res, err := newEngine(t, in).Destroy(context.Background(), nil, doc, func(context.Context, *state.Document) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Err()
-}
 
 func envAlarms(t *testing.T, in *kit.Inputs) map[string]cwtypes.MetricAlarm {
 	t.Helper()
@@ -115,20 +48,6 @@ func dimString(dims []cwtypes.Dimension) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")
-}
-
-// policyStatements parses a policy document into its statements.
-func policyStatements(t *testing.T, doc string) []map[string]any {
-	t.Helper()
-	doc, err := kit.DecodePolicy(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p struct{ Statement []map[string]any }
-	if err := json.Unmarshal([]byte(doc), &p); err != nil {
-		t.Fatalf("policy %s: %v", doc, err)
-	}
-	return p.Statement
 }
 
 func listTopicSubscribers(t *testing.T, in *kit.Inputs, topicARN string) []string {
@@ -149,17 +68,17 @@ const relayURL = "https://relay.example.com/hooks/T0KEN-in-the-path"
 
 func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "prod", nil)
-	progress := &progressLog{t: t}
-	in.Progress = progress.printf
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
+	progress := &phasetest.ProgressLog{T: t}
+	in.Progress = progress.Printf
 	o := &in.Config.Observability
 	o.CloudTrail, o.ALBAccessLogs = true, true
 	in.Config.Alarms.Email = []string{"ops@example.com", "oncall@example.com"}
 	in.Config.Alarms.HTTPS = []string{relayURL}
-	doc := newDoc(in)
-	fakes := fakeService(t, in, doc)
+	doc := phasetest.NewDoc(in)
+	fakes := phasetest.FakeService(t, in, doc)
 
-	applyScoped(t, in, doc, "observability")
+	phasetest.ApplyScoped(t, in, doc, "observability")
 
 	// ---- the topic, its key and its subscribers ----
 	topic := doc.Resources[observability.KeyTopic]
@@ -183,7 +102,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	cloudwatchMayUse := false
-	for _, s := range policyStatements(t, aws.ToString(pol.Policy)) {
+	for _, s := range phasetest.PolicyStatements(t, aws.ToString(pol.Policy)) {
 		if p, _ := s["Principal"].(map[string]any); p["Service"] == "cloudwatch.amazonaws.com" && s["Effect"] == "Allow" {
 			cloudwatchMayUse = slices.Equal(kit.SortedList(s["Action"]), []any{"kms:Decrypt", "kms:GenerateDataKey*"})
 		}
@@ -267,7 +186,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if st, err := in.AWS.CloudTrail().GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: tr.Trail.TrailARN}); err != nil || !aws.ToBool(st.IsLogging) {
 		t.Errorf("trail not logging: %+v %v", st, err)
 	}
-	assertPrivateBucket(t, in, bucket, "AES256")
+	phasetest.AssertPrivateBucket(t, in, bucket, "AES256")
 	if got := aws.ToString(tr.Trail.KmsKeyId); got != aws.ToString(key.KeyMetadata.Arn) {
 		t.Errorf("trail encrypted with %q, want the environment's key %s", got, aws.ToString(key.KeyMetadata.Arn))
 	}
@@ -276,7 +195,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range policyStatements(t, aws.ToString(bp.Policy)) {
+	for _, s := range phasetest.PolicyStatements(t, aws.ToString(bp.Policy)) {
 		if s["Effect"] != "Allow" {
 			continue
 		}
@@ -304,7 +223,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if got[observability.AttrAccessLogsEnabled] != "true" || got[observability.AttrAccessLogsBucket] != logsBucket {
 		t.Errorf("ALB access logs: enabled %q bucket %q", got[observability.AttrAccessLogsEnabled], got[observability.AttrAccessLogsBucket])
 	}
-	assertPrivateBucket(t, in, logsBucket, "AES256")
+	phasetest.AssertPrivateBucket(t, in, logsBucket, "AES256")
 	bp, err = s3c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &logsBucket})
 	if err != nil {
 		t.Fatal(err)
@@ -315,11 +234,11 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 
 	// ---- converged: nothing to do, nothing called that changes anything ----
 	mark := len(rec.Calls())
-	res := applyScoped(t, in, doc, "observability")
+	res := phasetest.ApplyScoped(t, in, doc, "observability")
 	if res.Changed() {
 		t.Errorf("second apply changed %+v", res.Items)
 	}
-	if m := mutations(rec, mark); len(m) != 0 {
+	if m := phasetest.Mutations(rec, mark); len(m) != 0 {
 		t.Errorf("second apply made mutating calls: %v", m)
 	}
 
@@ -331,24 +250,24 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if _, err := s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &logsBucket, VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusSuspended}}); err != nil {
 		t.Fatal(err)
 	}
-	if it := item(planPhases(t, in, doc, "observability"), observability.KeyALBLogsBucket); fmt.Sprint(it.Changes) != `[object_ownership: "ObjectWriter" -> "BucketOwnerEnforced" versioning: "Suspended" -> "Enabled"]` {
+	if it := phasetest.Item(phasetest.PlanPhases(t, in, doc, "observability"), observability.KeyALBLogsBucket); fmt.Sprint(it.Changes) != `[object_ownership: "ObjectWriter" -> "BucketOwnerEnforced" versioning: "Suspended" -> "Enabled"]` {
 		t.Errorf("plan of the drifted access log bucket: %s %v", it.Action, it.Changes)
 	}
 	mark = len(rec.Calls())
-	applyScoped(t, in, doc, "observability")
-	if m := mutations(rec, mark); !slices.Equal(m, []string{"S3.PutBucketOwnershipControls", "S3.PutBucketVersioning"}) {
+	phasetest.ApplyScoped(t, in, doc, "observability")
+	if m := phasetest.Mutations(rec, mark); !slices.Equal(m, []string{"S3.PutBucketOwnershipControls", "S3.PutBucketVersioning"}) {
 		t.Errorf("repairing the access log bucket took %v", m)
 	}
-	assertPrivateBucket(t, in, logsBucket, "AES256")
+	phasetest.AssertPrivateBucket(t, in, logsBucket, "AES256")
 
 	// ---- state lost: everything is found again by name, alias and tags, not duplicated ----
-	lost := newDoc(in)
+	lost := phasetest.NewDoc(in)
 	for _, k := range fakes {
 		lost.Resources[k] = doc.Resources[k]
 	}
 	mark = len(rec.Calls())
-	applyScoped(t, in, lost, "observability")
-	if m := mutations(rec, mark); len(m) != 0 {
+	phasetest.ApplyScoped(t, in, lost, "observability")
+	if m := phasetest.Mutations(rec, mark); len(m) != 0 {
 		t.Errorf("apply with lost state made mutating calls: %v", m)
 	}
 	if len(lost.Resources) != len(doc.Resources) || lost.Resources[kit.KeyEnvKey].ID != doc.Resources[kit.KeyEnvKey].ID {
@@ -356,7 +275,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	}
 
 	// ---- status ----
-	deployed := DeployedObjects(doc)
+	deployed := phases.DeployedObjects(doc)
 	states, err := status.Alarms(ctx, in.AWS.CloudWatch(), deployed.Alarms)
 	if err != nil {
 		t.Fatal(err)
@@ -404,7 +323,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if _, err := s3c.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: &bucket}); err != nil {
 		t.Fatal(err)
 	}
-	plan := planPhases(t, in, doc, "observability")
+	plan := phasetest.PlanPhases(t, in, doc, "observability")
 	changed := map[string]string{}
 	for _, it := range plan.Items {
 		if it.Action != engine.NoOp {
@@ -425,17 +344,17 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if !maps.Equal(changed, wantChanged) {
 		t.Errorf("plan after drift:\n got %v\nwant %v", changed, wantChanged)
 	}
-	applyScoped(t, in, doc, "observability")
+	phasetest.ApplyScoped(t, in, doc, "observability")
 	if got := listTopicSubscribers(t, in, topic.ARN); !slices.Equal(got, wantSubs) {
 		t.Errorf("subscribers after repair %v, want %v", got, wantSubs)
 	}
 	if a := envAlarms(t, in)["fastapi-vars-prod-alb-5xx-elb"]; aws.ToFloat64(a.Threshold) != 10 {
 		t.Errorf("alarm threshold after repair: %g, want 10", aws.ToFloat64(a.Threshold))
 	}
-	assertPrivateBucket(t, in, bucket, "AES256")
+	phasetest.AssertPrivateBucket(t, in, bucket, "AES256")
 	mark = len(rec.Calls())
-	applyScoped(t, in, doc, "observability")
-	if m := mutations(rec, mark); len(m) != 0 {
+	phasetest.ApplyScoped(t, in, doc, "observability")
+	if m := phasetest.Mutations(rec, mark); len(m) != 0 {
 		t.Errorf("apply after repair made mutating calls: %v", m)
 	}
 
@@ -448,7 +367,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("AWSLogs/123456789012/CloudTrail/us-east-1/log.json.gz"), Body: strings.NewReader("{}")}); err != nil {
 		t.Fatal(err)
 	}
-	err = destroyExpecting(t, in, doc, fakes)
+	err = phasetest.DestroyExpecting(t, in, doc, fakes)
 	if !errors.Is(err, kinds.ErrDataKept) || !strings.Contains(err.Error(), bucket) || !strings.Contains(err.Error(), "fvdeploy destroy --purge-data") {
 		t.Fatalf("destroy with logs in the trail bucket: %v", err)
 	}
@@ -475,7 +394,7 @@ func TestObservabilityProdAlarmsTopicTrailAccessLogs(t *testing.T) {
 		t.Errorf("the environment's key after destroying the observability phase: %v, want it enabled", err)
 	}
 	in.PurgeData = true
-	if err := destroyExpecting(t, in, doc, nil); err != nil {
+	if err := phasetest.DestroyExpecting(t, in, doc, nil); err != nil {
 		t.Fatalf("destroy --purge-data: %v", err)
 	}
 	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err == nil || len(doc.Resources) != 0 {
@@ -492,38 +411,9 @@ func mustList(t *testing.T, in *kit.Inputs, topicARN string) []snstypes.Subscrip
 	return subs
 }
 
-// assertPrivateBucket checks that all public access is blocked and the bucket is
-// encrypted with algo.
-func assertPrivateBucket(t *testing.T, in *kit.Inputs, bucket, algo string) {
-	t.Helper()
-	ctx := context.Background()
-	s3c := in.AWS.S3()
-	pab, err := s3c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket})
-	if err != nil {
-		t.Fatalf("public access block of %s: %v", bucket, err)
-	}
-	if c := pab.PublicAccessBlockConfiguration; !aws.ToBool(c.BlockPublicAcls) || !aws.ToBool(c.IgnorePublicAcls) || !aws.ToBool(c.BlockPublicPolicy) || !aws.ToBool(c.RestrictPublicBuckets) {
-		t.Errorf("bucket %s does not block all public access: %+v", bucket, c)
-	}
-	enc, err := s3c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &bucket})
-	if err != nil {
-		t.Fatalf("encryption of %s: %v", bucket, err)
-	}
-	if got := string(enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm); got != algo {
-		t.Errorf("bucket %s encrypted with %s, want %s", bucket, got, algo)
-	}
-	own, err := s3c.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &bucket})
-	if err != nil || len(own.OwnershipControls.Rules) != 1 || own.OwnershipControls.Rules[0].ObjectOwnership != s3types.ObjectOwnershipBucketOwnerEnforced {
-		t.Errorf("bucket %s object ownership: %+v %v, want BucketOwnerEnforced", bucket, own, err)
-	}
-	if v, err := s3c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &bucket}); err != nil || v.Status != s3types.BucketVersioningStatusEnabled {
-		t.Errorf("bucket %s versioning: %v %v, want Enabled", bucket, v, err)
-	}
-}
-
 func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "hml", nil)
+	in, rec := phasetest.NewTestInputs(t, "hml", nil)
 	key, err := in.AWS.KMS().CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("the team's key")})
 	if err != nil {
 		t.Fatal(err)
@@ -534,10 +424,10 @@ func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.
 	keyARN := aws.ToString(key.KeyMetadata.Arn)
 	in.Config.Observability.KMSKeyID = "alias/team"
 	in.Config.Observability.CloudTrail = true
-	doc := newDoc(in)
-	fakes := fakeService(t, in, doc)
+	doc := phasetest.NewDoc(in)
+	fakes := phasetest.FakeService(t, in, doc)
 
-	applyScoped(t, in, doc, "observability")
+	phasetest.ApplyScoped(t, in, doc, "observability")
 	if doc.Resources[kit.KeyEnvKey] != nil {
 		t.Error("a topic key was made although one is configured")
 	}
@@ -547,7 +437,7 @@ func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.
 		t.Errorf("topic key %q (%v), want %s", attrs.Attributes["KmsMasterKeyId"], err, keyARN)
 	}
 	bucket := "fastapi-vars-hml-trail-123456789012-us-east-1"
-	assertPrivateBucket(t, in, bucket, "aws:kms")
+	phasetest.AssertPrivateBucket(t, in, bucket, "aws:kms")
 	enc, err := in.AWS.S3().GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &bucket})
 	if err != nil {
 		t.Fatal(err)
@@ -567,24 +457,24 @@ func TestObservabilityConfiguredKeyNoInsightsAndSwitchingTheTrailOff(t *testing.
 		t.Errorf("running-task alarm without Container Insights: %s %s %s < %g", aws.ToString(running.MetricName), running.Statistic, dimString(running.Dimensions), aws.ToFloat64(running.Threshold))
 	}
 	mark := len(rec.Calls())
-	applyScoped(t, in, doc, "observability")
-	if m := mutations(rec, mark); len(m) != 0 {
+	phasetest.ApplyScoped(t, in, doc, "observability")
+	if m := phasetest.Mutations(rec, mark); len(m) != 0 {
 		t.Errorf("second apply made mutating calls: %v", m)
 	}
 
 	// Switched off, the trail and its (empty) bucket go; what the current config no
 	// longer declares is deleted with the phase's deleters.
 	in.Config.Observability.CloudTrail = false
-	res := applyScoped(t, in, doc, "observability")
+	res := phasetest.ApplyScoped(t, in, doc, "observability")
 	for _, k := range []string{observability.KeyTrail, observability.KeyTrailBucket} {
-		if it := item(res, k); it.Action != engine.Delete || doc.Resources[k] != nil {
+		if it := phasetest.Item(res, k); it.Action != engine.Delete || doc.Resources[k] != nil {
 			t.Errorf("%s after switching the trail off: %s, in state: %v", k, it.Action, doc.Resources[k] != nil)
 		}
 	}
 	if _, err := in.AWS.CloudTrail().GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String("fastapi-vars-hml-audit")}); !kit.IsNotFound(err) {
 		t.Errorf("trail after switching it off: %v", err)
 	}
-	if err := destroyExpecting(t, in, doc, fakes); err != nil || len(doc.Resources) != 0 {
+	if err := phasetest.DestroyExpecting(t, in, doc, fakes); err != nil || len(doc.Resources) != 0 {
 		t.Fatalf("destroy: %v; left %v", err, slices.Collect(maps.Keys(doc.Resources)))
 	}
 	if _, err := in.AWS.KMS().DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/team")}); err != nil {
@@ -621,7 +511,7 @@ func (d depsMap) Get(key string) *state.Resource { return d[key] }
 
 func TestSubscriptionsPendingAndOtherProtocols(t *testing.T) {
 	ctx := context.Background()
-	in, _ := newTestInputs(t, "dev", nil)
+	in, _ := phasetest.NewTestInputs(t, "dev", nil)
 	in.Config.Alarms.Email = []string{"ops@example.com", "new@example.com"}
 	in.Config.Alarms.HTTPS = []string{"https://bot:s3cret@relay.example.com/hook"}
 	topicARN := "arn:aws:sns:us-east-1:123456789012:fastapi-vars-dev-alerts"
@@ -665,7 +555,7 @@ func TestSubscriptionsPendingAndOtherProtocols(t *testing.T) {
 		t.Errorf("delete unsubscribed %v, want the confirmed email and HTTPS ones %v", f.unsubscribed, want)
 	}
 
-	states, err := status.Subscriptions(ctx, f, DeployedObjects(&state.Document{Resources: map[string]*state.Resource{observability.KeyTopic: deps[observability.KeyTopic]}}).AlarmTopic)
+	states, err := status.Subscriptions(ctx, f, phases.DeployedObjects(&state.Document{Resources: map[string]*state.Resource{observability.KeyTopic: deps[observability.KeyTopic]}}).AlarmTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -718,7 +608,7 @@ func TestALBLogsBucketPolicyPerRegion(t *testing.T) {
 			policy := observability.ALBLogsBucketPolicy(in, bucket)
 			var writers []string
 			tlsOnly := false
-			for _, s := range policyStatements(t, policy) {
+			for _, s := range phasetest.PolicyStatements(t, policy) {
 				actions, resources := fmt.Sprint(kit.SortedList(s["Action"])), fmt.Sprint(kit.SortedList(s["Resource"]))
 				if s["Effect"] == "Deny" {
 					cond, _ := s["Condition"].(map[string]any)

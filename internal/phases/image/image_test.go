@@ -1,4 +1,4 @@
-package phases
+package image_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/image"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -36,8 +37,8 @@ func applyRepository(t *testing.T, in *kit.Inputs, doc *state.Document) *engine.
 
 func TestImageRepositoryConvergesAndIsSharedByEnvironments(t *testing.T) {
 	ctx := context.Background()
-	dev, rec := newTestInputs(t, "dev", nil)
-	devDoc := newDoc(dev)
+	dev, rec := phasetest.NewTestInputs(t, "dev", nil)
+	devDoc := phasetest.NewDoc(dev)
 	applyRepository(t, dev, devDoc)
 
 	api := dev.AWS.ECR()
@@ -77,16 +78,16 @@ func TestImageRepositoryConvergesAndIsSharedByEnvironments(t *testing.T) {
 	if res := applyRepository(t, dev, devDoc); res.Changed() {
 		t.Errorf("second apply: %+v", res.Items)
 	}
-	if m := mutations(rec, from); len(m) != 0 {
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Errorf("second apply made %v", m)
 	}
 
 	// prod adopts the same repository and adds itself to the environments using it.
-	prod, _ := newTestInputs(t, "prod", nil)
+	prod, _ := phasetest.NewTestInputs(t, "prod", nil)
 	prod.AWS = dev.AWS
-	moto.Reset(t)
+	phasetest.Moto.Reset(t)
 	applyRepository(t, dev, devDoc)
-	prodDoc := newDoc(prod)
+	prodDoc := phasetest.NewDoc(prod)
 	applyRepository(t, prod, prodDoc)
 	tags := repoTags(t, dev)
 	if tags[engine.TagEnvs] != "dev prod" || tags["fvdeploy:env"] != "" {
@@ -145,15 +146,15 @@ func repoTags(t *testing.T, in *kit.Inputs) map[string]string {
 // What runs the image waits for the build only when the image phase is in the walk, so
 // that the cluster phase alone, or with --image, is unchanged.
 func TestImageDependencyOnlyWhenBuilding(t *testing.T) {
-	in, _ := newTestInputs(t, "dev", nil)
+	in, _ := phasetest.NewTestInputs(t, "dev", nil)
 	for _, tc := range []struct {
 		image imagechoice.Decision
 		want  bool
-	}{{imagechoice.BuildNow(), true}, {imagechoice.Keep(), false}, {imagechoice.Use(testImage), false}} {
+	}{{imagechoice.BuildNow(), true}, {imagechoice.Keep(), false}, {imagechoice.Use(phasetest.TestImage), false}} {
 		in.Image = tc.image
 		td := &clusterphase.TaskDef{In: in}
 		var exec engine.Resource
-		for _, r := range declared(t, in, "cluster") {
+		for _, r := range phasetest.Declared(t, in, "cluster") {
 			if r.Key() == kit.KeyExecRole {
 				exec = r
 			}

@@ -1,4 +1,4 @@
-package phases
+package edge_test
 
 import (
 	"context"
@@ -19,9 +19,11 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -85,7 +87,7 @@ func TestWAFLogsBucketName(t *testing.T) {
 }
 
 func TestWAFLogsDeclare(t *testing.T) {
-	in, _ := newTestInputs(t, "dev", nil)
+	in, _ := phasetest.NewTestInputs(t, "dev", nil)
 	for _, tt := range []struct {
 		name          string
 		domain        string
@@ -103,14 +105,14 @@ func TestWAFLogsDeclare(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in.Config.Edge.Domain, in.Config.Edge.WAF, in.Config.Edge.WAFLogs = tt.domain, tt.waf, tt.wafLogs
 			var got []string
-			for _, r := range declared(t, in, "edge") {
+			for _, r := range phasetest.Declared(t, in, "edge") {
 				got = append(got, r.Key())
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("declares %v, want %v", got, tt.want)
 			}
 			// Whatever is declared, logging configured by an earlier config can be deleted.
-			deleters, err := Deleters(in)
+			deleters, err := phases.Deleters(in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +135,7 @@ func checkWAFLogsPolicy(t *testing.T, in *kit.Inputs, bucket, policy string) {
 	arn := "arn:aws:s3:::" + bucket
 	source := "arn:aws:logs:" + in.Region + ":" + in.Account + ":*"
 	var write, aclCheck, tlsOnly bool
-	for _, s := range policyStatements(t, policy) {
+	for _, s := range phasetest.PolicyStatements(t, policy) {
 		p, _ := s["Principal"].(map[string]any)
 		cond, _ := s["Condition"].(map[string]any)
 		eq, _ := cond["StringEquals"].(map[string]any)
@@ -168,18 +170,14 @@ func withWAFLogs(in *kit.Inputs, expiryDays int, kmsKey string) *kit.Inputs {
 }
 
 // tracePutLogging records the JSON of every PutLoggingConfiguration input.
-func tracePutLogging(in *kit.Inputs) *callTrace {
-	return traceCalls(in, func(_ context.Context, params any) string {
+func tracePutLogging(in *kit.Inputs) *phasetest.CallTrace {
+	return phasetest.TraceCalls(in, func(_ context.Context, params any) string {
 		if p, ok := params.(*wafv2.PutLoggingConfigurationInput); ok {
 			b, _ := json.Marshal(p)
 			return string(b)
 		}
 		return ""
 	})
-}
-
-func (tr *callTrace) nonEmpty() []string {
-	return slices.DeleteFunc(tr.all(), func(s string) bool { return s == "" })
 }
 
 // checkWAFLogs verifies through the AWS API that the ACL of doc logs to the WAF log
@@ -193,7 +191,7 @@ func checkWAFLogs(t *testing.T, in *kit.Inputs, doc *state.Document, algo, kmsKe
 	if b := doc.Resources[edge.KeyWAFLogsBucket]; b == nil || b.ID != bucket || b.ARN != "arn:aws:s3:::"+bucket {
 		t.Fatalf("bucket record %+v, want %s", b, bucket)
 	}
-	assertPrivateBucket(t, in, bucket, algo)
+	phasetest.AssertPrivateBucket(t, in, bucket, algo)
 	enc, err := s3c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(bucket)})
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +287,7 @@ func TestEdgeWAFLogs(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			in, _ := newTestInputs(t, "hml", nil)
+			in, _ := phasetest.NewTestInputs(t, "hml", nil)
 			var keyARN, keyID string
 			if tt.kms {
 				key, err := in.AWS.KMS().CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("the team's key")})
@@ -303,13 +301,13 @@ func TestEdgeWAFLogs(t *testing.T) {
 			}
 			withWAFLogs(in, tt.expiry, keyID)
 			puts := tracePutLogging(in)
-			doc := newDoc(in)
-			applyPhases(t, in, doc, "network", "edge")
+			doc := phasetest.NewDoc(in)
+			phasetest.ApplyPhases(t, in, doc, "network", "edge")
 
 			js := checkWAFLogs(t, in, doc, tt.algo, keyARN, int32(tt.expiry))
 			checkNoCredentials(t, "GetLoggingConfiguration", js)
 			// What AWS acts on is what was sent: one put, redacting the header.
-			sent := puts.nonEmpty()
+			sent := puts.NonEmpty()
 			if len(sent) != 1 {
 				t.Fatalf("PutLoggingConfiguration called %d times, want once: %v", len(sent), sent)
 			}
@@ -317,18 +315,18 @@ func TestEdgeWAFLogs(t *testing.T) {
 			if !strings.Contains(sent[0], `"LogDestinationConfigs":["arn:aws:s3:::`+wafLogsBucketHML+`"]`) {
 				t.Errorf("PutLoggingConfiguration sent %s, want the bucket as destination", sent[0])
 			}
-			if got := Outputs(doc)["waf_logs_bucket"]; got != wafLogsBucketHML {
+			if got := phases.Outputs(doc)["waf_logs_bucket"]; got != wafLogsBucketHML {
 				t.Errorf("outputs name the WAF log bucket %q, want %s", got, wafLogsBucketHML)
 			}
 
 			// Converged: a new process changes nothing and calls nothing that changes anything.
-			again, rec := inputsBeside(t, "hml", nil)
+			again, rec := phasetest.InputsBeside(t, "hml", nil)
 			withWAFLogs(again, tt.expiry, keyID)
-			res := applyPhases(t, again, doc, "network", "edge")
+			res := phasetest.ApplyPhases(t, again, doc, "network", "edge")
 			if res.Changed() {
 				t.Errorf("second apply changed %+v", res.Items)
 			}
-			if m := mutations(rec, 0); len(m) != 0 {
+			if m := phasetest.Mutations(rec, 0); len(m) != 0 {
 				t.Errorf("second apply made mutating calls: %v", m)
 			}
 
@@ -338,8 +336,8 @@ func TestEdgeWAFLogs(t *testing.T) {
 				delete(doc.Resources, k)
 			}
 			mark := len(rec.Calls())
-			applyPhases(t, again, doc, "network", "edge")
-			if m := mutations(rec, mark); len(m) != 0 {
+			phasetest.ApplyPhases(t, again, doc, "network", "edge")
+			if m := phasetest.Mutations(rec, mark); len(m) != 0 {
 				t.Errorf("apply with lost state made mutating calls: %v", m)
 			}
 			for _, k := range []string{edge.KeyWAFLogsBucket, edge.KeyWAFLogging} {
@@ -350,7 +348,7 @@ func TestEdgeWAFLogs(t *testing.T) {
 
 			aclARN := doc.Resources[edge.KeyWAFACL].ARN
 			mark = len(rec.Calls())
-			destroyAll(t, again, doc)
+			phasetest.DestroyAll(t, again, doc)
 			if len(doc.Resources) != 0 {
 				t.Errorf("destroy left %v in state", slices.Sorted(maps.Keys(doc.Resources)))
 			}
@@ -361,9 +359,9 @@ func TestEdgeWAFLogs(t *testing.T) {
 				t.Error("the empty WAF log bucket was not deleted")
 			}
 			// moto would delete all three in any order: prove the order AWS needs from the calls.
-			stop := lastCallIndex(rec, mark, "WAFV2.DeleteLoggingConfiguration")
+			stop := phasetest.LastCallIndex(rec, mark, "WAFV2.DeleteLoggingConfiguration")
 			for _, op := range []string{"WAFV2.DeleteWebACL", "S3.DeleteBucket"} {
-				if i := callIndex(rec, mark, op); stop < 0 || i < stop {
+				if i := phasetest.CallIndex(rec, mark, op); stop < 0 || i < stop {
 					t.Errorf("%s (call %d) before the logging was deleted (call %d)", op, i, stop)
 				}
 			}
@@ -374,7 +372,7 @@ func TestEdgeWAFLogs(t *testing.T) {
 // planned is what a plan would change: each resource's action and changed fields.
 func planned(t *testing.T, in *kit.Inputs, doc *state.Document) map[string]string {
 	t.Helper()
-	plan, err := newEngine(t, in).Plan(context.Background(), declared(t, in, "network", "edge"), doc)
+	plan, err := phasetest.NewEngine(t, in).Plan(context.Background(), phasetest.Declared(t, in, "network", "edge"), doc)
 	if err != nil || plan.Err() != nil {
 		t.Fatal(err, plan.Err())
 	}
@@ -398,10 +396,10 @@ func planned(t *testing.T, in *kit.Inputs, doc *state.Document) map[string]strin
 // switching WAF logs off deletes the logging and the empty bucket, and leaves the ACL.
 func TestEdgeWAFLogsDrift(t *testing.T) {
 	ctx := context.Background()
-	in, rec := newTestInputs(t, "hml", nil)
+	in, rec := phasetest.NewTestInputs(t, "hml", nil)
 	withWAFLogs(in, 90, "")
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "network", "edge")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	acl, bucketARN := doc.Resources[edge.KeyWAFACL].ARN, "arn:aws:s3:::"+wafLogsBucketHML
 	waf, s3c := in.AWS.WAF(), in.AWS.S3()
 	put := func(c waftypes.LoggingConfiguration) {
@@ -482,14 +480,14 @@ func TestEdgeWAFLogsDrift(t *testing.T) {
 				t.Errorf("plan:\n got %v\nwant %v", got, tt.plan)
 			}
 			mark := len(rec.Calls())
-			applyPhases(t, in, doc, "network", "edge")
-			if got := mutations(rec, mark); !slices.Equal(got, tt.calls) {
+			phasetest.ApplyPhases(t, in, doc, "network", "edge")
+			if got := phasetest.Mutations(rec, mark); !slices.Equal(got, tt.calls) {
 				t.Errorf("repair made %v, want %v", got, tt.calls)
 			}
 			checkNoCredentials(t, "the repaired logging configuration", checkWAFLogs(t, in, doc, "AES256", "", tt.expiry))
 			mark = len(rec.Calls())
-			applyPhases(t, in, doc, "network", "edge")
-			if m := mutations(rec, mark); len(m) != 0 {
+			phasetest.ApplyPhases(t, in, doc, "network", "edge")
+			if m := phasetest.Mutations(rec, mark); len(m) != 0 {
 				t.Errorf("apply after the repair made mutating calls: %v", m)
 			}
 		})
@@ -510,13 +508,13 @@ func TestEdgeWAFLogsDrift(t *testing.T) {
 	// Switched off: the logging goes, then the (empty) bucket; the ACL stays on the ALB.
 	in.Config.Edge.WAFLogs = false
 	mark := len(rec.Calls())
-	res := applyPhases(t, in, doc, "network", "edge")
+	res := phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	for _, k := range []string{edge.KeyWAFLogging, edge.KeyWAFLogsBucket} {
-		if it := item(res, k); it.Action != engine.Delete || doc.Resources[k] != nil {
+		if it := phasetest.Item(res, k); it.Action != engine.Delete || doc.Resources[k] != nil {
 			t.Errorf("%s after switching WAF logs off: %s, in state: %v", k, it.Action, doc.Resources[k] != nil)
 		}
 	}
-	if got := mutations(rec, mark); !slices.Equal(got, []string{"WAFV2.DeleteLoggingConfiguration", "S3.DeleteBucket"}) {
+	if got := phasetest.Mutations(rec, mark); !slices.Equal(got, []string{"WAFV2.DeleteLoggingConfiguration", "S3.DeleteBucket"}) {
 		t.Errorf("switching WAF logs off made %v, want the logging configuration deleted, then the bucket", got)
 	}
 	if _, err := waf.GetLoggingConfiguration(ctx, &wafv2.GetLoggingConfigurationInput{ResourceArn: &acl}); !edge.WAFNotFound(err) {
@@ -529,8 +527,8 @@ func TestEdgeWAFLogsDrift(t *testing.T) {
 	if err != nil || onALB.WebACL == nil || aws.ToString(onALB.WebACL.ARN) != acl {
 		t.Errorf("the web ACL is no longer on the ALB: %+v %v", onALB, err)
 	}
-	if _, ok := Outputs(doc)["waf_logs_bucket"]; ok {
+	if _, ok := phases.Outputs(doc)["waf_logs_bucket"]; ok {
 		t.Error("outputs still name the WAF log bucket")
 	}
-	destroyAll(t, in, doc)
+	phasetest.DestroyAll(t, in, doc)
 }

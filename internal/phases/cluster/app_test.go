@@ -1,4 +1,4 @@
-package phases
+package cluster_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 	"github.com/fvdeploy/fvdeploy/internal/testenv"
 )
@@ -32,9 +33,9 @@ func createTeamSecret(t *testing.T, in *kit.Inputs, name, value string) string {
 // changes nothing; switched off, all of it goes and the team's secret stays.
 func TestClusterTeamAppSettings(t *testing.T) {
 	const token = "tok-never-shown-31337"
-	in, rec := newTestInputs(t, "dev", map[string]string{"API_TOKEN": token})
-	progress := &progressLog{t: t}
-	in.Progress = progress.printf
+	in, rec := phasetest.NewTestInputs(t, "dev", map[string]string{"API_TOKEN": token})
+	progress := &phasetest.ProgressLog{T: t}
+	in.Progress = progress.Printf
 	dbARN := createTeamSecret(t, in, "team/db", `{"password":"p"}`)
 	createTeamSecret(t, in, "team/unrelated", `{"x":"y"}`)
 	in.Config.Service.Env = map[string]string{"LOG_LEVEL": "debug", "FEATURE_X": "on"}
@@ -44,9 +45,9 @@ func TestClusterTeamAppSettings(t *testing.T) {
 		"API_TOKEN":     {Key: "API_TOKEN"},
 	}
 	in.Config.Service.Command = []string{"uvicorn", "main:app", "--port", "8000"}
-	doc := newDoc(in)
-	netKeys := fakeNetwork(t, in, doc)
-	res := applyScoped(t, in, doc, "secrets", "cluster")
+	doc := phasetest.NewDoc(in)
+	netKeys := phasetest.FakeNetwork(t, in, doc)
+	res := phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	adminARN := doc.Resources[kit.KeySecretAdmin].ARN
 
 	td := describeTaskDef(t, in, kit.TaskFamily(in))
@@ -70,15 +71,15 @@ func TestClusterTeamAppSettings(t *testing.T) {
 	if !slices.Equal(app.Command, in.Config.Service.Command) {
 		t.Errorf("command %q, want %q", app.Command, in.Config.Service.Command)
 	}
-	if c := storedCreds(t, in); c.Extra["API_TOKEN"] != token || c.User != "admin" || c.Pass == "" {
+	if c := phasetest.StoredCreds(t, in); c.Extra["API_TOKEN"] != token || c.User != "admin" || c.Pass == "" {
 		t.Errorf("the admin secret does not hold API_TOKEN from the environment beside the credentials (user %q)", c.User)
 	}
-	assertNowhere(t, in, token, doc, progress, res)
+	phasetest.AssertNowhere(t, in, token, doc, progress, res)
 
 	// Exactly the admin secret and the named one, each by its full ARN, once.
 	policy := taskRolePolicy(t, in, doc.Resources[kit.KeyExecRole].ID)
 	var read []any
-	for _, s := range policyStatements(t, policy) {
+	for _, s := range phasetest.PolicyStatements(t, policy) {
 		if slices.Contains(kit.SortedList(s["Action"]), any("secretsmanager:GetSecretValue")) {
 			read = append(read, kit.SortedList(s["Resource"])...)
 		}
@@ -88,21 +89,21 @@ func TestClusterTeamAppSettings(t *testing.T) {
 	}
 
 	from := len(rec.Calls())
-	applyScoped(t, in, doc, "secrets", "cluster")
-	if m := mutations(rec, from); len(m) != 0 {
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Errorf("second apply made %v", m)
 	}
 
 	// A changed plain value is a new revision; the plan names the variable, not the value.
 	in.Config.Service.Env["LOG_LEVEL"] = "warning-level-value"
-	plan := planPhases(t, in, doc, "secrets", "cluster")
-	if it := item(plan, clusterphase.KeyTaskDef); len(it.Changes) != 1 || it.Changes[0].Field != "container.environment" ||
+	plan := phasetest.PlanPhases(t, in, doc, "secrets", "cluster")
+	if it := phasetest.Item(plan, clusterphase.KeyTaskDef); len(it.Changes) != 1 || it.Changes[0].Field != "container.environment" ||
 		strings.Contains(it.Changes[0].To, "warning-level-value") || !strings.Contains(it.Changes[0].To, "LOG_LEVEL=") {
 		t.Errorf("plan of a changed variable: %+v", it)
 	}
 
 	in.Config.Service.Env, in.Config.Service.Secrets, in.Config.Service.Command = nil, nil, nil
-	applyScoped(t, in, doc, "secrets", "cluster")
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	app = clusterphase.AppContainer(describeTaskDef(t, in, kit.TaskFamily(in)).ContainerDefinitions)
 	if len(app.Environment) != 0 || len(app.Command) != 0 || len(app.Secrets) != 3 {
 		t.Errorf("switched off: environment %v, command %v, %d secrets", app.Environment, app.Command, len(app.Secrets))
@@ -134,11 +135,11 @@ func TestClusterTeamAppSecretsMissing(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			in, _ := newTestInputs(t, "dev", nil)
+			in, _ := phasetest.NewTestInputs(t, "dev", nil)
 			in.Config.Service.Secrets = map[string]config.SecretRef{"X": tt.ref}
-			doc := newDoc(in)
-			fakeNetwork(t, in, doc)
-			res, err := scopedEngine(t, in, "secrets", "cluster").Apply(context.Background(), declared(t, in, "secrets", "cluster"), doc,
+			doc := phasetest.NewDoc(in)
+			phasetest.FakeNetwork(t, in, doc)
+			res, err := phasetest.ScopedEngine(t, in, "secrets", "cluster").Apply(context.Background(), phasetest.Declared(t, in, "secrets", "cluster"), doc,
 				func(context.Context, *state.Document) error { return nil })
 			if err == nil {
 				err = res.Err()

@@ -1,4 +1,4 @@
-package phases
+package edge_test
 
 import (
 	"context"
@@ -22,9 +22,11 @@ import (
 
 	"github.com/fvdeploy/fvdeploy/internal/config"
 	"github.com/fvdeploy/fvdeploy/internal/engine"
+	"github.com/fvdeploy/fvdeploy/internal/phases"
 	"github.com/fvdeploy/fvdeploy/internal/phases/edge"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
 	"github.com/fvdeploy/fvdeploy/internal/phases/network"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -44,7 +46,7 @@ const edgeDomain = "api.example.com"
 // edgeInputs are prod's Inputs (WAF on) with a domain, on a clean emulator.
 func edgeInputs(t *testing.T) *kit.Inputs {
 	t.Helper()
-	in, _ := newTestInputs(t, "prod", nil)
+	in, _ := phasetest.NewTestInputs(t, "prod", nil)
 	in.Config.Edge.Domain = edgeDomain
 	return in
 }
@@ -53,17 +55,17 @@ func edgeInputs(t *testing.T) *kit.Inputs {
 // same emulator, with its own call recorder.
 func edgeBeside(t *testing.T, domain string) (*kit.Inputs, *callLog) {
 	t.Helper()
-	in, _ := inputsBeside(t, "prod", nil)
+	in, _ := phasetest.InputsBeside(t, "prod", nil)
 	in.Config.Edge.Domain = domain
 	return in, logCalls(in)
 }
 
 // callLog records, in order, each operation with the ID it acts on.
 // callLog holds "Service.Operation\tid" lines.
-type callLog struct{ *callTrace }
+type callLog struct{ *phasetest.CallTrace }
 
 func logCalls(in *kit.Inputs) *callLog {
-	return &callLog{traceCalls(in, func(ctx context.Context, params any) string {
+	return &callLog{phasetest.TraceCalls(in, func(ctx context.Context, params any) string {
 		return awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx) + "\t" + edgeParamID(params)
 	})}
 }
@@ -97,7 +99,7 @@ func edgeParamID(p any) string {
 // mutating lists the calls that may change something, as the recorder judges them.
 func (l *callLog) mutating() []string {
 	var out []string
-	for _, c := range l.all() {
+	for _, c := range l.All() {
 		op, _, _ := strings.Cut(c, "\t")
 		_, name, _ := strings.Cut(op, ".")
 		if !slices.ContainsFunc([]string{"Describe", "List", "Get"}, func(p string) bool { return strings.HasPrefix(name, p) }) {
@@ -110,7 +112,7 @@ func (l *callLog) mutating() []string {
 // index is the position of the first (last) call starting with prefix, or -1.
 func (l *callLog) index(prefix string, last bool) int {
 	i := -1
-	for j, c := range l.all() {
+	for j, c := range l.All() {
 		if strings.HasPrefix(c, prefix) {
 			i = j
 			if !last {
@@ -126,7 +128,7 @@ func (l *callLog) before(t *testing.T, a, b string) {
 	t.Helper()
 	i, j := l.index(a, true), l.index(b, false)
 	if i < 0 || j < 0 || i > j {
-		t.Errorf("want %q (call %d) before %q (call %d); calls:\n%s", a, i, b, j, strings.Join(l.all(), "\n"))
+		t.Errorf("want %q (call %d) before %q (call %d); calls:\n%s", a, i, b, j, strings.Join(l.All(), "\n"))
 	}
 }
 
@@ -305,10 +307,10 @@ func edgeRecordIDs(doc *state.Document) map[string]string {
 }
 
 func TestEdgeDeclare(t *testing.T) {
-	in, _ := newTestInputs(t, "dev", nil)
+	in, _ := phasetest.NewTestInputs(t, "dev", nil)
 	keys := func() []string {
 		var out []string
-		for _, r := range declared(t, in, "edge") {
+		for _, r := range phasetest.Declared(t, in, "edge") {
 			out = append(out, r.Key())
 		}
 		return out
@@ -327,7 +329,7 @@ func TestEdgeDeclare(t *testing.T) {
 	// What an earlier config created stays deletable when the current one declares none
 	// of its types.
 	in.Config.Edge.Domain, in.Config.Edge.WAF = "", false
-	deleters, err := Deleters(in)
+	deleters, err := phases.Deleters(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,27 +345,27 @@ func TestEdgeDeclare(t *testing.T) {
 // deletes everything in an order AWS accepts.
 func TestEdgeApply(t *testing.T) {
 	in := edgeInputs(t)
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "network", "edge")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	if z := doc.Resources[edge.KeyZone]; z.Attrs["owned"] != "true" || z.Attrs["name"] != edgeDomain || z.Attrs["name_servers"] == "" {
 		t.Errorf("zone record %+v, want an owned zone for %s with its name servers", z, edgeDomain)
 	}
 	checkEdge(t, in, doc, edgeDomain, 1000)
 
 	again, calls := edgeBeside(t, edgeDomain)
-	res := applyPhases(t, again, doc, "network", "edge")
+	res := phasetest.ApplyPhases(t, again, doc, "network", "edge")
 	if res.Changed() {
 		t.Errorf("second apply changed something: %+v", res.Items)
 	}
 	if m := calls.mutating(); len(m) > 0 {
 		t.Errorf("second apply made mutating calls: %v", m)
 	}
-	n := len(declared(t, again, "network", "edge"))
-	t.Logf("no-op apply: %d read calls for %d resources", len(calls.all()), n)
-	if reads := len(calls.all()); reads > n*3/2 {
-		t.Errorf("no-op apply made %d read calls for %d resources, want at most %d:\n%s", reads, n, n*3/2, strings.Join(calls.all(), "\n"))
+	n := len(phasetest.Declared(t, again, "network", "edge"))
+	t.Logf("no-op apply: %d read calls for %d resources", len(calls.All()), n)
+	if reads := len(calls.All()); reads > n*3/2 {
+		t.Errorf("no-op apply made %d read calls for %d resources, want at most %d:\n%s", reads, n, n*3/2, strings.Join(calls.All(), "\n"))
 	}
-	plan, err := newEngine(t, again).Plan(context.Background(), declared(t, again, "network", "edge"), doc)
+	plan, err := phasetest.NewEngine(t, again).Plan(context.Background(), phasetest.Declared(t, again, "network", "edge"), doc)
 	if err != nil || plan.Err() != nil {
 		t.Fatal(err, plan.Err())
 	}
@@ -375,7 +377,7 @@ func TestEdgeApply(t *testing.T) {
 	zone, lbARN := doc.Resources[edge.KeyZone].ID, doc.Resources[kit.KeyALB].ARN
 	https, cert := doc.Resources[kit.KeyListenerHTTPS].ARN, doc.Resources[edge.KeyCertificate].ARN
 	aclID := doc.Resources[edge.KeyWAFACL].ID
-	destroyAll(t, again, doc)
+	phasetest.DestroyAll(t, again, doc)
 	if v := describeEdge(t, again, edgeDomain, doc); len(v.zones) != 0 || len(v.certs) != 0 || len(v.acls) != 0 {
 		t.Errorf("destroy left zones %v, certificates %v, %d web ACLs", v.zones, v.certs, len(v.acls))
 	}
@@ -415,8 +417,8 @@ func TestEdgeAdoptsParentZone(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "network", "edge")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	if z := doc.Resources[edge.KeyZone]; z.ID != parent || z.Attrs["owned"] != "false" {
 		t.Errorf("zone record %+v, want example.com (%s) adopted, not owned", z, parent)
 	}
@@ -430,7 +432,7 @@ func TestEdgeAdoptsParentZone(t *testing.T) {
 		}
 	}
 
-	destroyAll(t, in, doc)
+	phasetest.DestroyAll(t, in, doc)
 	v = describeEdge(t, in, "example.com", doc)
 	if v.zones["example.com"] != parent {
 		t.Fatalf("destroy deleted the parent zone: %v", v.zones)
@@ -466,8 +468,8 @@ func TestEdgeRefusesForeignRecord(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	doc := newDoc(in)
-	res, err := newEngine(t, in).Apply(ctx, declared(t, in, "network", "edge"), doc, func(context.Context, *state.Document) error { return nil })
+	doc := phasetest.NewDoc(in)
+	res, err := phasetest.NewEngine(t, in).Apply(ctx, phasetest.Declared(t, in, "network", "edge"), doc, func(context.Context, *state.Document) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,13 +485,13 @@ func TestEdgeRefusesForeignRecord(t *testing.T) {
 // is applied with one UpdateWebACL to the same ACL.
 func TestEdgeRateLimitInPlace(t *testing.T) {
 	in := edgeInputs(t)
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "network", "edge")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	arn := doc.Resources[edge.KeyWAFACL].ARN
 
 	again, calls := edgeBeside(t, edgeDomain)
 	again.Config.Edge.WAFRateLimit = 2000
-	plan, err := newEngine(t, again).Plan(context.Background(), declared(t, again, "network", "edge"), doc)
+	plan, err := phasetest.NewEngine(t, again).Plan(context.Background(), phasetest.Declared(t, again, "network", "edge"), doc)
 	if err != nil || plan.Err() != nil {
 		t.Fatal(err, plan.Err())
 	}
@@ -506,7 +508,7 @@ func TestEdgeRateLimitInPlace(t *testing.T) {
 		!strings.Contains(changed[1], "1000 requests") || !strings.Contains(changed[1], "2000 requests") {
 		t.Errorf("plan shows %v, want the rate rule of %s updated from 1000 to 2000", changed, edge.KeyWAFACL)
 	}
-	applyPhases(t, again, doc, "network", "edge")
+	phasetest.ApplyPhases(t, again, doc, "network", "edge")
 	var ops []string
 	for _, c := range calls.mutating() {
 		op, _, _ := strings.Cut(c, "\t")
@@ -526,13 +528,13 @@ func TestEdgeRateLimitInPlace(t *testing.T) {
 // stays while it is on, and goes when it is switched off.
 func TestEdgeDomainRemoved(t *testing.T) {
 	in := edgeInputs(t)
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "network", "edge")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	http, https := doc.Resources[kit.KeyListenerHTTP].ARN, doc.Resources[kit.KeyListenerHTTPS].ARN
 	zone, cert := doc.Resources[edge.KeyZone].ID, doc.Resources[edge.KeyCertificate].ARN
 
 	again, calls := edgeBeside(t, "")
-	applyPhases(t, again, doc, "network", "edge")
+	phasetest.ApplyPhases(t, again, doc, "network", "edge")
 	if got, want := edgeKeys(doc), []string{edge.KeyWAFACL, edge.KeyWAFAssoc}; !slices.Equal(got, want) {
 		t.Errorf("edge state %v, want %v", got, want)
 	}
@@ -552,14 +554,14 @@ func TestEdgeDomainRemoved(t *testing.T) {
 
 	off, _ := edgeBeside(t, "")
 	off.Config.Edge.WAF = false
-	applyPhases(t, off, doc, "network", "edge")
+	phasetest.ApplyPhases(t, off, doc, "network", "edge")
 	if got := edgeKeys(doc); len(got) != 0 {
 		t.Errorf("edge state with WAF off: %v", got)
 	}
 	if v := describeEdge(t, off, edgeDomain, doc); len(v.acls) != 0 || v.aclOnALB != "" {
 		t.Errorf("WAF off left %d ACLs, ALB has %q", len(v.acls), v.aclOnALB)
 	}
-	checkNetwork(t, off, "prod", 2, true)
+	phasetest.CheckNetwork(t, off, "prod", 2, true)
 }
 
 // TestEdgeNewNames: a new SAN needs a new certificate; the listener moves to it once it
@@ -568,14 +570,14 @@ func TestEdgeDomainRemoved(t *testing.T) {
 func TestEdgeNewNames(t *testing.T) {
 	in := edgeInputs(t)
 	in.Config.Edge.WAF = false
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "network", "edge")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	old, https := doc.Resources[edge.KeyCertificate].ARN, doc.Resources[kit.KeyListenerHTTPS].ARN
 
 	again, calls := edgeBeside(t, edgeDomain)
 	again.Config.Edge.WAF = false
 	again.Config.Edge.SANs = []string{"www." + edgeDomain}
-	applyPhases(t, again, doc, "network", "edge")
+	phasetest.ApplyPhases(t, again, doc, "network", "edge")
 	cur := doc.Resources[edge.KeyCertificate]
 	if cur.ARN == old || cur.Attrs["names"] != edgeDomain+",www."+edgeDomain {
 		t.Errorf("certificate %s for %s; want a new one for both names", cur.ARN, cur.Attrs["names"])
@@ -607,7 +609,7 @@ func TestEdgeNewNames(t *testing.T) {
 	}
 	back, _ := edgeBeside(t, edgeDomain)
 	back.Config.Edge.WAF = false
-	applyPhases(t, back, doc, "network", "edge")
+	phasetest.ApplyPhases(t, back, doc, "network", "edge")
 	v = describeEdge(t, back, edgeDomain, doc)
 	if _, ok := v.records[wwwRecord]; ok || len(v.certs) != 1 || doc.Resources[edge.KeyCertificate].Attrs["names"] != edgeDomain {
 		t.Errorf("after dropping the SAN: %s still there (%v), certificates %v for %s", wwwRecord, ok, v.certs, doc.Resources[edge.KeyCertificate].Attrs["names"])
@@ -622,14 +624,14 @@ func TestEdgeNewNames(t *testing.T) {
 // name) and nothing is created.
 func TestEdgeLostState(t *testing.T) {
 	in := edgeInputs(t)
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "network", "edge")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	want := edgeRecordIDs(doc)
 	for _, k := range edgeKeys(doc) {
 		delete(doc.Resources, k)
 	}
 	again, calls := edgeBeside(t, edgeDomain)
-	applyPhases(t, again, doc, "network", "edge")
+	phasetest.ApplyPhases(t, again, doc, "network", "edge")
 	if m := calls.mutating(); len(m) > 0 {
 		t.Errorf("adoption made mutating calls: %v", m)
 	}
@@ -706,8 +708,8 @@ func TestEdgeDrift(t *testing.T) {
 	ctx := context.Background()
 	in := edgeInputs(t)
 	in.Config.Edge.WAF = false
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "network", "edge")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	zone, tg, http := doc.Resources[edge.KeyZone].ID, doc.Resources[kit.KeyTG].ARN, doc.Resources[kit.KeyListenerHTTP].ARN
 	sets, err := edge.RecordSets(ctx, in.AWS.Route53(), zone, edgeDomain, r53types.RRTypeAaaa)
 	if err != nil || len(sets) != 1 {
@@ -724,7 +726,7 @@ func TestEdgeDrift(t *testing.T) {
 	}
 	in.Config.Edge.TLSPolicy = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
 
-	plan, err := newEngine(t, in).Plan(ctx, declared(t, in, "network", "edge"), doc)
+	plan, err := phasetest.NewEngine(t, in).Plan(ctx, phasetest.Declared(t, in, "network", "edge"), doc)
 	if err != nil || plan.Err() != nil {
 		t.Fatal(err, plan.Err())
 	}
@@ -744,9 +746,9 @@ func TestEdgeDrift(t *testing.T) {
 	if !maps.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("plan changes %v, want %v", got, want)
 	}
-	applyPhases(t, in, doc, "network", "edge")
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	in.Config.Edge.WAF = true // checkEdge wants the WAF: apply it too
-	applyPhases(t, in, doc, "network", "edge")
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	checkEdge(t, in, doc, edgeDomain, 1000)
 }
 
@@ -764,8 +766,8 @@ func TestEdgeExplicitZone(t *testing.T) {
 		ids = append(ids, edge.ZoneID(aws.ToString(out.HostedZone.Id)))
 	}
 	in.Config.Edge.ZoneID = ids[0]
-	doc := newDoc(in)
-	applyPhases(t, in, doc, "network", "edge")
+	doc := phasetest.NewDoc(in)
+	phasetest.ApplyPhases(t, in, doc, "network", "edge")
 	if z := doc.Resources[edge.KeyZone]; z.ID != ids[0] || z.Attrs["owned"] != "false" {
 		t.Errorf("zone %+v, want example.com (%s), not owned", z, ids[0])
 	}

@@ -1,4 +1,4 @@
-package phases
+package cluster_test
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/fvdeploy/fvdeploy/internal/engine"
 	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 	"github.com/fvdeploy/fvdeploy/internal/state"
 )
 
@@ -132,10 +133,6 @@ func echoed(in *ecs.CreateServiceInput) ecstypes.Service {
 	}
 }
 
-func deploymentAlarmsOf(env string) []string {
-	return []string{"fastapi-vars-" + env + "-alb-5xx-target", "fastapi-vars-" + env + "-alb-p95-latency"}
-}
-
 // checkDeploymentConfiguration fails unless dc rolls with min 100 %, max 200 %, the
 // circuit breaker and the env's alarms, both with rollback.
 func checkDeploymentConfiguration(t *testing.T, call, env string, dc *ecstypes.DeploymentConfiguration) {
@@ -143,8 +140,8 @@ func checkDeploymentConfiguration(t *testing.T, call, env string, dc *ecstypes.D
 	if dc == nil {
 		t.Fatalf("%s sent no deployment configuration", call)
 	}
-	if a := dc.Alarms; a == nil || !a.Enable || !a.Rollback || strings.Join(a.AlarmNames, ",") != strings.Join(deploymentAlarmsOf(env), ",") {
-		t.Errorf("%s deployment alarms %s, want %v enabled with rollback", call, clusterphase.AlarmsField(dc.Alarms), deploymentAlarmsOf(env))
+	if a := dc.Alarms; a == nil || !a.Enable || !a.Rollback || strings.Join(a.AlarmNames, ",") != strings.Join(phasetest.DeploymentAlarmsOf(env), ",") {
+		t.Errorf("%s deployment alarms %s, want %v enabled with rollback", call, clusterphase.AlarmsField(dc.Alarms), phasetest.DeploymentAlarmsOf(env))
 	}
 	if cb := dc.DeploymentCircuitBreaker; cb == nil || !cb.Enable || !cb.Rollback {
 		t.Errorf("%s circuit breaker %+v, want enabled with rollback", call, cb)
@@ -193,7 +190,7 @@ func TestServiceCreateSendsDeploymentAlarms(t *testing.T) {
 // deployment configuration (the circuit breaker kept); the moto case is the emulator's
 // silence, which must not read as drift.
 func TestServiceDeploymentAlarmsDrift(t *testing.T) {
-	want := "enable=true rollback=true alarms=" + strings.Join(deploymentAlarmsOf("prod"), ",")
+	want := "enable=true rollback=true alarms=" + strings.Join(phasetest.DeploymentAlarmsOf("prod"), ",")
 	withAlarms := func(a *ecstypes.DeploymentAlarms) *ecstypes.DeploymentConfiguration {
 		cfg, _ := config.Defaults("prod")
 		dc := clusterphase.DeploymentConfiguration(&kit.Inputs{Config: cfg})
@@ -204,16 +201,16 @@ func TestServiceDeploymentAlarmsDrift(t *testing.T) {
 		live *ecstypes.DeploymentConfiguration
 		from string // "" means in sync
 	}{
-		"as configured": {live: withAlarms(&ecstypes.DeploymentAlarms{Enable: true, Rollback: true, AlarmNames: deploymentAlarmsOf("prod")})},
+		"as configured": {live: withAlarms(&ecstypes.DeploymentAlarms{Enable: true, Rollback: true, AlarmNames: phasetest.DeploymentAlarmsOf("prod")})},
 		"names in another order": {live: withAlarms(&ecstypes.DeploymentAlarms{Enable: true, Rollback: true,
-			AlarmNames: []string{deploymentAlarmsOf("prod")[1], deploymentAlarmsOf("prod")[0]}})},
+			AlarmNames: []string{phasetest.DeploymentAlarmsOf("prod")[1], phasetest.DeploymentAlarmsOf("prod")[0]}})},
 		"no alarms (a service from before)": {live: withAlarms(nil), from: "enable=false rollback=false alarms="},
-		"alarms switched off":               {live: withAlarms(&ecstypes.DeploymentAlarms{Rollback: true, AlarmNames: deploymentAlarmsOf("prod")}), from: "enable=false rollback=true alarms=" + strings.Join(deploymentAlarmsOf("prod"), ",")},
-		"no rollback":                       {live: withAlarms(&ecstypes.DeploymentAlarms{Enable: true, AlarmNames: deploymentAlarmsOf("prod")}), from: "enable=true rollback=false alarms=" + strings.Join(deploymentAlarmsOf("prod"), ",")},
-		"another environment's alarms": {live: withAlarms(&ecstypes.DeploymentAlarms{Enable: true, Rollback: true, AlarmNames: deploymentAlarmsOf("hml")}),
-			from: "enable=true rollback=true alarms=" + strings.Join(deploymentAlarmsOf("hml"), ",")},
-		"one alarm missing": {live: withAlarms(&ecstypes.DeploymentAlarms{Enable: true, Rollback: true, AlarmNames: deploymentAlarmsOf("prod")[:1]}),
-			from: "enable=true rollback=true alarms=" + deploymentAlarmsOf("prod")[0]},
+		"alarms switched off":               {live: withAlarms(&ecstypes.DeploymentAlarms{Rollback: true, AlarmNames: phasetest.DeploymentAlarmsOf("prod")}), from: "enable=false rollback=true alarms=" + strings.Join(phasetest.DeploymentAlarmsOf("prod"), ",")},
+		"no rollback":                       {live: withAlarms(&ecstypes.DeploymentAlarms{Enable: true, AlarmNames: phasetest.DeploymentAlarmsOf("prod")}), from: "enable=true rollback=false alarms=" + strings.Join(phasetest.DeploymentAlarmsOf("prod"), ",")},
+		"another environment's alarms": {live: withAlarms(&ecstypes.DeploymentAlarms{Enable: true, Rollback: true, AlarmNames: phasetest.DeploymentAlarmsOf("hml")}),
+			from: "enable=true rollback=true alarms=" + strings.Join(phasetest.DeploymentAlarmsOf("hml"), ",")},
+		"one alarm missing": {live: withAlarms(&ecstypes.DeploymentAlarms{Enable: true, Rollback: true, AlarmNames: phasetest.DeploymentAlarmsOf("prod")[:1]}),
+			from: "enable=true rollback=true alarms=" + phasetest.DeploymentAlarmsOf("prod")[0]},
 		"not reported (the emulator)": {live: nil},
 	}
 	for name, tc := range tests {

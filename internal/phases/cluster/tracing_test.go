@@ -1,4 +1,4 @@
-package phases
+package cluster_test
 
 import (
 	"context"
@@ -12,22 +12,23 @@ import (
 	clusterphase "github.com/fvdeploy/fvdeploy/internal/phases/cluster"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kinds"
 	"github.com/fvdeploy/fvdeploy/internal/phases/kit"
+	"github.com/fvdeploy/fvdeploy/internal/phases/phasetest"
 )
 
 // Tracing on: the collector sidecar joins the task, the app is told to export to it, and
 // the task role may send segments to X-Ray and nothing else; off again, all of it goes.
 func TestClusterTracing(t *testing.T) {
-	in, rec := newTestInputs(t, "prod", nil)
-	doc := newDoc(in)
-	fakeNetwork(t, in, doc)
-	applyScoped(t, in, doc, "secrets", "cluster")
+	in, rec := phasetest.NewTestInputs(t, "prod", nil)
+	doc := phasetest.NewDoc(in)
+	phasetest.FakeNetwork(t, in, doc)
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	taskRole := doc.Resources[kit.KeyTaskRole].ID
 	if p := taskRolePolicy(t, in, taskRole); p != "" {
 		t.Fatalf("task role has a policy without tracing: %s", p)
 	}
 
 	in.Config.Observability.Tracing = true
-	applyScoped(t, in, doc, "secrets", "cluster")
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	td := describeTaskDef(t, in, kit.TaskFamily(in))
 	if len(td.ContainerDefinitions) != 2 {
 		t.Fatalf("containers %+v, want the app and the collector", td.ContainerDefinitions)
@@ -50,19 +51,19 @@ func TestClusterTracing(t *testing.T) {
 		t.Errorf("app limit + collector reservation = %d MiB, task has %d", got, in.Config.Service.Memory)
 	}
 	policy := taskRolePolicy(t, in, taskRole)
-	stmts := policyStatements(t, policy)
+	stmts := phasetest.PolicyStatements(t, policy)
 	if len(stmts) != 1 || !slices.Equal(kit.SortedList(stmts[0]["Action"]), []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}) {
 		t.Errorf("task role policy %s, want X-Ray segment and telemetry writes only", policy)
 	}
 
 	from := len(rec.Calls())
-	applyScoped(t, in, doc, "secrets", "cluster")
-	if m := mutations(rec, from); len(m) != 0 {
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
+	if m := phasetest.Mutations(rec, from); len(m) != 0 {
 		t.Errorf("second apply with tracing made %v", m)
 	}
 
 	in.Config.Observability.Tracing = false
-	applyScoped(t, in, doc, "secrets", "cluster")
+	phasetest.ApplyScoped(t, in, doc, "secrets", "cluster")
 	if td := describeTaskDef(t, in, kit.TaskFamily(in)); len(td.ContainerDefinitions) != 1 || len(td.ContainerDefinitions[0].Environment) != 0 {
 		t.Errorf("tracing off: containers %+v", td.ContainerDefinitions)
 	}

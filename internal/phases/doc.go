@@ -5,8 +5,7 @@
 //
 // The tree:
 //
-//	phases/          the registry (All, Lookup, Deleters) and the phases' tests, which run
-//	                 phases together through the engine against moto (main_test.go)
+//	phases/          the registry (All, Lookup, Deleters)
 //	phases/kit       what every phase uses: Inputs, the keys and names another phase
 //	                 depends on (keys.go, names.go), ownership tags and the "is it ours"
 //	                 check (ownership.go), tag converters, AWS error helpers, the
@@ -16,7 +15,11 @@
 //	phases/network, secrets, cluster, image, edge, observability, cicd
 //	                 one package per phase: Phase() says what it is, Declare lists its
 //	                 resources for a config, Deleters (where a config can switch a kind
-//	                 off) a resource of every type it can declare; one file per kind
+//	                 off) a resource of every type it can declare; one file per kind,
+//	                 and its tests (package network_test …), which run phases through
+//	                 the engine against moto
+//	phases/phasetest what those tests share: moto, an environment's Inputs on it, the
+//	                 engine over the phases, fakes of what one phase needs of another
 //
 // A phase never imports another: what one needs of another (the VPC's ID, the target
 // group's ARN) comes from the engine's dependency records, by key (kit.KeyVPC), in the
@@ -43,7 +46,7 @@
 //     - Update: only what Find reported; Delete: from the state record alone.
 //  4. Add it to the phase's Declare (and to Deleters when a config can switch it off, so
 //     that an object made before is still deleted).
-//  5. Test it in internal/phases/<phase>_test.go against moto: up, re-run with no change,
-//     drift repaired, destroy; a lost answer (internal/testenv's LossyProxy) must not
-//     make a second object.
+//  5. Test it in the phase's package (vpc.go's in network_test.go) against moto: up,
+//     re-run with no change, drift repaired, destroy; a lost answer (internal/testenv's
+//     LossyProxy) must not make a second object.
 package phases

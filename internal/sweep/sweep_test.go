@@ -81,6 +81,22 @@ func present(t *testing.T, err error) bool {
 	return true
 }
 
+// logGroupFixture is a log group under prefix, recorded as key.
+func logGroupFixture(key, prefix string) sweepFixture {
+	return sweepFixture{types: []string{"logs:log-group"}, key: key,
+		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
+			name = prefix + name
+			_, err := in.AWS.Logs().CreateLogGroup(context.Background(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &name, Tags: tags})
+			sweepCheck(t, err)
+			return name
+		},
+		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
+			out, err := in.AWS.Logs().DescribeLogGroups(context.Background(), &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: &id})
+			sweepCheck(t, err)
+			return len(out.LogGroups) > 0
+		}}
+}
+
 var sweepFixtures = map[string]sweepFixture{
 	"eip": {types: []string{"ec2:eip"}, key: "network/eip-nat-a",
 		create: func(t *testing.T, in *kit.Inputs, _ string, tags map[string]string) string {
@@ -138,30 +154,8 @@ var sweepFixtures = map[string]sweepFixture{
 			_, err := in.AWS.IAM().GetRole(context.Background(), &iam.GetRoleInput{RoleName: &id})
 			return present(t, err)
 		}},
-	"log group": {types: []string{"logs:log-group"}, key: clusterphase.KeyLogGroup,
-		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
-			name = "/ecs/" + name
-			_, err := in.AWS.Logs().CreateLogGroup(context.Background(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &name, Tags: tags})
-			sweepCheck(t, err)
-			return name
-		},
-		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
-			out, err := in.AWS.Logs().DescribeLogGroups(context.Background(), &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: &id})
-			sweepCheck(t, err)
-			return len(out.LogGroups) > 0
-		}},
-	"flow log group": {types: []string{"logs:log-group"}, key: network.KeyFlowLogGroup,
-		create: func(t *testing.T, in *kit.Inputs, name string, tags map[string]string) string {
-			name = "/aws/vpc/flow-logs/" + name
-			_, err := in.AWS.Logs().CreateLogGroup(context.Background(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &name, Tags: tags})
-			sweepCheck(t, err)
-			return name
-		},
-		exists: func(t *testing.T, in *kit.Inputs, id string) bool {
-			out, err := in.AWS.Logs().DescribeLogGroups(context.Background(), &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: &id})
-			sweepCheck(t, err)
-			return len(out.LogGroups) > 0
-		}},
+	"log group":      logGroupFixture(clusterphase.KeyLogGroup, "/ecs/"),
+	"flow log group": logGroupFixture(network.KeyFlowLogGroup, "/aws/vpc/flow-logs/"),
 	// A network ACL and a flow log need a VPC: each gets one of its own, untagged, which
 	// the sweep leaves.
 	"network acl": {types: []string{"ec2:network-acl"}, key: network.KeyACLPrivate,
